@@ -1,0 +1,130 @@
+"""The host's contract with command families: every hook, in one module.
+
+A family is a distribution with one entry point in the ``aster.plugins.v1``
+group (see :data:`aster_core.ENTRY_POINT_GROUP`), whose name is the family's
+primary command and whose value is a small *plugin module*::
+
+    # pyproject.toml
+    [project.entry-points."aster.plugins.v1"]
+    hello = "aster_hello.plugin"
+
+    # aster_hello/plugin.py  -- imports nothing heavy
+    from aster_core.hookspecs import CommandSpec, hookimpl
+
+    @hookimpl
+    def aster_commands():
+        return [CommandSpec("hello", "Say hello.", "aster_hello.cli:hello")]
+
+Rules for plugin modules:
+
+- Import nothing heavy at module level (no rich, cryptography, aster, mcp, ...):
+  the host imports every plugin module to build ``aster --help``.
+- Name implementations by ``"module:attribute"`` strings; the host imports
+  them only when that command, check or shell command actually runs.
+- Declare the ``aster-core`` versions you support in your distribution's
+  dependencies (``aster-core>=0.1,<0.2``); an incompatible plugin is reported
+  and not loaded.
+- Every hook is optional. A function named ``aster_*`` that matches no spec
+  below is reported by ``aster doctor`` (and is an error in strict mode).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+PROJECT = "aster"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """A top-level command a family adds.
+
+    ``target`` is ``"module:attribute"`` of a click command or group; it is
+    imported only when the command runs or its own ``--help`` is shown.
+    """
+
+    name: str
+    help: str
+    target: str
+
+
+@dataclass(frozen=True)
+class ConfigField:
+    """A setting a family reads, so ``aster config show`` can explain it.
+
+    ``section``/``key`` locate it in ``~/.aster/config.toml`` (``section`` may be
+    dotted, e.g. ``"authority"``); ``env`` is the environment variable that
+    overrides it. ``secret`` values are shown masked.
+    """
+
+    name: str
+    description: str
+    env: str | None = None
+    section: str | None = None
+    key: str | None = None
+    default: Any = None
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class ShellCommand:
+    """A command other families add to ``aster shell``.
+
+    ``target`` is ``"module:attribute"`` of ``handler(shell, argv) -> object``:
+    ``shell`` is the running shell (see ``aster_connect.shell.ShellContext``:
+    ``.address``, ``.cwd``, ``.as_json``, ``.services``), ``argv`` the words
+    after the command name. A returned object is printed (as JSON with
+    ``--json``); ``None`` prints nothing.
+    """
+
+    name: str
+    help: str
+    target: str
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What a doctor check found. ``status`` is ``ok``, ``warn`` or ``fail``."""
+
+    name: str
+    status: str
+    message: str
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class DoctorCheck:
+    """A health check for ``aster doctor``.
+
+    ``target`` is ``"module:attribute"`` of a zero-argument callable returning
+    a :class:`CheckResult` or a list of them.
+    """
+
+    name: str
+    target: str
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+@hookspec
+def aster_commands() -> list[CommandSpec]:
+    """Top-level commands this family adds. Built-in names always win."""
+
+
+@hookspec
+def aster_config_fields() -> list[ConfigField]:
+    """Settings this family reads, for ``aster config show``."""
+
+
+@hookspec
+def aster_shell_commands() -> list[ShellCommand]:
+    """Commands this family adds to the interactive ``aster shell``."""
+
+
+@hookspec
+def aster_doctor_checks() -> list[DoctorCheck]:
+    """Health checks this family contributes to ``aster doctor``."""

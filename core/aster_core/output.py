@@ -1,0 +1,101 @@
+"""Rendering for people (rich) and for scripts (``--json``).
+
+rich is imported only when something is rendered, never on the start-up path.
+Colour follows NO_COLOR, FORCE_COLOR and TERM=dumb (rich reads all three).
+Data goes to stdout; messages, warnings and progress go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Callable, Iterable, Sequence
+
+import click
+
+_consoles: dict[bool, Any] = {}
+
+
+def console(*, stderr: bool = False):
+    """A rich Console bound to stdout (or stderr)."""
+    if stderr not in _consoles:
+        from rich.console import Console
+
+        _consoles[stderr] = Console(stderr=stderr, highlight=False, soft_wrap=False)
+    return _consoles[stderr]
+
+
+def reset_consoles() -> None:
+    """Forget cached consoles (click's test runner swaps sys.stdout per call)."""
+    _consoles.clear()
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.hex()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "__fspath__"):
+        return str(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def to_json(data: Any, *, indent: int | None = 2) -> str:
+    return json.dumps(data, indent=indent, default=_default, ensure_ascii=False)
+
+
+def print_json(data: Any, *, indent: int | None = 2) -> None:
+    """Clean JSON on stdout and nothing else."""
+    click.echo(to_json(data, indent=indent))
+
+
+def print_json_line(data: Any) -> None:
+    """One compact JSON document per line (streams, scripted shells)."""
+    click.echo(to_json(data, indent=None))
+    sys.stdout.flush()
+
+
+def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None) -> None:
+    """A rich table on stdout."""
+    from rich.table import Table
+
+    table = Table(title=title, show_edge=False, header_style="bold")
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console().print(table)
+
+
+def print_fields(pairs: Iterable[tuple[str, Any]], *, title: str | None = None) -> None:
+    """Aligned ``key  value`` lines for one object."""
+    pairs = list(pairs)
+    if title:
+        console().print(f"[bold]{title}[/bold]")
+    width = max((len(k) for k, _ in pairs), default=0)
+    for key, value in pairs:
+        console().print(f"  {key.ljust(width)}  {'' if value is None else value}", markup=False)
+
+
+def emit(data: Any, as_json: bool, render: Callable[[Any], None]) -> None:
+    """Print ``data`` as JSON when asked, else with ``render``: the one switch every command uses."""
+    if as_json:
+        print_json(data)
+    else:
+        render(data)
+
+
+def info(message: str) -> None:
+    """A human message on stderr (never pollutes ``--json`` output)."""
+    click.echo(message, err=True)
+
+
+def warn(message: str) -> None:
+    click.echo(f"Warning: {message}", err=True)
+
+
+def json_option(func: Callable) -> Callable:
+    """The ``--json`` flag, spelled the same everywhere."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout instead of a table.")(func)

@@ -1,0 +1,168 @@
+"""Operator profiles in ``<home>/config.toml`` (layout in shared/spec/compat.md).
+
+Each profile records a root public key and when it was made; the root private
+key lives only in the OS keyring (:mod:`aster_core.secrets`). Every change goes
+through :func:`aster_core.files.update_toml`, so unknown tables survive and two
+concurrent writers both land.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import AsterError, NotFoundError, UsageError
+from .files import load_toml, update_toml
+from .home import config_path, ensure_home
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    root_pubkey: str
+    created_at: str
+    active: bool
+    extra: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "active": self.active, "root_pubkey": self.root_pubkey,
+                "created_at": self.created_at, **self.extra}
+
+
+def validate_name(name: str) -> str:
+    if not _NAME.match(name or ""):
+        raise UsageError(f"invalid profile name {name!r}",
+                         "use letters, digits, '.', '_' or '-' (at most 64 characters)")
+    return name
+
+
+def read_config() -> dict[str, Any]:
+    return load_toml(config_path())
+
+
+def _profiles_table(doc: dict[str, Any]) -> dict[str, Any]:
+    table = doc.get("profiles", {})
+    if not isinstance(table, dict):
+        raise UsageError(f"{config_path()}: [profiles] is not a table", "fix the file by hand")
+    return table
+
+
+def _to_profile(name: str, raw: dict[str, Any], active: str | None) -> Profile:
+    extra = {k: v for k, v in raw.items() if k not in ("root_pubkey", "created_at")}
+    return Profile(name, str(raw.get("root_pubkey", "")), str(raw.get("created_at", "")), name == active, extra)
+
+
+def list_profiles() -> list[Profile]:
+    doc = read_config()
+    active = doc.get("active_profile")
+    return [_to_profile(n, raw, active) for n, raw in sorted(_profiles_table(doc).items())]
+
+
+def get_profile(name: str) -> Profile:
+    doc = read_config()
+    table = _profiles_table(doc)
+    if name not in table:
+        raise NotFoundError(f"no profile named {name!r}", _known_hint(table))
+    return _to_profile(name, table[name], doc.get("active_profile"))
+
+
+def _known_hint(table: dict[str, Any]) -> str:
+    if table:
+        return "known profiles: " + ", ".join(sorted(table)) + " (see `aster profile list`)"
+    return "create one with `aster profile create NAME`"
+
+
+def selected_profile_name(explicit: str | None = None) -> str:
+    """The profile a command works on: ``--profile``, then the root ``aster --profile``,
+    then ``ASTER_PROFILE``, then ``active_profile`` from the config file."""
+    if explicit:
+        return explicit
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        root_choice = ctx.find_root().params.get("profile")
+        if root_choice:
+            return root_choice
+    if os.environ.get("ASTER_PROFILE"):
+        return os.environ["ASTER_PROFILE"]
+    active = read_config().get("active_profile")
+    if not active:
+        raise NotFoundError("no active profile", "create one with `aster profile create NAME` or pass --profile")
+    return str(active)
+
+
+def add_profile(name: str, root_pubkey_hex: str, created_at: str) -> bool:
+    """Record a new profile; returns True when it became the active one.
+
+    Raises UsageError when the name is taken (checked under the file lock).
+    """
+    validate_name(name)
+    ensure_home()
+
+    def mutate(doc: dict[str, Any]) -> bool:
+        table = doc.setdefault("profiles", {})
+        if name in table:
+            raise UsageError(f"profile {name!r} already exists",
+                             f"pick another name, or `aster profile delete {name}` first")
+        table[name] = {"root_pubkey": root_pubkey_hex, "created_at": created_at,
+                       "handle": "", "handle_status": "unregistered", "email": ""}
+        if not doc.get("active_profile"):
+            doc["active_profile"] = name
+            return True
+        return False
+
+    return update_toml(config_path(), mutate)
+
+
+def use_profile(name: str) -> None:
+    def mutate(doc: dict[str, Any]) -> None:
+        table = _profiles_table(doc)
+        if name not in table:
+            raise NotFoundError(f"no profile named {name!r}", _known_hint(table))
+        doc["active_profile"] = name
+
+    _require_config()
+    update_toml(config_path(), mutate)
+
+
+def remove_profile(name: str) -> None:
+    def mutate(doc: dict[str, Any]) -> None:
+        table = _profiles_table(doc)
+        if name not in table:
+            raise NotFoundError(f"no profile named {name!r}", _known_hint(table))
+        del table[name]
+        if doc.get("active_profile") == name:
+            doc.pop("active_profile")
+            if table:
+                doc["active_profile"] = sorted(table)[0]
+
+    _require_config()
+    update_toml(config_path(), mutate)
+
+
+def set_profile_fields(name: str, **fields: Any) -> None:
+    """Update keys of one profile (families use this, e.g. a registry handle)."""
+    def mutate(doc: dict[str, Any]) -> None:
+        table = _profiles_table(doc)
+        if name not in table:
+            raise NotFoundError(f"no profile named {name!r}", _known_hint(table))
+        table[name].update(fields)
+
+    _require_config()
+    update_toml(config_path(), mutate)
+
+
+def _require_config() -> None:
+    if not config_path().exists():
+        raise NotFoundError(f"{config_path()} does not exist", "create a profile with `aster profile create NAME`")
+
+
+def check_writable_home() -> None:
+    home = ensure_home()
+    if not os.access(home, os.W_OK):
+        raise AsterError(f"{home} is not writable", "fix its permissions or set ASTER_HOME")
