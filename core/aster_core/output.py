@@ -73,10 +73,10 @@ def print_fields(pairs: Iterable[tuple[str, Any]], *, title: str | None = None) 
     """Aligned ``key  value`` lines for one object."""
     pairs = list(pairs)
     if title:
-        console().print(f"[bold]{title}[/bold]")
+        console().print(f"[bold]{title}[/bold]", soft_wrap=True)
     width = max((len(k) for k, _ in pairs), default=0)
     for key, value in pairs:
-        console().print(f"  {key.ljust(width)}  {'' if value is None else value}", markup=False)
+        console().print(f"  {key.ljust(width)}  {'' if value is None else value}", markup=False, soft_wrap=True)
 
 
 def emit(data: Any, as_json: bool, render: Callable[[Any], None]) -> None:

@@ -96,29 +96,6 @@ def selected_profile_name(explicit: str | None = None) -> str:
     return str(active)
 
 
-def add_profile(name: str, root_pubkey_hex: str, created_at: str) -> bool:
-    """Record a new profile; returns True when it became the active one.
-
-    Raises UsageError when the name is taken (checked under the file lock).
-    """
-    validate_name(name)
-    ensure_home()
-
-    def mutate(doc: dict[str, Any]) -> bool:
-        table = doc.setdefault("profiles", {})
-        if name in table:
-            raise UsageError(f"profile {name!r} already exists",
-                             f"pick another name, or `aster profile delete {name}` first")
-        table[name] = {"root_pubkey": root_pubkey_hex, "created_at": created_at,
-                       "handle": "", "handle_status": "unregistered", "email": ""}
-        if not doc.get("active_profile"):
-            doc["active_profile"] = name
-            return True
-        return False
-
-    return update_toml(config_path(), mutate)
-
-
 def use_profile(name: str) -> None:
     def mutate(doc: dict[str, Any]) -> None:
         table = _profiles_table(doc)
@@ -166,3 +143,68 @@ def check_writable_home() -> None:
     home = ensure_home()
     if not os.access(home, os.W_OK):
         raise AsterError(f"{home} is not writable", "fix its permissions or set ASTER_HOME")
+
+
+def create_profile(name: str) -> dict[str, Any]:
+    """Make a profile: a new root key in the keyring, its public half in config.toml.
+
+    The keyring is checked before anything is written, and the duplicate check,
+    keyring store and file write happen under the config file's lock, so a
+    racing ``create`` of the same name can never overwrite our key.
+    """
+    from datetime import datetime, timezone
+
+    from . import secrets
+    from .files import atomic_write, dump_toml, locked
+    from .rootkey import generate_root_keypair
+
+    validate_name(name)
+    secrets.keyring_description()  # fail early (exit 6) when no backend works
+    ensure_home()
+    created_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    path = config_path()
+    with locked(path):
+        doc = load_toml(path)
+        table = doc.setdefault("profiles", {})
+        if not isinstance(table, dict):
+            raise UsageError(f"{path}: [profiles] is not a table", "fix the file by hand")
+        if name in table:
+            raise UsageError(f"profile {name!r} already exists",
+                             f"pick another name, or `aster profile delete {name}` first")
+        seed_hex, pub_hex = generate_root_keypair()
+        table[name] = {"root_pubkey": pub_hex, "created_at": created_at,
+                       "handle": "", "handle_status": "unregistered", "email": ""}
+        became_active = not doc.get("active_profile")
+        if became_active:
+            doc["active_profile"] = name
+        secrets.store_root_key(name, seed_hex)
+        try:
+            atomic_write(path, dump_toml(doc), mode=0o600)
+        except BaseException:
+            secrets.delete_root_key(name)
+            raise
+    return {"name": name, "root_pubkey": pub_hex, "created_at": created_at, "active": became_active,
+            "keyring": f"service={secrets.SERVICE} user=root_privkey:{name}", "config": str(path)}
+
+
+def delete_profile(name: str) -> dict[str, Any]:
+    """Remove a profile from config.toml and its root key from the keyring."""
+    from . import secrets
+
+    remove_profile(name)
+    removed_key = secrets.delete_root_key(name)
+    return {"name": name, "deleted": True, "keyring_entry_removed": removed_key,
+            "active_profile": read_config().get("active_profile")}
+
+
+def profile_details(name: str) -> dict[str, Any]:
+    """Public facts about a profile, plus whether this machine holds its private key."""
+    from . import secrets
+
+    info = get_profile(name).as_dict()
+    try:
+        secrets.load_root_key(name)
+        info["private_key"] = "in keyring"
+    except (NotFoundError, AsterError) as exc:
+        info["private_key"] = f"not available ({exc.message})"
+    return info

@@ -1,0 +1,72 @@
+"""The host's own `aster doctor` checks (declared in builtin_plugin)."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from .errors import AsterError
+from .hookspecs import CheckResult
+
+
+def check_plugins() -> list[CheckResult]:
+    from .host import get_host
+
+    host = get_host()
+    results = []
+    for rec in host.records:
+        name = f"plugin {rec.entry_point} ({rec.distribution} {rec.version})"
+        if rec.status in ("failed", "incompatible"):
+            results.append(CheckResult(name, "fail", f"{rec.status}: {rec.error}",
+                                       f"reinstall it or remove it with `{rec.uninstall}`"))
+        elif rec.status == "shadowed":
+            results.append(CheckResult(name, "warn", f"command names taken: {rec.error}",
+                                       "rename the plugin's command or disable one side with ASTER_DISABLE_PLUGINS"))
+        if rec.unknown_hooks:
+            results.append(CheckResult(name, "fail", "functions that match no hook: " + ", ".join(rec.unknown_hooks),
+                                       "check the spelling against aster_core.hookspecs and mark them @hookimpl"))
+    if not results:
+        loaded = sum(r.status == "loaded" for r in host.records)
+        results.append(CheckResult("plugins", "ok", f"{loaded} loaded, {len(host.records) - loaded} disabled"))
+    return results
+
+
+def check_home() -> CheckResult:
+    from .home import aster_home, config_path
+
+    home = aster_home()
+    if not home.exists():
+        return CheckResult("home", "ok", f"{home} does not exist yet (created on first use)")
+    if not os.access(home, os.W_OK | os.X_OK):
+        return CheckResult("home", "fail", f"{home} is not writable", "fix its permissions or set ASTER_HOME")
+    mode = stat.S_IMODE(home.stat().st_mode)
+    if mode & 0o077:
+        return CheckResult("home", "warn", f"{home} is mode {mode:o}: others can read it", f"chmod 700 {home}")
+    cfg = config_path()
+    if cfg.exists() and stat.S_IMODE(cfg.stat().st_mode) & 0o077:
+        return CheckResult("home", "warn", f"{cfg} is readable by others", f"chmod 600 {cfg}")
+    return CheckResult("home", "ok", f"{home} (mode {mode:o})")
+
+
+def check_config() -> CheckResult:
+    from .profiles import list_profiles, read_config
+
+    try:
+        doc = read_config()
+        names = [p.name for p in list_profiles()]
+    except AsterError as exc:
+        return CheckResult("config", "fail", exc.message, exc.hint)
+    active = doc.get("active_profile")
+    if active and active not in names:
+        return CheckResult("config", "fail", f"active profile {active!r} is not defined",
+                           "run `aster profile use NAME` with an existing profile")
+    return CheckResult("config", "ok", f"{len(names)} profile(s)" + (f", active {active}" if active else ""))
+
+
+def check_keyring() -> CheckResult:
+    from .secrets import keyring_description
+
+    try:
+        return CheckResult("keyring", "ok", keyring_description())
+    except AsterError as exc:
+        return CheckResult("keyring", "fail", exc.message, exc.hint)

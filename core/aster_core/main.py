@@ -1,0 +1,164 @@
+"""The ``aster`` entry point: a lazy click group over built-ins and families.
+
+Start-up stays cheap: listing commands, ``aster --help``, ``--version`` and
+completion of top-level names read each command's one-line help from its
+spec; a command's implementation module is imported only when that command
+runs (or its own ``--help`` is asked for).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import AsterError, ExitCode, PluginError
+
+
+def _broken_command(name: str, error: AsterError) -> click.Command:
+    """A stand-in that fails with the family's error whatever arguments it gets."""
+    def run(args: tuple[str, ...]) -> None:
+        raise error
+
+    return click.Command(name, callback=run, help=error.message, add_help_option=False,
+                         params=[click.Argument(["args"], nargs=-1, type=click.UNPROCESSED)],
+                         context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+
+
+class AsterGroup(click.Group):
+    """Root group whose subcommands come from the plugin host, loaded on demand."""
+
+    def _host(self):
+        from .host import get_host
+
+        return get_host()
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(self._host().commands)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        host = self._host()
+        entry = host.commands.get(name)
+        if entry is None:
+            reason = host.unavailable_reason(name)
+            return _broken_command(name, reason) if reason else None
+        from .loading import load_target
+
+        try:
+            return load_target(entry.target)
+        except Exception as exc:
+            if os.environ.get("ASTER_DEBUG"):
+                raise
+            owner = entry.owner
+            where = f"{owner.distribution} {owner.version}" if owner else "aster-core"
+            hint = f"reinstall it, or remove it with `{owner.uninstall}`" if owner else "reinstall aster-core"
+            return _broken_command(name, PluginError(
+                f"command {name!r} from {where} failed to load: {type(exc).__name__}: {exc}", hint))
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        entries = self._host().commands
+        rows = [(name, entries[name].help) for name in sorted(entries)]
+        if rows:
+            limit = formatter.width - 6 - max(len(n) for n, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(n, click.utils.make_default_short_help(h, limit)) for n, h in rows])
+
+    def shell_complete(self, ctx: click.Context, incomplete: str):
+        from click.shell_completion import CompletionItem
+
+        items = [CompletionItem(n, help=e.help) for n, e in sorted(self._host().commands.items())
+                 if n.startswith(incomplete)]
+        if incomplete.startswith("-"):
+            items = []
+        return items + [i for i in click.Command.shell_complete(self, ctx, incomplete)]
+
+
+def _configure_host(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        from .host import get_host
+
+        setattr(get_host(), "no_plugins" if param.name == "no_plugins" else "strict", True)
+
+
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from .discovery import find_plugins
+
+    click.echo(f"aster-core {__version__}")
+    families: dict[str, str] = {}
+    for found in find_plugins():
+        families.setdefault(f"{found.distribution} {found.version}", found.name)
+    for dist in sorted(families):
+        click.echo(f"{dist}  ({families[dist]})")
+    ctx.exit()
+
+
+@click.group(cls=AsterGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the host's version and every installed family's, then exit.")
+@click.option("--profile", envvar="ASTER_PROFILE", metavar="NAME",
+              help="Profile to use instead of the active one (env ASTER_PROFILE).")
+@click.option("--no-plugins", is_flag=True, expose_value=False, is_eager=True, callback=_configure_host,
+              help="Load no plugins: built-in commands only.")
+@click.option("--strict-plugins", is_flag=True, expose_value=False, is_eager=True, callback=_configure_host,
+              help="Treat any plugin problem as an error (for plugin authors).")
+def cli(profile: str | None) -> None:
+    """aster: operate meshes built on the Aster RPC runtime.
+
+    Command families are installed separately (`pip install aster` gets them
+    all); `aster plugins` lists what is installed. Exit codes: 0 ok, 1 failed,
+    2 bad usage or input, 3 denied, 4 not found, 5 broken plugin, 6 no keyring,
+    7 peer unavailable, 130 interrupted.
+    """
+
+
+def build_cli() -> click.Group:
+    """The root group, with a fresh plugin host (tests call this per run)."""
+    from .host import set_host
+
+    set_host(None)
+    return cli
+
+
+def report_error(error: AsterError) -> None:
+    """One line on stderr: ``Error: <what went wrong>. Hint: <what to do>``."""
+    message = error.message.rstrip(".")
+    click.echo(f"Error: {message}." + (f" Hint: {error.hint}" if error.hint else ""), err=True)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console-script entry point: maps every failure to one line and an exit code."""
+    debug = bool(os.environ.get("ASTER_DEBUG"))
+    try:
+        cli.main(args=argv, prog_name="aster", standalone_mode=False)
+        code = 0
+    except AsterError as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        report_error(exc)
+        code = int(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("Aborted.", err=True)
+        code = ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        sys.stderr.close()  # the reader went away (e.g. `| head`): not an error worth a traceback
+        code = 0
+    except Exception as exc:  # an unexpected failure is still one line unless debugging
+        if debug:
+            raise
+        report_error(AsterError(f"unexpected {type(exc).__name__}: {exc}",
+                                "run again with ASTER_DEBUG=1 for the traceback and report it"))
+        code = ExitCode.FAILED
+    sys.stdout.flush()
+    sys.exit(code)

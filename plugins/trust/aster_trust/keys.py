@@ -1,0 +1,209 @@
+"""ed25519 root keys: generate, read, validate and write them (formats in shared/spec/compat.md).
+
+- Root key pair file: JSON ``{"private_key": <64 hex seed>, "public_key": <64 hex>}``, mode 0600.
+- Public key file: the bare 64-hex public key (we also read ``{"public_key": ...}`` JSON,
+  as the runtime does).
+- In the keyring (``aster profile create``): the seed as 64 hex, under the profile's name.
+
+Every problem with a key is an :class:`~aster_core.errors.AsterError` carrying a hint, so the
+host prints one ``Error:`` line and no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aster_core.errors import AsterError, NotFoundError, UsageError
+
+_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+def parse_hex32(text: str, what: str, hint: str) -> bytes:
+    """32 bytes from 64 hex characters, or a UsageError naming ``what``."""
+    value = (text or "").strip()
+    if not _HEX64.match(value):
+        found = f"{len(value)} characters" if value and all(c in "0123456789abcdefABCDEF" for c in value) \
+            else "text that is not hex"
+        raise UsageError(f"{what} must be 64 hex characters (32 bytes), got {found}", hint)
+    return bytes.fromhex(value)
+
+
+def parse_endpoint_id(text: str) -> str:
+    """A node's EndpointId as lowercase 64 hex (the form the runtime compares)."""
+    return parse_hex32(text, "endpoint id", "an endpoint id is the node's 64-hex public key, "
+                       "e.g. as printed by `aster enroll node`").hex()
+
+
+@dataclass(frozen=True)
+class RootKey:
+    """An ed25519 root key pair. ``seed`` is the 32-byte private seed."""
+
+    seed: bytes = field(repr=False)
+    public_key: bytes
+
+    @property
+    def public_hex(self) -> str:
+        return self.public_key.hex()
+
+    def sign(self, message: bytes) -> bytes:
+        """Plain ed25519 (RFC 8032) signature over ``message``."""
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        return Ed25519PrivateKey.from_private_bytes(self.seed).sign(message)
+
+    def to_file_json(self) -> str:
+        return json.dumps({"private_key": self.seed.hex(), "public_key": self.public_hex}, indent=2) + "\n"
+
+
+def public_key_of(seed: bytes) -> bytes:
+    """The ed25519 public key of a 32-byte seed (also how a node's EndpointId is derived)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+
+
+def root_key_from_seed(seed: bytes) -> RootKey:
+    return RootKey(seed=seed, public_key=public_key_of(seed))
+
+
+def generate_root_key() -> RootKey:
+    return root_key_from_seed(os.urandom(32))
+
+
+def _read_text(path: Path, what: str, create_hint: str) -> str:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise NotFoundError(f"{what} {path} does not exist", create_hint) from None
+    except IsADirectoryError:
+        raise UsageError(f"{what} {path} is a directory", "give the path of the key file") from None
+    except OSError as exc:
+        raise AsterError(f"cannot read {path}: {exc.strerror or exc}", "check the file's permissions") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{what} {path} is not a text file", create_hint) from None
+
+
+def load_root_key_file(path: str | os.PathLike) -> RootKey:
+    """Read and check a root key pair file (the public key must match the seed)."""
+    path = Path(path)
+    hint = f"a root key file is JSON made by `aster trust keygen root --out {path}`"
+    text = _read_text(path, "root key file", f"create one with `aster trust keygen root --out {path}`")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        raise UsageError(f"root key file {path} is not JSON", hint) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("private_key"), str):
+        raise UsageError(f"root key file {path} has no \"private_key\"", hint)
+    seed = parse_hex32(doc["private_key"], f"private_key in {path}", hint)
+    key = root_key_from_seed(seed)
+    stated = doc.get("public_key")
+    if stated is not None:
+        if not isinstance(stated, str) or parse_hex32(stated, f"public_key in {path}", hint) != key.public_key:
+            raise UsageError(f"root key file {path}: public_key does not belong to private_key",
+                             "the file was edited or mixed up; regenerate it or restore it from backup")
+    return key
+
+
+def root_key_from_keyring(profile: str | None = None) -> tuple[RootKey, str]:
+    """The root key of a profile from the OS keyring; returns ``(key, profile name)``.
+
+    When the profile is recorded in ``config.toml`` its public key must match the
+    keyring's seed, so a stale keyring entry never signs for the wrong mesh.
+    """
+    from aster_core.profiles import read_config, selected_profile_name
+    from aster_core.secrets import load_root_key
+
+    name = selected_profile_name(profile)
+    seed_hex = load_root_key(name)
+    key = root_key_from_seed(parse_hex32(seed_hex, f"the keyring's root key for profile {name!r}",
+                                         "recreate the profile or pass --root-key FILE"))
+    recorded = read_config().get("profiles", {}).get(name, {})
+    expected = recorded.get("root_pubkey") if isinstance(recorded, dict) else None
+    if expected and expected.lower() != key.public_hex:
+        raise AsterError(f"the keyring's root key for profile {name!r} does not match its root_pubkey "
+                         f"in config.toml", "the profile was recreated elsewhere; pass --root-key FILE")
+    return key, name
+
+
+def load_public_key(source: str) -> bytes:
+    """A root public key from a file (bare hex, or JSON with ``public_key``) or from 64 hex text."""
+    path = Path(source).expanduser()
+    if path.exists():
+        return _public_key_from_file(path)
+    text = source.strip()
+    if text and all(c in "0123456789abcdefABCDEF" for c in text):
+        return parse_hex32(text, "root public key", "give the 64-hex key or the path of its file")
+    raise NotFoundError(f"{source!r} is neither a public key file nor 64 hex characters",
+                        "pass the path of a file made by `aster trust keygen pubkey`, or the key's hex")
+
+
+def _public_key_from_file(path: Path) -> bytes:
+    hint = "a public key file holds the 64-hex key, as written by `aster trust keygen pubkey`"
+    text = _read_text(path, "public key file", "make one with `aster trust keygen pubkey --in ROOT.key --out FILE`")
+    body = text.strip()
+    if body.startswith("{"):
+        try:
+            doc = json.loads(body)
+        except json.JSONDecodeError:
+            raise UsageError(f"public key file {path} is not valid JSON", hint) from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("public_key"), str):
+            raise UsageError(f"public key file {path} has no \"public_key\"", hint)
+        body = doc["public_key"]
+    return parse_hex32(body, f"the public key in {path}", hint)
+
+
+def public_key_path_for(key_path: str | os.PathLike) -> Path:
+    """Where the public key goes beside a key pair file: ``root.key`` -> ``root.pub``.
+
+    Only the file name's suffix is replaced, so a dotted directory is never touched.
+    """
+    path = Path(key_path)
+    return path.with_name(path.stem + ".pub") if path.suffix else path.with_name(path.name + ".pub")
+
+
+def _refuse_existing(path: Path, force: bool) -> None:
+    if path.exists() and not force:
+        raise UsageError(f"{path} already exists", "choose another path, or pass --force to replace it")
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory", "give a file path")
+
+
+def write_root_key(path: str | os.PathLike, key: RootKey, *, force: bool = False) -> Path:
+    """Write the key pair file, mode 0600; never replaces a file unless ``force``."""
+    from aster_core.files import atomic_write
+
+    path = Path(path)
+    _refuse_existing(path, force)
+    return atomic_write(path, key.to_file_json(), mode=0o600, exclusive=not force)
+
+
+def write_public_key(path: str | os.PathLike, public_key: bytes, *, force: bool = False) -> Path:
+    """Write the bare-hex public key file (mode 0644); never replaces a file unless ``force``."""
+    from aster_core.files import atomic_write
+
+    path = Path(path)
+    _refuse_existing(path, force)
+    return atomic_write(path, public_key.hex() + "\n", mode=0o644, exclusive=not force)
+
+
+def write_key_pair(key_path: str | os.PathLike, key: RootKey, *, force: bool = False) -> tuple[Path, Path]:
+    """Write ``key_path`` and its ``.pub`` sibling; checks both before writing either."""
+    key_path = Path(key_path)
+    pub_path = public_key_path_for(key_path)
+    if pub_path == key_path:
+        raise UsageError(f"{key_path} would be both the key and its public key", "give the key file another suffix, e.g. root.key")
+    _refuse_existing(key_path, force)
+    _refuse_existing(pub_path, force)
+    written = write_root_key(key_path, key, force=force)
+    try:
+        return written, write_public_key(pub_path, key.public_key, force=force)
+    except AsterError:
+        if not force:
+            written.unlink(missing_ok=True)  # created by us a moment ago: leave nothing half-done
+        raise

@@ -1,0 +1,350 @@
+"""Example services served by the test harness, written with the runtime's own decorators.
+
+Every message type (and the enum) carries an explicit ``@wire_type`` tag under the
+``asterharness/`` namespace, so contract ids do not depend on the module name these
+classes are imported under. Keep these definitions stable: tests compare contract ids
+and manifests produced from them.
+
+Service keys (used by ``serve.py --services`` and ``start_server``):
+
+- ``echo``    EchoService v1: unary ``echo``/``roundtrip``/``inspect``/``fail``/``slow``,
+              server_stream ``count``, client_stream ``sum``, bidi_stream ``chat``.
+- ``echo2``   EchoService v2 (same name, second version, different contract).
+- ``session`` CounterSession v1, ``scoped="session"``: ``add``, ``total``, ``reset``.
+- ``v2``      Greeter v2 only (no v1 exists): ``greet``.
+- ``vault``   Vault v1 with method-level role requirements (trusted-mode tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import AsyncIterator, Optional
+
+from aster import RpcError, StatusCode, all_of, any_of, bidi_stream, client_stream, rpc
+from aster import server_stream, service, wire_type
+
+NS = "asterharness"
+
+
+@wire_type(f"{NS}/Mood")
+class Mood(IntEnum):
+    """An enum field type (JSON mode carries it as its integer value)."""
+
+    CALM = 0
+    HAPPY = 1
+    GRUMPY = 2
+
+
+@wire_type(f"{NS}/Inner")
+@dataclass
+class Inner:
+    label: str = ""
+    weight: float = 0.0
+
+
+@wire_type(f"{NS}/EchoRequest")
+@dataclass
+class EchoRequest:
+    text: str = ""
+    times: int = 1
+    inner: Inner = field(default_factory=Inner)
+    tags: list[str] = field(default_factory=list)
+
+
+@wire_type(f"{NS}/EchoResponse")
+@dataclass
+class EchoResponse:
+    text: str = ""
+    times: int = 0
+    inner: Inner = field(default_factory=Inner)
+    tags: list[str] = field(default_factory=list)
+    joined: str = ""
+    version: int = 1
+
+
+@wire_type(f"{NS}/AllTypes")
+@dataclass
+class AllTypes:
+    """One field of every kind the runtime supports."""
+
+    i: int = 0
+    f: float = 0.0
+    b: bool = False
+    s: str = ""
+    raw: bytes = b""
+    items: list[int] = field(default_factory=list)
+    attrs: dict[str, str] = field(default_factory=dict)
+    maybe: Optional[str] = None
+    inner: Inner = field(default_factory=Inner)
+    children: list[Inner] = field(default_factory=list)
+    mood: Mood = Mood.CALM
+
+
+@wire_type(f"{NS}/TypeReport")
+@dataclass
+class TypeReport:
+    """Python type name of each field as the server received it (e.g. ``{"i": "int"}``)."""
+
+    types: dict[str, str] = field(default_factory=dict)
+
+
+@wire_type(f"{NS}/FailRequest")
+@dataclass
+class FailRequest:
+    code: int = int(StatusCode.INTERNAL)
+    message: str = "requested failure"
+
+
+@wire_type(f"{NS}/SlowRequest")
+@dataclass
+class SlowRequest:
+    ms: int = 0
+    text: str = ""
+
+
+@wire_type(f"{NS}/CountRequest")
+@dataclass
+class CountRequest:
+    n: int = 0
+    prefix: str = "item"
+
+
+@wire_type(f"{NS}/CountItem")
+@dataclass
+class CountItem:
+    index: int = 0
+    text: str = ""
+
+
+@wire_type(f"{NS}/Number")
+@dataclass
+class Number:
+    value: int = 0
+
+
+@wire_type(f"{NS}/SumResult")
+@dataclass
+class SumResult:
+    total: int = 0
+    count: int = 0
+
+
+@wire_type(f"{NS}/ChatMessage")
+@dataclass
+class ChatMessage:
+    text: str = ""
+    seq: int = 0
+
+
+def _field_type_names(obj: object) -> dict[str, str]:
+    return {name: type(value).__name__ for name, value in vars(obj).items()}
+
+
+@service(name="EchoService", version=1)
+class EchoService:
+    """Echoes what it is sent, in every RPC pattern."""
+
+    @rpc
+    async def echo(self, req: EchoRequest) -> EchoResponse:
+        """Return the request, with ``joined`` = text repeated ``times`` times."""
+        return EchoResponse(text=req.text, times=req.times, inner=req.inner,
+                            tags=list(req.tags), joined=" ".join([req.text] * max(req.times, 0)))
+
+    @rpc
+    async def roundtrip(self, req: AllTypes) -> AllTypes:
+        """Return the request unchanged."""
+        return req
+
+    @rpc
+    async def inspect(self, req: AllTypes) -> TypeReport:
+        """Report the Python type of each field as received."""
+        return TypeReport(types=_field_type_names(req))
+
+    @rpc
+    async def fail(self, req: FailRequest) -> EchoResponse:
+        """Fail with the requested status code and message."""
+        raise RpcError(StatusCode(req.code), req.message)
+
+    @rpc(timeout=30.0)
+    async def slow(self, req: SlowRequest) -> EchoResponse:
+        """Sleep ``ms`` milliseconds, then echo ``text``."""
+        await asyncio.sleep(req.ms / 1000)
+        return EchoResponse(text=req.text, times=1, joined=req.text)
+
+    @server_stream
+    async def count(self, req: CountRequest) -> AsyncIterator[CountItem]:
+        """Yield ``n`` items numbered from 0."""
+        for index in range(req.n):
+            yield CountItem(index=index, text=f"{req.prefix}-{index}")
+
+    @client_stream
+    async def sum(self, reqs: AsyncIterator[Number]) -> SumResult:
+        """Add up every number sent."""
+        total = count = 0
+        async for number in reqs:
+            total += number.value
+            count += 1
+        return SumResult(total=total, count=count)
+
+    @bidi_stream
+    async def chat(self, reqs: AsyncIterator[ChatMessage]) -> AsyncIterator[ChatMessage]:
+        """Answer each message with ``echo: <text>``."""
+        seq = 0
+        async for msg in reqs:
+            seq += 1
+            yield ChatMessage(text=f"echo: {msg.text}", seq=seq)
+
+
+@service(name="EchoService", version=2)
+class EchoServiceV2:
+    """Second version of EchoService: upper-cases and says it is v2."""
+
+    @rpc
+    async def echo(self, req: EchoRequest) -> EchoResponse:
+        """Return the request upper-cased, tagged version 2."""
+        return EchoResponse(text=req.text.upper(), times=req.times, inner=req.inner,
+                            tags=list(req.tags), joined=req.text.upper(), version=2)
+
+
+@wire_type(f"{NS}/AddRequest")
+@dataclass
+class AddRequest:
+    amount: int = 0
+
+
+@wire_type(f"{NS}/TotalRequest")
+@dataclass
+class TotalRequest:
+    note: str = ""
+
+
+@wire_type(f"{NS}/CounterState")
+@dataclass
+class CounterState:
+    total: int = 0
+    calls: int = 0
+
+
+@service(name="CounterSession", version=1, scoped="session")
+class CounterSession:
+    """Per-connection counter: state lives as long as the session."""
+
+    def __init__(self, peer: object = None) -> None:
+        self._peer = peer
+        self._total = 0
+        self._calls = 0
+
+    @rpc
+    async def add(self, req: AddRequest) -> CounterState:
+        """Add ``amount`` to this session's total."""
+        self._total += req.amount
+        self._calls += 1
+        return CounterState(total=self._total, calls=self._calls)
+
+    @rpc
+    async def total(self, req: TotalRequest) -> CounterState:
+        """Current total of this session."""
+        self._calls += 1
+        return CounterState(total=self._total, calls=self._calls)
+
+    @rpc
+    async def reset(self, req: TotalRequest) -> CounterState:
+        """Set the total back to zero."""
+        self._total = 0
+        self._calls += 1
+        return CounterState(total=0, calls=self._calls)
+
+
+@wire_type(f"{NS}/GreetRequest")
+@dataclass
+class GreetRequest:
+    name: str = ""
+
+
+@wire_type(f"{NS}/GreetReply")
+@dataclass
+class GreetReply:
+    message: str = ""
+    version: int = 2
+
+
+@service(name="Greeter", version=2)
+class Greeter:
+    """Exists only as version 2: the released runtime's clients cannot reach it."""
+
+    @rpc
+    async def greet(self, req: GreetRequest) -> GreetReply:
+        """Say hello."""
+        return GreetReply(message=f"Hello, {req.name}! (v2)", version=2)
+
+
+@wire_type(f"{NS}/VaultRequest")
+@dataclass
+class VaultRequest:
+    key: str = ""
+    value: str = ""
+
+
+@wire_type(f"{NS}/VaultReply")
+@dataclass
+class VaultReply:
+    key: str = ""
+    value: str = ""
+    ok: bool = True
+
+
+@service(name="Vault", version=1)
+class Vault:
+    """Role-checked key/value store. Roles come from the credential's ``aster.role``
+    (comma-separated): ``read`` needs ``reader``; ``write`` needs ``writer`` or
+    ``admin``; ``admin`` needs ``admin``; ``ping`` needs nothing."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, str] = {"greeting": "hello"}
+
+    @rpc(requires="reader")
+    async def read(self, req: VaultRequest) -> VaultReply:
+        """Read a key (role ``reader``)."""
+        return VaultReply(key=req.key, value=self._data.get(req.key, ""), ok=req.key in self._data)
+
+    @rpc(requires=any_of("writer", "admin"))
+    async def write(self, req: VaultRequest) -> VaultReply:
+        """Write a key (role ``writer`` or ``admin``)."""
+        self._data[req.key] = req.value
+        return VaultReply(key=req.key, value=req.value)
+
+    @rpc(requires=all_of("admin"))
+    async def admin(self, req: VaultRequest) -> VaultReply:
+        """Clear the store (role ``admin``)."""
+        self._data.clear()
+        return VaultReply(key=req.key, value="cleared")
+
+    @rpc
+    async def ping(self, req: VaultRequest) -> VaultReply:
+        """No role needed: any admitted consumer may call it."""
+        return VaultReply(key=req.key, value="pong")
+
+
+#: Service key -> service object as passed to AsterServer (session services as the class).
+SERVICE_FACTORIES = {
+    "echo": EchoService,
+    "echo2": EchoServiceV2,
+    "session": CounterSession,
+    "v2": Greeter,
+    "vault": Vault,
+}
+
+
+def build_services(keys: list[str]) -> list[object]:
+    """Instances (or, for session-scoped services, classes) for the given keys."""
+    unknown = [k for k in keys if k not in SERVICE_FACTORIES]
+    if unknown:
+        raise ValueError(f"unknown service key(s) {unknown}; known: {sorted(SERVICE_FACTORIES)}")
+    out: list[object] = []
+    for key in keys:
+        cls = SERVICE_FACTORIES[key]
+        info = cls.__aster_service_info__
+        out.append(cls if info.scoped == "session" else cls())
+    return out
