@@ -1,0 +1,422 @@
+"""Connect to a live Aster peer, list what it offers and call it: no click, no printing.
+
+API summary (everything is async; errors are :mod:`aster_connect.errors` classes,
+which are also :mod:`aster_core.errors` classes with the right exit code)::
+
+    from aster_connect.client import connect, resolve_address
+
+    conn = await connect("aster1...", rcan="consumer.cred", timeout=10)
+    #   address: aster1 ticket, base64 NodeAddr, 64-hex endpoint id or a peer
+    #            name from ./.aster-identity (resolve_address() parses them).
+    #   rcan:    credential JSON or .aster-identity file (its node key is used,
+    #            so an endpoint-bound credential is admitted). None: the
+    #            runtime's defaults (ASTER_ENROLLMENT_CREDENTIAL, ./.aster-identity).
+    #   schemas: method schemas are read from the published manifests
+    #            (schemas=False skips that; conn.load_schemas() later).
+    async with conn:
+        conn.services                 # [ServiceInfo(name, version, scoped, contract_id, methods)]
+        svc = conn.service("Echo")    # CallNotFound lists the services that exist
+        m = svc.method("say")         # MethodInfo(name, pattern, fields, response_fields) or None
+                                      #   when the schema is unknown; CallNotFound lists methods
+        await conn.call("Echo", "say", {"text": "hi"})          # one response
+        async for r in conn.invoke("Echo", "count", {"n": 3}):   # server stream
+            ...
+        await conn.call("Echo", "join", items=[{...}, {...}])    # client stream (any iterable,
+                                                                 #   sync or async)
+        async for r in conn.invoke("Echo", "chat", items=gen()): # bidi
+            ...
+        sess = await conn.session("Counter")   # session-scoped: state lives until close()
+        await sess.call("add", {"n": 1}); await sess.close()
+        # conn.call/invoke on a session-scoped service use a one-call session.
+
+Every version of a service is reachable (calls carry the announced version;
+see :mod:`aster_connect.wire`). Requests are checked against the schema first
+(:func:`aster_connect.schema.check_request`) when one is known.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import os
+from pathlib import Path
+from typing import Any, AsyncIterable, AsyncIterator, Iterable
+
+from aster_core.errors import UsageError
+
+from .addresses import Address, resolve_address
+from .errors import CallDenied, CallError, CallNotFound, CallUnavailable, call_error
+from .schema import MethodInfo, ServiceInfo, check_request
+from .wire import SessionStream, shared_call
+
+__all__ = ["Connection", "Session", "connect", "resolve_address", "Address", "ServiceInfo", "MethodInfo",
+           "CallError"]
+
+DEFAULT_TIMEOUT = 10.0
+SCHEMA_TIMEOUT = 3.0
+
+
+def _node_addr(address: Address) -> Any:
+    """The runtime's ``NodeAddr`` for an address (UsageError when it does not parse)."""
+    from aster import AsterTicket, NodeAddr
+
+    value = address.value
+    try:
+        if value.startswith("aster1"):
+            ticket = AsterTicket.from_string(value)
+            return NodeAddr(endpoint_id=ticket.endpoint_id, relay_url=None,
+                            direct_addresses=list(ticket.direct_addrs))
+        if len(value) == 64 and all(c in "0123456789abcdefABCDEF" for c in value):
+            return NodeAddr(endpoint_id=value.lower())
+        raw = base64.b64decode(value + "=" * (-len(value) % 4))
+        return NodeAddr.from_bytes(raw)
+    except (binascii.Error, ValueError, TypeError, Exception) as exc:  # the native parsers raise their own types
+        raise UsageError(f"not a valid address: {address.text[:60]!r} ({exc})",
+                         "Copy the aster1... ticket the server printed at start-up.") from exc
+
+
+def _credential_kind(path: Path) -> str:
+    """``json`` or ``identity`` (TOML), judged by content; UsageError if unreadable."""
+    try:
+        text = path.read_text(encoding="utf-8").lstrip()
+    except OSError as exc:
+        raise UsageError(f"cannot read credential {path}: {exc.strerror or exc}",
+                         "Pass a credential JSON (aster trust sign consumer) or an .aster-identity file.") from exc
+    if text.startswith("{"):
+        return "json"
+    import tomllib
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path} is neither a credential JSON nor an .aster-identity file",
+                         "Pass the file `aster trust sign consumer --out` or `aster enroll node` wrote.") from exc
+    if not data.get("peers"):
+        raise UsageError(f"{path} has no [[peers]] credential", "Enroll the node first: aster enroll node.")
+    return "identity"
+
+
+class Session:
+    """A session with a session-scoped service (see :meth:`Connection.session`)."""
+
+    def __init__(self, connection: "Connection", service: ServiceInfo, stream: SessionStream):
+        self.connection = connection
+        self.service = service
+        self._stream = stream
+
+    @property
+    def ended(self) -> bool:
+        return self._stream.ended
+
+    def invoke(self, method: str, request: Any = None, *, items: Iterable | AsyncIterable | None = None,
+               timeout: float | None = None) -> AsyncIterator[Any]:
+        """Yield the responses of one call in this session (any pattern)."""
+        info = self._method(method)
+        return _with_timeout(self._run(info, _requests(info, request, items), timeout), timeout)
+
+    def _method(self, method: str) -> MethodInfo:
+        info = self.service.method(method)
+        if info is None:
+            raise CallError("FAILED_PRECONDITION",
+                            f"the schema of {self.service.name} is unknown, so its session calls cannot be framed",
+                            "The server published no manifest; call it from Python with the typed client.")
+        return info
+
+    def _run(self, info: MethodInfo, requests: Any, timeout: float | None) -> AsyncIterator[Any]:
+        return self._stream.call(info.name, info.pattern, requests, timeout=timeout)
+
+    async def call(self, method: str, request: Any = None, *, items: Iterable | AsyncIterable | None = None,
+                   timeout: float | None = None) -> Any:
+        """One call; the single response (a list of them for server and bidi streams)."""
+        return _collect(self.service.method(method), [r async for r in self.invoke(method, request, items=items,
+                                                                                      timeout=timeout)])
+
+    async def close(self) -> None:
+        await self._stream.close()
+
+
+class Connection:
+    """An admitted connection to one peer. Create it with :func:`connect`."""
+
+    def __init__(self, address: Address, client: Any, services: list[ServiceInfo], credential: str | None):
+        self.address = address
+        self._client = client
+        self.services = services
+        #: what was presented on admission (a path, an identity peer, or None)
+        self.credential = credential
+
+    # -- what the peer offers -------------------------------------------------------
+    @property
+    def open_gate(self) -> bool:
+        """True when the peer admitted us without a credential (it admits everyone)."""
+        return bool(getattr(self._client, "open_gate", False))
+
+    @property
+    def endpoint_id(self) -> str:
+        """Our own endpoint id on this connection."""
+        try:
+            return self._client._node.node_addr_info().endpoint_id  # runtime exposes no accessor
+        except Exception:
+            return ""
+
+    def service(self, name: str) -> ServiceInfo:
+        for svc in self.services:
+            if svc.name == name:
+                return svc
+        import difflib
+
+        names = [s.name for s in self.services]
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"Did you mean {close[0]}? " if close else ""
+        raise CallNotFound("NOT_FOUND", f"the peer offers no service {name!r}",
+                           f"{hint}Services: {', '.join(names) or '(none)'}.")
+
+    async def load_schemas(self, names: Iterable[str] | None = None, *, timeout: float = SCHEMA_TIMEOUT) -> None:
+        """Read the published manifests of the named services (all by default).
+
+        Services whose manifest does not arrive within ``timeout`` keep
+        ``methods = None``; nothing is raised for that.
+        """
+        wanted = [s for s in self.services if (names is None or s.name in set(names)) and s.methods is None
+                  and s.contract_id]
+        namespace = getattr(self._client, "registry_namespace", "")
+        if not wanted or not namespace:
+            return
+        try:
+            await asyncio.wait_for(self._read_manifests(namespace, wanted), timeout)
+        except (asyncio.TimeoutError, Exception):
+            pass  # schemas are best effort: calls still work without them
+
+    async def _read_manifests(self, namespace: str, wanted: list[ServiceInfo]) -> None:
+        import json
+
+        from aster import docs_client
+
+        node = self._client._node  # the runtime gives no public handle to its docs engine
+        peer_id = _node_addr(self.address).endpoint_id
+        doc, _events = await docs_client(node).join_and_subscribe_namespace(namespace, peer_id)
+        pending = {s.contract_id: s for s in wanted}
+        delay = 0.005
+        while pending:
+            for cid, svc in list(pending.items()):
+                entries = await doc.query_key_exact(f"manifests/{cid}".encode())
+                if not entries:
+                    continue
+                try:
+                    raw = await doc.read_entry_content(entries[0].content_hash)
+                except Exception:
+                    continue  # content not downloaded yet
+                data = json.loads(bytes(raw).decode("utf-8"))
+                svc.apply_manifest(data[0] if isinstance(data, list) else data)
+                del pending[cid]
+            if pending:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.1)
+
+    # -- calling --------------------------------------------------------------------
+    async def _rpc_connection(self, svc: ServiceInfo) -> Any:
+        channels = getattr(svc.summary, "channels", None) or {}
+        target = channels.get("rpc") or next(iter(channels.values()), None) or self.address.value
+        try:
+            return await self._client._rpc_conn_for(target)  # cached per channel by the runtime
+        except Exception as exc:
+            raise CallUnavailable("UNAVAILABLE", f"cannot open the RPC channel of {svc.name}: {exc}",
+                                  "The peer admitted us but its RPC endpoint did not answer.") from exc
+
+    def invoke(self, service: str, method: str, request: Any = None, *,
+               items: Iterable | AsyncIterable | None = None, timeout: float | None = None) -> AsyncIterator[Any]:
+        """Yield the responses of one call as they arrive (any pattern, any scope, any version).
+
+        ``request`` is the JSON object of unary and server-stream calls;
+        ``items`` the requests of client- and bidi-stream calls. A session-scoped
+        service is called through a one-call session.
+        """
+        svc = self.service(service)
+        info = svc.method(method)
+        return _with_timeout(self._invoke(svc, method, info, _requests(info, request, items), timeout), timeout)
+
+    async def _invoke(self, svc: ServiceInfo, method: str, info: MethodInfo | None, requests: Any,
+                      timeout: float | None) -> AsyncIterator[Any]:
+        if svc.is_session:
+            session = await self.session(svc.name)
+            try:
+                async for item in session._run(session._method(method), requests, timeout):
+                    yield item
+            except CallError as exc:
+                raise _explain(self, svc, method, exc) from None
+            finally:
+                await session.close()
+            return
+        conn = await self._rpc_connection(svc)
+        try:
+            async for item in shared_call(conn, svc.name, svc.version, method, requests, timeout=timeout):
+                yield item
+        except CallError as exc:
+            raise _explain(self, svc, method, exc) from None
+
+    async def call(self, service: str, method: str, request: Any = None, *,
+                   items: Iterable | AsyncIterable | None = None, timeout: float | None = None) -> Any:
+        """One call; the single response (a list of them for server and bidi streams)."""
+        info = self.service(service).method(method)
+        return _collect(info, [r async for r in self.invoke(service, method, request, items=items,
+                                                            timeout=timeout)])
+
+    async def session(self, service: str) -> Session:
+        """Open a session with a session-scoped service."""
+        svc = self.service(service)
+        if not svc.is_session:
+            raise UsageError(f"{service} is a shared service, not session-scoped",
+                             "Call its methods directly; sessions are for scoped=\"session\" services.")
+        if svc.methods is None:
+            await self.load_schemas([service])
+        stream = SessionStream(await self._rpc_connection(svc), svc.name, svc.version)
+        await stream.open()
+        return Session(self, svc, stream)
+
+    async def close(self) -> None:
+        try:
+            await self._client.close()
+        except Exception:
+            pass
+
+    async def __aenter__(self) -> "Connection":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+
+def _requests(info: MethodInfo | None, request: Any, items: Iterable | AsyncIterable | None) -> Any:
+    """The request stream of a call, checked against the schema where it can be."""
+    if items is not None:
+        if info is not None and not info.streams_requests:
+            raise UsageError(f"{info.name} is {info.pattern}: it takes one request, not a stream of items",
+                             "Pass the request as a JSON object instead.")
+        return _checked_items(info, items)
+    if info is not None and info.streams_requests and request is None:
+        return []
+    return [check_request(info, {} if request is None else request)]
+
+
+async def _checked_items(info: MethodInfo | None, items: Iterable | AsyncIterable) -> AsyncIterator[Any]:
+    from .wire import _aiter
+
+    n = 0
+    async for item in _aiter(items):
+        n += 1
+        yield check_request(info, item, where=f"item {n}")
+
+
+def _collect(info: MethodInfo | None, responses: list[Any]) -> Any:
+    if info is not None and info.streams_responses:
+        return responses
+    if info is None and len(responses) != 1:
+        return responses
+    return responses[0] if responses else None
+
+
+async def _with_timeout(source: AsyncIterator[Any], timeout: float | None) -> AsyncIterator[Any]:
+    """Apply an overall deadline to a call's responses."""
+    loop = asyncio.get_running_loop()
+    end = None if not timeout else loop.time() + timeout
+    iterator = source.__aiter__()
+    try:
+        while True:
+            remaining = None if end is None else max(end - loop.time(), 0.001)
+            try:
+                item = await asyncio.wait_for(iterator.__anext__(), remaining)
+            except StopAsyncIteration:
+                return
+            except asyncio.TimeoutError:
+                raise CallUnavailable("DEADLINE_EXCEEDED", f"no complete answer within {timeout:g}s",
+                                      "Raise --timeout, or check that the method finishes.") from None
+            yield item
+    finally:
+        await iterator.aclose()
+
+
+def _explain(conn: Connection, svc: ServiceInfo, method: str, exc: CallError) -> CallError:
+    """Add what exists (not found) or what was presented (denied) to a server's error."""
+    if exc.status in ("NOT_FOUND", "UNIMPLEMENTED") and exc.hint is None:
+        methods = sorted(svc.methods) if svc.methods is not None else None
+        where = f"Methods of {svc.name}: {', '.join(methods)}." if methods else \
+            f"Services: {', '.join(s.name for s in conn.services)}."
+        return call_error(exc.status, exc.detail, where)
+    if exc.status in ("PERMISSION_DENIED", "UNAUTHENTICATED") and exc.hint is None:
+        return call_error(exc.status, exc.detail,
+                          f"Credential presented: {conn.credential or 'none'}. Ask the operator for one "
+                          f"whose aster.role grants {svc.name}.{method}, then pass it with --rcan.")
+    return exc
+
+
+async def connect(address: str | Address, *, rcan: str | os.PathLike | None = None,
+                  timeout: float | None = DEFAULT_TIMEOUT, schemas: bool | Iterable[str] = True) -> Connection:
+    """Connect and run consumer admission; read method schemas unless ``schemas=False``.
+
+    ``schemas`` may also name the services whose manifests to read (``aster
+    call`` reads only the one it calls).
+    """
+    addr = address if isinstance(address, Address) else resolve_address(address)
+    target = _node_addr(addr)
+    kwargs: dict[str, Any] = {"address": target}
+    credential: str | None = None
+    if rcan is not None:
+        path = Path(rcan).expanduser()
+        kind = _credential_kind(path)
+        if kind == "identity":
+            kwargs["identity"] = str(path)
+        else:
+            kwargs["enrollment_credential_file"] = str(path)
+        credential = str(path)
+    if addr.peer is not None:
+        kwargs["peer"] = addr.peer
+        kwargs.setdefault("identity", addr.identity_file)
+        credential = credential or f"peer {addr.peer!r} of {addr.identity_file}"
+    from aster import AsterClient
+    from aster.runtime import AdmissionDeniedError
+
+    try:
+        client = AsterClient(**kwargs)
+    except (ValueError, KeyError, OSError) as exc:
+        raise UsageError(f"cannot use the credential: {exc}",
+                         "Check the file given with --rcan (or ASTER_ENROLLMENT_CREDENTIAL).") from exc
+    if credential is None and getattr(client, "_inline_credential", None):
+        credential = "the consumer peer of ./.aster-identity"
+    elif credential is None and getattr(client, "_enrollment_credential_file", None):
+        credential = str(client._enrollment_credential_file)
+    try:
+        await asyncio.wait_for(client.connect(), timeout)
+    except AdmissionDeniedError as exc:
+        await _quiet_close(client)
+        raise CallDenied("PERMISSION_DENIED", f"admission refused by {addr.text[:24]}...",
+                         f"Credential presented: {credential or 'none'} (our endpoint id "
+                         f"{exc.our_endpoint_id or '?'}). It may be expired, bound to another endpoint, or "
+                         "signed by a root key this server does not trust.") from None
+    except asyncio.TimeoutError:
+        await _quiet_close(client)
+        raise CallUnavailable("UNAVAILABLE", f"no answer from {addr.text[:24]}... within {timeout:g}s",
+                              "Check that the server is running and the address is current "
+                              "(a restarted server prints a new ticket).") from None
+    except (UsageError, CallError):
+        await _quiet_close(client)
+        raise
+    except Exception as exc:
+        await _quiet_close(client)
+        raise CallUnavailable("UNAVAILABLE", f"cannot reach {addr.text[:24]}...: {exc}",
+                              "Check the address and that the server is running.") from None
+    services = [ServiceInfo(name=s.name, version=int(s.version), scoped=getattr(s, "pattern", "shared") or "shared",
+                            contract_id=s.contract_id,
+                            serialization_modes=tuple(getattr(s, "serialization_modes", ()) or ()), summary=s)
+                for s in client.services]
+    conn = Connection(addr, client, services, credential)
+    if schemas:
+        await conn.load_schemas(None if schemas is True else list(schemas))  # type: ignore[arg-type]
+    return conn
+
+
+async def _quiet_close(client: Any) -> None:
+    try:
+        await client.close()
+    except Exception:
+        pass

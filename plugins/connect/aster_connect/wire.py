@@ -1,0 +1,204 @@
+"""Calls on the wire, for every pattern, scope and service version.
+
+The released runtime's clients write ``version=1`` into every stream header,
+so no service of another version can be reached through them. This module
+speaks the same protocol with the runtime's own lower-level pieces (frames
+from :mod:`aster.framing`, headers from :mod:`aster.protocol`, the JSON codec)
+and writes the version the peer announced for the service. Payloads use the
+runtime's JSON mode, which every server accepts whatever its codec.
+
+Shared services: one QUIC stream per call — header, request frames, finish;
+response frames until a trailer. The same sequence serves all four patterns.
+
+Session-scoped services: one stream per session (header with an empty
+method), then per call a CALL frame, the request frame(s) and, for streamed
+input, an OK trailer as end of input. A unary or client-stream success is a
+single data frame without trailer, so the caller must know the pattern.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any, AsyncIterable, AsyncIterator, Iterable
+
+from .errors import CallError, CallUnavailable, call_error
+
+JSON_MODE = 3  # aster.rpc_types.SerializationMode.JSON
+
+
+def _codec():
+    from aster.json_codec import JsonProxyCodec
+
+    return JsonProxyCodec()
+
+
+def deadline_ms(timeout: float | None) -> int:
+    """Absolute deadline for a header (0 = none)."""
+    return int((time.time() + timeout) * 1000) if timeout else 0
+
+
+async def _aiter(items: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:
+    if hasattr(items, "__aiter__"):
+        async for item in items:  # type: ignore[union-attr]
+            yield item
+    else:
+        for item in items:  # type: ignore[union-attr]
+            yield item
+
+
+def _status_error(codec: Any, payload: bytes) -> CallError | None:
+    """The error a trailer carries, or ``None`` for OK."""
+    from aster.protocol import RpcStatus
+
+    if not payload:
+        return None
+    status = codec.decode(payload, RpcStatus)
+    code = int(getattr(status, "code", 0) or 0)
+    return None if code == 0 else call_error(code, str(getattr(status, "message", "") or "(no message)"))
+
+
+def _decode(codec: Any, payload: bytes, flags: int) -> Any:
+    from aster.framing import COMPRESSED
+
+    return codec.decode_compressed(payload, bool(flags & COMPRESSED))
+
+
+async def _read(recv: Any) -> tuple[bytes, int]:
+    from aster.framing import read_frame
+
+    frame = await read_frame(recv)
+    if frame is None:
+        raise CallUnavailable("UNAVAILABLE", "the peer closed the stream before answering",
+                              "The server may have stopped or dropped the connection; try again.")
+    return frame
+
+
+async def shared_call(conn: Any, service: str, version: int, method: str,
+                      requests: Iterable[Any] | AsyncIterable[Any], *,
+                      timeout: float | None = None) -> AsyncIterator[Any]:
+    """Call ``service.method`` (a shared service) and yield each response as it arrives."""
+    from aster.framing import HEADER, ROW_SCHEMA, TRAILER, write_frame
+    from aster.protocol import StreamHeader
+
+    codec = _codec()
+    send, recv = await conn.open_bi()
+    header = StreamHeader(service=service, method=method, version=version, callId=str(uuid.uuid4()),
+                          deadlineEpochMs=deadline_ms(timeout), serializationMode=JSON_MODE)
+    await write_frame(send, codec.encode(header), flags=HEADER)
+
+    async def pump() -> None:
+        async for item in _aiter(requests):
+            await write_frame(send, codec.encode(item), flags=0)
+        await send.finish()
+
+    writer = asyncio.ensure_future(pump())
+    try:
+        while True:
+            if writer.done() and writer.exception() is not None:
+                raise writer.exception()  # type: ignore[misc]
+            payload, flags = await _read(recv)
+            if flags & TRAILER:
+                error = _status_error(codec, payload)
+                if error is not None:
+                    raise error
+                return
+            if flags & ROW_SCHEMA:
+                continue
+            yield _decode(codec, payload, flags)
+    finally:
+        if not writer.done():
+            writer.cancel()
+        try:
+            await writer
+        except (asyncio.CancelledError, Exception):
+            pass  # the answer (or its error) is what counts
+
+
+class SessionStream:
+    """One session with a session-scoped service: calls run one at a time, state persists."""
+
+    def __init__(self, conn: Any, service: str, version: int):
+        self._conn = conn
+        self.service = service
+        self.version = version
+        self.session_id = str(uuid.uuid4())
+        self._codec = _codec()
+        self._send: Any = None
+        self._recv: Any = None
+        self._lock = asyncio.Lock()
+        #: set when the server ended the session (it does after some errors)
+        self.ended = False
+
+    async def open(self) -> None:
+        from aster.framing import HEADER, write_frame
+        from aster.protocol import StreamHeader
+
+        self._send, self._recv = await self._conn.open_bi()
+        header = StreamHeader(service=self.service, method="", version=self.version, callId=self.session_id,
+                              serializationMode=JSON_MODE)
+        await write_frame(self._send, self._codec.encode(header), flags=HEADER)
+
+    async def close(self) -> None:
+        if self._send is not None:
+            try:
+                await self._send.finish()
+            except Exception:
+                pass
+            self._send = None
+
+    async def call(self, method: str, pattern: str, requests: Iterable[Any] | AsyncIterable[Any], *,
+                   timeout: float | None = None) -> AsyncIterator[Any]:
+        """Run one call of the given ``pattern`` and yield its responses."""
+        from aster.framing import CALL, TRAILER, write_frame
+        from aster.protocol import CallHeader, RpcStatus
+
+        if self.ended:
+            raise call_error("FAILED_PRECONDITION", f"the session with {self.service} has ended",
+                             "Open a new session.")
+        async with self._lock:
+            codec = self._codec
+            call = CallHeader(method=method, callId=str(uuid.uuid4()), deadlineEpochMs=deadline_ms(timeout))
+            await write_frame(self._send, codec.encode(call), flags=CALL)
+            streamed_in = pattern in ("client_stream", "bidi_stream")
+
+            async def pump() -> None:
+                sent = 0
+                async for item in _aiter(requests):
+                    await write_frame(self._send, codec.encode(item), flags=0)
+                    sent += 1
+                    if not streamed_in:
+                        break
+                if streamed_in:
+                    await write_frame(self._send, codec.encode(RpcStatus(code=0, message="")), flags=TRAILER)
+                elif sent == 0:
+                    await write_frame(self._send, codec.encode({}), flags=0)
+
+            writer = asyncio.ensure_future(pump())
+            try:
+                single = pattern in ("unary", "client_stream")
+                while True:
+                    payload, flags = await _read(self._recv)
+                    if flags & TRAILER:
+                        error = _status_error(codec, payload)
+                        if error is not None:
+                            # After a refused call the server reads our request
+                            # frame as a stray frame and ends the session.
+                            self.ended = error.status in ("PERMISSION_DENIED", "UNAUTHENTICATED",
+                                                          "FAILED_PRECONDITION", "UNIMPLEMENTED")
+                            raise error
+                        return
+                    yield _decode(codec, payload, flags)
+                    if single:
+                        return
+            except CallUnavailable:
+                self.ended = True
+                raise
+            finally:
+                if not writer.done():
+                    writer.cancel()
+                try:
+                    await writer
+                except (asyncio.CancelledError, Exception):
+                    pass
