@@ -71,7 +71,11 @@ def root_key_from_seed(seed: bytes) -> RootKey:
 
 
 def generate_root_key() -> RootKey:
-    return root_key_from_seed(os.urandom(32))
+    """A fresh key pair, made by the same helper `aster profile create` uses."""
+    from aster_core.rootkey import generate_root_keypair
+
+    seed_hex, public_hex = generate_root_keypair()
+    return RootKey(seed=bytes.fromhex(seed_hex), public_key=bytes.fromhex(public_hex))
 
 
 def _read_text(path: Path, what: str, create_hint: str) -> str:
@@ -207,3 +211,16 @@ def write_key_pair(key_path: str | os.PathLike, key: RootKey, *, force: bool = F
         if not force:
             written.unlink(missing_ok=True)  # created by us a moment ago: leave nothing half-done
         raise
+
+
+def resolve_root_key(root_key_file: str | os.PathLike | None, profile: str | None = None) -> tuple[RootKey, str]:
+    """The signing key a command uses: ``--root-key FILE``, else the profile's keyring entry.
+
+    Returns the key and where it came from (for summaries).
+    """
+    if root_key_file is not None:
+        if profile is not None:
+            raise UsageError("--root-key and --profile both name a root key", "give only one of them")
+        return load_root_key_file(root_key_file), str(root_key_file)
+    key, name = root_key_from_keyring(profile)
+    return key, f"keyring (profile {name})"

@@ -1,0 +1,111 @@
+"""What each ``aster trust`` command does, without click: arguments in, data (dicts) out.
+
+Every input is validated before anything is written, so a bad flag never leaves a file
+behind.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+from aster_core.durations import iso_utc, parse_expiry, to_epoch
+from aster_core.errors import AsterError, UsageError
+
+from . import credentials, keys
+from .attributes import parse_attributes
+
+DEFAULT_EXPIRY = "30d"
+
+
+def keygen_root(out: str | os.PathLike, *, force: bool = False) -> dict[str, Any]:
+    key = keys.generate_root_key()
+    path = keys.write_root_key(out, key, force=force)
+    return {"key_file": str(path), "public_key": key.public_hex}
+
+
+def keygen_pair(out_key: str | os.PathLike, *, force: bool = False) -> dict[str, Any]:
+    """The docs' walkthrough form: the key pair at ``out_key`` and its public key beside it."""
+    key = keys.generate_root_key()
+    key_path, pub_path = keys.write_key_pair(out_key, key, force=force)
+    return {"key_file": str(key_path), "public_key_file": str(pub_path), "public_key": key.public_hex}
+
+
+def keygen_pubkey(key_file: str | os.PathLike, out: str | os.PathLike, *, force: bool = False) -> dict[str, Any]:
+    key = keys.load_root_key_file(key_file)
+    path = keys.write_public_key(out, key.public_key, force=force)
+    return {"public_key_file": str(path), "public_key": key.public_hex}
+
+
+def _check_output(out: str | os.PathLike | None, force: bool) -> Path | None:
+    """Refuse an output path we would not be allowed to write, before signing anything."""
+    if out is None:
+        return None
+    path = Path(out)
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory", "give the credential's file path")
+    if path.exists() and not force:
+        raise UsageError(f"{path} already exists", "choose another path, or pass --force to replace it")
+    parent = path.parent
+    if not parent.is_dir():
+        raise AsterError(f"cannot write {path}: {parent} does not exist", "create the directory first")
+    if not os.access(parent, os.W_OK):
+        raise AsterError(f"cannot write {path}: {parent} is not writable", "choose a directory you may write to")
+    return path
+
+
+def sign(kind: str, *, root_key_file: str | None = None, profile: str | None = None,
+         expires: str = DEFAULT_EXPIRY, attrs: Iterable[str] = (), endpoint_id: str | None = None,
+         out: str | None = None, force: bool = False) -> dict[str, Any]:
+    """Sign a producer, policy or ott credential; write it to ``out`` when given.
+
+    Returns ``{"file": path or None, "credential": <file JSON object>, "source": ...}``.
+    """
+    attributes = parse_attributes(attrs)
+    expires_at = to_epoch(parse_expiry(expires))
+    if endpoint_id is not None:
+        endpoint_id = keys.parse_endpoint_id(endpoint_id)
+    path = _check_output(out, force)
+    root, source = keys.resolve_root_key(root_key_file, profile)
+    cred = credentials.sign(root, kind, expires_at=expires_at, attributes=attributes, endpoint_id=endpoint_id)
+    if path is not None:
+        from aster_core.files import atomic_write
+
+        atomic_write(path, cred.to_json(), mode=0o600, exclusive=not force)
+    return {"file": str(path) if path else None, "root_key": source, "expires": iso_utc(expires_at),
+            "credential": cred.to_dict()}
+
+
+def describe(cred: credentials.Credential, verification: credentials.Verification) -> dict[str, Any]:
+    """Everything ``inspect`` and ``verify`` show about one credential."""
+    return {
+        "type": cred.type,
+        "root_pubkey": cred.root_pubkey.hex(),
+        "endpoint_id": cred.endpoint_id,
+        "attributes": dict(cred.attributes),
+        "roles": cred.roles(),
+        "expires_at": cred.expires_at,
+        "expires": iso_utc(cred.expires_at),
+        "expired": verification.expired,
+        "nonce": cred.nonce.hex() if cred.nonce is not None else None,
+        "signature_valid": verification.signature,
+        "root_trusted": verification.root,
+        "binding_ok": verification.binding,
+        "valid": verification.ok,
+        "problems": verification.problems(),
+    }
+
+
+def inspect(path: str | os.PathLike, *, peer: str | None = None) -> dict[str, Any]:
+    cred = credentials.load_credential(path, peer)
+    return {"file": str(path), "peer": peer, **describe(cred, credentials.check(cred))}
+
+
+def verify(path: str | os.PathLike, root_pubkey: str, *, peer: str | None = None,
+           endpoint_id: str | None = None) -> dict[str, Any]:
+    """Check signature, trusted root, expiry (and binding, when ``endpoint_id`` is given)."""
+    trusted = keys.load_public_key(root_pubkey)
+    cred = credentials.load_credential(path, peer)
+    result = credentials.check(cred, trusted_root=trusted, endpoint_id=endpoint_id)
+    return {"file": str(path), "peer": peer, "trusted_root": trusted.hex(), **describe(cred, result)}

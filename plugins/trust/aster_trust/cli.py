@@ -1,0 +1,181 @@
+"""``aster trust``: keygen, sign, inspect, verify. Parses flags, calls :mod:`aster_trust.actions`, renders.
+
+Exit codes: 0 ok; 1 the operation failed (a credential that does not verify, an unwritable
+path); 2 bad input (malformed key or credential, bad hex, bad ``--attr`` or expiry, a file
+that exists without ``--force``); 4 a named file, profile or keyring entry does not exist;
+6 no usable keyring.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from aster_core.output import emit, json_option, print_fields
+
+from . import actions
+
+_FORCE = click.option("--force", is_flag=True, help="Replace the output file if it exists.")
+_ROOT_KEY = click.option("--root-key", "root_key", metavar="FILE",
+                         help="Root key pair file. Default: the profile's key in the OS keyring.")
+_PROFILE = click.option("--profile", metavar="NAME", help="Profile whose keyring key signs. Default: active profile.")
+_EXPIRES = click.option("--expires", default=actions.DEFAULT_EXPIRY, show_default=True, metavar="DURATION",
+                        help="30d, 24h, 90m, 45s or an ISO 8601 time (UTC when no zone is given).")
+_ATTR = click.option("--attr", "attrs", multiple=True, metavar="KEY=VALUE", help="Attribute to sign; repeatable.")
+_OUT = click.option("--out", metavar="PATH", help="Write the credential here (mode 0600). Default: print it.")
+
+
+@click.group()
+def trust() -> None:
+    """Root keys and signed enrollment credentials. Works offline."""
+
+
+@trust.group(invoke_without_command=True)
+@click.option("--out-key", metavar="PATH", help="Write a new key pair to PATH and its public key beside it (PATH.pub).")
+@_FORCE
+@json_option
+@click.pass_context
+def keygen(ctx: click.Context, out_key: str | None, force: bool, as_json: bool) -> None:
+    """Generate an ed25519 root key pair (keygen root) or extract its public key (keygen pubkey)."""
+    if ctx.invoked_subcommand is not None:
+        if out_key:
+            raise click.UsageError("--out-key is a form of its own; do not combine it with a subcommand")
+        return
+    if not out_key:
+        click.echo(ctx.get_help())
+        return
+    emit(actions.keygen_pair(out_key, force=force), as_json, _render_keys)
+
+
+@keygen.command("root")
+@click.option("--out", required=True, metavar="FILE", help="Key pair file to create (JSON, mode 0600).")
+@_FORCE
+@json_option
+def keygen_root(out: str, force: bool, as_json: bool) -> None:
+    """Create a root key pair file. An existing file is never replaced without --force."""
+    emit(actions.keygen_root(out, force=force), as_json, _render_keys)
+
+
+@keygen.command("pubkey")
+@click.option("--in", "key_file", required=True, metavar="FILE", help="Root key pair file.")
+@click.option("--out", required=True, metavar="FILE", help="Public key file to create (64 hex).")
+@_FORCE
+@json_option
+def keygen_pubkey(key_file: str, out: str, force: bool, as_json: bool) -> None:
+    """Write the bare-hex public key of a root key pair (what servers trust)."""
+    emit(actions.keygen_pubkey(key_file, out, force=force), as_json, _render_keys)
+
+
+def _render_keys(data: dict[str, Any]) -> None:
+    if "key_file" in data:
+        click.echo(f"Private key: {data['key_file']}  (keep it offline; mode 0600)")
+    if "public_key_file" in data:
+        click.echo(f"Public key:  {data['public_key_file']}")
+    click.echo(f"Root public key: {data['public_key']}")
+
+
+@trust.group()
+def sign() -> None:
+    """Sign enrollment credentials with the root key."""
+
+
+@sign.command("consumer")
+@_ROOT_KEY
+@_PROFILE
+@click.option("--type", "kind", type=click.Choice(["policy", "ott"]), default="policy", show_default=True,
+              help="policy: reusable until it expires; ott: admitted once (carries a fresh nonce).")
+@_EXPIRES
+@_ATTR
+@click.option("--endpoint-id", metavar="HEX", help="Bind the credential to this node's endpoint id.")
+@_OUT
+@_FORCE
+@json_option
+def sign_consumer(root_key: str | None, profile: str | None, kind: str, expires: str, attrs: tuple[str, ...],
+                  endpoint_id: str | None, out: str | None, force: bool, as_json: bool) -> None:
+    """Sign a consumer enrollment credential (grant roles with --attr aster.role=a,b)."""
+    _sign(kind, root_key, profile, expires, attrs, endpoint_id, out, force, as_json)
+
+
+@sign.command("producer")
+@_ROOT_KEY
+@_PROFILE
+@click.option("--endpoint-id", required=True, metavar="HEX", help="The producer node's endpoint id.")
+@_EXPIRES
+@_ATTR
+@_OUT
+@_FORCE
+@json_option
+def sign_producer(root_key: str | None, profile: str | None, endpoint_id: str, expires: str,
+                  attrs: tuple[str, ...], out: str | None, force: bool, as_json: bool) -> None:
+    """Sign a producer (mesh) enrollment credential bound to one endpoint."""
+    _sign("producer", root_key, profile, expires, attrs, endpoint_id, out, force, as_json)
+
+
+def _sign(kind: str, root_key: str | None, profile: str | None, expires: str, attrs: tuple[str, ...],
+          endpoint_id: str | None, out: str | None, force: bool, as_json: bool) -> None:
+    result = actions.sign(kind, root_key_file=root_key, profile=profile, expires=expires, attrs=attrs,
+                          endpoint_id=endpoint_id, out=out, force=force)
+    if out is None and not as_json:
+        from aster_core.output import print_json
+
+        print_json(result["credential"])  # the credential itself is the data
+        return
+    emit(result, as_json, _render_signed)
+
+
+def _render_signed(data: dict[str, Any]) -> None:
+    cred = data["credential"]
+    click.echo(f"Wrote {cred['type']} credential to {data['file']}")
+    print_fields([("root", cred["root_pubkey"]), ("bound to", cred.get("endpoint_id") or "any endpoint"),
+                  ("attributes", _attrs_text(cred["attributes"])), ("expires", data["expires"]),
+                  ("signed with", data["root_key"])])
+
+
+def _attrs_text(attributes: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(attributes.items())) or "(none)"
+
+
+_PEER = click.option("--peer", metavar="NAME", help="In an .aster-identity file: the [[peers]] entry to read.")
+
+
+@trust.command("inspect")
+@click.argument("file", type=click.Path(dir_okay=False))
+@_PEER
+@json_option
+def inspect_cmd(file: str, peer: str | None, as_json: bool) -> None:
+    """Show a credential (JSON file or .aster-identity peer) and whether its signature verifies."""
+    emit(actions.inspect(file, peer=peer), as_json, _render_inspection)
+
+
+@trust.command("verify")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--root-pubkey", required=True, metavar="FILE|HEX", help="The root public key the server trusts.")
+@click.option("--endpoint-id", metavar="HEX", help="Also require the credential to admit this endpoint.")
+@_PEER
+@json_option
+def verify_cmd(file: str, root_pubkey: str, endpoint_id: str | None, peer: str | None, as_json: bool) -> None:
+    """Exit 0 only when the signature, the root key and the expiry (and binding) all hold."""
+    from aster_core.errors import AsterError
+
+    result = actions.verify(file, root_pubkey, peer=peer, endpoint_id=endpoint_id)
+    emit(result, as_json, _render_inspection)
+    if not result["valid"]:
+        raise AsterError("credential does not verify: " + "; ".join(result["problems"]),
+                         "sign a new one with `aster trust sign` using the root key the server trusts")
+
+
+def _render_inspection(data: dict[str, Any]) -> None:
+    state = "valid" if data["valid"] else "NOT valid: " + "; ".join(data["problems"])
+    binding = data["endpoint_id"] or "any endpoint"
+    rows = [("file", data["file"] + (f" (peer {data['peer']})" if data.get("peer") else "")),
+            ("type", data["type"]), ("root", data["root_pubkey"])]
+    if data.get("root_trusted") is not None:
+        rows.append(("trusted root", "yes" if data["root_trusted"] else f"no (expected {data['trusted_root']})"))
+    rows += [("bound to", binding), ("roles", ",".join(data["roles"]) or "(none)"),
+             ("attributes", _attrs_text(data["attributes"])),
+             ("expires", data["expires"] + (" (expired)" if data["expired"] else "")),
+             ("signature", "verifies" if data["signature_valid"] else "does NOT verify"), ("status", state)]
+    if data["nonce"]:
+        rows.insert(3, ("nonce", data["nonce"]))
+    print_fields(rows)
