@@ -134,8 +134,9 @@ def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point: maps every failure to one line and an exit code."""
     debug = bool(os.environ.get("ASTER_DEBUG"))
     try:
-        cli.main(args=argv, prog_name="aster", standalone_mode=False)
-        code = 0
+        result = cli.main(args=argv, prog_name="aster", standalone_mode=False)
+        # without standalone mode click returns ctx.exit()'s code instead of exiting
+        code = result if isinstance(result, int) else 0
     except AsterError as exc:
         if debug:
             import traceback

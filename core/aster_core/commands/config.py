@@ -27,6 +27,8 @@ def show(toml_path: str | None, as_json: bool) -> None:
     rows = [r.as_dict() for r in resolve_all(toml_path)]
 
     def render(items: list[dict[str, Any]]) -> None:
+        from rich.markup import escape
+
         con = output.console()
         width = max(len(r["name"]) for r in items)
         group = None
@@ -36,7 +38,7 @@ def show(toml_path: str | None, as_json: bool) -> None:
                 con.print(f"[bold]\\[{group}][/bold]")
             value = "<not set>" if r["value"] is None else r["value"]
             where = ", ".join(x for x in (r["env"], r["location"]) if x)
-            con.print(f"  {r['name'].ljust(width)}  {value}  ({r['source']})" + (f"  [dim]{where}[/dim]" if where else ""),
+            con.print(f"  {r['name'].ljust(width)}  {escape(str(value))}  ({escape(r['source'])})" + (f"  [dim]{escape(where)}[/dim]" if where else ""),
                       soft_wrap=True, highlight=False)
 
     output.emit(rows, as_json, render)

@@ -33,9 +33,8 @@ def plugins(as_json: bool) -> None:
             [(r["distribution"], r["version"], r["entry_point"], ", ".join(r["commands"]) or "-",
               ", ".join(h.removeprefix("aster_") for h in r["hooks"]) or "-", r["status"]) for r in rows])
         for r in rows:
-            if r["error"] or r["unknown_hooks"]:
-                detail = r["error"] or "unknown hooks: " + ", ".join(r["unknown_hooks"])
-                output.console().print(f"  {r['distribution']}: {detail}", markup=False)
-        output.console().print(f"  paths: " + "; ".join(sorted({r['path'] for r in rows})), markup=False)
+            detail = r["error"] or ("unknown hooks: " + ", ".join(r["unknown_hooks"]) if r["unknown_hooks"] else "")
+            output.console().print(f"  {r['distribution']}: {r['path']}" + (f"\n    {detail}" if detail else ""),
+                                   markup=False, soft_wrap=True)
 
     output.emit(report, as_json, render)

@@ -1,0 +1,1 @@
+"""aster-hello: an example third-party family for `aster`."""

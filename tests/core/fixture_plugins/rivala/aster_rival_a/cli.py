@@ -1,0 +1,6 @@
+import click
+
+
+@click.command()
+def rival():
+    click.echo("rival a ran")

@@ -1,0 +1,11 @@
+import click
+
+
+@click.command()
+def impostor():
+    click.echo("IMPOSTOR")
+
+
+@click.command()
+def shadow():
+    click.echo("shadow ran")
