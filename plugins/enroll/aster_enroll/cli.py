@@ -1,0 +1,74 @@
+"""``aster enroll node``: parses flags, calls :func:`aster_enroll.enrollment.enroll_node`, renders.
+
+Exit codes: 0 ok; 1 the file could not be written; 2 bad input (flags, key file, corrupt
+``.aster-identity``); 4 no such profile, key file or keyring entry; 6 no usable keyring.
+"""
+
+from __future__ import annotations
+
+import click
+
+from aster_core.output import emit, json_option, print_fields
+
+from .enrollment import DEFAULT_EXPIRY, Enrollment, enroll_node
+
+
+@click.group()
+def enroll() -> None:
+    """Enroll nodes into a mesh (node key + signed credential in .aster-identity)."""
+
+
+@enroll.command("node")
+@click.option("--role", required=True, type=click.Choice(["producer", "consumer"]), help="The node's role.")
+@click.option("--name", metavar="NAME", help="Name of the [[peers]] entry (replaced if it exists). Default: the role.")
+@click.option("--identity", metavar="PATH", help="Identity file to create or update. Default: ./.aster-identity.")
+@click.option("--out", metavar="PATH", help="Same as --identity (the docs' walkthrough spelling).")
+@click.option("--type", "kind", type=click.Choice(["policy", "ott"]), default="policy", show_default=True,
+              help="Consumer credential type: policy (reusable) or ott (admitted once).")
+@click.option("--capabilities", metavar="A,B", help="Roles to grant (signed as aster.role). Default: the role.")
+@click.option("--attr", "attrs", multiple=True, metavar="KEY=VALUE", help="Extra attribute to sign; repeatable.")
+@click.option("--expires", default=DEFAULT_EXPIRY, show_default=True, metavar="DURATION",
+              help="30d, 24h, 90m, 45s or an ISO 8601 time (UTC when no zone is given).")
+@click.option("--root-key", "root_key", metavar="FILE", help="Root key pair file. Default: the profile's keyring key.")
+@click.option("--profile", metavar="NAME", help="Profile whose keyring key signs. Default: active profile.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only: <file> <endpoint_id> <expires>.")
+@json_option
+def node(role: str, name: str | None, identity: str | None, out: str | None, kind: str, capabilities: str | None,
+         attrs: tuple[str, ...], expires: str, root_key: str | None, profile: str | None, quiet: bool,
+         as_json: bool) -> None:
+    """Generate or reuse this node's key, sign its enrollment and upsert it into .aster-identity."""
+    if identity and out and identity != out:
+        raise click.UsageError("--identity and --out name different files; give one of them")
+    result = enroll_node(role=role, name=name, identity_file=identity or out or ".aster-identity", kind=kind,
+                         capabilities=capabilities, attrs=attrs, expires=expires, root_key_file=root_key,
+                         profile=profile)
+    if quiet and not as_json:
+        click.echo(f"{result.identity_file} {result.endpoint_id} {result.expires}")
+        return
+    emit(result.as_dict(), as_json, lambda _: _render(result))
+
+
+def _render(result: Enrollment) -> None:
+    action = "Updated" if result.replaced else "Added"
+    click.echo(f"{action} peer {result.name!r} in {result.identity_file}"
+               + (" (new node key)" if result.node_key_created else ""))
+    extra = {k: v for k, v in result.attributes.items() if k != "aster.role"}
+    print_fields([
+        ("file", result.identity_file),
+        ("peer", result.name),
+        ("role", f"{result.role} ({result.type})"),
+        ("capabilities", ",".join(result.capabilities)),
+        ("attributes", ", ".join(f"{k}={v}" for k, v in sorted(extra.items())) or "(none)"),
+        ("endpoint id", result.endpoint_id),
+        ("trust root", f"{result.root_pubkey}  (from {result.root_key})"),
+        ("expires", result.expires),
+    ])
+    click.echo("Use it:")
+    if result.role == "consumer":
+        click.echo(f"  aster call ADDRESS Service.method '{{...}}' --rcan {result.identity_file}")
+        click.echo(f"  aster shell ADDRESS --rcan {result.identity_file}")
+        if result.type == "ott":
+            click.echo("  (a one-time token: the server admits it once)")
+    else:
+        click.echo(f"  run the producer with ASTER_IDENTITY_FILE={result.identity_file} "
+                   f"(or AsterServer(identity=...)); it then trusts root {result.root_pubkey[:16]}...")
