@@ -161,12 +161,16 @@ class Connection:
             return ""
 
     def service(self, name: str) -> ServiceInfo:
-        for svc in self.services:
-            if svc.name == name:
-                return svc
+        """The service called ``name``; ``Name@N`` picks version N, plain ``Name`` the highest."""
+        base, _, version = name.partition("@")
+        matches = [s for s in self.services if s.name == base]
+        if version:
+            matches = [s for s in matches if str(s.version) == version.lstrip("v")]
+        if matches:
+            return max(matches, key=lambda s: s.version)
         import difflib
 
-        names = [s.name for s in self.services]
+        names = [s.ref for s in self.services]
         close = difflib.get_close_matches(name, names, n=1)
         hint = f"Did you mean {close[0]}? " if close else ""
         raise CallNotFound("NOT_FOUND", f"the peer offers no service {name!r}",
@@ -409,6 +413,11 @@ async def connect(address: str | Address, *, rcan: str | os.PathLike | None = No
                             contract_id=s.contract_id,
                             serialization_modes=tuple(getattr(s, "serialization_modes", ()) or ()), summary=s)
                 for s in client.services]
+    highest: dict[str, int] = {}
+    for svc in services:
+        highest[svc.name] = max(highest.get(svc.name, 0), svc.version)
+    for svc in services:
+        svc.ref = svc.name if svc.version == highest[svc.name] else f"{svc.name}@{svc.version}"
     conn = Connection(addr, client, services, credential)
     if schemas:
         await conn.load_schemas(None if schemas is True else list(schemas))  # type: ignore[arg-type]

@@ -112,6 +112,8 @@ class ServiceInfo:
     contract_id: str = ""
     serialization_modes: tuple[str, ...] = ()
     methods: dict[str, MethodInfo] | None = None
+    #: how to name it: ``Name`` for the highest version offered, ``Name@N`` for older ones
+    ref: str = ""
     #: runtime handle (its ``ServiceSummary``) used to reach the service's channel
     summary: Any = field(default=None, repr=False, compare=False)
 
@@ -136,7 +138,7 @@ class ServiceInfo:
         return found
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "version": self.version, "scoped": self.scoped,
+        return {"name": self.name, "ref": self.ref or self.name, "version": self.version, "scoped": self.scoped,
                 "contract_id": self.contract_id,
                 "methods": None if self.methods is None else [m.to_dict() for m in self.methods.values()]}
 

@@ -75,6 +75,28 @@ async def _read(recv: Any) -> tuple[bytes, int]:
     return frame
 
 
+def _failure(task: "asyncio.Future[None]") -> BaseException | None:
+    if not task.done() or task.cancelled():
+        return None
+    return task.exception()
+
+
+async def _next_frame(recv: Any, writer: "asyncio.Future[None]") -> tuple[bytes, int]:
+    """The next frame, or the writer's error if sending fails first (a bad input item)."""
+    if writer.done():
+        failure = _failure(writer)
+        if failure is not None:
+            raise failure
+        return await _read(recv)
+    reading = asyncio.ensure_future(_read(recv))
+    await asyncio.wait({reading, writer}, return_when=asyncio.FIRST_COMPLETED)
+    failure = _failure(writer)
+    if not reading.done() and failure is not None:
+        reading.cancel()
+        raise failure
+    return await reading
+
+
 async def shared_call(conn: Any, service: str, version: int, method: str,
                       requests: Iterable[Any] | AsyncIterable[Any], *,
                       timeout: float | None = None) -> AsyncIterator[Any]:
@@ -96,9 +118,7 @@ async def shared_call(conn: Any, service: str, version: int, method: str,
     writer = asyncio.ensure_future(pump())
     try:
         while True:
-            if writer.done() and writer.exception() is not None:
-                raise writer.exception()  # type: ignore[misc]
-            payload, flags = await _read(recv)
+            payload, flags = await _next_frame(recv, writer)
             if flags & TRAILER:
                 error = _status_error(codec, payload)
                 if error is not None:
@@ -179,7 +199,7 @@ class SessionStream:
             try:
                 single = pattern in ("unary", "client_stream")
                 while True:
-                    payload, flags = await _read(self._recv)
+                    payload, flags = await _next_frame(self._recv, writer)
                     if flags & TRAILER:
                         error = _status_error(codec, payload)
                         if error is not None:
@@ -192,8 +212,14 @@ class SessionStream:
                     yield _decode(codec, payload, flags)
                     if single:
                         return
-            except CallUnavailable:
-                self.ended = True
+            except BaseException as exc:
+                # Anything but a status the server answered (our input failed,
+                # the stream broke, the caller stopped early) leaves the stream
+                # out of step, so the session cannot be used further.
+                answered = isinstance(exc, CallError) and not isinstance(exc, CallUnavailable) \
+                    and exc is not _failure(writer)
+                if not answered:
+                    self.ended = True
                 raise
             finally:
                 if not writer.done():

@@ -1,0 +1,121 @@
+"""`aster call` and `aster shell`: argument parsing and printing only.
+
+The runtime (and prompt_toolkit, for the shell) are imported inside the
+commands, after the arguments are parsed, so a bad invocation fails fast and
+``aster --help`` never pays for them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from aster_core.errors import UsageError
+from aster_core.output import json_option
+
+DEFAULT_TIMEOUT = 30.0
+
+rcan_option = click.option(
+    "--rcan", "rcan", type=click.Path(dir_okay=False), default=None,
+    help="Credential to present: a credential JSON or an .aster-identity file (its node key is used).")
+
+
+def parse_json_argument(text: str, what: str = "request") -> Any:
+    """Parse a JSON argument, or raise a UsageError that points at the mistake."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"the {what} is not valid JSON: {exc.msg} at column {exc.colno}: {text[:60]!r}",
+                         "Quote the whole object for your shell, e.g. '{\"name\": \"value\"}'.") from None
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """``SERVICE.METHOD`` (``SERVICE@N.METHOD`` for version N) -> (service, method)."""
+    service, dot, method = target.rpartition(".")
+    if not dot or not service or not method:
+        raise UsageError(f"expected SERVICE.METHOD, got {target!r}",
+                         "For example: aster call aster1... EchoService.echo '{\"text\": \"hi\"}'.")
+    return service, method
+
+
+def _stdin_items() -> Any:
+    """Request items from JSON lines on stdin, read as they are typed."""
+    import asyncio
+
+    async def items():
+        loop = asyncio.get_running_loop()
+        number = 0
+        while True:
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            if not line:
+                return
+            number += 1
+            if line.strip():
+                yield parse_json_argument(line, f"item on stdin line {number}")
+    return items()
+
+
+@click.command("call")
+@click.argument("address")
+@click.argument("target", metavar="SERVICE.METHOD")
+@click.argument("request", metavar="['JSON']", required=False)
+@click.option("--items", "items_json", default=None, metavar="JSON",
+              help="Client/bidi streams: a JSON array of requests (default: JSON lines on stdin).")
+@rcan_option
+@click.option("--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True,
+              help="Seconds allowed for connecting and for the call.")
+@json_option
+def call(address: str, target: str, request: str | None, items_json: str | None, rcan: str | None,
+         timeout: float, as_json: bool) -> None:
+    """Call SERVICE.METHOD on the peer at ADDRESS and print the result as JSON.
+
+    \b
+    ADDRESS: an aster1... ticket, a base64 NodeAddr, a 64-hex endpoint id, or a
+    peer name from ./.aster-identity. Use SERVICE@N.METHOD for version N of a
+    service (the highest version is the default). Streamed results print one
+    JSON document per line as they arrive; client and bidi streams read their
+    requests from --items or from JSON lines on stdin. Session-scoped services
+    are called through a one-call session.
+
+    \b
+    Exit codes: 0 ok, 1 call failed, 2 bad input (JSON, fields, flags),
+    3 denied (admission or role), 4 service or method not found,
+    7 peer unreachable or timed out.
+    """
+    service, method = split_target(target)
+    payload = None if request is None else parse_json_argument(request)
+    items = None
+    if items_json is not None:
+        items = parse_json_argument(items_json, "--items value")
+        if not isinstance(items, list):
+            raise UsageError("--items must be a JSON array of request objects", "For example: --items '[{}, {}]'.")
+    if timeout <= 0:
+        raise UsageError("--timeout must be positive", "For example: --timeout 10.")
+    from .calling import run_call
+
+    run_call(address, service, method, payload, items, rcan=rcan, timeout=timeout, as_json=as_json,
+             stdin_items=_stdin_items)
+
+
+@click.command("shell")
+@click.argument("address")
+@rcan_option
+@click.option("--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True,
+              help="Seconds allowed for connecting and for each call.")
+@json_option
+def shell(address: str, rcan: str | None, timeout: float, as_json: bool) -> None:
+    """Explore the services of the peer at ADDRESS and call them interactively.
+
+    \b
+    A virtual tree /services/<Service>/<method>: cd, ls, pwd, describe,
+    invoke, ./method, session <Service>, help, exit. Arguments are JSON or
+    key=value words (dotted keys nest; plain words fill the request's fields
+    in order). When stdin is not a terminal, commands are read line by line;
+    with --json only JSON lines are written to stdout.
+    """
+    from .shell import run_shell
+
+    run_shell(address, rcan=rcan, timeout=timeout, as_json=as_json)
