@@ -106,7 +106,8 @@ def call(address: str, target: str, request: str | None, items_json: str | None,
 @click.option("--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True,
               help="Seconds allowed for connecting and for each call.")
 @json_option
-def shell(address: str, rcan: str | None, timeout: float, as_json: bool) -> None:
+@click.pass_context
+def shell(ctx: click.Context, address: str, rcan: str | None, timeout: float, as_json: bool) -> None:
     """Explore the services of the peer at ADDRESS and call them interactively.
 
     \b
@@ -114,8 +115,9 @@ def shell(address: str, rcan: str | None, timeout: float, as_json: bool) -> None
     invoke, ./method, session <Service>, help, exit. Arguments are JSON or
     key=value words (dotted keys nest; plain words fill the request's fields
     in order). When stdin is not a terminal, commands are read line by line;
-    with --json only JSON lines are written to stdout.
+    with --json only JSON lines are written to stdout. The exit status is
+    that of the first failed command (codes as for aster call).
     """
     from .shell import run_shell
 
-    run_shell(address, rcan=rcan, timeout=timeout, as_json=as_json)
+    ctx.exit(run_shell(address, rcan=rcan, timeout=timeout, as_json=as_json))

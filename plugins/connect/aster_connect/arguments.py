@@ -1,0 +1,119 @@
+"""Shell arguments to a request: JSON, ``key=value`` words, or positional words.
+
+- ``{"text": "hi", "times": 2}``: JSON, typed as is (no shell quoting needed:
+  the shell passes the rest of the line through untouched);
+- ``text="hello world" times=2 inner.label=x``: each value is converted by
+  its field's kind from the schema; dotted keys build nested objects;
+- ``hello 2``: plain words fill the request's fields in declaration order.
+
+Streaming-input methods take a JSON array of requests (one item per element).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any
+
+from aster_core.errors import UsageError
+
+from .schema import FieldInfo, MethodInfo
+
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+def _loose_json(text: str) -> Any:
+    """A JSON literal if ``text`` is one (number, true, [..], {..}), else the text itself."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def convert(spec: FieldInfo | None, text: str) -> Any:
+    """Convert one word to the field's kind; UsageError naming the field when it cannot."""
+    if spec is None:
+        return _loose_json(text)
+    kind = spec.kind
+    if spec.nullable and text in ("null", "none"):
+        return None
+    try:
+        if kind in ("string", "bytes"):
+            return text
+        if kind == "int":
+            return int(text, 0) if text.lower().startswith(("0x", "0o", "0b")) else int(text)
+        if kind == "float":
+            return float(text)
+        if kind == "bool":
+            low = text.lower()
+            if low in _TRUE | _FALSE:
+                return low in _TRUE
+            raise ValueError(text)
+        if kind == "enum":
+            value = _loose_json(text)
+            if spec.enum_values and value not in spec.enum_values:
+                raise ValueError(text)
+            return value
+        value = json.loads(text)
+    except (ValueError, json.JSONDecodeError):
+        example = {"int": "42", "float": "1.5", "bool": "true", "list": "[1, 2]", "map": '{"k": "v"}',
+                   "ref": '{"field": 1}', "enum": ", ".join(map(str, spec.enum_values)) or "a value"}
+        raise UsageError(f"{spec.name} must be {spec.type_label}, got {text!r}",
+                         f"For example: {spec.name}={example.get(kind, 'value')}.") from None
+    return value
+
+
+def _put(target: dict, dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        node = target.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise UsageError(f"{dotted}: {part} is already set to a non-object value",
+                             "Set either the whole field or its parts, not both.")
+        target = node
+    target[parts[-1]] = value
+
+
+def split_words(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError as exc:
+        raise UsageError(f"cannot split the arguments: {exc}", "Close the quote, or pass the request as JSON.") from None
+
+
+def parse_arguments(method: MethodInfo | None, text: str) -> Any:
+    """The request (or, for streamed input, the list of requests) ``text`` describes."""
+    text = text.strip()
+    if not text:
+        return None
+    if text[0] in "{[":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"the arguments are not valid JSON: {exc.msg} at column {exc.colno}",
+                             "Write a JSON object, or key=value words.") from None
+    fields = list(method.fields) if method is not None else []
+    request: dict[str, Any] = {}
+    position = 0
+    for word in split_words(text):
+        key, eq, raw = word.partition("=")
+        if eq and key and not key.startswith(("{", "[", '"')):
+            top = key.split(".")[0]
+            spec = method.field(top) if method is not None else None
+            if method is not None and spec is None:
+                names = ", ".join(f.name for f in fields) or "(none)"
+                raise UsageError(f"{method.name} has no field {top!r}", f"Fields: {names}.")
+            _put(request, key, convert(spec if "." not in key else None, raw))
+            continue
+        if method is None:
+            raise UsageError(f"cannot place {word!r}: the method's fields are unknown", "Use key=value or JSON.")
+        while position < len(fields) and fields[position].name in request:
+            position += 1
+        if position >= len(fields):
+            raise UsageError(f"too many arguments for {method.name}: {word!r}",
+                             f"It takes {len(fields)} field(s): {', '.join(f.name for f in fields) or '(none)'}.")
+        spec = fields[position]
+        request[spec.name] = convert(spec, word)
+        position += 1
+    return request

@@ -1,0 +1,97 @@
+"""Tab completion for `aster shell`: commands, paths, services, methods and field names."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable
+
+from prompt_toolkit.completion import Completer, Completion
+from prompt_toolkit.document import Document
+
+from aster_core.errors import AsterError
+
+from .shell import BUILTIN_HELP, SERVICES, normalise, resolve
+
+if TYPE_CHECKING:
+    from .shell import Shell
+
+PATH_COMMANDS = ("cd", "ls", "describe")
+
+
+class ShellCompleter(Completer):
+    def __init__(self, shell: "Shell"):
+        self.shell = shell
+
+    # what exists ------------------------------------------------------------------------------
+    def _children(self, directory: str) -> list[str]:
+        """Names under a directory path, directories with a trailing slash."""
+        conn = self.shell.ctx.connection
+        try:
+            svc, method = resolve(conn, directory)
+        except AsterError:
+            return []
+        if method is not None:
+            return []
+        if directory == "/":
+            return ["services/"]
+        if svc is None:
+            return [f"{s.ref}/" for s in conn.services]
+        return sorted(svc.methods or {})
+
+    def _current_methods(self) -> list[str]:
+        return [name for name in self._children(self.shell.ctx.cwd) if not name.endswith("/")] \
+            if self.shell.ctx.cwd.startswith(SERVICES + "/") else []
+
+    # completions ------------------------------------------------------------------------------
+    def get_completions(self, document: Document, complete_event) -> Iterable[Completion]:
+        text = document.text_before_cursor
+        words = text.split(" ")
+        if len(words) == 1:
+            yield from self._commands(words[0])
+            return
+        command, current = words[0], words[-1]
+        if command in PATH_COMMANDS and len(words) == 2:
+            yield from self._paths(current, dirs_only=command == "cd")
+        elif command == "session" and len(words) == 2:
+            refs = [s.ref for s in self.shell.ctx.services if s.is_session]
+            yield from _matching(current, refs)
+        elif command == "invoke" and len(words) == 2:
+            yield from _matching(current, self._current_methods()
+                                 + [f"{s.ref}.{m}" for s in self.shell.ctx.services for m in sorted(s.methods or {})])
+        elif command == "invoke" or command.startswith("./"):
+            target = words[1] if command == "invoke" else command[2:]
+            yield from self._fields(target, current, words[2:-1] if command == "invoke" else words[1:-1])
+
+    def _commands(self, current: str) -> Iterable[Completion]:
+        names = [n for n in BUILTIN_HELP if n != "./"] + list(self.shell.plugins)
+        yield from _matching(current, names)
+        if current.startswith("."):
+            yield from _matching(current, [f"./{m}" for m in self._current_methods()])
+
+    def _paths(self, current: str, *, dirs_only: bool) -> Iterable[Completion]:
+        head, _, tail = current.rpartition("/")
+        base = normalise(self.shell.ctx.cwd, (head or "/") if current.startswith("/") or head else ".")
+        prefix = f"{head}/" if head or current.startswith("/") else ""
+        for name in self._children(base):
+            if dirs_only and not name.endswith("/"):
+                continue
+            if name.startswith(tail):
+                yield Completion(prefix + name, start_position=-len(current), display=name)
+        if not head and ".." .startswith(tail) and tail and self.shell.ctx.cwd != "/":
+            yield Completion("../", start_position=-len(current))
+
+    def _fields(self, target: str, current: str, previous: list[str]) -> Iterable[Completion]:
+        try:
+            method = self.shell._target(target)[1]
+        except AsterError:
+            return
+        if method is None or "=" in current:
+            return
+        used = {w.partition("=")[0] for w in previous}
+        names = [f"{f.name}=" for f in method.fields if f.name not in used]
+        yield from _matching(current, names)
+
+
+def _matching(current: str, candidates: Iterable[str]) -> Iterable[Completion]:
+    for name in candidates:
+        if name.startswith(current):
+            yield Completion(name, start_position=-len(current))

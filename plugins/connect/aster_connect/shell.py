@@ -1,0 +1,545 @@
+"""`aster shell`: a virtual tree of a peer's services, with calls, sessions and completion.
+
+Tree: ``/services/<Service>/<method>`` (``<Service>`` is ``Name`` for the
+highest version offered and ``Name@N`` for older ones).
+
+Input: a terminal gets a prompt_toolkit prompt with history (``<ASTER_HOME>/
+shell_history``) and Tab completion; anything else is read line by line, so
+the shell can be scripted. With ``--json`` every result, listing and error is
+one JSON line on stdout and nothing else is written there. The shell carries
+on after a failed command; its exit status is that of the first failure.
+
+Other families add commands through the ``aster_shell_commands`` hook: a
+handler ``handler(shell, argv)`` receives the :class:`ShellContext` and the
+words after its name, runs in a worker thread (so it may block, and may run
+coroutines on the shell's connection with ``shell.run(coro)``), and returns an
+object to print (``None`` prints nothing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import posixpath
+import sys
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+from aster_core.errors import AsterError, UsageError
+from aster_core.output import print_json, print_json_line
+
+from .arguments import convert, parse_arguments, split_words
+from .client import Connection, Session, connect
+from .errors import CallError
+from .schema import FieldInfo, MethodInfo, ServiceInfo
+
+ROOT = "/"
+SERVICES = "/services"
+
+BUILTIN_HELP: dict[str, str] = {
+    "ls": "ls [PATH]: list services, or the methods of a service",
+    "cd": "cd [PATH]: move in the tree (/services/<Service>); `cd ..` goes up",
+    "pwd": "pwd: print the current path",
+    "describe": "describe [PATH]: a service's methods, or a method's fields and response",
+    "invoke": "invoke METHOD|Service.method|PATH [ARGS]: call a method",
+    "./": "./METHOD [ARGS]: call a method of the current service",
+    "session": "session SERVICE: open a subshell holding a session with a session-scoped service",
+    "help": "help [COMMAND]: this list, or one command's help",
+    "exit": "exit: leave the session subshell, or the shell",
+}
+ARGS_HELP = ("ARGS: JSON ({\"text\": \"hi\"}), key=value words (text=\"hi there\" inner.n=2), or plain words "
+             "filling the fields in order. With no ARGS in a terminal, each field is prompted for.")
+
+
+@dataclass(frozen=True)
+class PluginShellCommand:
+    name: str
+    help: str
+    target: str
+    distribution: str
+
+
+class ShellContext:
+    """What a shell command (built-in or from another family) can see and use.
+
+    - ``address``: the address as the user typed it;
+    - ``cwd``: the current virtual path, e.g. ``/services/EchoService``;
+    - ``as_json``: True when output must be JSON lines only;
+    - ``services``: the peer's :class:`~aster_connect.schema.ServiceInfo` list;
+    - ``connection``: the live :class:`~aster_connect.client.Connection`;
+    - ``session``: the open :class:`~aster_connect.client.Session` in a
+      session subshell, else ``None``;
+    - ``timeout``: seconds allowed for each call;
+    - ``run(coro)``: run a coroutine on the shell's event loop and return its
+      result (from a command handler, which runs in a worker thread).
+    """
+
+    def __init__(self, address: str, connection: Connection, as_json: bool, loop: asyncio.AbstractEventLoop,
+                 timeout: float | None = None):
+        self.address = address
+        self.timeout = timeout
+        self.connection = connection
+        self.as_json = as_json
+        self.cwd = SERVICES
+        self.session: Session | None = None
+        self._loop = loop
+
+    @property
+    def services(self) -> list[ServiceInfo]:
+        return self.connection.services
+
+    def run(self, coro: Awaitable[Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()  # type: ignore[arg-type]
+
+
+# -- the tree -------------------------------------------------------------------------------
+
+def normalise(cwd: str, path: str | None) -> str:
+    if not path:
+        return cwd
+    joined = posixpath.normpath(posixpath.join(cwd, path))
+    return "/" if joined in ("/", "//") else joined
+
+
+def resolve(conn: Connection, path: str) -> tuple[ServiceInfo | None, MethodInfo | None]:
+    """(service, method) a normalised path names; NotFound for a path outside the tree."""
+    parts = [p for p in path.split("/") if p]
+    if not parts or parts == ["services"]:
+        return None, None
+    if parts[0] != "services" or len(parts) > 3:
+        raise _no_such(path)
+    svc = conn.service(parts[1])
+    if len(parts) == 2:
+        return svc, None
+    method = svc.method(parts[2])
+    if method is None:
+        raise UsageError(f"the schema of {svc.ref} is unknown", "The peer published no manifest for it.")
+    return svc, method
+
+
+def _no_such(path: str) -> AsterError:
+    from aster_core.errors import NotFoundError
+
+    return NotFoundError(f"no such path: {path}", "Paths look like /services/<Service>/<method>; try ls.")
+
+
+def signature(method: MethodInfo) -> str:
+    args = ", ".join(f"{f.name}: {f.type_label}" for f in method.fields)
+    ret = method.response_type or "?"
+    if method.streams_requests:
+        args = f"stream {method.request_type or '?'}({args})"
+    if method.streams_responses:
+        ret = f"stream {ret}"
+    return f"({args}) -> {ret}"
+
+
+def _service_entry(svc: ServiceInfo) -> dict:
+    return {"name": svc.ref, "type": "service", "service": svc.name, "version": svc.version, "scoped": svc.scoped,
+            "methods": None if svc.methods is None else len(svc.methods)}
+
+
+def _method_entry(method: MethodInfo) -> dict:
+    return {"name": method.name, "type": "method", "pattern": method.pattern, "signature": signature(method)}
+
+
+def listing(conn: Connection, path: str) -> dict:
+    svc, method = resolve(conn, path)
+    if path == ROOT:
+        entries = [{"name": "services", "type": "dir"}]
+    elif svc is None:
+        entries = [_service_entry(s) for s in conn.services]
+    elif method is None:
+        entries = [_method_entry(m) for m in (svc.methods or {}).values()]
+    else:
+        entries = [_method_entry(method)]
+    return {"path": path, "entries": entries}
+
+
+def description(conn: Connection, path: str) -> dict:
+    svc, method = resolve(conn, path)
+    if svc is None:
+        return {"path": path, "services": [_service_entry(s) for s in conn.services]}
+    if method is None:
+        data = {"path": path, **svc.to_dict()}
+        if svc.methods is not None:
+            data["methods"] = [{**m.to_dict(), "signature": signature(m)} for m in svc.methods.values()]
+        return data
+    return {"path": path, "service": svc.ref, "version": svc.version, "scoped": svc.scoped, **method.to_dict(),
+            "signature": signature(method)}
+
+
+def render_listing(data: dict) -> str:
+    lines = []
+    for e in data["entries"]:
+        if e["type"] == "dir":
+            lines.append("services/")
+        elif e["type"] == "service":
+            count = "?" if e["methods"] is None else e["methods"]
+            lines.append(f"{e['name'] + '/':<28} v{e['version']:<3} {e['scoped']:<8} {count} methods")
+        else:
+            lines.append(f"{e['name']:<20} {e['pattern']:<14} {e['signature']}")
+    return "\n".join(lines) if lines else "(empty)"
+
+
+def _field_line(f: dict) -> str:
+    req = "required" if f["required"] else f"default {f['default']!r}"
+    return f"    {f['name']:<16} {f['type']:<16} {req}"
+
+
+def render_description(data: dict) -> str:
+    if "signature" in data:
+        lines = [f"{data['service']}.{data['name']}  {data['pattern']}  {data['signature']}",
+                 f"  request {data['request_type'] or '?'}:"]
+        lines += [_field_line(f) for f in data["fields"]] or ["    (no fields)"]
+        lines.append(f"  response {data['response_type'] or '?'}:")
+        lines += [_field_line(f) for f in data["response_fields"]] or ["    (no fields)"]
+        return "\n".join(lines)
+    if "methods" in data and "ref" in data:
+        lines = [f"{data['ref']}  v{data['version']}  {data['scoped']}  contract {data['contract_id'][:16]}"]
+        for m in data["methods"] or []:
+            lines.append(f"  {m['name']:<20} {m['pattern']:<14} {m['signature']}")
+        if data["methods"] is None:
+            lines.append("  (schema unknown: the peer published no manifest)")
+        return "\n".join(lines)
+    return render_listing({"entries": data["services"]})
+
+
+# -- the shell ----------------------------------------------------------------------------
+
+class Shell:
+    """One interactive or scripted shell over a live connection."""
+
+    def __init__(self, ctx: ShellContext, *, interactive: bool, plugins: dict[str, PluginShellCommand]):
+        self.ctx = ctx
+        self.interactive = interactive
+        self.plugins = plugins
+        self.exit_code = 0
+        self._prompt: Any = None
+        self._saved_cwd: str | None = None
+
+    # output ---------------------------------------------------------------------------------
+    def emit(self, data: Any, render: Callable[[Any], str] | None = None) -> None:
+        if data is None:
+            return
+        if self.ctx.as_json:
+            print_json_line(data)
+        elif render is not None:
+            print(render(data), flush=True)
+        elif isinstance(data, str):
+            print(data, flush=True)
+        else:
+            print_json(data)
+
+    def note(self, text: str) -> None:
+        """A message for people: stdout at a terminal, stderr when scripted or in --json mode."""
+        stream = sys.stdout if self.interactive and not self.ctx.as_json else sys.stderr
+        print(text, file=stream, flush=True)
+
+    def fail(self, error: AsterError) -> None:
+        if not self.exit_code:
+            self.exit_code = int(error.exit_code)
+        hint = f" Hint: {error.hint}" if error.hint else ""
+        print(f"Error: {error.message.rstrip('.')}.{hint}", file=sys.stderr, flush=True)
+        if self.ctx.as_json:
+            data = error.to_dict() if isinstance(error, CallError) else {"message": error.message, "hint": error.hint}
+            print_json_line({"error": {**data, "exit_code": int(error.exit_code)}})
+
+    # dispatch -------------------------------------------------------------------------------
+    @property
+    def prompt_text(self) -> str:
+        where = f"[session {self.ctx.session.service.ref}] " if self.ctx.session else ""
+        return f"aster {where}{self.ctx.cwd}> "
+
+    async def execute(self, line: str) -> bool:
+        """Run one command line; False when the shell should end."""
+        line = line.strip()
+        if not line or line.startswith("#"):
+            return True
+        if line.startswith("./"):
+            word, rest = line[2:].partition(" ")[::2]
+            name, args = "./", f"{word} {rest}"
+        else:
+            name, _, args = line.partition(" ")
+        try:
+            return await self._dispatch(name, args.strip())
+        except AsterError as error:
+            self.fail(error)
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            self.note("Interrupted.")
+        return True
+
+    async def _dispatch(self, name: str, args: str) -> bool:
+        ctx = self.ctx
+        if name in ("exit", "quit"):
+            if ctx.session is not None:
+                await self.leave_session()
+                return True
+            return False
+        if name == "help":
+            self.emit(self.help(args), None if ctx.as_json else lambda d: d["text"])
+        elif name == "pwd":
+            self.emit({"path": ctx.cwd} if ctx.as_json else ctx.cwd)
+        elif name == "ls":
+            self.emit(listing(ctx.connection, normalise(ctx.cwd, args or None)), render_listing)
+        elif name == "cd":
+            self.cd(args)
+        elif name == "describe":
+            self.emit(description(ctx.connection, normalise(ctx.cwd, args or None)), render_description)
+        elif name == "invoke":
+            target, _, rest = args.partition(" ")
+            if not target:
+                raise UsageError("invoke needs a method", "For example: invoke EchoService.echo text=hi.")
+            await self.invoke(target, rest)
+        elif name == "./":
+            target, _, rest = args.partition(" ")
+            await self.invoke(target, rest)
+        elif name == "session":
+            await self.open_session(args)
+        elif name in self.plugins:
+            await self.run_plugin(self.plugins[name], args)
+        else:
+            raise UsageError(f"unknown command {name!r}", "Type help for the list of commands.")
+        return True
+
+    def help(self, topic: str) -> dict:
+        commands = dict(BUILTIN_HELP)
+        commands.update({p.name: f"{p.name}: {p.help} (from {p.distribution})" for p in self.plugins.values()})
+        if topic:
+            key = "./" if topic.startswith("./") else topic
+            if key not in commands:
+                raise UsageError(f"no help for {topic!r}", "Type help for the list of commands.")
+            return {"commands": {key: commands[key]}, "text": commands[key]}
+        text = "\n".join(f"  {v}" for v in commands.values()) + "\n" + ARGS_HELP
+        return {"commands": commands, "arguments": ARGS_HELP, "text": text}
+
+    def cd(self, args: str) -> None:
+        path = normalise(self.ctx.cwd, args or SERVICES)
+        svc, method = resolve(self.ctx.connection, path)
+        if method is not None:
+            raise UsageError(f"{path} is a method, not a directory", f"Call it with ./{method.name} or describe it.")
+        if self.ctx.session is not None and (svc is None or svc.name != self.ctx.session.service.name):
+            raise UsageError("a session subshell stays in its service", "Type exit to leave the session first.")
+        self.ctx.cwd = path if svc is None or path == ROOT else f"{SERVICES}/{svc.ref}"
+
+    def _target(self, target: str) -> tuple[ServiceInfo, MethodInfo | None, str]:
+        conn = self.ctx.connection
+        if "/" in target:
+            svc, method = resolve(conn, normalise(self.ctx.cwd, target))
+            if svc is None or method is None:
+                raise UsageError(f"{target} is not a method", "Name a method: ./method or /services/S/method.")
+            return svc, method, method.name
+        if "." in target:
+            service, _, name = target.rpartition(".")
+            svc = conn.service(service)
+            return svc, svc.method(name), name
+        svc, _ = resolve(conn, self.ctx.cwd)
+        if svc is None:
+            raise UsageError(f"not inside a service: {target!r} is ambiguous",
+                             "cd into a service first, or write Service.method.")
+        return svc, svc.method(target), target
+
+    async def invoke(self, target: str, args: str) -> None:
+        svc, method, name = self._target(target)
+        if method is not None and not args.strip() and self.interactive and (method.fields or method.streams_requests):
+            request, items = await self.prompt_request(method)
+        else:
+            value = parse_arguments(method, args)
+            streams_in = method.streams_requests if method is not None else isinstance(value, list)
+            request, items = (None, _as_items(value)) if streams_in else (value, None)
+        timeout = self.ctx.timeout
+        session = self.ctx.session
+        if session is not None and session.service.name == svc.name and session.service.version == svc.version:
+            results = session.invoke(name, request, items=items, timeout=timeout)
+        else:
+            if svc.is_session and session is None:
+                self.note(f"({svc.ref} is session-scoped: this call runs in its own session; "
+                          f"use `session {svc.ref}` to keep state between calls)")
+            results = self.ctx.connection.invoke(svc.ref, name, request, items=items, timeout=timeout)
+        try:
+            async for item in results:
+                self.emit(item)
+        finally:
+            if session is not None and session.ended:
+                await self.leave_session(note="The server ended the session after that error; it is closed.")
+
+    async def prompt_request(self, method: MethodInfo) -> tuple[Any, Any]:
+        """Ask for each field (or, for streamed input, each item) at the terminal."""
+        if method.streams_requests:
+            items = []
+            self.note(f"Items for {method.name} (JSON or key=value), an empty line ends:")
+            while True:
+                text = await self._ask(f"  item {len(items) + 1}: ")
+                if not text.strip():
+                    return None, items
+                try:
+                    items.append(parse_arguments(method, text) or {})
+                except UsageError as error:
+                    self.note(f"  {error.message}. {error.hint or ''}")
+        request: dict[str, Any] = {}
+        self.note(f"{method.name}{signature(method)}  (Enter keeps the default)")
+        for spec in method.fields:
+            while True:
+                text = await self._ask(_field_prompt(spec))
+                if not text:
+                    if spec.required:
+                        self.note(f"  {spec.name} is required")
+                        continue
+                    break
+                try:
+                    request[spec.name] = convert(spec, text)
+                    break
+                except UsageError as error:
+                    self.note(f"  {error.message}. {error.hint or ''}")
+        return request, None
+
+    async def _ask(self, text: str) -> str:
+        from prompt_toolkit import PromptSession
+
+        return await PromptSession().prompt_async(text)
+
+    async def open_session(self, args: str) -> None:
+        if self.ctx.session is not None:
+            raise UsageError("a session is already open", "Type exit to leave it first.")
+        if not args:
+            raise UsageError("session needs a service", "For example: session CounterSession.")
+        svc = self.ctx.connection.service(args.split()[0])
+        session = await self.ctx.connection.session(svc.ref)
+        self.ctx.session = session
+        self._saved_cwd = self.ctx.cwd
+        self.ctx.cwd = f"{SERVICES}/{svc.ref}"
+        self.note(f"Session with {svc.ref} open: state lives until exit.")
+        if self.ctx.as_json:
+            print_json_line({"session": svc.ref, "open": True})
+
+    async def leave_session(self, note: str | None = None) -> None:
+        session = self.ctx.session
+        if session is None:
+            return
+        self.ctx.session = None
+        self.ctx.cwd = self._saved_cwd or SERVICES
+        await session.close()
+        self.note(note or f"Session with {session.service.ref} closed.")
+        if self.ctx.as_json:
+            print_json_line({"session": session.service.ref, "open": False})
+
+    async def run_plugin(self, command: PluginShellCommand, args: str) -> None:
+        from aster_core.loading import load_target
+
+        try:
+            handler = load_target(command.target)
+        except Exception as exc:
+            raise AsterError(f"shell command {command.name!r} from {command.distribution} failed to load: {exc}",
+                             f"Reinstall or remove {command.distribution}.") from None
+        try:
+            result = await asyncio.to_thread(handler, self.ctx, split_words(args))
+            if asyncio.iscoroutine(result):
+                result = await result
+        except AsterError:
+            raise
+        except Exception as exc:
+            raise AsterError(f"shell command {command.name!r} from {command.distribution} failed: "
+                             f"{type(exc).__name__}: {exc}", "Report it to the family's authors.") from None
+        self.emit(result)
+
+    # input loops ----------------------------------------------------------------------------
+    async def run_script(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            if not line:
+                break
+            if not await self.execute(line):
+                break
+        await self.leave_session()
+
+    async def run_interactive(self) -> None:
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.history import FileHistory
+
+        from aster_core.home import ensure_home
+
+        from .completion import ShellCompleter
+
+        history = FileHistory(str(ensure_home() / "shell_history"))
+        prompt = PromptSession(history=history, completer=ShellCompleter(self), complete_while_typing=False)
+        while True:
+            try:
+                line = await prompt.prompt_async(self.prompt_text)
+            except KeyboardInterrupt:
+                continue
+            except EOFError:
+                if self.ctx.session is not None:
+                    await self.leave_session()
+                    continue
+                break
+            task = asyncio.ensure_future(self.execute(line))
+            if not await _run_interruptibly(task):
+                break
+        await self.leave_session()
+
+
+async def _run_interruptibly(task: "asyncio.Future[bool]") -> bool:
+    """Await a command; Ctrl-C cancels it (and only it)."""
+    import signal
+
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGINT, task.cancel)
+    except (NotImplementedError, RuntimeError):
+        return await task
+    try:
+        return await task
+    except asyncio.CancelledError:
+        print("Interrupted.", file=sys.stderr)
+        return True
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+
+
+def _as_items(value: Any) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _field_prompt(spec: FieldInfo) -> str:
+    extra = "required" if spec.required else f"default {spec.default!r}"
+    return f"  {spec.name} ({spec.type_label}, {extra}): "
+
+
+def plugin_commands() -> dict[str, PluginShellCommand]:
+    """Shell commands other families contribute (built-in names win, with a warning)."""
+    from aster_core.host import get_host
+
+    found: dict[str, PluginShellCommand] = {}
+    for distribution, item in get_host().collect("aster_shell_commands"):
+        name = getattr(item, "name", None)
+        if not name or name in BUILTIN_HELP or name in ("quit",) or name in found:
+            owner = "a built-in" if name in BUILTIN_HELP or name == "quit" else found[name].distribution \
+                if name in found else "nobody"
+            print(f"Warning: shell command {name!r} from {distribution} is ignored: the name belongs to {owner}.",
+                  file=sys.stderr)
+            continue
+        found[name] = PluginShellCommand(name, item.help, item.target, distribution)
+    return found
+
+
+async def _main(address: str, rcan: str | None, timeout: float, as_json: bool) -> int:
+    conn = await connect(address, rcan=rcan, timeout=timeout)
+    async with conn:
+        ctx = ShellContext(address, conn, as_json, asyncio.get_running_loop(), timeout)
+        interactive = sys.stdin.isatty()
+        shell = Shell(ctx, interactive=interactive, plugins=plugin_commands())
+        gate = " It admits every consumer (open gate)." if conn.open_gate else ""
+        shell.note(f"Connected to {address[:24]}...: {len(conn.services)} service(s).{gate}"
+                   + (" Type help; Tab completes." if interactive else ""))
+        if interactive:
+            await shell.run_interactive()
+        else:
+            await shell.run_script()
+        return shell.exit_code
+
+
+def run_shell(address: str, *, rcan: str | None, timeout: float, as_json: bool) -> int:
+    """Run the shell until exit or end of input; returns the exit status."""
+    return asyncio.run(_main(address, rcan, timeout, as_json))
+
