@@ -60,6 +60,11 @@ class TypeTable:
         if name and fields and name not in self._fields:
             self._fields[name] = list(fields)
 
+    def extend(self, other: "TypeTable") -> None:
+        """Add the types of ``other`` this table does not have yet."""
+        for name, fields in other._fields.items():
+            self.add(name, fields)
+
     def get(self, name: str | None) -> list[dict] | None:
         return self._fields.get(name or "")
 
@@ -291,16 +296,16 @@ def describe(service: str, method: Mapping[str, Any], *, scoped: str = "shared")
     response = method.get("response_type") or "response"
     text = f"{service}.{method.get('name')}: {PATTERN_TEXT.get(pattern, pattern)} RPC. "
     if pattern == UNARY:
-        text += f"Takes a {request}, returns a {response}."
+        text += f"Request: {request}. Response: {response}."
     elif pattern == SERVER_STREAM:
-        text += (f"Takes a {request}, streams {response} messages, collected into `items` "
+        text += (f"Request: {request}. Response: a stream of {response}, collected into `items` "
                  f"(at most `{MAX_ITEMS_ARG}`, default {DEFAULT_MAX_ITEMS}, for up to `{TIMEOUT_ARG}` "
                  f"seconds, default {DEFAULT_TIMEOUT:g}).")
     elif pattern == CLIENT_STREAM:
-        text += f"Takes a list of {request} messages in `{ITEMS_ARG}`, returns one {response}."
+        text += f"Request: a list of {request} in `{ITEMS_ARG}`. Response: {response}."
     else:
-        text += (f"Sends the {request} messages in `{ITEMS_ARG}`, collects the {response} replies into "
-                 f"`items` (bounded by `{MAX_ITEMS_ARG}` and `{TIMEOUT_ARG}`).")
+        text += (f"Request: a list of {request} in `{ITEMS_ARG}`. Response: the {response} replies, collected "
+                 f"into `items` (bounded by `{MAX_ITEMS_ARG}` and `{TIMEOUT_ARG}`).")
     if scoped == "session":
         text += " Session-scoped service: calls in one MCP session share one Aster session."
     if method.get("idempotent"):

@@ -1,0 +1,122 @@
+"""``aster mcp ADDRESS``: serve a peer's services as MCP tools, or ``--list`` them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from aster_core.errors import UsageError
+from aster_core.output import json_option
+
+from .catalog import Catalog, Filters
+
+
+def list_catalog(address: str, *, rcan: str | None = None, filters: Filters = Filters(),
+                 timeout: float = 10.0) -> Catalog:
+    """Connect, build the tool catalog an agent would see, disconnect (no MCP server)."""
+    async def run() -> Catalog:
+        from aster_connect.client import connect
+
+        from .catalog import build_catalog
+
+        conn = await connect(address, rcan=rcan, timeout=timeout)
+        try:
+            return build_catalog(conn.services, filters)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def _render(data: dict[str, Any]) -> None:
+    from aster_core.output import info, print_table
+
+    rows = [(t["name"], t["pattern"], t["scoped"], "yes" if t["confirm"] else "", t["request"], t["response"])
+            for t in data["tools"]]
+    print_table(["tool", "pattern", "scope", "confirm", "request", "response"], rows,
+                title=f"{len(rows)} tool(s) an agent will see")
+    if data["omitted"]:
+        print_table(["left out", "pattern", "why"], [(o["name"], o["pattern"] or "", o["reason"])
+                                                     for o in data["omitted"]])
+    info("Input and output schemas: add --json.")
+
+
+def _check_inputs(address: str, rcan: str | None, transport: str, port: int) -> None:
+    """Fail before serving: once stdio serves, errors can only go to the log."""
+    from aster_connect.addresses import resolve_address
+
+    resolve_address(address)
+    if rcan is not None and not Path(rcan).expanduser().is_file():
+        raise UsageError(f"credential file not found: {rcan}",
+                         "Pass the consumer credential (aster trust sign consumer --out FILE) or an "
+                         ".aster-identity file.")
+    if transport == "http" and not 0 <= port <= 65535:
+        raise UsageError(f"invalid --port {port}", "Use 0 (any free port) to 65535.")
+
+
+def _setup_logging() -> None:
+    logger = logging.getLogger("aster_mcp")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("aster mcp: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+@click.command("mcp")
+@click.argument("address")
+@click.option("--rcan", metavar="FILE", help="Consumer credential to present (credential JSON or .aster-identity).")
+@click.option("--allow", "allow", multiple=True, metavar="GLOB",
+              help="Offer only tools matching one of these globs (e.g. 'Billing.*'). Repeatable.")
+@click.option("--deny", "deny", multiple=True, metavar="GLOB",
+              help="Hide tools matching this glob; wins over --allow. Repeatable.")
+@click.option("--confirm", "confirm", multiple=True, metavar="GLOB",
+              help="Ask the user (through the MCP client) before each call of matching tools. Repeatable.")
+@click.option("--transport", type=click.Choice(["stdio", "http"]), default="stdio", show_default=True,
+              help="stdio for a local agent; http serves streamable HTTP on --host/--port.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (http).")
+@click.option("--port", type=int, default=8765, show_default=True, help="Port to listen on (http; 0 = any).")
+@click.option("--connect-timeout", type=float, default=10.0, show_default=True, metavar="SECONDS",
+              help="How long to wait for the peer's admission.")
+@click.option("--list", "list_only", is_flag=True, help="Print the tools and their schemas instead of serving.")
+@json_option
+def mcp(address: str, rcan: str | None, allow: tuple[str, ...], deny: tuple[str, ...], confirm: tuple[str, ...],
+        transport: str, host: str, port: int, connect_timeout: float, list_only: bool, as_json: bool) -> None:
+    """Serve the services of the Aster peer at ADDRESS as MCP tools, one per method.
+
+    ADDRESS is an aster1... ticket, a base64 NodeAddr, a 64-hex endpoint id or
+    a peer name from .aster-identity. Tools are named Service.method; their
+    input schemas come from the manifests the peer publishes. Nothing is read
+    from stdin but the MCP protocol itself; logs go to stderr.
+
+    \b
+    Examples:
+      aster mcp aster1... --list
+      aster mcp aster1... --deny 'Admin.*' --confirm '*.delete*'
+      aster mcp aster1... --transport http --port 8765
+    """
+    if as_json and not list_only:
+        raise UsageError("--json only applies with --list", "Use: aster mcp ADDRESS --list --json")
+    if connect_timeout <= 0:
+        raise UsageError("--connect-timeout must be positive", "Give a number of seconds, e.g. 10.")
+    _check_inputs(address, rcan, transport, port)
+    filters = Filters(allow=allow, deny=deny, confirm=confirm)
+    if list_only:
+        from aster_core.output import emit
+
+        catalog = list_catalog(address, rcan=rcan, filters=filters, timeout=connect_timeout)
+        emit(catalog.to_dict(), as_json, _render)
+        return
+    from .server import Options, serve
+
+    _setup_logging()
+    try:
+        asyncio.run(serve(Options(address=address, rcan=rcan, filters=filters, transport=transport,
+                                  host=host, port=port, connect_timeout=connect_timeout)))
+    except KeyboardInterrupt:
+        pass

@@ -1,0 +1,243 @@
+"""The MCP server: tools/list and tools/call on the official SDK's low-level Server.
+
+Start-up is ordered for a fast ``initialize``: the stdio transport claims the
+protocol's file descriptors first (so nothing else can read stdin or write to
+stdout), the dial to the Aster peer starts in the background, and the SDK
+answers ``initialize`` without waiting for it. ``tools/list`` waits for the
+peer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Hashable
+
+from . import __version__
+from .arguments import ArgumentError, CallPlan, plan_call
+from .catalog import Filters, ToolSpec
+from .confirm import Refusal, confirm
+from .peer import PeerLink, SessionPool
+from .results import collect, to_jsonable
+from .schema import BIDI_STREAM, SERVER_STREAM
+
+log = logging.getLogger("aster_mcp")
+
+#: Deadline of a call that returns one response, when the method declares none.
+DEFAULT_CALL_TIMEOUT = 60.0
+#: Idle Aster sessions of HTTP MCP sessions are closed after this long.
+HTTP_SESSION_IDLE = 30 * 60.0
+STDIO_SESSION = "stdio"
+INSTRUCTIONS = ("Each tool calls one method of a live Aster service. Streaming methods return their "
+                "messages collected in `items`; client-streaming methods take their messages in `_items`.")
+
+
+@dataclass(frozen=True)
+class Options:
+    """What ``aster mcp`` was asked to do (see :mod:`aster_mcp.cli`)."""
+
+    address: str
+    rcan: str | None = None
+    filters: Filters = field(default_factory=Filters)
+    transport: str = "stdio"          # stdio | http
+    host: str = "127.0.0.1"
+    port: int = 8765
+    connect_timeout: float = 10.0
+
+
+def _status_code(status: str) -> int:
+    from aster_connect.errors import STATUS_CODES
+
+    return STATUS_CODES.get(status, 2)
+
+
+def error_payload(status: str, message: str, hint: str | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"status": status, "code": _status_code(status), "message": message}
+    if hint:
+        error["hint"] = hint
+    return {"error": error}
+
+
+class Bridge:
+    """Runs one tool call against the peer and shapes its result."""
+
+    def __init__(self, link: PeerLink, sessions: SessionPool) -> None:
+        self.link = link
+        self.sessions = sessions
+
+    async def run(self, tool: ToolSpec, plan: CallPlan, session_key: Hashable | None) -> Any:
+        """The call's JSON result; raises ``aster_connect`` CallErrors as they come."""
+        from aster_connect.errors import CallUnavailable
+
+        conn = await self.link.connection()
+        try:
+            return await self._run(conn, tool, plan, session_key)
+        except CallUnavailable as exc:
+            if exc.status == "UNAVAILABLE":
+                await self.link.broken(conn)
+            raise
+
+    async def _run(self, conn: Any, tool: ToolSpec, plan: CallPlan, session_key: Hashable | None) -> Any:
+        streams_out = tool.pattern in (SERVER_STREAM, BIDI_STREAM)
+        timeout = None if streams_out else (tool.method.get("timeout") or DEFAULT_CALL_TIMEOUT)
+        if tool.scoped == "session" and session_key is not None:
+            session = await self.sessions.get(session_key, tool.service, conn)
+            source = session.invoke(tool.method_name, plan.request, items=plan.items, timeout=timeout)
+        else:
+            source = conn.invoke(tool.service, tool.method_name, plan.request, items=plan.items, timeout=timeout)
+        if streams_out:
+            return (await collect(source, max_items=plan.max_items, timeout=plan.timeout)).to_dict()
+        responses = [to_jsonable(r) async for r in source]
+        return responses[0] if len(responses) == 1 else {"items": responses}
+
+
+def session_key(ctx: Any) -> Hashable | None:
+    """The MCP session a request belongs to: the process on stdio, ``Mcp-Session-Id`` on HTTP.
+
+    ``None`` for a stateless request (HTTP under protocol 2026-07-28, which has
+    no sessions): a session-scoped call then gets a session of its own.
+    """
+    request = getattr(ctx, "request", None)
+    if request is None:
+        return STDIO_SESSION
+    headers = getattr(request, "headers", None)
+    value = headers.get("mcp-session-id") if headers is not None else None
+    return ("http", value) if value else None
+
+
+def _text(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(", ", ": "))
+
+
+def build_server(link: PeerLink, sessions: SessionPool) -> Any:
+    """The SDK ``Server`` with our two handlers."""
+    import mcp_types as types
+    from mcp.server.lowlevel import Server
+    from mcp.shared.exceptions import MCPError
+
+    bridge = Bridge(link, sessions)
+
+    def tool_error(status: str, message: str, hint: str | None = None) -> Any:
+        payload = error_payload(status, message, hint)
+        text = f"{status} ({payload['error']['code']}): {message}" + (f"\nHint: {hint}" if hint else "")
+        return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=payload,
+                                    is_error=True)
+
+    async def catalog_or_error() -> Any:
+        try:
+            return await link.catalog()
+        except Exception as exc:  # noqa: BLE001 - reported to the client, the server keeps running
+            hint = getattr(exc, "hint", None)
+            message = f"cannot reach the Aster peer {link.address[:24]}...: {getattr(exc, 'message', exc)}"
+            raise MCPError(code=types.INTERNAL_ERROR, message=message + (f" ({hint})" if hint else "")) from None
+
+    async def list_tools(ctx: Any, params: Any) -> Any:
+        catalog = await catalog_or_error()
+        return types.ListToolsResult(tools=[
+            types.Tool(name=t.name, title=t.name, description=t.description, input_schema=t.input_schema,
+                       output_schema=t.output_schema,
+                       annotations=types.ToolAnnotations(title=t.name,
+                                                         idempotent_hint=bool(t.method.get("idempotent")),
+                                                         open_world_hint=False))
+            for t in catalog.tools.values()])
+
+    async def call_tool(ctx: Any, params: Any) -> Any:
+        catalog = await catalog_or_error()
+        tool = catalog.tools.get(params.name)
+        if tool is None:
+            raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}")
+        try:
+            plan = plan_call(tool.method, params.arguments, tool.types)
+        except ArgumentError as exc:
+            return tool_error("INVALID_ARGUMENT", f"{tool.name}: {exc}")
+        if tool.confirm:
+            decision = await confirm(ctx, params, tool.name)
+            if isinstance(decision, Refusal):
+                return tool_error(decision.status, decision.message)
+            if decision is not None:
+                return decision  # input_required: the client asks and retries
+        from aster_connect.errors import CallError
+
+        try:
+            result = await bridge.run(tool, plan, session_key(ctx))
+        except CallError as exc:
+            return tool_error(exc.status, exc.detail, exc.hint)
+        except Exception as exc:  # noqa: BLE001 - one failed call must not take the server down
+            log.exception("%s failed", tool.name)
+            return tool_error("INTERNAL", f"{tool.name} failed: {type(exc).__name__}: {exc}")
+        return types.CallToolResult(content=[types.TextContent(text=_text(result))], structured_content=result)
+
+    return Server("aster-mcp", version=__version__, instructions=INSTRUCTIONS,
+                  on_list_tools=list_tools, on_call_tool=call_tool)
+
+
+async def serve(options: Options) -> None:
+    """Serve until the client goes away (stdio) or the process is stopped (http)."""
+    link = PeerLink(options.address, rcan=options.rcan, filters=options.filters,
+                    connect_timeout=options.connect_timeout)
+    sessions = SessionPool(idle_timeout=HTTP_SESSION_IDLE if options.transport == "http" else None)
+    try:
+        if options.transport == "http":
+            await _serve_http(options, link, sessions)
+        else:
+            await _serve_stdio(link, sessions)
+    finally:
+        await sessions.close()
+        await link.close()
+
+
+async def _serve_stdio(link: PeerLink, sessions: SessionPool) -> None:
+    from mcp.server.stdio import stdio_server
+
+    async with stdio_server() as (read_stream, write_stream):
+        link.start()
+        server = build_server(link, sessions)
+        await server.run(read_stream, write_stream, server.create_initialization_options())
+
+
+async def _serve_http(options: Options, link: PeerLink, sessions: SessionPool) -> None:
+    import uvicorn
+
+    sock = _bind(options.host, options.port)
+    link.start()
+    server = build_server(link, sessions)
+    app = server.streamable_http_app(host=options.host)
+    web = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    web.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # asyncio.run handles Ctrl-C
+
+    async def announce() -> None:
+        while not web.started:
+            await asyncio.sleep(0.01)
+        host, port = sock.getsockname()[:2]
+        print(f"aster mcp: serving MCP over streamable HTTP at http://{host}:{port}/mcp",
+              file=sys.stderr, flush=True)
+
+    watcher = asyncio.ensure_future(announce())
+    try:
+        await web.serve(sockets=[sock])
+    finally:
+        watcher.cancel()
+        sock.close()
+
+
+def _bind(host: str, port: int) -> Any:
+    """The listening socket, bound here so a taken port is our error, not uvicorn's exit."""
+    import socket
+
+    from aster_core.errors import UsageError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+        sock.setblocking(False)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                         "Choose another --port (0 picks a free one) or stop what is using it.") from None
+    return sock
