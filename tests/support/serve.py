@@ -31,9 +31,9 @@ import json
 import os
 import shutil
 import signal
+import stat
 import sys
 import tempfile
-import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -109,6 +109,7 @@ def _ready_info(server: Any, keys: list[str]) -> dict[str, Any]:
         ],
         "contract_ids": contract_ids,
         "pid": os.getpid(),
+        "workdir": os.getcwd(),
     }
 
 
@@ -118,13 +119,30 @@ def _emit(obj: dict[str, Any]) -> None:
 
 
 def _watch_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
-    """Set ``stop`` when stdin reaches EOF (the parent closed the pipe or died)."""
+    """Set ``stop`` when stdin, if it is a pipe, reaches EOF (the parent went away).
+
+    A terminal or /dev/null stdin is not watched (``cmd &`` in a script gets /dev/null).
+    """
     try:
-        while sys.stdin.buffer.read1(4096):
-            pass
-    except (OSError, ValueError):
-        pass
-    loop.call_soon_threadsafe(stop.set)
+        fd = sys.stdin.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return
+    except (OSError, ValueError, AttributeError):
+        return
+
+    def _on_readable() -> None:
+        try:
+            data = os.read(fd, 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            loop.remove_reader(fd)
+            stop.set()
+
+    os.set_blocking(fd, False)
+    loop.add_reader(fd, _on_readable)
 
 
 async def _run(args: argparse.Namespace) -> int:
@@ -157,7 +175,7 @@ async def _run(args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    threading.Thread(target=_watch_stdin, args=(loop, stop), daemon=True).start()
+    _watch_stdin(loop, stop)
     try:
         _emit(_ready_info(server, keys))
         try:

@@ -7,7 +7,7 @@ and manifests produced from them.
 
 Service keys (used by ``serve.py --services`` and ``start_server``):
 
-- ``echo``    EchoService v1: unary ``echo``/``roundtrip``/``inspect``/``fail``/``slow``,
+- ``echo``    EchoService v1: unary ``echo``/``roundtrip``/``inspect``/``blob``/``fail``/``slow``,
               server_stream ``count``, client_stream ``sum``, bidi_stream ``chat``.
 - ``echo2``   EchoService v2 (same name, second version, different contract).
 - ``session`` CounterSession v1, ``scoped="session"``: ``add``, ``total``, ``reset``.
@@ -67,13 +67,13 @@ class EchoResponse:
 @wire_type(f"{NS}/AllTypes")
 @dataclass
 class AllTypes:
-    """One field of every kind the runtime supports."""
+    """One field of every kind the runtime supports except bytes (see BlobRequest):
+    a response holding bytes cannot be encoded in the runtime's JSON mode."""
 
     i: int = 0
     f: float = 0.0
     b: bool = False
     s: str = ""
-    raw: bytes = b""
     items: list[int] = field(default_factory=list)
     attrs: dict[str, str] = field(default_factory=dict)
     maybe: Optional[str] = None
@@ -88,6 +88,21 @@ class TypeReport:
     """Python type name of each field as the server received it (e.g. ``{"i": "int"}``)."""
 
     types: dict[str, str] = field(default_factory=dict)
+
+
+@wire_type(f"{NS}/BlobRequest")
+@dataclass
+class BlobRequest:
+    name: str = ""
+    data: bytes = b""
+
+
+@wire_type(f"{NS}/BlobInfo")
+@dataclass
+class BlobInfo:
+    name: str = ""
+    size: int = 0
+    kind: str = ""
 
 
 @wire_type(f"{NS}/FailRequest")
@@ -161,6 +176,11 @@ class EchoService:
     async def inspect(self, req: AllTypes) -> TypeReport:
         """Report the Python type of each field as received."""
         return TypeReport(types=_field_type_names(req))
+
+    @rpc
+    async def blob(self, req: BlobRequest) -> BlobInfo:
+        """Size and received Python type of ``data`` (a JSON client's bytes arrive as str)."""
+        return BlobInfo(name=req.name, size=len(req.data), kind=type(req.data).__name__)
 
     @rpc
     async def fail(self, req: FailRequest) -> EchoResponse:

@@ -1,0 +1,128 @@
+"""Self-test of the harness: a real runtime server, driven by the runtime's own client."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support.aio import run, with_client
+from tests.support.credentials import make_root_key, sign_consumer_credential
+from tests.support.fixtures import *  # noqa: F401,F403
+from tests.support.server import ServerStartError, start_server
+
+
+def test_open_server_lists_services_and_echoes(open_server):
+    async def body(client):
+        listed = {(s.name, s.version, s.pattern) for s in client.services}
+        echo = client.proxy("EchoService")
+        reply = await echo.echo({"text": "hi", "times": 2, "inner": {"label": "x", "weight": 1.5},
+                                 "tags": ["a", "b"]})
+        kinds = await echo.inspect({"i": 3, "f": 0.5, "b": True, "mood": 2})
+        return listed, reply, kinds
+
+    listed, reply, kinds = run(with_client(open_server.address, body))
+    assert listed == {("EchoService", 1, "shared"), ("CounterSession", 1, "session"),
+                      ("Greeter", 2, "shared")}
+    assert reply == {"text": "hi", "times": 2, "inner": {"label": "x", "weight": 1.5},
+                     "tags": ["a", "b"], "joined": "hi hi", "version": 1}
+    assert kinds["types"]["i"] == "int" and kinds["types"]["f"] == "float"
+    assert kinds["types"]["b"] == "bool" and kinds["types"]["mood"] == "int"
+    assert open_server.contract_ids["EchoService"] == open_server.info["services"][0]["contract_id"]
+
+
+def test_node_addr_form_also_dials(open_server):
+    async def body(client):
+        return await client.proxy("EchoService").echo({"text": "b64"})
+
+    assert run(with_client(open_server.node_addr, body))["joined"] == "b64"
+
+
+def test_streams_and_status_errors(open_server):
+    from aster import RpcError, StatusCode
+
+    async def numbers():
+        for value in (1, 2, 39):
+            yield {"value": value}
+
+    async def body(client):
+        echo = client.proxy("EchoService")
+        items = [item async for item in echo.count.stream({"n": 4, "prefix": "p"})]
+        total = await echo.sum(numbers())
+        with pytest.raises(RpcError) as failed:
+            await echo.fail({"code": int(StatusCode.NOT_FOUND), "message": "no such thing"})
+        with pytest.raises(RpcError) as v1_only:
+            await client.proxy("Greeter").greet({"name": "x"})
+        return items, total, failed.value, v1_only.value
+
+    items, total, failed, v1_only = run(with_client(open_server.address, body))
+    assert [i["text"] for i in items] == ["p-0", "p-1", "p-2", "p-3"]
+    assert total == {"total": 42, "count": 3}
+    assert (failed.code, failed.message) == (StatusCode.NOT_FOUND, "no such thing")
+    # the released runtime addresses every call as version 1
+    assert v1_only.code == StatusCode.NOT_FOUND and "v1 not found" in v1_only.message
+
+
+def test_session_keeps_state_per_session(open_server):
+    async def body(client):
+        first = await client.session("CounterSession")
+        await first.add({"amount": 5})
+        after = await first.add({"amount": 2})
+        await first.close()
+        second = await client.session("CounterSession")
+        fresh = await second.total({})
+        await second.close()
+        return after, fresh
+
+    after, fresh = run(with_client(open_server.address, body))
+    assert after == {"total": 7, "calls": 2}
+    assert fresh == {"total": 0, "calls": 1}
+
+
+def test_trusted_server_admits_signed_credential_only(tmp_path, trusted_server):
+    from aster import AdmissionDeniedError, RpcError, StatusCode
+    from aster.trust import generate_root_keypair
+
+    root = make_root_key(tmp_path)
+    good = sign_consumer_credential(root, tmp_path / "reader.json",
+                                    attributes={"aster.role": "reader"})
+    forged = sign_consumer_credential(root, tmp_path / "forged.json",
+                                      attributes={"aster.role": "admin"},
+                                      signing_key=generate_root_keypair()[0])
+    server = trusted_server(root.pubkey_file)
+    assert server.info["mode"] == "trusted" and server.root_pubkey == root.public_hex
+
+    async def reader(client):
+        vault = client.proxy("Vault")
+        value = await vault.read({"key": "greeting"})
+        with pytest.raises(RpcError) as denied:
+            await vault.write({"key": "k", "value": "v"})
+        return value, denied.value
+
+    value, denied = run(with_client(server.address, reader, enrollment_credential_file=str(good)))
+    assert value["value"] == "hello"
+    assert denied.code == StatusCode.PERMISSION_DENIED
+
+    for cred in (str(forged), None):
+        with pytest.raises(AdmissionDeniedError):
+            run(with_client(server.address, lambda c: c.proxy("Vault").ping({}),
+                            enrollment_credential_file=cred))
+
+
+def test_manifest_is_checked_at_startup(tmp_path, open_server):
+    good = {"service": "EchoService", "version": 1,
+            "contract_id": open_server.contract_ids["EchoService"]}
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps([good]))
+    with start_server(["echo"], manifest=path) as server:
+        assert server.alive()
+    path.write_text(json.dumps([{**good, "contract_id": "0" * 64}]))
+    with pytest.raises(ServerStartError) as failed:
+        start_server(["echo"], manifest=path)
+    assert "Contract identity mismatch" in failed.value.reason
+
+
+def test_kill_leaves_no_process(server_factory):
+    server = server_factory(["echo"])
+    server.kill()
+    assert not server.alive()
