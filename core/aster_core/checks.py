@@ -14,7 +14,7 @@ def check_plugins() -> list[CheckResult]:
 
     host = get_host()
     results = []
-    for rec in host.records:
+    for rec in host.validated_records():
         name = f"plugin {rec.entry_point} ({rec.distribution} {rec.version})"
         if rec.status in ("failed", "incompatible"):
             results.append(CheckResult(name, "fail", f"{rec.status}: {rec.error}",

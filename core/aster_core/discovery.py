@@ -12,13 +12,12 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from . import ENTRY_POINT_GROUP
 
 
-@dataclass(frozen=True)
-class FoundPlugin:
+class FoundPlugin(NamedTuple):
     """One entry point in our group, with what its distribution's metadata says."""
 
     name: str            #: entry-point name (the family's primary command by convention)

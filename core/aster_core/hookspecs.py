@@ -24,24 +24,43 @@ Rules for plugin modules:
 - Declare the ``aster-core`` versions you support in your distribution's
   dependencies (``aster-core>=0.1,<0.2``); an incompatible plugin is reported
   and not loaded.
+- The record types below are named tuples (cheap to define: this module is on
+  the start-up path); build them with keywords or positions.
 - Every hook is optional. A function named ``aster_*`` that matches no spec
   below is reported by ``aster doctor`` (and is an error in strict mode).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, NamedTuple, TypeVar
 
-import pluggy
+F = TypeVar("F", bound=Callable[..., Any])
 
 PROJECT = "aster"
-hookspec = pluggy.HookspecMarker(PROJECT)
-hookimpl = pluggy.HookimplMarker(PROJECT)
+
+#: Every hook the host calls (the functions at the end of this module).
+HOOK_NAMES = ("aster_commands", "aster_config_fields", "aster_shell_commands", "aster_doctor_checks")
 
 
-@dataclass(frozen=True)
-class CommandSpec:
+def hookimpl(function: F | None = None, *, tryfirst: bool = False, trylast: bool = False) -> Any:
+    """Mark a function in a plugin module as the implementation of a hook.
+
+    Use it bare (``@hookimpl``) or with pluggy's ordering options
+    (``@hookimpl(tryfirst=True)``). The host registers plugins with pluggy and
+    reads this mark through ``PluginManager.parse_hookimpl_opts``, pluggy's
+    documented customisation point. The mark is made here rather than with
+    ``pluggy.HookimplMarker`` so that importing a plugin module does not import
+    pluggy (and ``inspect``) on every ``aster --help``.
+    """
+    def mark(func: F) -> F:
+        func.aster_impl = {"wrapper": False, "hookwrapper": False, "optionalhook": False,  # type: ignore[attr-defined]
+                           "tryfirst": tryfirst, "trylast": trylast, "specname": None}
+        return func
+
+    return mark(function) if function is not None else mark
+
+
+class CommandSpec(NamedTuple):
     """A top-level command a family adds.
 
     ``target`` is ``"module:attribute"`` of a click command or group; it is
@@ -53,8 +72,7 @@ class CommandSpec:
     target: str
 
 
-@dataclass(frozen=True)
-class ConfigField:
+class ConfigField(NamedTuple):
     """A setting a family reads, so ``aster config show`` can explain it.
 
     ``section``/``key`` locate it in ``~/.aster/config.toml`` (``section`` may be
@@ -71,8 +89,7 @@ class ConfigField:
     secret: bool = False
 
 
-@dataclass(frozen=True)
-class ShellCommand:
+class ShellCommand(NamedTuple):
     """A command other families add to ``aster shell``.
 
     ``target`` is ``"module:attribute"`` of ``handler(shell, argv) -> object``:
@@ -87,8 +104,7 @@ class ShellCommand:
     target: str
 
 
-@dataclass(frozen=True)
-class CheckResult:
+class CheckResult(NamedTuple):
     """What a doctor check found. ``status`` is ``ok``, ``warn`` or ``fail``."""
 
     name: str
@@ -97,8 +113,7 @@ class CheckResult:
     hint: str | None = None
 
 
-@dataclass(frozen=True)
-class DoctorCheck:
+class DoctorCheck(NamedTuple):
     """A health check for ``aster doctor``.
 
     ``target`` is ``"module:attribute"`` of a zero-argument callable returning
@@ -107,24 +122,20 @@ class DoctorCheck:
 
     name: str
     target: str
-    tags: tuple[str, ...] = field(default_factory=tuple)
+    tags: tuple[str, ...] = ()
 
 
-@hookspec
 def aster_commands() -> list[CommandSpec]:
     """Top-level commands this family adds. Built-in names always win."""
 
 
-@hookspec
 def aster_config_fields() -> list[ConfigField]:
     """Settings this family reads, for ``aster config show``."""
 
 
-@hookspec
 def aster_shell_commands() -> list[ShellCommand]:
     """Commands this family adds to the interactive ``aster shell``."""
 
 
-@hookspec
 def aster_doctor_checks() -> list[DoctorCheck]:
     """Health checks this family contributes to ``aster doctor``."""

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from . import __version__
 from .discovery import FoundPlugin, _normalise, find_plugins, version_satisfies
 from .errors import PluginError
+from .hookspecs import HOOK_NAMES
 
 #: Built-in commands: name -> (one-line help, implementation). Built-ins always win a name.
 BUILTINS: dict[str, tuple[str, str]] = {
@@ -36,26 +36,28 @@ BUILTINS: dict[str, tuple[str, str]] = {
     "completion": ("Print the shell completion script (bash, zsh or fish).", "aster_core.commands.completion:completion"),
 }
 
-HOOK_NAMES = ("aster_commands", "aster_config_fields", "aster_shell_commands", "aster_doctor_checks")
 
 
-@dataclass
 class PluginRecord:
-    """What the host knows about one entry point (shown by ``aster plugins``)."""
+    """What the host knows about one entry point (shown by ``aster plugins``).
 
-    entry_point: str
-    value: str
-    distribution: str
-    version: str
-    path: str
-    requires_core: str
-    status: str = "loaded"          #: loaded | failed | disabled | shadowed | incompatible
-    error: str | None = None
-    commands: list[str] = field(default_factory=list)
-    shadowed: dict[str, str] = field(default_factory=dict)   #: command -> who holds the name
-    hooks: list[str] = field(default_factory=list)
-    unknown_hooks: list[str] = field(default_factory=list)
-    module: Any = field(default=None, repr=False)
+    A plain class rather than a dataclass: this module is on the start-up path
+    and generating dataclass methods costs more than the rest of it.
+    """
+
+    status: str     #: loaded | failed | disabled | shadowed | incompatible
+
+    def __init__(self, found: FoundPlugin):
+        self.entry_point, self.value = found.name, found.value
+        self.distribution, self.version = found.distribution, found.version
+        self.path, self.requires_core = found.dist_path, found.requires_core
+        self.status = "loaded"
+        self.error: str | None = None
+        self.commands: list[str] = []
+        self.shadowed: dict[str, str] = {}    #: command -> who holds the name
+        self.hooks: list[str] = []
+        self.unknown_hooks: list[str] = []
+        self.module: Any = None
 
     @property
     def uninstall(self) -> str:
@@ -71,8 +73,7 @@ class PluginRecord:
         }
 
 
-@dataclass(frozen=True)
-class CommandEntry:
+class CommandEntry(NamedTuple):
     name: str
     help: str
     target: str
@@ -113,16 +114,25 @@ class PluginHost:
 
     @property
     def pm(self):
-        """The pluggy PluginManager (built-in plugin plus every loaded family)."""
+        """The pluggy PluginManager with the built-in plugin and every loaded family.
+
+        Built on first use (``plugins``, ``doctor``, ``config show``, the shell),
+        not for ``--help``: pluggy and ``inspect`` are not needed to list commands.
+        A family pluggy rejects (e.g. a hook with the wrong arguments) is marked failed.
+        """
         if self._pm is None:
-            import pluggy
+            from . import builtin_plugin
 
-            from . import builtin_plugin, hookspecs
-
-            pm = pluggy.PluginManager(hookspecs.PROJECT)
-            pm.add_hookspecs(hookspecs)
+            pm = _plugin_manager()
             pm.register(builtin_plugin, name="aster-core")
             self._pm = pm
+            for rec in self.records:
+                if rec.module is not None and rec.status != "failed":
+                    try:
+                        pm.register(rec.module, name=rec.distribution)
+                    except Exception as exc:
+                        rec.status, rec.error = "failed", f"{type(exc).__name__}: {exc}"
+                        self._problem(rec)
         return self._pm
 
     def _selected(self, plugin: FoundPlugin) -> bool:
@@ -138,8 +148,7 @@ class PluginHost:
         self._commands = {name: CommandEntry(name, help_, target, None) for name, (help_, target) in BUILTINS.items()}
         claims: dict[str, list[tuple[PluginRecord, Any]]] = {}
         for found in self._discover():
-            rec = PluginRecord(found.name, found.value, found.distribution, found.version,
-                               found.dist_path, found.requires_core)
+            rec = PluginRecord(found)
             self._records.append(rec)
             if not self._selected(found):
                 rec.status = "disabled"
@@ -154,19 +163,20 @@ class PluginHost:
             for spec in self._call_one(rec, "aster_commands"):
                 claims.setdefault(spec.name, []).append((rec, spec))
         self._settle_names(claims)
+        if self.strict:
+            self.pm  # validate every family with pluggy now
 
     def _register(self, rec: PluginRecord) -> bool:
         from .loading import load_target
 
         try:
             module = load_target(rec.value)
-            self.pm.register(module, name=rec.distribution)
         except Exception as exc:  # a family's import error must not break the host
             rec.status, rec.error = "failed", f"{type(exc).__name__}: {exc}"
             self._problem(rec)
             return False
         rec.module = module
-        rec.hooks = sorted(c.name for c in self.pm.get_hookcallers(module) or [] if c.name in HOOK_NAMES)
+        rec.hooks = [name for name in HOOK_NAMES if hasattr(getattr(module, name, None), "aster_impl")]
         rec.unknown_hooks = self._unknown_hooks(module)
         if rec.unknown_hooks and self.strict:
             rec.status, rec.error = "failed", "unknown hooks: " + ", ".join(rec.unknown_hooks)
@@ -259,14 +269,17 @@ class PluginHost:
         reported and skipped."""
         from . import builtin_plugin
 
+        self.pm  # families pluggy rejects are marked failed before we call them
         results: list[tuple[str, Any]] = [("aster-core", item) for item in getattr(builtin_plugin, hook)() or []]
         for rec in self.records:
             if rec.status in ("loaded", "shadowed"):
                 results.extend((rec.distribution, item) for item in self._call_one(rec, hook))
         return results
 
-    def problems(self) -> list[PluginRecord]:
-        return [r for r in self.records if r.status in ("failed", "incompatible", "shadowed") or r.unknown_hooks]
+    def validated_records(self) -> list[PluginRecord]:
+        """Every record, after pluggy has checked each loaded family."""
+        self.pm
+        return self.records
 
 
 _host: PluginHost | None = None
@@ -283,3 +296,24 @@ def get_host() -> PluginHost:
 def set_host(host: PluginHost | None) -> None:
     global _host
     _host = host
+
+
+def _plugin_manager():
+    """A pluggy manager that reads our light-weight marks (see hookspecs.hookimpl)."""
+    import pluggy
+
+    from . import hookspecs
+
+    class AsterPluginManager(pluggy.PluginManager):
+        def parse_hookspec_opts(self, module_or_class, name):
+            if module_or_class is hookspecs and name in HOOK_NAMES:
+                return {"firstresult": False, "historic": False, "warn_on_impl": None, "warn_on_impl_args": None}
+            return None
+
+        def parse_hookimpl_opts(self, plugin, name):
+            opts = getattr(getattr(plugin, name, None), "aster_impl", None)
+            return dict(opts) if isinstance(opts, dict) else None
+
+    pm = AsterPluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    return pm

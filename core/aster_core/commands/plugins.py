@@ -13,7 +13,7 @@ def plugin_report() -> list[dict[str, Any]]:
     """One dict per entry point in the plugin group (what `aster plugins --json` prints)."""
     from ..host import get_host
 
-    return [rec.as_dict() for rec in get_host().records]
+    return [rec.as_dict() for rec in get_host().validated_records()]
 
 
 @click.command()
