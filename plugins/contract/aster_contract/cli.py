@@ -1,0 +1,231 @@
+"""`aster contract`: thin click layer over the library modules of this package.
+
+Exit codes: 0 ok; 1 ``verify`` found a mismatch, ``diff`` found a breaking
+change, or an operation failed; 2 bad input (malformed or wrong-version file,
+bad flag, a module that cannot be imported, a class that is no service, a
+recursive type the runtime cannot handle); 3 a producer refused admission;
+4 a named file, module, class or service does not exist; 7 a producer could
+not be reached.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import click
+from aster_core.errors import UsageError
+from aster_core.output import console, emit, info, json_option, print_fields, print_table, warn
+
+DEFAULT_MANIFEST = ".aster/manifest.json"
+
+
+@click.group()
+def contract() -> None:
+    """Generate, verify, diff and export service contracts; generate typed clients."""
+
+
+def _short(contract_id: str) -> str:
+    return contract_id.removeprefix("blake3:")[:16]
+
+
+@contract.command()
+@click.option("--service", "services", multiple=True, metavar="MODULE:CLASS", required=True,
+              help="The @service class to describe (repeatable: several services, one manifest array).")
+@click.option("--out", default=DEFAULT_MANIFEST, show_default=True, type=click.Path(path_type=Path),
+              help="Manifest file to write.")
+@click.option("--semver", default=None, help="Semantic version recorded in the manifest.")
+@json_option
+def gen(services: tuple[str, ...], out: Path, semver: str | None, as_json: bool) -> None:
+    """Write the contract manifest the server checks at startup."""
+    from .manifest import build_manifests, write_manifests
+
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a directory", f"pass a file path such as {out / 'manifest.json'}")
+    result = build_manifests(list(services), semver=semver)
+    for message in result.warnings:
+        warn(message)
+    path = write_manifests(result.manifests, out)
+    rows = [{"service": m["service"], "version": m["version"], "contract_id": m["contract_id"],
+             "methods": m["method_count"], "scoped": m["scoped"]} for m in result.manifests]
+
+    def render(data: dict[str, Any]) -> None:
+        for row in data["services"]:
+            click.echo(f"{row['service']} v{row['version']}: {row['methods']} methods, {row['scoped']}, "
+                       f"contract {row['contract_id']}")
+        info(f"wrote {data['path']}")
+
+    emit({"path": str(path), "services": rows, "warnings": result.warnings}, as_json, render)
+
+
+@contract.command()
+@click.option("--manifest", "manifest_path", default=DEFAULT_MANIFEST, show_default=True,
+              type=click.Path(path_type=Path), help="Manifest to export.")
+@click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Directory for <Service>.aster.json files.")
+@json_option
+def export(manifest_path: Path, out_dir: Path, as_json: bool) -> None:
+    """Export each service of a manifest to a portable .aster.json file."""
+    from .export import write_exports
+
+    def render(rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            click.echo(f"{row['service']} v{row['version']} -> {row['path']}")
+
+    emit(write_exports(manifest_path, out_dir), as_json, render)
+
+
+@contract.command(name="import")
+@click.argument("file", type=click.Path(path_type=Path))
+@json_option
+def import_(file: Path, as_json: bool) -> None:
+    """Validate an .aster.json export and store it under ~/.aster/contracts/."""
+    from .store import import_contract
+
+    stored = import_contract(file)
+    emit(stored, as_json, lambda s: click.echo(
+        f"{'replaced' if s['replaced'] else 'imported'} {s['service']} v{s['version']} "
+        f"({_short(s['contract_id'])}) -> {s['path']}"))
+
+
+@contract.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--manifest", "manifest_path", default=DEFAULT_MANIFEST, show_default=True,
+              type=click.Path(path_type=Path), help="Local manifest to compare with.")
+@json_option
+@click.pass_context
+def verify(ctx: click.Context, file: Path, manifest_path: Path, as_json: bool) -> None:
+    """Check that an export matches the local manifest (exit 1 and what differs when not)."""
+    from .export import verify_export
+
+    result = verify_export(file, manifest_path)
+
+    def render(r: dict[str, Any]) -> None:
+        if r["match"]:
+            click.echo(f"OK: {r['service']} v{r['version']} matches {manifest_path} "
+                       f"(contract {_short(r['manifest_contract_id'])})")
+        else:
+            click.echo(f"MISMATCH: {r['service']} v{r['version']} differs from {manifest_path}")
+            for line in r["differences"]:
+                click.echo(f"  {line}")
+
+    emit(result.as_dict(), as_json, render)
+    if not result.ok:
+        ctx.exit(1)
+
+
+@contract.command()
+@click.argument("old", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@json_option
+@click.pass_context
+def diff(ctx: click.Context, old: Path, new: Path, as_json: bool) -> None:
+    """Compare two manifests or exports; exit 1 when a change breaks callers of OLD."""
+    from .diff import diff_contracts
+    from .export import load_contract_file
+
+    result = diff_contracts(load_contract_file(old), load_contract_file(new))
+
+    def render(data: dict[str, Any]) -> None:
+        if not data["changes"]:
+            click.echo("no changes")
+            return
+        print_table(["", "service", "method", "field", "change"],
+                    [["compatible" if c["compatible"] else "BREAKING", c["service"], c["method"] or "",
+                      c["field"] or "", c["detail"]] for c in data["changes"]])
+        breaking = sum(1 for c in data["changes"] if not c["compatible"])
+        click.echo(f"{len(data['changes'])} change(s), {breaking} breaking")
+
+    emit(result.as_dict(), as_json, render)
+    if result.breaking:
+        ctx.exit(1)
+
+
+@contract.command()
+@click.option("--service", "services", multiple=True, metavar="MODULE:CLASS",
+              help="Describe a service class (repeatable).")
+@click.option("--manifest", "manifest_path", type=click.Path(path_type=Path),
+              help="Describe the services of a manifest or export instead.")
+@json_option
+def preview(services: tuple[str, ...], manifest_path: Path | None, as_json: bool) -> None:
+    """Show a service's messages and methods in a readable form."""
+    from .preview import describe
+
+    if bool(services) == bool(manifest_path):
+        raise UsageError("pass either --service MODULE:CLASS or --manifest PATH", "see `aster contract preview --help`")
+    if services:
+        from .manifest import build_manifests
+
+        manifests = build_manifests(list(services)).manifests
+    else:
+        from .export import load_contract_file
+
+        manifests = load_contract_file(manifest_path)
+    emit(describe(manifests), as_json, _render_preview)
+
+
+def _render_preview(views: list[dict[str, Any]]) -> None:
+    out = console()
+    for view in views:
+        print_fields([("version", view["version"]), ("scope", view["scoped"]),
+                      ("serialization", ", ".join(view["serialization_modes"])),
+                      ("contract", view["contract_id"])], title=view["service"])
+        out.print("")
+        print_table(["method", "pattern", "request", "response", "options"],
+                    [[m["name"], m["pattern"], m["request"], m["response"], m["options"]] for m in view["methods"]])
+        for message in view["messages"]:
+            out.print("")
+            out.print(f"[bold]{message['name']}[/bold]  ({message['kind']}, {message['wire_tag']})")
+            for line in message["lines"]:
+                out.print(f"    {line}", markup=False)
+        out.print("")
+
+
+_PKG = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _default_package(manifests: list[dict[str, Any]], lang: str) -> str:
+    base = re.sub(r"(?<!^)(?=[A-Z])", "_", manifests[0]["service"]).lower()
+    base = re.sub(r"[^0-9a-z_]", "_", base)
+    return f"{base}_client" if lang == "python" else f"{base.replace('_', '-')}-client"
+
+
+@contract.command(name="gen-client")
+@click.argument("source")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output directory.")
+@click.option("--package", default=None, help="Package name (default: from the first service).")
+@click.option("--lang", type=click.Choice(["python", "typescript"]), default="python", show_default=True)
+@click.option("--service", "service_name", default=None, help="Only this service of a multi-service SOURCE.")
+@click.option("--timeout", default=15.0, show_default=True, help="Seconds to wait for a live producer.")
+@json_option
+def gen_client(source: str, out_dir: Path, package: str | None, lang: str, service_name: str | None,
+               timeout: float, as_json: bool) -> None:
+    """Generate a typed client from an .aster.json, a manifest, or a live address (aster1...)."""
+    from .export import load_contract_file
+    from .live import fetch_manifests, is_address
+    from .manifest import select_service
+    from .outputs import write_package
+
+    if is_address(source):
+        manifests = fetch_manifests(source, timeout=timeout).manifests
+    else:
+        manifests = load_contract_file(Path(source))
+    manifests = select_service(manifests, service_name, source)
+    package = package or _default_package(manifests, lang)
+    if lang == "python" and not _PKG.match(package):
+        raise UsageError(f"--package {package!r} is not a Python package name", "use letters, digits and '_'")
+    if lang == "typescript" and not re.match(r"^[A-Za-z0-9_.-]+$", package):
+        raise UsageError(f"--package {package!r} is not a directory name", "use letters, digits, '-', '_', '.'")
+    if lang == "python":
+        from .codegen_python import generate
+    else:
+        from .codegen_typescript import generate
+    files, warnings = generate(manifests, package)
+    for message in warnings:
+        warn(message)
+    paths = write_package(out_dir, package, files)
+    data = {"package": package, "lang": lang, "services": [m["service"] for m in manifests],
+            "files": [str(p) for p in paths]}
+    emit(data, as_json, lambda d: click.echo(
+        f"generated {d['lang']} client {d['package']} for {', '.join(d['services'])} in {out_dir}"))

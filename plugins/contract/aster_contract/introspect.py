@@ -1,0 +1,223 @@
+"""Find service classes and describe the types they use.
+
+- :func:`load_service` imports ``MODULE:CLASS`` and turns every way that can go
+  wrong (missing module, syntax error, a class that is no service, a recursive
+  type the runtime's decorator cannot handle) into one clear :class:`AsterError`.
+- :func:`reachable_types` walks the messages and enums a service uses, so the
+  manifest can describe nested types and :func:`module_dependent_types` can name
+  every type whose wire identity comes from its module name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import importlib
+import os
+import sys
+import typing
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from aster_core.errors import AsterError, NotFoundError, UsageError
+
+
+def _split_spec(spec: str) -> tuple[str, str]:
+    module_name, sep, class_name = spec.partition(":")
+    if not sep or not module_name or not class_name or not class_name.isidentifier():
+        raise UsageError(f"--service {spec!r} is not MODULE:CLASS",
+                         "name the service class like myapp.services:TaskService")
+    return module_name, class_name
+
+
+def _types_in_traceback(tb) -> list[type]:
+    """Dataclasses held by the frames of a traceback, outermost first."""
+    seen: list[type] = []
+    while tb is not None:
+        for value in tb.tb_frame.f_locals.values():
+            if isinstance(value, type) and dataclasses.is_dataclass(value):
+                seen.append(value)
+        tb = tb.tb_next
+    return seen
+
+
+def _cycle_from_traceback(tb) -> list[str]:
+    """Names along the first type cycle the runtime recursed into (``[A, B, A]``)."""
+    chain: list[type] = []
+    for tp in _types_in_traceback(tb):
+        if chain and chain[-1] is tp:
+            continue
+        if tp in chain:
+            start = chain.index(tp)
+            return [t.__qualname__ for t in chain[start:]] + [tp.__qualname__]
+        chain.append(tp)
+    return []
+
+
+def import_module(module_name: str):
+    """Import ``module_name`` the way ``python -m`` would (cwd on the path)."""
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        return importlib.import_module(module_name)
+    except SyntaxError as exc:
+        where = f"{exc.filename}:{exc.lineno}" if exc.filename else module_name
+        raise UsageError(f"cannot import {module_name}: syntax error at {where}: {exc.msg}",
+                         "fix the syntax error and run the command again") from None
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            raise NotFoundError(f"no module named {module_name!r}",
+                                "check the module path and run from the project directory (it is added to sys.path)") from None
+        raise AsterError(f"cannot import {module_name}: {exc}",
+                         "install the missing dependency in this environment") from None
+    except RecursionError as exc:
+        cycle = _cycle_from_traceback(exc.__traceback__)
+        named = " -> ".join(cycle) if cycle else "a dataclass that refers to itself"
+        raise UsageError(
+            f"cannot import {module_name}: recursive type {named} cannot be handled by the runtime "
+            f"in XLANG mode (aster-rpc's @service check recurses forever)",
+            "break the cycle (e.g. refer to children by id) or declare the service with "
+            "serialization=[SerializationMode.NATIVE], whose contract identity supports cycles") from None
+    except Exception as exc:  # the module's own code failed: show what, not a traceback
+        raise AsterError(f"importing {module_name} failed: {type(exc).__name__}: {exc}",
+                         "run `python -c 'import " + module_name + "'` to see the full error") from None
+
+
+def load_service(spec: str) -> type:
+    """The ``@service`` class named by ``MODULE:CLASS``."""
+    module_name, class_name = _split_spec(spec)
+    module = import_module(module_name)
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise NotFoundError(f"{module_name} has no attribute {class_name!r}",
+                            "check the class name (it is case-sensitive)")
+    if not isinstance(cls, type) or getattr(cls, "__aster_service_info__", None) is None:
+        raise UsageError(f"{spec} is not a service class",
+                         "decorate it with @service from aster (the runtime's decorator)")
+    return cls
+
+
+# ── Types a service uses ─────────────────────────────────────────────────────
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(cls)
+    except Exception:
+        return {f.name: f.type for f in dataclasses.fields(cls)}
+
+
+def _leaves(tp: Any) -> Iterator[Any]:
+    """Concrete classes inside an annotation (``Optional[list[X]]`` -> ``X``)."""
+    if typing.get_origin(tp) is not None:
+        for arg in typing.get_args(tp):
+            yield from _leaves(arg)
+    elif isinstance(tp, type):
+        yield tp
+
+
+def _is_user_enum(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, enum.Enum) and tp is not enum.Enum
+
+
+def reachable_from(roots: list[Any]) -> list[type]:
+    """Every dataclass and enum reachable from ``roots``, in discovery order."""
+    found: list[type] = []
+    stack = [t for t in roots if t is not None][::-1]
+    while stack:
+        tp = stack.pop()
+        for leaf in _leaves(tp):
+            if leaf in found:
+                continue
+            if _is_user_enum(leaf):
+                found.append(leaf)
+            elif dataclasses.is_dataclass(leaf):
+                found.append(leaf)
+                stack.extend(reversed(list(_hints(leaf).values())))
+    return found
+
+
+def reachable_types(service_cls: type) -> list[type]:
+    """Every dataclass and enum the service's methods use."""
+    info = service_cls.__aster_service_info__
+    return reachable_from([t for m in info.methods.values() for t in (m.request_type, m.response_type)])
+
+
+def wire_names(tp: type) -> tuple[str, str, str]:
+    """``(tag, namespace, typename)`` the runtime registers ``tp`` under."""
+    explicit = getattr(tp, "__wire_type__", None)
+    if explicit:
+        return explicit, getattr(tp, "__fory_namespace__", ""), getattr(tp, "__fory_typename__", tp.__qualname__)
+    # untagged enums are registered by module and qualname (see aster.codec)
+    return f"{tp.__module__}.{tp.__qualname__}", tp.__module__, tp.__qualname__
+
+
+def has_explicit_wire_type(tp: type) -> bool:
+    """False for types whose tag the runtime derived from the module name.
+
+    The runtime's automatic tag is ``"<module>.<qualname>"`` with namespace
+    ``<module>`` and typename ``<qualname>``; ``@wire_type("a.b")`` can never
+    produce that triple (without a ``/`` its namespace is empty).
+    """
+    tag = getattr(tp, "__wire_type__", None)
+    if not tag:
+        return False
+    return not (tag == f"{tp.__module__}.{tp.__qualname__}"
+                and getattr(tp, "__fory_namespace__", None) == tp.__module__
+                and getattr(tp, "__fory_typename__", None) == tp.__qualname__)
+
+
+@dataclass(frozen=True)
+class ModuleDependence:
+    """A type whose identity depends on the module it was loaded from."""
+
+    type_name: str
+    module: str
+    reason: str
+    fix: str
+
+    def message(self) -> str:
+        return f"{self.type_name} ({self.module}) {self.reason}; {self.fix}"
+
+
+def _cyclic(types: list[type]) -> set[type]:
+    """Dataclasses that lie on a reference cycle."""
+    graph = {t: {leaf for h in _hints(t).values() for leaf in _leaves(h) if dataclasses.is_dataclass(leaf)}
+             for t in types if dataclasses.is_dataclass(t)}
+    cyclic: set[type] = set()
+    for start in graph:
+        stack, seen = list(graph[start]), set()
+        while stack:
+            node = stack.pop()
+            if node is start:
+                cyclic.add(start)
+                break
+            if node in seen or node not in graph:
+                continue
+            seen.add(node)
+            stack.extend(graph[node])
+    return cyclic
+
+
+def module_dependent_types(service_cls: type) -> list[ModuleDependence]:
+    """Types whose wire identity or contract id comes from their module name."""
+    types = reachable_types(service_cls)
+    out: list[ModuleDependence] = []
+    for tp in types:
+        if not has_explicit_wire_type(tp):
+            kind = "enum" if _is_user_enum(tp) else "message"
+            reason = ("has no @wire_type, so its wire name comes from the module name and a server run "
+                      "as a script (module __main__) cannot decode it from clients built from this manifest"
+                      if kind == "enum" else
+                      "has no @wire_type, so its id comes from the module name and a server run as a script "
+                      "(module __main__) computes a different contract id than this manifest")
+            out.append(ModuleDependence(tp.__qualname__, tp.__module__, reason,
+                                        f'add @wire_type("<namespace>/{tp.__qualname__}")'))
+    for tp in sorted(_cyclic(types), key=lambda t: t.__qualname__):
+        if has_explicit_wire_type(tp):
+            out.append(ModuleDependence(tp.__qualname__, tp.__module__,
+                                        "is recursive and the runtime names its back reference by module, so a "
+                                        "server run as a script (module __main__) computes a different contract id",
+                                        "always import the service from the same module path"))
+    return out

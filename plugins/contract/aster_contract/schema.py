@@ -1,0 +1,107 @@
+"""A language-neutral view of the messages, enums and methods in manifests.
+
+Both code generators read contracts through :func:`collect`: messages and enums
+come from each method's ``types`` table when the manifest has one (written by
+``aster contract gen``), otherwise from the request/response field lists the
+runtime itself publishes; nested types neither describes are reported as
+``unknown`` so generators can fall back to an untyped value and say so.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from aster_core.errors import UsageError
+
+
+@dataclass
+class TypeInfo:
+    name: str          # identifier used in generated code (unique per package)
+    kind: str          # "message" | "enum"
+    wire_tag: str
+    namespace: str
+    typename: str
+    fields: list[dict[str, Any]] = field(default_factory=list)
+    values: list[dict[str, Any]] = field(default_factory=list)
+    base: str = ""
+
+
+@dataclass
+class Schema:
+    types: dict[str, TypeInfo] = field(default_factory=dict)   # by wire tag, definition order
+    services: list[dict[str, Any]] = field(default_factory=list)
+    unknown: set[str] = field(default_factory=set)              # refs nothing describes
+
+    def ref(self, tag_or_name: str | None) -> TypeInfo | None:
+        if not tag_or_name:
+            return None
+        if tag_or_name in self.types:
+            return self.types[tag_or_name]
+        return next((t for t in self.types.values() if t.name == tag_or_name), None)
+
+
+_IDENT = re.compile(r"[^0-9A-Za-z_]")
+
+
+def identifier(name: str) -> str:
+    """A safe identifier for a name from a manifest (``Outer.Inner`` -> ``Outer_Inner``)."""
+    ident = _IDENT.sub("_", name) or "_"
+    if ident[0].isdigit() or keyword.iskeyword(ident):
+        ident = "_" + ident
+    return ident
+
+
+def _split_tag(tag: str) -> tuple[str, str]:
+    if "/" in tag:
+        return tuple(tag.rsplit("/", 1))  # type: ignore[return-value]
+    return ("", tag)
+
+
+def collect(manifests: list[dict[str, Any]]) -> Schema:
+    """Gather every type and service of ``manifests`` into one :class:`Schema`."""
+    schema = Schema()
+    names: dict[str, str] = {}  # identifier -> wire tag, to keep identifiers unique
+
+    def add(entry: dict[str, Any]) -> None:
+        tag = entry["wire_tag"]
+        if tag in schema.types:
+            return
+        ident = identifier(entry.get("name") or entry.get("typename") or tag)
+        while ident in names and names[ident] != tag:
+            ident += "_"
+        names[ident] = tag
+        ns, tn = _split_tag(tag)
+        schema.types[tag] = TypeInfo(
+            name=ident, kind=entry.get("kind", "message"), wire_tag=tag,
+            namespace=entry.get("namespace", ns), typename=entry.get("typename", tn),
+            fields=list(entry.get("fields", [])), values=list(entry.get("values", [])),
+            base=entry.get("base", ""))
+
+    for manifest in manifests:
+        for method in manifest.get("methods", []):
+            for entry in method.get("types", []):
+                add(entry)
+    for manifest in manifests:   # runtime-published manifests: only request/response are described
+        for method in manifest.get("methods", []):
+            for prefix, key in (("request", "fields"), ("response", "response_fields")):
+                tag = method.get(f"{prefix}_wire_tag")
+                if tag:
+                    add({"wire_tag": tag, "name": method.get(f"{prefix}_type") or tag, "kind": "message",
+                         "fields": method.get(key, [])})
+    for info in list(schema.types.values()):
+        for f in info.fields:
+            for ref in (f.get("wire_tag") or f.get("ref_name"), f.get("item_wire_tag") or f.get("item_ref"),
+                        f.get("value_ref")):
+                if ref and schema.ref(ref) is None and f.get("kind") != "enum":
+                    schema.unknown.add(ref)
+    schema.services = list(manifests)
+    seen = set()
+    for manifest in manifests:
+        key = (manifest["service"], manifest.get("version", 1))
+        if key in seen:
+            raise UsageError(f"{manifest['service']} v{key[1]} appears twice", "pass each service once")
+        seen.add(key)
+    return schema
