@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from aster_core.errors import UsageError
 from aster_core.output import emit, json_option, print_fields
 
 from .enrollment import DEFAULT_EXPIRY, Enrollment, enroll_node
@@ -38,7 +39,7 @@ def node(role: str, name: str | None, identity: str | None, out: str | None, kin
          as_json: bool) -> None:
     """Generate or reuse this node's key, sign its enrollment and upsert it into .aster-identity."""
     if identity and out and identity != out:
-        raise click.UsageError("--identity and --out name different files; give one of them")
+        raise UsageError("--identity and --out name different files", "give only one of them")
     result = enroll_node(role=role, name=name, identity_file=identity or out or ".aster-identity", kind=kind,
                          capabilities=capabilities, attrs=attrs, expires=expires, root_key_file=root_key,
                          profile=profile)

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from aster_core.errors import AsterError, UsageError
 from aster_core.output import emit, json_option, print_fields
 
 from . import actions
@@ -40,7 +41,7 @@ def keygen(ctx: click.Context, out_key: str | None, force: bool, as_json: bool) 
     """Generate an ed25519 root key pair (keygen root) or extract its public key (keygen pubkey)."""
     if ctx.invoked_subcommand is not None:
         if out_key:
-            raise click.UsageError("--out-key is a form of its own; do not combine it with a subcommand")
+            raise UsageError("--out-key is a form of its own", "use either `keygen --out-key PATH` or `keygen root --out FILE`")
         return
     if not out_key:
         click.echo(ctx.get_help())
@@ -156,8 +157,6 @@ def inspect_cmd(file: str, peer: str | None, as_json: bool) -> None:
 @json_option
 def verify_cmd(file: str, root_pubkey: str, endpoint_id: str | None, peer: str | None, as_json: bool) -> None:
     """Exit 0 only when the signature, the root key and the expiry (and binding) all hold."""
-    from aster_core.errors import AsterError
-
     result = actions.verify(file, root_pubkey, peer=peer, endpoint_id=endpoint_id)
     emit(result, as_json, _render_inspection)
     if not result["valid"]:

@@ -1,0 +1,83 @@
+"""Helpers shared by the trust and enroll tests: running the CLI, checking errors, talking to Vault."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from aster_core.testing import run_aster
+
+FAMILIES = ["trust", "enroll"]
+
+
+def aster(*args: str, cwd: str | os.PathLike | None = None) -> subprocess.CompletedProcess:
+    """Run the installed ``aster`` with only our two families loaded."""
+    return run_aster(list(args), plugins=FAMILIES, cwd=cwd)
+
+
+def ok(*args: str, cwd: str | os.PathLike | None = None) -> subprocess.CompletedProcess:
+    result = aster(*args, cwd=cwd)
+    assert result.returncode == 0, f"aster {' '.join(args)} -> {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def assert_clean_error(result: subprocess.CompletedProcess, code: int, *needles: str) -> str:
+    """One ``Error: ... Hint: ...`` line on stderr, the documented code, no traceback, nothing on stdout."""
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert "Hint:" in lines[0], lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stdout == "", result.stdout
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]
+
+
+def snapshot(directory: Path) -> dict[str, tuple[bytes, int, int]]:
+    """Every file under ``directory`` with its bytes, mode and mtime: to prove nothing changed."""
+    found = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file():
+            stat = path.stat()
+            found[str(path.relative_to(directory))] = (path.read_bytes(), stat.st_mode, stat.st_mtime_ns)
+    return found
+
+
+VAULT_METHODS = ("ping", "read", "write", "admin")
+
+
+async def vault_outcomes(address: str, **client_kwargs: Any) -> dict[str, str] | str:
+    """Connect with the runtime's own AsterClient and call every Vault method.
+
+    Returns ``{"method": "OK" | status name}``, or ``"REFUSED"`` when admission fails.
+    """
+    from aster import AsterClient, RpcError
+    from aster.runtime import AdmissionDeniedError
+
+    from tests.support.services import Vault, VaultRequest
+
+    client = AsterClient(address=address, **client_kwargs)
+    try:
+        try:
+            await asyncio.wait_for(client.connect(), 20)
+        except AdmissionDeniedError:
+            return "REFUSED"
+        vault = await client.client(Vault)
+        outcomes = {}
+        for method in VAULT_METHODS:
+            try:
+                await asyncio.wait_for(getattr(vault, method)(VaultRequest(key="greeting", value="hi")), 10)
+                outcomes[method] = "OK"
+            except RpcError as exc:
+                outcomes[method] = exc.code.name
+        return outcomes
+    finally:
+        await asyncio.wait_for(client.close(), 10)
+
+
+def outcomes(address: str, **client_kwargs: Any) -> dict[str, str] | str:
+    return asyncio.run(vault_outcomes(address, **client_kwargs))
