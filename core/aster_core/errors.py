@@ -11,7 +11,7 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """Documented exit codes of every `aster` command (see docs/exit-codes.md)."""
+    """Documented exit codes of every `aster` command (listed in README.md, "Exit codes")."""
 
     OK = 0
     FAILED = 1          #: the operation was attempted and failed
