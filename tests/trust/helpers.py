@@ -81,3 +81,17 @@ async def vault_outcomes(address: str, **client_kwargs: Any) -> dict[str, str] |
 
 def outcomes(address: str, **client_kwargs: Any) -> dict[str, str] | str:
     return asyncio.run(vault_outcomes(address, **client_kwargs))
+
+
+def trusted_vault(directory: Path):
+    """A real AsterServer (trusted mode) serving Vault, trusting a root made by our keygen.
+
+    Writes ``root.key``/``root.pub`` in ``directory`` with ``aster trust keygen --out-key``;
+    returns the harness's running-server context manager.
+    """
+    from tests.support.server import start_server
+
+    ok("trust", "keygen", "--out-key", str(directory / "root.key"))
+    server = start_server(["vault"], root_pubkey_file=directory / "root.pub", max_lifetime=600)
+    assert server.info["mode"] != "open-gate", server.info
+    return server
