@@ -110,6 +110,28 @@ def _wire_lines(info: TypeInfo) -> list[str]:
             f"{info.name}.__fory_typename__ = {info.typename!r}"]
 
 
+def _definition_order(schema: Schema) -> list[TypeInfo]:
+    """Enums first, then messages after the messages their defaults construct."""
+    by_name = {t.name: t for t in schema.types.values()}
+    ordered: list[TypeInfo] = [t for t in schema.types.values() if t.kind == "enum"]
+    visiting: set[str] = set()
+
+    def visit(info: TypeInfo) -> None:
+        if info in ordered or info.name in visiting:
+            return
+        visiting.add(info.name)
+        for f in info.fields:
+            ann = annotation(schema, f)
+            dflt = _default(schema, f, ann) or ""
+            if dflt.startswith("field(default_factory=") and ann in by_name:
+                visit(by_name[ann])
+        ordered.append(info)
+
+    for info in schema.types.values():
+        visit(info)
+    return ordered
+
+
 def _types_module(schema: Schema) -> str:
     out = [HEADER, '"""Messages and enums of the contract, with the producer\'s wire identities."""\n',
            "from __future__ import annotations\n",
@@ -117,7 +139,7 @@ def _types_module(schema: Schema) -> str:
            "from dataclasses import dataclass, field",
            "from typing import Any, Optional\n",
            "__all__ = [" + ", ".join(repr(t.name) for t in schema.types.values()) + "]\n"]
-    for info in schema.types.values():
+    for info in _definition_order(schema):
         out.append("")
         if info.kind == "enum":
             base = {"int": "enum.IntEnum", "str": "str, enum.Enum"}.get(info.base, "enum.Enum")

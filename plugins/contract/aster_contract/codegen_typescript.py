@@ -74,7 +74,7 @@ def _types_file(schema: Schema) -> str:
     return "\n".join(out) + "\n"
 
 
-def _method(schema: Schema, svc: str, method: dict[str, Any]) -> list[str]:
+def _method(schema: Schema, method: dict[str, Any]) -> list[str]:
     pattern = method.get("pattern", "unary")
     req = _ref(schema, method.get("request_wire_tag") or method.get("request_type"))
     resp = _ref(schema, method.get("response_wire_tag") or method.get("response_type"))
@@ -83,7 +83,7 @@ def _method(schema: Schema, svc: str, method: dict[str, Any]) -> list[str]:
     doc = f"  /** {pattern} `{method['name']}`: {req} -> {resp}. */"
     if pattern == "unary":
         return [doc, f"  async {name}(request: {req}): Promise<{resp}> {{",
-                f"    return (await this.client.proxy(SERVICE_{identifier(svc)})[{wire}](request)) as {resp};", "  }", ""]
+                f"    return (await this.client.proxy(this.service)[{wire}](request)) as {resp};", "  }", ""]
     if pattern == "server_stream":
         return [doc, f"  {name}(request: {req}, opts?: CallOptions): AsyncIterable<{resp}> {{",
                 f"    return this.transport.serverStream(this.service, {wire}, request, opts) as AsyncIterable<{resp}>;",
@@ -98,7 +98,9 @@ def _method(schema: Schema, svc: str, method: dict[str, Any]) -> list[str]:
 
 
 def _client_file(schema: Schema) -> str:
-    type_names = [t.name for t in schema.types.values()]
+    used = {_ref(schema, m.get(f"{role}_wire_tag") or m.get(f"{role}_type"))
+            for manifest in schema.services for m in manifest.get("methods", []) for role in ("request", "response")}
+    type_names = [t.name for t in schema.types.values() if t.name in used]
     out = [HEADER,
            f"import type {{ AsterClientWrapper, AsterTransport, BidiChannel, CallOptions }} from '{BINDING}';"]
     if type_names:
@@ -117,8 +119,7 @@ def _client_file(schema: Schema) -> str:
         svc = manifest["service"]
         version = manifest.get("version", 1)
         cls = identifier(svc) + ("" if version == 1 else f"V{version}") + "Client"
-        out += [f"export const SERVICE_{identifier(svc)} = {json.dumps(svc)};", "",
-                f"/** Typed client for {svc} v{version} ({manifest.get('scoped', 'shared')}). */",
+        out += [f"/** Typed client for {svc} v{version} ({manifest.get('scoped', 'shared')}). */",
                 f"export class {cls} {{",
                 f"  static readonly service = {json.dumps(svc)};",
                 f"  static readonly version = {int(version)};",
@@ -127,17 +128,9 @@ def _client_file(schema: Schema) -> str:
                 "  constructor(private readonly client: AsterClientWrapper) {}", "",
                 "  private get transport(): AsterTransport {", "    return transportOf(this.client);", "  }", ""]
         for method in manifest.get("methods", []):
-            out += _method(schema, svc, method)
+            out += _method(schema, method)
         out += ["}", ""]
-    # several versions of one service share the SERVICE_ constant
-    deduped, seen = [], set()
-    for line in out:
-        if line.startswith("export const SERVICE_"):
-            if line in seen:
-                continue
-            seen.add(line)
-        deduped.append(line)
-    return "\n".join(deduped) + "\n"
+    return "\n".join(out) + "\n"
 
 
 def generate(manifests: list[dict[str, Any]], package: str) -> tuple[dict[str, str], list[str]]:

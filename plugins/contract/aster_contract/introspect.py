@@ -138,10 +138,31 @@ def reachable_from(roots: list[Any]) -> list[type]:
     return found
 
 
+def method_types(service_cls: type, method: Any) -> tuple[Any, Any]:
+    """A method's request and response annotations, resolved.
+
+    Under ``from __future__ import annotations`` the runtime keeps response
+    types as strings (``"AsyncIterator[Item]"``); resolve them in the service's
+    module like ``typing.get_type_hints`` would.
+    """
+    module = sys.modules.get(service_cls.__module__)
+    namespace = dict(vars(module)) if module is not None else {}
+
+    def resolve(tp: Any) -> Any:
+        if not isinstance(tp, str):
+            return tp
+        try:
+            return eval(tp, namespace, {})  # an annotation of the user's own module
+        except Exception:
+            return None
+
+    return resolve(method.request_type), resolve(method.response_type)
+
+
 def reachable_types(service_cls: type) -> list[type]:
     """Every dataclass and enum the service's methods use."""
     info = service_cls.__aster_service_info__
-    return reachable_from([t for m in info.methods.values() for t in (m.request_type, m.response_type)])
+    return reachable_from([t for m in info.methods.values() for t in method_types(service_cls, m)])
 
 
 def wire_names(tp: type) -> tuple[str, str, str]:

@@ -64,7 +64,8 @@ async def _collect(address: str, timeout: float) -> LiveContracts:
             raise DeniedError(f"{address[:24]}… refused admission: {exc}",
                               "present a consumer credential (ASTER_ENROLLMENT_CREDENTIAL or .aster-identity)") from None
         except (asyncio.TimeoutError, OSError, ConnectionError, RuntimeError) as exc:
-            raise UnavailableError(f"cannot reach {address[:24]}…: {exc or 'timed out'}",
+            reason = str(exc) or f"no answer within {timeout:g}s"
+            raise UnavailableError(f"cannot reach {address[:24]}…: {reason}",
                                    "check that the producer is running and the address is current") from None
         services = [{"name": s.name, "version": s.version, "contract_id": s.contract_id,
                      "scoped": getattr(s, "pattern", "shared")} for s in client.services]

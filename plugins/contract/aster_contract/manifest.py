@@ -68,8 +68,9 @@ def _method_types(service_cls: type) -> dict[str, list[dict[str, Any]]]:
     """For each method: every type its request and response reach, with the role(s) it plays."""
     out: dict[str, list[dict[str, Any]]] = {}
     for name, method in service_cls.__aster_service_info__.methods.items():
-        request = introspect.reachable_from([method.request_type])
-        response = introspect.reachable_from([method.response_type])
+        req_type, resp_type = introspect.method_types(service_cls, method)
+        request = introspect.reachable_from([req_type])
+        response = introspect.reachable_from([resp_type])
         entries = []
         for tp in request + [t for t in response if t not in request]:
             entry = _describe_type(tp)
