@@ -86,3 +86,45 @@ def sign_consumer_credential(
     path = Path(out)
     path.write_text(json.dumps(doc, indent=2) + "\n")
     return path
+
+
+def write_consumer_identity(
+    root: RootKey,
+    out: str | os.PathLike[str],
+    *,
+    name: str = "harness-consumer",
+    attributes: dict[str, str] | None = None,
+    expires_at: int | None = None,
+) -> tuple[Path, str]:
+    """Write a ``.aster-identity`` with a fresh node key and one consumer policy credential
+    bound to that node, signed by the runtime. Returns ``(path, endpoint_id)``."""
+    import base64
+
+    import tomli_w
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from aster.trust import ConsumerEnrollmentCredential, sign_credential
+
+    seed = secrets.token_bytes(32)
+    endpoint_id = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw().hex()
+    cred = ConsumerEnrollmentCredential(
+        credential_type="policy",
+        root_pubkey=root.public_key,
+        expires_at=int(time.time()) + 3600 if expires_at is None else expires_at,
+        attributes=dict(attributes or {"aster.role": "consumer"}),
+        endpoint_id=endpoint_id,
+    )
+    signature = sign_credential(cred, root.private_key)
+    doc = {
+        "node": {"secret_key": base64.b64encode(seed).decode(), "endpoint_id": endpoint_id},
+        "peers": [{
+            "name": name, "role": "consumer", "type": "policy", "root_pubkey": root.public_hex,
+            "endpoint_id": endpoint_id, "expires_at": cred.expires_at,
+            "signature": signature.hex(), "attributes": cred.attributes,
+        }],
+    }
+    path = Path(out)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        tomli_w.dump(doc, fh)
+    return path, endpoint_id

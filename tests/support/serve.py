@@ -7,7 +7,9 @@ Usage (from the repository root, so ``tests.support`` is importable)::
 
 Without ``--root-pubkey-file`` the consumer gate is open (every client admitted).
 With it, the server trusts that root key (read by the runtime's own loader) and
-admits only consumers presenting a credential signed by it.
+admits only consumers presenting a credential signed by it. With ``--identity`` and no
+``--root-pubkey-file`` the gate is left to the runtime (the ready line's ``mode`` says
+what it chose).
 
 The ready line on stdout (a single JSON object) carries ``address`` (an ``aster1``
 ticket advertising only 127.0.0.1), ``ticket`` (same), ``node_addr`` (base64 NodeAddr,
@@ -160,8 +162,9 @@ async def _run(args: argparse.Namespace) -> int:
         if args.root_pubkey_file:
             config.root_pubkey_file = args.root_pubkey_file
             kwargs["allow_all_consumers"] = False
-        else:
+        elif not args.identity:
             kwargs["allow_all_consumers"] = True
+        # --identity alone: the runtime decides the gate itself (0.1.2 opens it).
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # the runtime's open-gate warning
             server = AsterServer(services, **kwargs)

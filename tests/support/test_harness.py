@@ -126,3 +126,106 @@ def test_kill_leaves_no_process(server_factory):
     server = server_factory(["echo"])
     server.kill()
     assert not server.alive()
+
+
+def test_bidi_through_the_proxy_channel(open_server):
+    async def body(client):
+        channel = client.proxy("EchoService").chat.bidi()
+        await channel.open()
+        for text in ("a", "b"):
+            await channel.send({"text": text})
+        await channel.close()
+        replies = []
+        # `async for` over the proxy channel is broken in aster-rpc 0.1.2 (runtime-notes.md)
+        while (msg := await channel._channel.recv()) is not None:
+            replies.append(msg)
+        return replies
+
+    assert run(with_client(open_server.address, body)) == [
+        {"text": "echo: a", "seq": 1}, {"text": "echo: b", "seq": 2}]
+
+
+async def _call_with_version(conn, service: str, method: str, version: int, payload: dict):
+    """One unary JSON-mode call with a hand-built StreamHeader (runtime-notes.md)."""
+    from aster import RpcError, StatusCode
+    from aster.framing import HEADER, TRAILER, read_frame, write_frame
+    from aster.json_codec import json_decode, json_encode
+    from aster.protocol import RpcStatus, StreamHeader
+
+    send, recv = await conn.open_bi()
+    header = StreamHeader(service=service, method=method, version=version, serializationMode=3)
+    await write_frame(send, json_encode(header), flags=HEADER)
+    await write_frame(send, json.dumps(payload).encode(), flags=0)
+    await send.finish()
+    result = None
+    while (frame := await read_frame(recv)) is not None:
+        data, flags = frame
+        if flags & TRAILER:
+            status = json_decode(data, RpcStatus)
+            if status.code:
+                raise RpcError(StatusCode(status.code), status.message)
+            return result
+        result = json.loads(data)
+    raise AssertionError("stream ended without a trailer")
+
+
+def test_hand_built_header_reaches_version_2(server_factory):
+    server = server_factory(["echo", "echo2", "v2"])
+
+    async def body(client):
+        greeter = next(s for s in client.services if s.name == "Greeter")
+        conn = await client._rpc_conn_for(greeter.channels["rpc"])
+        v2 = await _call_with_version(conn, "Greeter", "greet", 2, {"name": "x"})
+        echo1 = await _call_with_version(conn, "EchoService", "echo", 1, {"text": "abc"})
+        echo2 = await _call_with_version(conn, "EchoService", "echo", 2, {"text": "abc"})
+        via_proxy = await client.proxy("EchoService").echo({"text": "abc"})
+        return v2, echo1, echo2, via_proxy
+
+    v2, echo1, echo2, via_proxy = run(with_client(server.address, body))
+    assert v2 == {"message": "Hello, x! (v2)", "version": 2}
+    assert (echo1["text"], echo1["version"]) == ("abc", 1)
+    assert (echo2["text"], echo2["version"]) == ("ABC", 2)
+    assert via_proxy["version"] == 1
+
+
+def test_manifests_readable_from_registry_doc(open_server):
+    import asyncio
+
+    from aster import docs_client
+
+    async def body(client):
+        doc, _events = await docs_client(client._node).join_and_subscribe_namespace(
+            client.registry_namespace, open_server.endpoint_id)
+        for _ in range(200):
+            entries = await doc.query_key_prefix(b"manifests/")
+            if len(entries) == len(client.services):
+                try:
+                    return [json.loads(await doc.read_entry_content(e.content_hash)) for e in entries]
+                except Exception:  # noqa: BLE001 - content not downloaded yet
+                    pass
+            await asyncio.sleep(0.05)
+        raise AssertionError("registry doc did not sync")
+
+    manifests = run(with_client(open_server.address, body))
+    by_name = {m["service"]: m for m in manifests}
+    assert by_name["EchoService"]["contract_id"] == open_server.contract_ids["EchoService"]
+    assert by_name["Greeter"]["version"] == 2
+    assert by_name["CounterSession"]["scoped"] == "session"
+    count = next(m for m in by_name["EchoService"]["methods"] if m["name"] == "count")
+    assert count["pattern"] == "server_stream" and count["request_wire_tag"] == "asterharness/CountRequest"
+
+
+def test_consumer_identity_file_is_admitted(tmp_path, trusted_server):
+    from tests.support.credentials import write_consumer_identity
+
+    root = make_root_key(tmp_path)
+    identity, endpoint_id = write_consumer_identity(root, tmp_path / ".aster-identity",
+                                                    attributes={"aster.role": "reader"})
+    server = trusted_server(root.pubkey_file)
+
+    async def body(client):
+        return client._node.node_id(), await client.proxy("Vault").read({"key": "greeting"})
+
+    node_id, value = run(with_client(server.address, body, identity=str(identity)))
+    assert node_id == endpoint_id
+    assert value["value"] == "hello"
