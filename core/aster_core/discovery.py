@@ -70,20 +70,6 @@ def _metadata(dist_info: str) -> tuple[str, str, str]:
     return name, version, requires
 
 
-def installed_distribution_version(dist_name: str) -> str | None:
-    """Version of an installed distribution, found the same cheap way."""
-    wanted = _normalise(dist_name)
-    for entry in sys.path:
-        try:
-            names = os.listdir(entry or ".")
-        except OSError:
-            continue
-        for item in names:
-            if item.endswith(".dist-info") and _normalise(item[:-10].rsplit("-", 1)[0]) == wanted:
-                return _metadata(os.path.join(entry or ".", item))[1] or None
-    return None
-
-
 def find_plugins(group: str = ENTRY_POINT_GROUP) -> list[FoundPlugin]:
     """Every entry point in ``group``, sorted by distribution then entry-point name."""
     seen: set[str] = set()
