@@ -1,6 +1,6 @@
 """Run a real AsterServer on loopback for the contract tests.
 
-    python -m tests.contract.serve MODULE:CLASS [MODULE:CLASS ...]
+    python -m tests.contract.serve [--max-lifetime SECONDS] MODULE:CLASS [MODULE:CLASS ...]
 
 Started from the test's working directory, so the runtime's startup check
 reads ``./.aster/manifest.json`` when the test put one there. Prints one JSON
@@ -23,7 +23,7 @@ def _load(spec: str) -> type:
     return getattr(importlib.import_module(module_name), class_name)
 
 
-async def _main(specs: list[str]) -> int:
+async def _main(specs: list[str], lifetime: float) -> int:
     from aster import AsterServer
 
     services = []
@@ -45,7 +45,9 @@ async def _main(specs: list[str]) -> int:
     }
     print(json.dumps(summary), flush=True)
     try:
-        await server.serve()
+        await asyncio.wait_for(server.serve(), lifetime)  # never outlive a crashed test run
+    except asyncio.TimeoutError:
+        pass
     finally:
         await server.close()
     return 0
@@ -53,4 +55,8 @@ async def _main(specs: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.path.insert(0, os.getcwd())
-    raise SystemExit(asyncio.run(_main(sys.argv[1:])))
+    args = sys.argv[1:]
+    max_lifetime = 120.0
+    if args[:1] == ["--max-lifetime"]:
+        max_lifetime, args = float(args[1]), args[2:]
+    raise SystemExit(asyncio.run(_main(args, max_lifetime)))

@@ -208,7 +208,11 @@ def gen_client(source: str, out_dir: Path, package: str | None, lang: str, servi
     from .outputs import write_package
 
     if is_address(source):
-        manifests = fetch_manifests(source, timeout=timeout).manifests
+        from .store import stored_manifest
+
+        # an imported export of the same contract also describes nested types
+        manifests = [stored_manifest(m["service"], m["contract_id"]) or m
+                     for m in fetch_manifests(source, timeout=timeout).manifests]
     else:
         manifests = load_contract_file(Path(source))
     manifests = select_service(manifests, service_name, source)

@@ -31,27 +31,31 @@ def _split_spec(spec: str) -> tuple[str, str]:
 
 
 def _types_in_traceback(tb) -> list[type]:
-    """Dataclasses held by the frames of a traceback, outermost first."""
+    """The dataclass each frame of a traceback was working on, outermost first.
+
+    Frames holding several dataclasses (a module body, a resolver's namespace)
+    say nothing about the recursion and are skipped.
+    """
     seen: list[type] = []
     while tb is not None:
-        for value in tb.tb_frame.f_locals.values():
-            if isinstance(value, type) and dataclasses.is_dataclass(value):
-                seen.append(value)
+        held = {v for v in tb.tb_frame.f_locals.values() if isinstance(v, type) and dataclasses.is_dataclass(v)}
+        if len(held) == 1:
+            seen.append(held.pop())
         tb = tb.tb_next
     return seen
 
 
 def _cycle_from_traceback(tb) -> list[str]:
-    """Names along the first type cycle the runtime recursed into (``[A, B, A]``)."""
-    chain: list[type] = []
-    for tp in _types_in_traceback(tb):
-        if chain and chain[-1] is tp:
-            continue
-        if tp in chain:
-            start = chain.index(tp)
-            return [t.__qualname__ for t in chain[start:]] + [tp.__qualname__]
-        chain.append(tp)
-    return []
+    """Names of the types the runtime recursed into over and over (the cycle), first seen first.
+
+    The failed module is gone from ``sys.modules``, so its string annotations
+    cannot be resolved any more; the recursion itself shows the cycle: only
+    types on it repeat.
+    """
+    from collections import Counter
+
+    counts = Counter(_types_in_traceback(tb))
+    return [t.__qualname__ for t, n in counts.items() if n > 2]
 
 
 def import_module(module_name: str):
@@ -73,7 +77,7 @@ def import_module(module_name: str):
                          "install the missing dependency in this environment") from None
     except RecursionError as exc:
         cycle = _cycle_from_traceback(exc.__traceback__)
-        named = " -> ".join(cycle) if cycle else "a dataclass that refers to itself"
+        named = ", ".join(cycle) if cycle else "(a dataclass that refers to itself)"
         raise UsageError(
             f"cannot import {module_name}: recursive type {named} cannot be handled by the runtime "
             f"in XLANG mode (aster-rpc's @service check recurses forever)",

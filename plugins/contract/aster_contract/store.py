@@ -37,3 +37,14 @@ def import_contract(path: Path) -> dict[str, Any]:
     atomic_write(target, json.dumps(doc, indent=2, ensure_ascii=False) + "\n", mode=0o644)
     return {"service": doc["service"], "version": doc["version"], "contract_id": doc["contract_id"],
             "path": str(target), "replaced": existed}
+
+
+def stored_manifest(service: str, contract_id: str) -> dict[str, Any] | None:
+    """The imported contract with exactly this id, as a manifest-shaped dict (None if absent)."""
+    from .export import export_to_manifest
+
+    path = stored_path(service, contract_id)
+    if not path.is_file():
+        return None
+    manifest = export_to_manifest(load_export(path))
+    return manifest if manifest["contract_id"] == contract_id.removeprefix(ID_PREFIX) else None
