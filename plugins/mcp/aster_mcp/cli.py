@@ -35,9 +35,8 @@ def list_catalog(address: str, *, rcan: str | None = None, filters: Filters = Fi
 def _render(data: dict[str, Any]) -> None:
     from aster_core.output import info, print_table
 
-    rows = [(t["name"], t["pattern"], t["scoped"], "yes" if t["confirm"] else "", t["request"], t["response"])
-            for t in data["tools"]]
-    print_table(["tool", "pattern", "scope", "confirm", "request", "response"], rows,
+    rows = [(t["name"], t["pattern"], t["scoped"], "yes" if t["confirm"] else "") for t in data["tools"]]
+    print_table(["tool", "pattern", "scope", "confirm"], rows,
                 title=f"{len(rows)} tool(s) an agent will see")
     if data["omitted"]:
         print_table(["left out", "pattern", "why"], [(o["name"], o["pattern"] or "", o["reason"])
