@@ -53,7 +53,7 @@ def endpoint_id_of(address: str) -> str:
 
 
 async def _collect(address: str, timeout: float) -> LiveContracts:
-    from aster import AdmissionDeniedError, AsterClient, docs_client
+    from aster import AdmissionDeniedError, AsterClient, IrohError, docs_client
 
     peer = endpoint_id_of(address)
     client = AsterClient(address=address)
@@ -63,7 +63,7 @@ async def _collect(address: str, timeout: float) -> LiveContracts:
         except AdmissionDeniedError as exc:
             raise DeniedError(f"{address[:24]}… refused admission: {exc}",
                               "present a consumer credential (ASTER_ENROLLMENT_CREDENTIAL or .aster-identity)") from None
-        except (asyncio.TimeoutError, OSError, ConnectionError, RuntimeError) as exc:
+        except (asyncio.TimeoutError, OSError, ConnectionError, RuntimeError, IrohError) as exc:
             reason = str(exc) or f"no answer within {timeout:g}s"
             raise UnavailableError(f"cannot reach {address[:24]}…: {reason}",
                                    "check that the producer is running and the address is current") from None
