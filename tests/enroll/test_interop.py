@@ -94,3 +94,23 @@ def test_identity_whose_node_key_changed_is_refused(vault, enroll, tmp_path):
     doc["node"] = {"secret_key": base64.b64encode(os.urandom(32)).decode()}
     open(identity, "w").write(tomli_w.dumps(doc))
     assert outcomes(vault[0].address, identity=identity) == "REFUSED"
+
+
+def test_producer_identity_gives_the_server_our_node_key_and_root(tmp_path, monkeypatch):
+    """A server run with an `enroll node --role producer` identity (plus the root's public key
+    file) presents the EndpointId we computed offline and admits consumers of the same root."""
+    from tests.support.server import start_server
+
+    monkeypatch.chdir(tmp_path)
+    ok("trust", "keygen", "--out-key", str(tmp_path / "root.key"))
+    quiet = ok("enroll", "node", "--role", "producer", "--name", "svc", "--root-key", str(tmp_path / "root.key"),
+               "--identity", str(tmp_path / "producer.id"), "-q")
+    assert "OPEN-GATE" in quiet.stderr and "ASTER_ROOT_PUBKEY_FILE" in quiet.stderr
+    endpoint_id = quiet.stdout.split()[1]
+    ok("enroll", "node", "--role", "consumer", "--capabilities", "reader", "--root-key", str(tmp_path / "root.key"),
+       "--identity", str(tmp_path / "consumer.id"))
+    with start_server(["vault"], identity=tmp_path / "producer.id", root_pubkey_file=tmp_path / "root.pub") as srv:
+        assert srv.endpoint_id == endpoint_id
+        assert srv.root_pubkey == open(tmp_path / "root.pub").read().strip()
+        assert outcomes(srv.address, identity=str(tmp_path / "consumer.id"))["read"] == "OK"
+        assert outcomes(srv.address) == "REFUSED"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from aster_core.errors import UsageError
-from aster_core.output import emit, json_option, print_fields
+from aster_core.output import emit, json_option, print_fields, warn
 
 from .enrollment import DEFAULT_EXPIRY, Enrollment, enroll_node
 
@@ -45,8 +45,16 @@ def node(role: str, name: str | None, identity: str | None, out: str | None, kin
                          profile=profile)
     if quiet and not as_json:
         click.echo(f"{result.identity_file} {result.endpoint_id} {result.expires}")
-        return
-    emit(result.as_dict(), as_json, lambda _: _render(result))
+    else:
+        emit(result.as_dict(), as_json, lambda _: _render(result))
+    if result.role == "producer":
+        warn(OPEN_GATE_WARNING)
+
+
+#: The runtime (aster-rpc 0.1.2) takes the root key of a producer's identity entry but still
+#: opens the consumer gate unless a root public key is configured: say so every time.
+OPEN_GATE_WARNING = ("a server started with this identity alone runs OPEN-GATE (admits every consumer); "
+                     "also set ASTER_ROOT_PUBKEY_FILE to the root's public key file")
 
 
 def _render(result: Enrollment) -> None:
@@ -71,5 +79,6 @@ def _render(result: Enrollment) -> None:
         if result.type == "ott":
             click.echo("  (a one-time token: the server admits it once)")
     else:
-        click.echo(f"  run the producer with ASTER_IDENTITY_FILE={result.identity_file} "
-                   f"(or AsterServer(identity=...)); it then trusts root {result.root_pubkey[:16]}...")
+        click.echo(f"  ASTER_IDENTITY_FILE={result.identity_file} ASTER_ROOT_PUBKEY_FILE=<root .pub file> "
+                   "python your_server.py")
+        click.echo(f"  (or ASTER_ROOT_PUBKEY={result.root_pubkey})")
