@@ -5,8 +5,8 @@
 - base64 text of a ``NodeAddr``;
 - the ``name`` of a ``[[peers]]`` entry in ``./.aster-identity`` (or the file
   ``ASTER_IDENTITY_FILE`` names). The entry gives the address in its
-  ``address`` key (a ticket, NodeAddr or endpoint id) and its credential is
-  the one presented on admission.
+  ``address`` key (a ticket, NodeAddr or endpoint id); when the entry is a
+  signed credential, it is the one presented on admission.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ ADDRESS_KEYS = ("address", "endpoint_addr", "ticket")
 class Address:
     """A resolved address: ``value`` is what the runtime dials.
 
-    ``kind`` is ``ticket``, ``endpoint_id``, ``node_addr`` or ``peer``;
-    ``peer`` names the identity-file entry whose credential to present, and
-    ``identity_file`` is that file.
+    ``kind`` is ``ticket``, ``endpoint_id``, ``node_addr`` or ``peer``; for a
+    peer entry that is a signed credential, ``peer`` names it (the credential
+    to present) and ``identity_file`` is its file.
     """
 
     text: str
@@ -97,7 +97,9 @@ def resolve_address(text: str) -> Address:
         if kind is None:
             raise UsageError(f"peer {text!r} in {path} has an address that is not one: {target[:40]!r}",
                              "Use an aster1... ticket, a base64 NodeAddr or a 64-hex endpoint id.")
-        return Address(text, target, "peer", peer=text, identity_file=str(path))
+        has_credential = bool(entry.get("signature"))
+        return Address(text, target, "peer", peer=text if has_credential else None,
+                       identity_file=str(path) if has_credential else None)
     kind = _literal_kind(text)
     if kind is None:
         names = peer_names(path)

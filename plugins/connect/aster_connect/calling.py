@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from typing import Any, Callable
 
 from aster_core.errors import UsageError
 from aster_core.output import print_json, print_json_line
 
+from .client import connect, run
 from .schema import MethodInfo
 
 OPEN_GATE_NOTE = "Note: the peer admitted us without a credential: it admits every consumer (open gate)."
@@ -36,8 +36,6 @@ def _request_stream(info: MethodInfo | None, payload: Any, items: list | None,
 
 async def _call(address: str, service: str, method: str, payload: Any, items: list | None, *,
                 rcan: str | None, timeout: float, as_json: bool, stdin_items: Callable[[], Any]) -> None:
-    from .client import connect
-
     base = service.partition("@")[0]
     conn = await connect(address, rcan=rcan, timeout=timeout, schemas=[base])
     async with conn:
@@ -63,6 +61,6 @@ async def _call(address: str, service: str, method: str, payload: Any, items: li
 def run_call(address: str, service: str, method: str, payload: Any, items: list | None, *, rcan: str | None,
              timeout: float, as_json: bool, stdin_items: Callable[[], Any]) -> None:
     """Run one call; every failure is raised as an AsterError for the host to print."""
-    asyncio.run(_call(address, service, method, payload, items, rcan=rcan, timeout=timeout, as_json=as_json,
+    run(_call(address, service, method, payload, items, rcan=rcan, timeout=timeout, as_json=as_json,
                       stdin_items=stdin_items))
 

@@ -77,7 +77,21 @@ _CLASS_BY_STATUS: dict[str, type[CallError]] = {
 }
 
 
+_DEFAULT_HINTS: dict[str, str] = {
+    "INTERNAL": "The service failed while handling the call; its log says why.",
+    "UNKNOWN": "The service failed while handling the call; its log says why.",
+    "INVALID_ARGUMENT": "Check the request against `describe` in aster shell.",
+    "CONTRACT_VIOLATION": "The request does not match the service's contract; check field names and types.",
+    "FAILED_PRECONDITION": "The service refused the call in its current state.",
+    "RESOURCE_EXHAUSTED": "The service is rate-limiting or out of capacity; retry later.",
+    "UNAVAILABLE": "Check that the server is running and reachable; retry.",
+    "DEADLINE_EXCEEDED": "Raise --timeout, or check that the method finishes.",
+    "CANCELLED": "The call was cancelled before it finished.",
+}
+GENERIC_HINT = "The service answered with this status; its documentation or log says more."
+
+
 def call_error(status: int | str, message: str, hint: str | None = None) -> CallError:
     """The :class:`CallError` subclass for a status given by number or name."""
     name = STATUS_NAMES.get(status, f"STATUS_{status}") if isinstance(status, int) else status
-    return _CLASS_BY_STATUS.get(name, CallError)(name, message, hint)
+    return _CLASS_BY_STATUS.get(name, CallError)(name, message, hint or _DEFAULT_HINTS.get(name, GENERIC_HINT))

@@ -132,9 +132,10 @@ class ServiceInfo:
         if found is None:
             names = sorted(self.methods)
             close = difflib.get_close_matches(name, names, n=1)
-            hint = f"Did you mean {self.name}.{close[0]}? " if close else ""
-            raise CallNotFound("NOT_FOUND", f"service {self.name!r} has no method {name!r}",
-                               f"{hint}Methods of {self.name}: {', '.join(names) or '(none)'}.")
+            ref = self.ref or self.name
+            hint = f"Did you mean {ref}.{close[0]}? " if close else ""
+            raise CallNotFound("NOT_FOUND", f"service {ref!r} has no method {name!r}",
+                               f"{hint}Methods of {ref}: {', '.join(names) or '(none)'}.")
         return found
 
     def to_dict(self) -> dict:

@@ -28,7 +28,7 @@ from aster_core.errors import AsterError, UsageError
 from aster_core.output import print_json, print_json_line
 
 from .arguments import convert, parse_arguments, split_words
-from .client import Connection, Session, connect
+from .client import Connection, Session, connect, run
 from .errors import CallError
 from .schema import FieldInfo, MethodInfo, ServiceInfo
 
@@ -541,5 +541,5 @@ async def _main(address: str, rcan: str | None, timeout: float, as_json: bool) -
 
 def run_shell(address: str, *, rcan: str | None, timeout: float, as_json: bool) -> int:
     """Run the shell until exit or end of input; returns the exit status."""
-    return asyncio.run(_main(address, rcan, timeout, as_json))
+    return run(_main(address, rcan, timeout, as_json))
 
