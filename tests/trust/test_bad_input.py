@@ -49,6 +49,9 @@ CASES = {
     "pubkey-nonhex-key": (("trust", "keygen", "pubkey", "--in", "nothex.key", "--out", "p.pub"), ExitCode.USAGE, "not hex"),
     "pubkey-mismatched-pair": (("trust", "keygen", "pubkey", "--in", "mixed.key", "--out", "p.pub"), ExitCode.USAGE, "does not belong"),
     "pubkey-binary-file": (("trust", "keygen", "pubkey", "--in", "binary.key", "--out", "p.pub"), ExitCode.USAGE, "not a text file"),
+    "pubkey-in-and-profile": (("trust", "keygen", "pubkey", "--in", "root.key", "--profile", "x", "--out", "p.pub"),
+                              ExitCode.USAGE, "--in and --profile"),
+    "pubkey-no-profile": (("trust", "keygen", "pubkey", "--out", "p.pub"), ExitCode.NOT_FOUND, "profile"),
     "pubkey-existing-out": (("trust", "keygen", "pubkey", "--in", "root.key", "--out", "root.pub"), ExitCode.USAGE, "already exists"),
     # sign
     "sign-key-not-json": (("trust", "sign", "consumer", "--root-key", "notjson.key", "--out", "n.cred"), ExitCode.USAGE, "not JSON"),

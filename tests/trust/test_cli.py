@@ -114,3 +114,10 @@ def test_verify_refuses_an_expired_credential(tmp_path):
     time.sleep(1.2)
     result = aster("trust", "verify", "c.json", "--root-pubkey", "root.pub", cwd=tmp_path)
     assert result.returncode == 1 and "expired" in result.stderr
+
+
+def test_keygen_pubkey_of_a_profile_needs_no_keyring(tmp_path, monkeypatch):
+    pub = json.loads(ok("profile", "create", "prod", "--json", cwd=tmp_path).stdout)["root_pubkey"]
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")  # no keyring at all
+    ok("trust", "keygen", "pubkey", "--out", "prod.pub", cwd=tmp_path)
+    assert (tmp_path / "prod.pub").read_text().strip() == pub

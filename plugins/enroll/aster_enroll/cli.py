@@ -65,7 +65,7 @@ def _render(result: Enrollment) -> None:
     print_fields([
         ("file", result.identity_file),
         ("peer", result.name),
-        ("role", f"{result.role} ({result.type})"),
+        ("role", f"{result.role} ({'mesh enrollment' if result.type == 'producer' else result.type})"),
         ("capabilities", ",".join(result.capabilities)),
         ("attributes", ", ".join(f"{k}={v}" for k, v in sorted(extra.items())) or "(none)"),
         ("endpoint id", result.endpoint_id),

@@ -32,10 +32,17 @@ def keygen_pair(out_key: str | os.PathLike, *, force: bool = False) -> dict[str,
     return {"key_file": str(key_path), "public_key_file": str(pub_path), "public_key": key.public_hex}
 
 
-def keygen_pubkey(key_file: str | os.PathLike, out: str | os.PathLike, *, force: bool = False) -> dict[str, Any]:
-    key = keys.load_root_key_file(key_file)
-    path = keys.write_public_key(out, key.public_key, force=force)
-    return {"public_key_file": str(path), "public_key": key.public_hex}
+def keygen_pubkey(key_file: str | os.PathLike | None, out: str | os.PathLike, *, profile: str | None = None,
+                  force: bool = False) -> dict[str, Any]:
+    """The public key of a key pair file, or (without one) of a profile as recorded in config.toml."""
+    if key_file is not None:
+        if profile is not None:
+            raise UsageError("--in and --profile both name a root key", "give only one of them")
+        public_key = keys.load_root_key_file(key_file).public_key
+    else:
+        public_key = keys.profile_public_key(profile)
+    path = keys.write_public_key(out, public_key, force=force)
+    return {"public_key_file": str(path), "public_key": public_key.hex()}
 
 
 def _check_output(out: str | os.PathLike | None, force: bool) -> Path | None:

@@ -59,13 +59,14 @@ def keygen_root(out: str, force: bool, as_json: bool) -> None:
 
 
 @keygen.command("pubkey")
-@click.option("--in", "key_file", required=True, metavar="FILE", help="Root key pair file.")
+@click.option("--in", "key_file", metavar="FILE", help="Root key pair file. Default: the profile's public key.")
+@click.option("--profile", metavar="NAME", help="Without --in: the profile whose public key to write (default: active).")
 @click.option("--out", required=True, metavar="FILE", help="Public key file to create (64 hex).")
 @_FORCE
 @json_option
-def keygen_pubkey(key_file: str, out: str, force: bool, as_json: bool) -> None:
-    """Write the bare-hex public key of a root key pair (what servers trust)."""
-    emit(actions.keygen_pubkey(key_file, out, force=force), as_json, _render_keys)
+def keygen_pubkey(key_file: str | None, profile: str | None, out: str, force: bool, as_json: bool) -> None:
+    """Write the bare-hex public key of a root key pair or profile (what servers trust)."""
+    emit(actions.keygen_pubkey(key_file, out, profile=profile, force=force), as_json, _render_keys)
 
 
 def _render_keys(data: dict[str, Any]) -> None:

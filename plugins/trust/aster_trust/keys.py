@@ -135,6 +135,15 @@ def root_key_from_keyring(profile: str | None = None) -> tuple[RootKey, str]:
     return key, name
 
 
+def profile_public_key(profile: str | None = None) -> bytes:
+    """A profile's root public key as recorded in config.toml (no keyring needed)."""
+    from aster_core.profiles import get_profile, selected_profile_name
+
+    name = selected_profile_name(profile)
+    return parse_hex32(get_profile(name).root_pubkey, f"root_pubkey of profile {name!r}",
+                       "fix config.toml or recreate the profile")
+
+
 def load_public_key(source: str) -> bytes:
     """A root public key from a file (bare hex, or JSON with ``public_key``) or from 64 hex text."""
     path = Path(source).expanduser()
