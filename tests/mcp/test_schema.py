@@ -201,3 +201,39 @@ def test_collect_stops_at_max_items_at_timeout_or_at_the_end():
     got = asyncio.run(collect(_numbers(100, delay=0.05), max_items=100, timeout=0.3))
     assert got.stopped == "timeout" and 2 <= got.to_dict()["count"] < 10
     assert time.monotonic() - start < 2
+
+
+def test_catalog_from_aster_connect_services(echo):
+    """What aster_connect reports becomes tools; a raw published manifest, when the service
+    carries one, gives every field detail (map value kinds included)."""
+    from aster_connect.schema import ServiceInfo
+
+    from aster_mcp.catalog import build_catalog
+
+    scored = {"name": "scores", "kind": "map", "key_kind": "string", "value_kind": "int", "required": False,
+              "default_kind": "empty_map"}
+    manifest = {"scoped": "shared", "methods": [
+        *echo.values(),
+        {"name": "rank", "pattern": "unary", "request_type": "Rank", "response_type": "Rank",
+         "fields": [scored], "response_fields": [scored]}]}
+    parsed = ServiceInfo(name="EchoService", contract_id="c" * 64)
+    parsed.apply_manifest(manifest)
+    unknown = ServiceInfo(name="Hidden", contract_id="d" * 64)
+    catalog = build_catalog([parsed, unknown], Filters(deny=("EchoService.fail",), confirm=("*.slow",)))
+    assert "EchoService.echo" in catalog.tools and "EchoService.fail" not in catalog.tools
+    assert catalog.tools["EchoService.slow"].confirm and not catalog.tools["EchoService.echo"].confirm
+    reasons = {o.name: o.reason for o in catalog.omitted}
+    assert "no published manifest" in reasons["Hidden.*"] and "deny" in reasons["EchoService.fail"]
+    # parsed MethodInfo keeps no map value kind: any value is accepted rather than a wrong guess
+    rank = catalog.tools["EchoService.rank"]
+    assert rank.input_schema["properties"]["scores"]["additionalProperties"] == {}
+    assert plan_call(rank.method, {"scores": {"a": 1}}, rank.types).request == {"scores": {"a": 1}}
+    echo_tool = catalog.tools["EchoService.echo"]
+    assert echo_tool.input_schema["properties"]["times"] == {"type": "integer", "default": 1}
+    assert echo_tool.input_schema["properties"]["tags"]["items"] == {"type": "string"}
+
+    parsed.manifest = manifest  # a service that carries its raw manifest
+    rank = build_catalog([parsed]).tools["EchoService.rank"]
+    assert rank.input_schema["properties"]["scores"]["additionalProperties"] == {"type": "integer"}
+    with pytest.raises(ArgumentError, match=r"scores\['a'\] must be an integer"):
+        plan_call(rank.method, {"scores": {"a": "1"}}, rank.types)

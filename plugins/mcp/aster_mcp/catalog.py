@@ -139,6 +139,8 @@ def _field_dict(info: Any) -> dict[str, Any]:
         out["item_kind"] = info.item_kind or "string"
         if info.ref_name:
             out["item_ref"] = info.ref_name
+    elif kind == "map":
+        out["value_kind"] = None  # not kept by MethodInfo: accept any value rather than guess
     elif info.ref_name:
         out["ref_name"] = info.ref_name
     if info.enum_values:

@@ -102,7 +102,7 @@ def _kind_schema(kind: str | None, ref: str | None, enum_values: list | None, ty
         return {"type": "array"}
     if kind == "map":
         return {"type": "object"}
-    # A kind this version does not know: accept any JSON value rather than guess.
+    # An unknown (or unrecorded) kind: accept any JSON value rather than guess.
     return {}
 
 

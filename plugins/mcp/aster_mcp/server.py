@@ -212,6 +212,7 @@ async def _serve_http(options: Options, link: PeerLink, sessions: SessionPool) -
         while not web.started:
             await asyncio.sleep(0.01)
         host, port = sock.getsockname()[:2]
+        host = f"[{host}]" if ":" in host else host
         print(f"aster mcp: serving MCP over streamable HTTP at http://{host}:{port}/mcp",
               file=sys.stderr, flush=True)
 
