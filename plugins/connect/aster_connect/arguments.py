@@ -12,7 +12,6 @@ Streaming-input methods take a JSON array of requests (one item per element).
 from __future__ import annotations
 
 import json
-import shlex
 from typing import Any
 
 from aster_core.errors import UsageError
@@ -75,11 +74,60 @@ def _put(target: dict, dotted: str, value: Any) -> None:
     target[parts[-1]] = value
 
 
+def _unquote(word: str) -> str:
+    if len(word) >= 2 and word[0] == word[-1] and word[0] in "\"'":
+        if word[0] == '"':
+            try:
+                return json.loads(word)
+            except json.JSONDecodeError:
+                pass
+        return word[1:-1]
+    return word
+
+
 def split_words(text: str) -> list[str]:
-    try:
-        return shlex.split(text)
-    except ValueError as exc:
-        raise UsageError(f"cannot split the arguments: {exc}", "Close the quote, or pass the request as JSON.") from None
+    """Words split on blanks outside quotes and brackets, so JSON values need no quoting.
+
+    ``tags=["a", "b"]`` stays one word; a value (or word) wholly in quotes
+    loses them: ``text="two words"`` gives ``text=two words``.
+    """
+    words: list[str] = []
+    current: list[str] = []
+    depth = 0
+    quote = ""
+    escaped = False
+    for char in text:
+        if quote:
+            current.append(char)
+            if escaped:
+                escaped = False
+            elif char == "\\" and quote == '"':
+                escaped = True
+            elif char == quote:
+                quote = ""
+            continue
+        if char in "\"'":
+            quote = char
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+        elif char.isspace() and depth <= 0:
+            if current:
+                words.append("".join(current))
+                current = []
+            continue
+        current.append(char)
+    if quote or depth > 0:
+        raise UsageError("cannot split the arguments: a quote or bracket is not closed",
+                         "Close it, or pass the whole request as JSON.")
+    if current:
+        words.append("".join(current))
+    out = []
+    for word in words:
+        key, eq, value = word.partition("=")
+        out.append(f"{key}={_unquote(value)}" if eq and key and key[0] not in "\"'[{" else _unquote(word))
+    return out
 
 
 def parse_arguments(method: MethodInfo | None, text: str) -> Any:
