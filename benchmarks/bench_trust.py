@@ -65,8 +65,10 @@ def main(argv: list[str] | None = None) -> int:
             "bare click --help": [sys.executable, "-c", BARE_CLICK],
             "aster trust sign consumer": [aster, "trust", "sign", "consumer", "--root-key", "root.key", "--type",
                                           "ott", "--attr", "aster.role=reader", "--out", "c.json", "--force"],
-            "aster enroll node": [aster, "enroll", "node", "--role", "consumer", "--name", "bench",
-                                  "--capabilities", "reader", "--root-key", "root.key", "-q"],
+            "aster enroll node -q": [aster, "enroll", "node", "--role", "consumer", "--name", "bench",
+                                     "--capabilities", "reader", "--root-key", "root.key", "-q"],
+            "aster enroll node (summary)": [aster, "enroll", "node", "--role", "consumer", "--name", "bench",
+                                            "--capabilities", "reader", "--root-key", "root.key"],
         }
         for cmd in commands.values():  # warm the OS caches once
             _time(cmd, work, env)

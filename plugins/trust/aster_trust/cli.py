@@ -127,11 +127,12 @@ def _sign(kind: str, root_key: str | None, profile: str | None, expires: str, at
 
 
 def _render_signed(data: dict[str, Any]) -> None:
+    # Plain lines, no table: this is the hot path of scripted signing, and rich costs ~20 ms to import.
     cred = data["credential"]
     click.echo(f"Wrote {cred['type']} credential to {data['file']}")
-    print_fields([("root", cred["root_pubkey"]), ("bound to", cred.get("endpoint_id") or "any endpoint"),
-                  ("attributes", _attrs_text(cred["attributes"])), ("expires", data["expires"]),
-                  ("signed with", data["root_key"])])
+    click.echo(f"  bound to {cred.get('endpoint_id') or 'any endpoint'}; attributes {_attrs_text(cred['attributes'])}; "
+               f"expires {data['expires']}")
+    click.echo(f"  root {cred['root_pubkey']} (signed with {data['root_key']})")
 
 
 def _attrs_text(attributes: dict[str, str]) -> str:
