@@ -92,7 +92,7 @@ def resolve_address(text: str) -> Address:
         if target is None:
             raise UsageError(
                 f"peer {text!r} in {path} has no address",
-                f"Add address = \"aster1...\" to its [[peers]] entry, or pass the ticket directly.")
+                "Add address = \"aster1...\" to its [[peers]] entry, or pass the ticket directly.")
         kind = _literal_kind(target)
         if kind is None:
             raise UsageError(f"peer {text!r} in {path} has an address that is not one: {target[:40]!r}",
