@@ -231,3 +231,21 @@ def test_a_peer_that_goes_away_yields_tool_errors_not_a_dead_server(server_facto
     assert "EchoService.echo" in names
     assert elapsed < 60, elapsed
     print(f"three calls after the peer died answered in {elapsed:.1f}s")
+
+
+def test_an_unreachable_peer_at_start_up_is_reported_not_fatal(server_factory):
+    server = server_factory(("echo",))
+    address = server.address
+    server.stop()
+
+    async def body():
+        async with stdio_mcp(address, "--connect-timeout", "1") as client:
+            errors = []
+            for _ in range(2):  # each request dials again; the server stays up
+                with pytest.raises(MCPError) as err:
+                    await client.list_tools()
+                errors.append(str(err.value))
+            return errors
+
+    errors = run(body(), 60)
+    assert all("cannot reach the Aster peer" in e and "UNAVAILABLE" in e for e in errors)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 from pathlib import Path
@@ -29,7 +28,9 @@ def list_catalog(address: str, *, rcan: str | None = None, filters: Filters = Fi
         finally:
             await conn.close()
 
-    return asyncio.run(run())
+    from aster_connect.client import run as run_loop
+
+    return run_loop(run())
 
 
 def _render(data: dict[str, Any]) -> None:
@@ -111,11 +112,13 @@ def mcp(address: str, rcan: str | None, allow: tuple[str, ...], deny: tuple[str,
         catalog = list_catalog(address, rcan=rcan, filters=filters, timeout=connect_timeout)
         emit(catalog.to_dict(), as_json, _render)
         return
+    from aster_connect.client import run as run_loop
+
     from .server import Options, serve
 
     _setup_logging()
     try:
-        asyncio.run(serve(Options(address=address, rcan=rcan, filters=filters, transport=transport,
+        run_loop(serve(Options(address=address, rcan=rcan, filters=filters, transport=transport,
                                   host=host, port=port, connect_timeout=connect_timeout)))
     except KeyboardInterrupt:
         pass

@@ -70,14 +70,19 @@ class Bridge:
 
     async def run(self, tool: ToolSpec, plan: CallPlan, session_key: Hashable | None) -> Any:
         """The call's JSON result; raises ``aster_connect`` CallErrors as they come."""
-        from aster_connect.errors import CallUnavailable
+        from aster_connect.errors import CallError
 
         conn = await self.link.connection()
         try:
             return await self._run(conn, tool, plan, session_key)
-        except CallUnavailable as exc:
+        except CallError as exc:
             if exc.status == "UNAVAILABLE":
                 await self.link.broken(conn)
+            raise
+        except Exception:
+            # Not a status the peer answered: the transport itself failed. Dialing
+            # again costs one admission (~35 ms on loopback), so start afresh.
+            await self.link.broken(conn)
             raise
 
     async def _run(self, conn: Any, tool: ToolSpec, plan: CallPlan, session_key: Hashable | None) -> Any:
