@@ -6,7 +6,6 @@ import base64
 import json
 import stat
 import subprocess
-import sys
 import time
 import tomllib
 

@@ -13,6 +13,7 @@ from aster_core.errors import UsageError
 from aster_trust import credentials
 from aster_trust.attributes import ROLE, parse_attributes, parse_capabilities
 from aster_trust.keys import resolve_root_key
+from aster_trust.paths import check_writable_target
 
 from . import identity
 
@@ -78,7 +79,7 @@ def enroll_node(*, role: str, name: str | None = None, identity_file: str | os.P
     attributes = signed_attributes(role, capabilities, attrs)
     expires_at = to_epoch(parse_expiry(expires))
     path = Path(identity_file)
-    identity.check_writable(path)
+    check_writable_target(path)
     identity.read(path)  # a corrupt file stops us here, before the lock file is made
     root, root_source = resolve_root_key(root_key_file, profile)
     cred_type = credentials.PRODUCER if role == "producer" else kind

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aster_core.errors import AsterError, UsageError
+from aster_core.errors import UsageError
 
 from aster_trust.credentials import Credential
 from aster_trust.keys import public_key_of
@@ -44,17 +44,6 @@ class NodeKey:
     def table(self) -> dict[str, str]:
         """The ``[node]`` table: what the runtime reads as the endpoint's secret key."""
         return {"secret_key": base64.b64encode(self.seed).decode("ascii"), "endpoint_id": self.endpoint_id}
-
-
-def check_writable(path: Path) -> None:
-    """Refuse a path we could not write, before any file (or lock file) is created."""
-    if path.is_dir():
-        raise UsageError(f"{path} is a directory", "give the identity file's path, e.g. ./.aster-identity")
-    parent = path.parent
-    if not parent.is_dir():
-        raise AsterError(f"cannot write {path}: {parent} does not exist", "create the directory first")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise AsterError(f"cannot write {path}: permission denied", "choose a path you may write to")
 
 
 def validate(doc: dict[str, Any], path: Path) -> NodeKey | None:

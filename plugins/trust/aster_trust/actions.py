@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from aster_core.durations import iso_utc, parse_expiry, to_epoch
-from aster_core.errors import AsterError, UsageError
+from aster_core.errors import UsageError
 
 from . import credentials, keys
 from .attributes import parse_attributes
+from .paths import check_new_file
 
 DEFAULT_EXPIRY = "30d"
 
@@ -50,15 +51,7 @@ def _check_output(out: str | os.PathLike | None, force: bool) -> Path | None:
     if out is None:
         return None
     path = Path(out)
-    if path.is_dir():
-        raise UsageError(f"{path} is a directory", "give the credential's file path")
-    if path.exists() and not force:
-        raise UsageError(f"{path} already exists", "choose another path, or pass --force to replace it")
-    parent = path.parent
-    if not parent.is_dir():
-        raise AsterError(f"cannot write {path}: {parent} does not exist", "create the directory first")
-    if not os.access(parent, os.W_OK):
-        raise AsterError(f"cannot write {path}: {parent} is not writable", "choose a directory you may write to")
+    check_new_file(path, force)
     return path
 
 

@@ -19,16 +19,18 @@ from pathlib import Path
 
 from aster_core.errors import AsterError, NotFoundError, UsageError
 
-_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+from .paths import check_new_file
+
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
 
 
 def parse_hex32(text: str, what: str, hint: str) -> bytes:
     """32 bytes from 64 hex characters, or a UsageError naming ``what``."""
     value = (text or "").strip()
-    if not _HEX64.match(value):
-        found = f"{len(value)} characters" if value and all(c in "0123456789abcdefABCDEF" for c in value) \
-            else "text that is not hex"
-        raise UsageError(f"{what} must be 64 hex characters (32 bytes), got {found}", hint)
+    if not _HEX.match(value):
+        raise UsageError(f"{what} must be 64 hex characters (32 bytes), got text that is not hex", hint)
+    if len(value) != 64:
+        raise UsageError(f"{what} must be 64 hex characters (32 bytes), got {len(value)} characters", hint)
     return bytes.fromhex(value)
 
 
@@ -127,7 +129,8 @@ def root_key_from_keyring(profile: str | None = None) -> tuple[RootKey, str]:
     seed_hex = load_root_key(name)
     key = root_key_from_seed(parse_hex32(seed_hex, f"the keyring's root key for profile {name!r}",
                                          "recreate the profile or pass --root-key FILE"))
-    recorded = read_config().get("profiles", {}).get(name, {})
+    profiles = read_config().get("profiles")
+    recorded = profiles.get(name) if isinstance(profiles, dict) else None
     expected = recorded.get("root_pubkey") if isinstance(recorded, dict) else None
     if expected and expected.lower() != key.public_hex:
         raise AsterError(f"the keyring's root key for profile {name!r} does not match its root_pubkey "
@@ -150,7 +153,7 @@ def load_public_key(source: str) -> bytes:
     if path.exists():
         return _public_key_from_file(path)
     text = source.strip()
-    if text and all(c in "0123456789abcdefABCDEF" for c in text):
+    if _HEX.match(text):
         return parse_hex32(text, "root public key", "give the 64-hex key or the path of its file")
     raise NotFoundError(f"{source!r} is neither a public key file nor 64 hex characters",
                         "pass the path of a file made by `aster trust keygen pubkey`, or the key's hex")
@@ -180,19 +183,12 @@ def public_key_path_for(key_path: str | os.PathLike) -> Path:
     return path.with_name(path.stem + ".pub") if path.suffix else path.with_name(path.name + ".pub")
 
 
-def _refuse_existing(path: Path, force: bool) -> None:
-    if path.exists() and not force:
-        raise UsageError(f"{path} already exists", "choose another path, or pass --force to replace it")
-    if path.is_dir():
-        raise UsageError(f"{path} is a directory", "give a file path")
-
-
 def write_root_key(path: str | os.PathLike, key: RootKey, *, force: bool = False) -> Path:
     """Write the key pair file, mode 0600; never replaces a file unless ``force``."""
     from aster_core.files import atomic_write
 
     path = Path(path)
-    _refuse_existing(path, force)
+    check_new_file(path, force)
     return atomic_write(path, key.to_file_json(), mode=0o600, exclusive=not force)
 
 
@@ -201,7 +197,7 @@ def write_public_key(path: str | os.PathLike, public_key: bytes, *, force: bool 
     from aster_core.files import atomic_write
 
     path = Path(path)
-    _refuse_existing(path, force)
+    check_new_file(path, force)
     return atomic_write(path, public_key.hex() + "\n", mode=0o644, exclusive=not force)
 
 
@@ -211,8 +207,8 @@ def write_key_pair(key_path: str | os.PathLike, key: RootKey, *, force: bool = F
     pub_path = public_key_path_for(key_path)
     if pub_path == key_path:
         raise UsageError(f"{key_path} would be both the key and its public key", "give the key file another suffix, e.g. root.key")
-    _refuse_existing(key_path, force)
-    _refuse_existing(pub_path, force)
+    check_new_file(key_path, force)
+    check_new_file(pub_path, force)
     written = write_root_key(key_path, key, force=force)
     try:
         return written, write_public_key(pub_path, key.public_key, force=force)
