@@ -9,7 +9,13 @@ T = TypeVar("T")
 
 
 def run(coro: Awaitable[T], timeout: float = 30.0) -> T:
-    """``asyncio.run`` with a hard timeout, so a hung call fails instead of hanging the suite."""
+    """``asyncio.run`` with a hard timeout, so a hung call fails instead of hanging the suite.
+
+    ``aster`` is imported first: it installs uvloop's loop policy, and with the
+    standard asyncio loop the released runtime crashes at interpreter exit in
+    about half of the runs (docs/runtime-notes.md).
+    """
+    import aster  # noqa: F401  (see above)
 
     async def _bounded() -> T:
         return await asyncio.wait_for(coro, timeout)
