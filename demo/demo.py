@@ -10,6 +10,7 @@ on loopback (ASTER_RELAY_MODE=disabled).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -56,6 +57,24 @@ class Demo:
             sys.exit(1)
         return proc
 
+    def serve(self, title: str, *argv: str) -> dict:
+        """Start a service in the background; returns the JSON line it prints once serving."""
+        print(f"\n{BOLD}-- {title}{RESET}\n{DIM}$ {' '.join(argv)} &{RESET}", flush=True)
+        proc = subprocess.Popen(list(argv), cwd=WORK, env=self.env, stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.background.append(proc)
+        line = proc.stdout.readline()
+        try:
+            info = json.loads(line)
+            if "address" not in info:
+                raise ValueError(line)
+        except ValueError:
+            print(f"\nThe demo stopped: the service did not start ({line.strip()!r}).", file=sys.stderr)
+            self.close()
+            sys.exit(1)
+        print(f"  serving at {info['address'][:48]}...")
+        return info
+
     def close(self) -> None:
         for proc in self.background:
             proc.terminate()
@@ -83,7 +102,97 @@ def host(d: Demo) -> None:
           "aster", "hello", "Ada", "--json")
 
 
-SECTIONS = [host]
+def trust(d: Demo) -> None:
+    d.section("Trust: offline root keys and signed credentials",
+              "Everything in a mesh traces back to an ed25519 root key. Servers trust its public half; "
+              "credentials it signs admit consumers and producers. Works with no network and no runtime.")
+    d.run("A root key pair (JSON, mode 0600, never silently replaced)", "aster", "trust", "keygen", "root",
+          "--out", "root.key")
+    d.run("Its public key, the file servers are given", "aster", "trust", "keygen", "pubkey", "--in", "root.key",
+          "--out", "root.pub")
+    d.run("Running keygen again refuses to replace the key (exit 2)", "aster", "trust", "keygen", "root",
+          "--out", "root.key", expect=2)
+    d.run("A consumer credential granting the role 'reader', valid 30 days", "aster", "trust", "sign", "consumer",
+          "--root-key", "root.key", "--type", "policy", "--attr", "aster.role=reader", "--attr", "team=billing",
+          "--expires", "30d", "--out", "reader.cred")
+    d.run("What is in it, and does its signature hold?", "aster", "trust", "inspect", "reader.cred")
+    d.run("Verify against the root public key (exit 0 only if signature, root and expiry hold)",
+          "aster", "trust", "verify", "reader.cred", "--root-pubkey", "root.pub")
+    d.run("A one-time token carries a fresh 32-byte nonce", "aster", "trust", "sign", "consumer", "--root-key",
+          "root.key", "--type", "ott", "--expires", "24h", "--out", "once.cred", "--json")
+    d.run("Bad input is one line (an --attr without '='; exit 2, nothing written)", "aster", "trust", "sign",
+          "consumer", "--root-key", "root.key", "--attr", "team", "--out", "bad.cred", expect=2)
+
+
+def enroll(d: Demo) -> None:
+    d.section("Enroll: node identities",
+              "`enroll node` makes (or reuses) the node's key, computes its endpoint id offline, signs a "
+              "credential bound to it and upserts a [[peers]] entry in .aster-identity (locked, atomic, 0600).")
+    d.run("Enroll this machine as a consumer that may read", "aster", "enroll", "node", "--role", "consumer",
+          "--name", "laptop", "--capabilities", "reader", "--root-key", "root.key",
+          "--identity", "laptop.aster-identity")
+    d.run("Enroll again: the entry is replaced by name, the node key kept, other tables too (quiet output)",
+          "aster", "enroll", "node", "--role", "consumer", "--name", "laptop", "--capabilities", "reader",
+          "--attr", 'note=say "hi"', "--root-key", "root.key", "--identity", "laptop.aster-identity", "-q")
+    d.run("Inspect the enrolled peer", "aster", "trust", "inspect", "laptop.aster-identity", "--peer", "laptop")
+    d.run("Or sign with the active profile's key from the keyring (no key file at all)", "aster", "enroll",
+          "node", "--role", "producer", "--name", "billing-producer", "--identity", "producer.identity")
+
+
+def contract(d: Demo) -> None:
+    d.section("Contracts: identity, manifests, diff and typed clients",
+              "A contract id is a service's wire identity (BLAKE3 of its canonical form, computed by the "
+              "runtime's own function). A committed manifest stops a server whose interface changed by accident.")
+    d.run("Generate the manifest of two example services", "aster", "contract", "gen", "--service",
+          "tests.contract.services.shop:Inventory", "--service", "tests.contract.services.shop:Cart")
+    d.run("A readable view of it", "aster", "contract", "preview", "--manifest", ".aster/manifest.json")
+    d.run("Export a portable contract", "aster", "contract", "export", "--manifest", ".aster/manifest.json",
+          "-o", "exports")
+    d.run("Import it into the local store", "aster", "contract", "import", "exports/Inventory.aster.json")
+    d.run("Verify the export against the manifest (exit 0: they match)", "aster", "contract", "verify",
+          "exports/Inventory.aster.json")
+    d.serve("The server's startup check reads ./.aster/manifest.json and accepts it", sys.executable, "-m",
+            "tests.contract.serve", "--max-lifetime", "120", "tests.contract.services.shop:Inventory",
+            "tests.contract.services.shop:Cart")
+    d.run("A typed Python client from the export", "aster", "contract", "gen-client",
+          "exports/Inventory.aster.json", "--out", "clients")
+    d.run("A TypeScript client for @aster-rpc/aster", "aster", "contract", "gen-client", ".aster/manifest.json",
+          "--lang", "typescript", "--out", "clients-ts", "--package", "shop")
+    d.run("Version 2 of the interface", "aster", "contract", "gen", "--service",
+          "tests.contract.services.shop_v2:InventoryV2", "--out", "v2.json")
+    d.run("What changed and does it break callers? (exit 1: breaking changes)", "aster", "contract", "diff",
+          "exports/Inventory.aster.json", "v2.json", expect=1)
+
+
+def connect(d: Demo) -> None:
+    d.section("Connect: call and explore live services",
+              "An example peer with unary, streaming, session-scoped and version-2 services, on loopback.")
+    info = d.serve("Start the example services", sys.executable, "-m", "tests.support.serve", "--services",
+                   "echo,echo2,session,v2", "--max-lifetime", "120")
+    addr = info["address"]
+    d.run("A unary call (result as JSON on stdout)", "aster", "call", addr, "EchoService@1.echo",
+          '{"text": "hello", "times": 2}')
+    d.run("A server stream: one JSON document per line as items arrive", "aster", "call", addr,
+          "EchoService@1.count", '{"n": 3}')
+    d.run("A client stream from JSON lines on stdin", "aster", "call", addr, "EchoService@1.sum",
+          stdin='{"value": 1}\n{"value": 41}\n')
+    d.run("A version-2 service (the released CLI can only reach version 1)", "aster", "call", addr,
+          "Greeter.greet", '{"name": "Ada"}')
+    d.run("A typo: exit 4 and the methods that do exist", "aster", "call", addr, "EchoService.ehco", "{}",
+          expect=4)
+    d.run("The shell, scripted: commands on stdin, JSON lines out", "aster", "shell", addr, "--json",
+          stdin="ls\ncd EchoService@1\n./echo text=\"hi there\" times=2\nsession CounterSession\n"
+                "./add 2\n./add 3\nexit\nhello\n")
+    trusted = d.serve("A trusted-mode peer that admits only credentials signed by root.key", sys.executable,
+                      "-m", "tests.support.serve", "--services", "vault", "--root-pubkey-file", "root.pub",
+                      "--max-lifetime", "120")
+    d.run("The enrolled identity may read", "aster", "call", trusted["address"], "Vault.read", '{"key": "a"}',
+          "--rcan", "laptop.aster-identity")
+    d.run("...but not administer (exit 3, naming the credential presented)", "aster", "call",
+          trusted["address"], "Vault.admin", '{"key": "a"}', "--rcan", "laptop.aster-identity", expect=3)
+
+
+SECTIONS = [host, trust, enroll, contract, connect]
 
 
 def main() -> int:

@@ -146,8 +146,12 @@ def main(argv: list[str] | None = None) -> Any:
         code = int(exc.exit_code)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
+    except click.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx else "aster"
+        report_error(AsterError(exc.format_message(), f"see `{command} --help`"))
+        code = exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        report_error(AsterError(exc.format_message()))
         code = exc.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("Aborted.", err=True)

@@ -70,13 +70,13 @@ def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title:
 
 
 def print_fields(pairs: Iterable[tuple[str, Any]], *, title: str | None = None) -> None:
-    """Aligned ``key  value`` lines for one object."""
+    """Aligned ``key  value`` lines for one object (plain text: no rich import)."""
     pairs = list(pairs)
     if title:
-        console().print(f"[bold]{title}[/bold]", soft_wrap=True)
+        click.echo(title)
     width = max((len(k) for k, _ in pairs), default=0)
     for key, value in pairs:
-        console().print(f"  {key.ljust(width)}  {'' if value is None else value}", markup=False, soft_wrap=True)
+        click.echo(f"  {key.ljust(width)}  {'' if value is None else value}")
 
 
 def emit(data: Any, as_json: bool, render: Callable[[Any], None]) -> None:

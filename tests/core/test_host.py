@@ -154,3 +154,11 @@ def test_unknown_command_is_a_usage_error():
     assert result.returncode == 2
     assert "Error: No such command 'no-such-command'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_click_usage_errors_are_one_line_with_a_hint():
+    for args in (["profile", "create"], ["profile", "create", "--bogus", "x"], ["completion", "tcsh"]):
+        result = run_aster(args)
+        assert result.returncode == 2, args
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: ") and "Hint: see `aster " in lines[0], result.stderr
