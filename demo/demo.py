@@ -168,7 +168,7 @@ def connect(d: Demo) -> None:
     d.section("Connect: call and explore live services",
               "An example peer with unary, streaming, session-scoped and version-2 services, on loopback.")
     info = d.serve("Start the example services", sys.executable, "-m", "tests.support.serve", "--services",
-                   "echo,echo2,session,v2", "--max-lifetime", "120")
+                   "echo,echo2,session,v2", "--max-lifetime", "180")
     addr = info["address"]
     d.run("A unary call (result as JSON on stdout)", "aster", "call", addr, "EchoService@1.echo",
           '{"text": "hello", "times": 2}')
@@ -190,6 +190,17 @@ def connect(d: Demo) -> None:
           "--rcan", "laptop.aster-identity")
     d.run("...but not administer (exit 3, naming the credential presented)", "aster", "call",
           trusted["address"], "Vault.admin", '{"key": "a"}', "--rcan", "laptop.aster-identity", expect=3)
+    mcp(d, addr)
+
+
+def mcp(d: Demo, addr: str) -> None:
+    d.section("MCP: every method as a tool for an AI agent",
+              "`aster mcp ADDRESS` serves the peer's methods over the Model Context Protocol, with real JSON "
+              "Schemas from the published manifests. --list shows what an agent will see without serving.")
+    d.run("The tools and their schemas (hiding one with --deny)", "aster", "mcp", addr, "--list", "--deny",
+          "EchoService.fail")
+    d.run("An agent (the official MCP SDK client) calls tools; a --confirm tool asks the user first",
+          sys.executable, str(ROOT / "demo" / "mcp_agent.py"), addr)
 
 
 SECTIONS = [host, trust, enroll, contract, connect]

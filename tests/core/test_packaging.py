@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -14,11 +15,18 @@ FOLDERS = [ROOT / "core", *sorted(p.parent for p in (ROOT / "plugins").glob("*/p
 
 
 def test_each_distribution_builds_a_wheel_alone(tmp_path):
+    # build from copies: an in-place build would leave build/ folders in the checkout
+    copies = []
+    for folder in FOLDERS:
+        copy = tmp_path / "src" / folder.name
+        shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+        copies.append(copy)
+    wheels_dir = tmp_path / "wheels"
     result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                             "--wheel-dir", str(tmp_path), *map(str, FOLDERS)],
+                             "--wheel-dir", str(wheels_dir), *map(str, copies)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    wheels = {w.name.split("-")[0]: w for w in tmp_path.glob("*.whl")}
+    wheels = {w.name.split("-")[0]: w for w in wheels_dir.glob("*.whl")}
     for folder in FOLDERS:
         name = tomllib.loads((folder / "pyproject.toml").read_text())["project"]["name"].replace("-", "_")
         assert name in wheels, name
