@@ -248,19 +248,30 @@ class PluginHost:
         return self._commands
 
     def unavailable_reason(self, name: str) -> PluginError | None:
-        """Why ``aster NAME`` cannot run although a family meant to provide it."""
+        """Why ``aster NAME`` cannot run although a family may have meant to provide it.
+
+        A family that failed before declaring its commands can only be matched
+        by its entry-point name (by convention its main command); for any other
+        unknown name while some family is broken, that family is named as the
+        possible provider rather than answering a bare "no such command".
+        """
         self.records
         if name in self._clashes:
             owners = ", ".join(r.distribution for r in self._clashes[name])
             return PluginError(f"command {name!r} is provided by several plugins ({owners}); none was loaded",
                                "disable all but one with ASTER_DISABLE_PLUGINS=<name>")
+        broken = [r for r in self._records or [] if r.status in ("failed", "incompatible")]
         for rec in self._records or []:
-            if rec.entry_point == name and rec.status in ("failed", "incompatible"):
+            if rec.entry_point == name and rec in broken:
                 return PluginError(f"the {name!r} family ({rec.distribution} {rec.version}) is {rec.status}: {rec.error}",
                                    f"reinstall it, or remove it with `{rec.uninstall}`")
             if rec.entry_point == name and rec.status == "disabled":
                 return PluginError(f"the {name!r} family ({rec.distribution}) is disabled",
                                    "check ASTER_PLUGINS / ASTER_DISABLE_PLUGINS / --no-plugins")
+        if broken:
+            names = ", ".join(f"{r.distribution} {r.version} ({r.status}: {r.error})" for r in broken)
+            return PluginError(f"no command {name!r}; a family that did not load may provide it: {names}",
+                               "reinstall it, or remove it with " + " / ".join(f"`{r.uninstall}`" for r in broken))
         return None
 
     def collect(self, hook: str) -> list[tuple[str, Any]]:

@@ -42,6 +42,14 @@ def test_running_the_broken_family_exits_5(env):
     assert "Traceback" not in result.stderr
 
 
+def test_unknown_command_names_the_broken_family_that_may_provide_it(env):
+    """A family that fails at import never declares its commands (connect's are `call` and `shell`)."""
+    result = run_aster(["frobnicate", "x"], env=env)
+    assert result.returncode == 5
+    assert "no command 'frobnicate'" in result.stderr and "aster-broken 0.0.1" in result.stderr
+    assert "pip uninstall aster-broken" in result.stderr
+
+
 def test_command_module_that_fails_at_run_time_exits_5(env):
     result = run_aster(["lazyfail"], env=env)
     assert result.returncode == 5
