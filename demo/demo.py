@@ -152,8 +152,8 @@ def contract(d: Demo) -> None:
     d.run("Verify the export against the manifest (exit 0: they match)", "aster", "contract", "verify",
           "exports/Inventory.aster.json")
     d.serve("The server's startup check reads ./.aster/manifest.json and accepts it", sys.executable, "-m",
-            "tests.contract.serve", "--max-lifetime", "120", "tests.contract.services.shop:Inventory",
-            "tests.contract.services.shop:Cart")
+            "tests.support.serve", "--services", "tests.contract.services.shop:Inventory,"
+            "tests.contract.services.shop:Cart", "--workdir", ".", "--max-lifetime", "120")
     d.run("A typed Python client from the export", "aster", "contract", "gen-client",
           "exports/Inventory.aster.json", "--out", "clients")
     d.run("A TypeScript client for @aster-rpc/aster", "aster", "contract", "gen-client", ".aster/manifest.json",

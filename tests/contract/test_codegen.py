@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, SERVICES, aster, serving
+from tests.support.server import start_server
+
+from .conftest import REPO, SERVICES, aster
 
 INVENTORY = f"{SERVICES}.shop:Inventory"
 CART = f"{SERVICES}.shop:Cart"
@@ -94,23 +96,23 @@ def test_python_client_from_an_export_calls_every_pattern(workdir):
     done = aster("contract", "gen-client", str(exports / "Inventory.aster.json"), "--out", str(workdir / "gen"))
     assert done.returncode == 0, done.stderr
     assert (workdir / "gen/inventory_client/services.py").is_file()
-    with serving(INVENTORY, CART, cwd=workdir) as live:
-        assert _run_client(workdir, "shop_client", live["address"]) == EXPECTED
+    with start_server([INVENTORY, CART], workdir=workdir, max_lifetime=120) as live:
+        assert _run_client(workdir, "shop_client", live.address) == EXPECTED
 
 
 def test_python_client_from_a_live_address(workdir):
-    with serving(INVENTORY, CART, cwd=workdir) as live:
-        done = aster("contract", "gen-client", live["address"], "--out", str(workdir / "gen"),
+    with start_server([INVENTORY, CART], workdir=workdir, max_lifetime=120) as live:
+        done = aster("contract", "gen-client", live.address, "--out", str(workdir / "gen"),
                      "--package", "live_client", "--json")
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["services"] == ["Inventory", "Cart"]
         # the runtime's published manifests do not describe nested types: said, not hidden
         assert "no definition of shop/Money" in done.stderr
         source = (workdir / "gen/live_client/services.py").read_text()
-        for service in live["services"]:
+        for service in live.info["services"]:
             assert repr(service["contract_id"]) in source
         # so only the methods whose messages are fully described are exercised here
-        result = _run_client(workdir, "live_client", live["address"], "flat")
+        result = _run_client(workdir, "live_client", live.address, "flat")
     assert result == {k: v for k, v in EXPECTED.items() if k in ("ids", "client_stream", "bidi", "session")}
 
 
@@ -119,8 +121,8 @@ def test_live_address_uses_an_imported_export_for_nested_types(workdir):
     assert aster("contract", "gen", "--service", INVENTORY, "--out", str(manifest)).returncode == 0
     assert aster("contract", "export", "--manifest", str(manifest), "-o", str(workdir / "e")).returncode == 0
     assert aster("contract", "import", str(workdir / "e/Inventory.aster.json")).returncode == 0
-    with serving(INVENTORY, cwd=workdir) as live:
-        done = aster("contract", "gen-client", live["address"], "--out", str(workdir / "gen"))
+    with start_server([INVENTORY], workdir=workdir, max_lifetime=120) as live:
+        done = aster("contract", "gen-client", live.address, "--out", str(workdir / "gen"))
     assert done.returncode == 0 and "no definition" not in done.stderr
     assert "class Money:" in (workdir / "gen/inventory_client/types.py").read_text()
 
@@ -140,8 +142,8 @@ def test_native_recursive_service_client_imports(workdir):
 
 def test_unreachable_and_malformed_addresses(workdir):
     target = workdir / "never"
-    with serving(CART, cwd=workdir) as live:
-        gone = live["address"]
+    with start_server([CART], workdir=workdir, max_lifetime=120) as live:
+        gone = live.address
     for address in (gone, "f" * 64):
         done = aster("contract", "gen-client", address, "--out", str(target), "--timeout", "3")
         assert done.returncode == 7 and done.stderr.startswith("Error: cannot reach"), done.stderr

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, SERVICES, ServerRefused, aster, serving
+from tests.support.server import ServerStartError, start_server
+
+from .conftest import REPO, SERVICES, aster
 
 INVENTORY = f"{SERVICES}.shop:Inventory"
 CART = f"{SERVICES}.shop:Cart"
@@ -37,8 +39,8 @@ def test_manifest_passes_the_runtime_startup_check_and_ids_agree(workdir):
     assert isinstance(manifest, list) and [m["service"] for m in manifest] == ["Inventory", "Cart"]
     assert manifest[0]["serialization_modes"] == ["xlang"]
     assert manifest[1]["scoped"] == "session"
-    with serving(INVENTORY, CART, cwd=workdir) as live:
-        reported = {s["name"]: s["contract_id"] for s in live["services"]}
+    with start_server([INVENTORY, CART], workdir=workdir, max_lifetime=120) as live:
+        reported = {s["name"]: s["contract_id"] for s in live.info["services"]}
     for spec, row in zip((INVENTORY, CART), printed["services"]):
         assert row["contract_id"] == _runtime_id(spec) == reported[row["service"]]
     assert [m["contract_id"] for m in manifest] == [r["contract_id"] for r in printed["services"]]
@@ -65,11 +67,11 @@ def test_changed_interface_makes_the_server_refuse_to_start(workdir, change):
     old, new = CHANGES[change]
     assert old in SHOP
     (workdir / "shop_changed.py").write_text(SHOP.replace(old, new))
-    with pytest.raises(ServerRefused) as refused:
-        with serving("shop_changed:Inventory", cwd=workdir):
+    with pytest.raises(ServerStartError) as refused:
+        with start_server(["shop_changed:Inventory"], workdir=workdir, max_lifetime=120):
             pass
-    assert "Contract identity mismatch" in refused.value.stderr
-    assert _runtime_id(INVENTORY) in refused.value.stderr
+    assert "Contract identity mismatch" in refused.value.reason
+    assert _runtime_id(INVENTORY) in refused.value.reason
 
 
 def test_version_two_and_native_recursive_services(workdir):

@@ -3,7 +3,16 @@
 Usage (from the repository root, so ``tests.support`` is importable)::
 
     python -m tests.support.serve --services echo,session,v2,vault \
-        [--root-pubkey-file F] [--identity PATH] [--manifest PATH] [--max-lifetime 300]
+        [--root-pubkey-file F] [--identity PATH] [--manifest PATH | --workdir DIR] [--max-lifetime 300]
+
+``--services`` takes harness keys (``tests.support.services``) and/or ``MODULE:CLASS``
+specs such as ``tests.contract.services.shop:Inventory`` (session-scoped classes are
+passed as classes, the others instantiated).
+
+The server runs in a fresh temp directory unless ``--workdir DIR`` is given: then it runs
+in DIR, which is also put on ``sys.path``, so the runtime's start-up check reads
+``DIR/.aster/manifest.json`` (and picks up ``DIR/.aster-identity``) and specs may name
+modules living there.
 
 Without ``--root-pubkey-file`` the consumer gate is open (every client admitted).
 With it, the server trusts that root key (read by the runtime's own loader) and
@@ -47,12 +56,18 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tests.support.serve")
     parser.add_argument("--services", default="echo,session,v2",
-                        help="comma-separated keys from tests.support.services.SERVICE_FACTORIES")
+                        help="comma-separated keys from tests.support.services.SERVICE_FACTORIES "
+                             "and/or MODULE:CLASS specs")
     parser.add_argument("--root-pubkey-file", default=None,
                         help="trusted root public key (bare hex or JSON); enables the consumer gate")
     parser.add_argument("--identity", default=None, help="producer .aster-identity file")
-    parser.add_argument("--manifest", default=None,
-                        help="contract manifest to verify at start-up (as .aster/manifest.json)")
+    place = parser.add_mutually_exclusive_group()
+    place.add_argument("--manifest", default=None,
+                       help="contract manifest to verify at start-up (copied to a fresh temp cwd "
+                            "as .aster/manifest.json)")
+    place.add_argument("--workdir", default=None,
+                       help="run in this directory (default: a fresh temp directory); its "
+                            ".aster/manifest.json is checked and it is importable")
     parser.add_argument("--max-lifetime", type=float, default=300.0,
                         help="hard self-stop after this many seconds (default 300)")
     return parser.parse_args(argv)
@@ -204,12 +219,17 @@ def main(argv: list[str] | None = None) -> int:
         value = getattr(args, name)
         if value:
             setattr(args, name, os.path.abspath(value))
-    workdir = _prepare_workdir(args.manifest)
+    if args.workdir:
+        workdir = Path(args.workdir).resolve()
+        sys.path.insert(0, str(workdir))
+    else:
+        workdir = _prepare_workdir(args.manifest)
     os.chdir(workdir)
     try:
         return asyncio.run(_run(args))
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -50,10 +50,12 @@ class ServerStartError(RuntimeError):
 class RunningServer:
     """A live harness server process. Use as a context manager or call ``stop()``."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], info: dict[str, Any], stderr_path: Path) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], info: dict[str, Any], stderr_path: Path,
+                 owns_workdir: bool = True) -> None:
         self.proc = proc
         self.info = info
         self._stderr_path = stderr_path
+        self._owns_workdir = owns_workdir  # False when the caller chose the directory
         self._stderr_final: str | None = None
 
     @property
@@ -126,7 +128,8 @@ class RunningServer:
         if self.proc.stdout is not None and not self.proc.stdout.closed:
             self.proc.stdout.close()
         workdir = self.info.get("workdir")
-        if workdir and self.proc.poll() is not None and "aster-harness-server-" in workdir:
+        if (workdir and self._owns_workdir and self.proc.poll() is not None
+                and "aster-harness-server-" in workdir):
             shutil.rmtree(workdir, ignore_errors=True)
         if self._stderr_final is None and self.proc.poll() is not None:
             self._stderr_final = self.stderr_text()
@@ -178,15 +181,20 @@ def start_server(
     root_pubkey_file: str | os.PathLike[str] | None = None,
     manifest: str | os.PathLike[str] | None = None,
     identity: str | os.PathLike[str] | None = None,
+    workdir: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
     timeout: float = 30.0,
     max_lifetime: float = 300.0,
 ) -> RunningServer:
     """Start serve.py with the given service keys and wait until it accepts connections.
 
+    ``services`` are harness keys (``"echo"``) and/or ``"MODULE:CLASS"`` specs.
     ``root_pubkey_file`` switches the server to trusted mode (consumer gate closed).
     ``manifest`` is verified by the runtime at start-up: a mismatch raises
     ``ServerStartError`` whose ``reason`` contains the runtime's message.
+    ``workdir`` (exclusive with ``manifest``) runs the server in that directory instead of
+    a fresh temp one: its ``.aster/manifest.json`` is checked, it is importable (for
+    specs), and it is left in place.
     ``env`` is added to a copy of ``os.environ`` minus the trust variables
     (ASTER_ROOT_PUBKEY*, ASTER_ENROLLMENT_CREDENTIAL, ASTER_IDENTITY_FILE, ...).
     """
@@ -199,6 +207,10 @@ def start_server(
         cmd += ["--manifest", os.fspath(manifest)]
     if identity is not None:
         cmd += ["--identity", os.fspath(identity)]
+    if workdir is not None:
+        if manifest is not None:
+            raise ValueError("pass manifest= or workdir=, not both")
+        cmd += ["--workdir", os.path.abspath(workdir)]
 
     import tempfile
 
@@ -207,7 +219,7 @@ def start_server(
     proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=_server_env(env), stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=stderr_file)
     stderr_file.close()
-    server = RunningServer(proc, {}, stderr_path)
+    server = RunningServer(proc, {}, stderr_path, owns_workdir=workdir is None)
     _LIVE.add(server)
     try:
         line = _read_ready_line(proc, timeout)

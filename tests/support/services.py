@@ -13,6 +13,9 @@ Service keys (used by ``serve.py --services`` and ``start_server``):
 - ``session`` CounterSession v1, ``scoped="session"``: ``add``, ``total``, ``reset``.
 - ``v2``      Greeter v2 only (no v1 exists): ``greet``.
 - ``vault``   Vault v1 with method-level role requirements (trusted-mode tests).
+
+Anything of the form ``MODULE:CLASS`` (e.g. ``tests.contract.services.shop:Inventory``)
+is imported instead of looked up.
 """
 
 from __future__ import annotations
@@ -357,14 +360,31 @@ SERVICE_FACTORIES = {
 }
 
 
+def _service_class(key: str) -> type:
+    """A harness key (``echo``) or an importable ``MODULE:CLASS`` spec."""
+    if ":" not in key:
+        return SERVICE_FACTORIES[key]
+    import importlib
+
+    module_name, _, class_name = key.partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    if not hasattr(cls, "__aster_service_info__"):
+        raise ValueError(f"{key} is not an @service class")
+    return cls
+
+
 def build_services(keys: list[str]) -> list[object]:
-    """Instances (or, for session-scoped services, classes) for the given keys."""
-    unknown = [k for k in keys if k not in SERVICE_FACTORIES]
+    """Instances (or, for session-scoped services, classes) for the given keys or specs.
+
+    A key containing ``:`` is a ``MODULE:CLASS`` spec, imported from ``sys.path``.
+    """
+    unknown = [k for k in keys if ":" not in k and k not in SERVICE_FACTORIES]
     if unknown:
-        raise ValueError(f"unknown service key(s) {unknown}; known: {sorted(SERVICE_FACTORIES)}")
+        raise ValueError(f"unknown service key(s) {unknown}; known: {sorted(SERVICE_FACTORIES)} "
+                         "or MODULE:CLASS")
     out: list[object] = []
     for key in keys:
-        cls = SERVICE_FACTORIES[key]
+        cls = _service_class(key)
         info = cls.__aster_service_info__
         out.append(cls if info.scoped == "session" else cls())
     return out

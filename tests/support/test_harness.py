@@ -122,6 +122,51 @@ def test_manifest_is_checked_at_startup(tmp_path, open_server):
     assert "Contract identity mismatch" in failed.value.reason
 
 
+def test_class_specs_served_from_a_chosen_workdir(tmp_path, open_server):
+    """MODULE:CLASS specs beside keys; --workdir is importable, its manifest checked, kept."""
+    (tmp_path / "local_svc.py").write_text(LOCAL_SESSION_SERVICE)
+    specs = ["echo", "local_svc:Tally", "tests.support.services:Greeter"]
+    with start_server(specs, workdir=tmp_path) as server:
+        rows = {(s["name"], s["version"], s["scoped"]) for s in server.info["services"]}
+        total = run(with_client(server.address, _add_twice))
+        assert server.info["workdir"] == str(tmp_path.resolve())
+    assert rows == {("EchoService", 1, "shared"), ("Tally", 1, "session"), ("Greeter", 2, "shared")}
+    assert total == 5 and (tmp_path / "local_svc.py").is_file()
+    manifest = tmp_path / ".aster" / "manifest.json"
+    manifest.parent.mkdir()
+    manifest.write_text(json.dumps([{"service": "EchoService", "version": 1, "contract_id": "0" * 64}]))
+    with pytest.raises(ServerStartError) as failed:
+        start_server(["echo"], workdir=tmp_path)
+    assert "Contract identity mismatch" in failed.value.reason
+    with pytest.raises(ServerStartError) as failed:
+        start_server(["no_such_module:Thing"], workdir=tmp_path)
+    assert "ModuleNotFoundError" in failed.value.reason
+
+
+LOCAL_SESSION_SERVICE = """
+from aster import rpc, service
+from tests.support.services import AddRequest, CounterState
+
+@service(name="Tally", version=1, scoped="session")
+class Tally:
+    def __init__(self, peer=None):
+        self.total = 0
+
+    @rpc
+    async def add(self, req: AddRequest) -> CounterState:
+        self.total += req.amount
+        return CounterState(total=self.total, calls=0)
+"""
+
+
+async def _add_twice(client):
+    session = await client.session("Tally")
+    await session.add({"amount": 2})
+    reply = await session.add({"amount": 3})
+    await session.close()
+    return reply["total"]
+
+
 def test_kill_leaves_no_process(server_factory):
     server = server_factory(["echo"])
     server.kill()
