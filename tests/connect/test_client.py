@@ -34,6 +34,29 @@ def test_services_and_schemas_are_listed(server):
     assert services["Greeter"].version == 2 and services["EchoService"].version == 2
 
 
+def test_services_keep_the_published_manifest(server):
+    """``ServiceInfo.manifest`` is the manifest as published: the runtime's own method descriptors."""
+    import json
+
+    from aster.contract.manifest import extract_method_descriptors
+    from tests.support.services import EchoService
+
+    async def body(conn):
+        bare = {s.ref: s.manifest for s in conn.services}
+        await conn.load_schemas(["EchoService"])
+        return bare, {s.ref: s for s in conn.services}
+
+    bare, services = run(_with(server.address, body, schemas=False))
+    assert set(bare.values()) == {None}
+    echo = services["EchoService@1"]
+    published = json.loads(json.dumps(extract_method_descriptors(EchoService.__aster_service_info__)))
+    assert echo.manifest["methods"] == published
+    attrs = next(f for m in echo.manifest["methods"] if m["name"] == "roundtrip" for f in m["fields"]
+                 if f["name"] == "attrs")
+    assert (attrs["kind"], attrs["key_kind"], attrs["value_kind"]) == ("map", "string", "string")
+    assert services["EchoService"].manifest is not None and services["Greeter"].manifest is None
+
+
 def test_every_pattern(server):
     async def body(conn):
         unary = await conn.call("EchoService@1", "echo", {"text": "hi", "times": 2})

@@ -46,6 +46,16 @@ class Tmux:
             time.sleep(0.1)
         raise AssertionError(f"{needle!r} did not appear; screen:\n{self.screen()}")
 
+    def wait_for_prompt(self, prompt: str, timeout: float = 20.0) -> None:
+        """Wait until the last line is an empty ``prompt`` (keys typed before it is drawn get mixed in)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            lines = [line for line in self.screen().splitlines() if line.strip()]
+            if lines and lines[-1].rstrip() == prompt:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"no empty {prompt!r} prompt; screen:\n{self.screen()}")
+
     def kill(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], env=self.env, capture_output=True, timeout=10)
 
@@ -67,6 +77,7 @@ def test_tab_completion_lists_candidates(terminal):
     screen = terminal.wait_for("EchoService@1/")
     assert "EchoService/" in screen                     # both candidates are listed
     terminal.keys("C-c")                                 # abandon the line
+    terminal.wait_for_prompt("aster /services>")
     terminal.type("cd Gre")
     terminal.keys("Tab")
     terminal.wait_for("cd Greeter/")                     # a single candidate is filled in

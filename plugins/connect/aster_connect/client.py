@@ -18,6 +18,9 @@ which are also :mod:`aster_core.errors` classes with the right exit code)::
         svc = conn.service("Echo")    # CallNotFound lists the services that exist
         m = svc.method("say")         # MethodInfo(name, pattern, fields, response_fields) or None
                                       #   when the schema is unknown; CallNotFound lists methods
+        svc.manifest                  # the published manifest dict as read, or None when unknown:
+                                      #   its methods[] keep the runtime's full field descriptors
+                                      #   (map key/value kinds, item nullability, idempotent)
         await conn.call("Echo", "say", {"text": "hi"})          # one response
         async for r in conn.invoke("Echo", "count", {"n": 3}):   # server stream
             ...

@@ -104,7 +104,7 @@ class MethodInfo:
 
 @dataclass
 class ServiceInfo:
-    """A service a peer offers. ``methods`` is ``None`` when no manifest could be read."""
+    """A service a peer offers. ``methods`` and ``manifest`` are ``None`` when no manifest could be read."""
 
     name: str
     version: int = 1
@@ -116,6 +116,10 @@ class ServiceInfo:
     ref: str = ""
     #: runtime handle (its ``ServiceSummary``) used to reach the service's channel
     summary: Any = field(default=None, repr=False, compare=False)
+    #: the published manifest exactly as read (the runtime's ContractManifest as JSON): its
+    #: ``methods[]`` keep every field detail :class:`FieldInfo` does not (map key/value
+    #: kinds, list-item nullability, ``idempotent``, ...)
+    manifest: dict | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_session(self) -> bool:
@@ -144,9 +148,11 @@ class ServiceInfo:
                 "methods": None if self.methods is None else [m.to_dict() for m in self.methods.values()]}
 
     def apply_manifest(self, manifest: dict) -> None:
+        """Take methods (and scope) from a published manifest and keep the manifest itself."""
         self.methods = {m["name"]: MethodInfo.from_manifest(m) for m in manifest.get("methods") or ()}
         if manifest.get("scoped") in ("shared", "session"):
             self.scoped = manifest["scoped"]
+        self.manifest = manifest
 
 
 _KIND_CHECKS: dict[str, tuple[type, ...]] = {

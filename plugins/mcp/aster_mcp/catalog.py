@@ -13,9 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from . import schema as sch
+
+if TYPE_CHECKING:
+    from aster_connect.schema import ServiceInfo
 
 
 @dataclass(frozen=True)
@@ -101,57 +104,22 @@ class Catalog:
                 "omitted": [o.to_dict() for o in self.omitted]}
 
 
-def method_dicts(service: Any) -> list[dict[str, Any]] | None:
-    """The manifest method dicts of an ``aster_connect`` service, ``None`` if unknown.
+def method_dicts(service: ServiceInfo) -> list[dict[str, Any]] | None:
+    """The method descriptors of a service's published manifest; ``None`` when none was read.
 
-    Uses the raw published manifest when the service carries it (every field
-    detail), else rebuilds the dicts from its parsed ``MethodInfo`` (which
-    keeps no map key/value kinds and no list-item nullability).
+    They come verbatim from ``ServiceInfo.manifest`` (the runtime's own field
+    descriptors: map key/value kinds, list-item nullability, ``idempotent``).
     """
-    raw = getattr(service, "manifest", None)
-    if isinstance(raw, Mapping) and isinstance(raw.get("methods"), list):
-        return [dict(m) for m in raw["methods"] if isinstance(m, Mapping) and m.get("name")]
-    methods = getattr(service, "methods", None)
-    if methods is None:
+    manifest = service.manifest
+    if manifest is None:
         return None
-    return [_method_dict(m) for m in methods.values()]
+    return [dict(m) for m in manifest.get("methods") or () if isinstance(m, Mapping) and m.get("name")]
 
 
-def _method_dict(info: Any) -> dict[str, Any]:
-    return {"name": info.name, "pattern": info.pattern, "request_type": info.request_type,
-            "response_type": info.response_type, "timeout": info.timeout,
-            "idempotent": bool(getattr(info, "idempotent", False)),
-            "fields": [_field_dict(f) for f in info.fields],
-            "response_fields": [_field_dict(f) for f in info.response_fields]}
-
-
-def _field_dict(info: Any) -> dict[str, Any]:
-    kind = info.kind
-    out: dict[str, Any] = {"name": info.name, "kind": kind, "required": info.required, "nullable": info.nullable,
-                           "default_value": info.default}
-    if info.default is not None:
-        out["default_kind"] = "value"
-    elif not info.required and kind in ("list", "map"):
-        out["default_kind"] = "empty_list" if kind == "list" else "empty_map"
-    else:
-        out["default_kind"] = "none"
-    if kind == "list":
-        out["item_kind"] = info.item_kind or "string"
-        if info.ref_name:
-            out["item_ref"] = info.ref_name
-    elif kind == "map":
-        out["value_kind"] = None  # not kept by MethodInfo: accept any value rather than guess
-    elif info.ref_name:
-        out["ref_name"] = info.ref_name
-    if info.enum_values:
-        out["enum_values"] = list(info.enum_values)
-    return out
-
-
-def build_catalog(services: Sequence[Any], filters: Filters = Filters()) -> Catalog:
+def build_catalog(services: Sequence[ServiceInfo], filters: Filters = Filters()) -> Catalog:
     """Tools for every method of ``services`` (``aster_connect`` ServiceInfo objects)."""
     catalog = Catalog()
-    per_service: list[tuple[Any, list[dict[str, Any]] | None]] = [(s, method_dicts(s)) for s in services]
+    per_service: list[tuple[ServiceInfo, list[dict[str, Any]] | None]] = [(s, method_dicts(s)) for s in services]
     everything = sch.TypeTable.from_methods(m for _, methods in per_service for m in methods or ())
     seen: set[str] = set()
     for service, methods in per_service:
@@ -162,7 +130,7 @@ def build_catalog(services: Sequence[Any], filters: Filters = Filters()) -> Cata
             continue
         seen.add(name)
         if methods is None:
-            catalog.omitted.append(Omitted(f"{name}.*", "no published manifest, so no method schemas"))
+            catalog.omitted.append(Omitted(f"{name}.*", "no published manifest could be read, so no method schemas"))
             continue
         types = _service_types(methods, everything)
         for method in sorted(methods, key=lambda m: str(m["name"])):
