@@ -19,7 +19,7 @@ from mcp import Client, StdioServerParameters
 
 CALLS = [
     ("EchoService.echo", {"text": "hi", "times": 2, "inner": {"label": "x"}}),
-    ("EchoService.count", {"n": 1000, "_max_items": 3}),
+    ("EchoService.v1.count", {"n": 1000, "_max_items": 3}),
     ("CounterSession.add", {"amount": 5}),
     ("CounterSession.add", {"amount": 2}),
     ("CounterSession.reset", {}),

@@ -1,5 +1,10 @@
 """The tools a peer's services become: one per method, named ``Service.method``.
 
+A service offered in several versions gives the plain names to its highest
+version (as ``aster call`` does for a plain service name) and
+``Service.vN.method`` to each older version N; every tool calls exactly the
+version its schema was built from (``Service@N`` in :mod:`aster_connect`).
+
 Built from what :mod:`aster_connect` reports (services, scopes and the
 methods of their published manifests) and filtered by the operator's globs:
 ``--deny`` hides a tool and wins over ``--allow``; once any ``--allow`` is
@@ -23,23 +28,33 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Filters:
-    """The operator's ``--allow``/``--deny``/``--confirm`` globs over tool names."""
+    """The operator's ``--allow``/``--deny``/``--confirm`` globs over tool names.
+
+    A tool is tested under all its ``names``: its own and, for an older
+    version's ``Service.vN.method``, the plain ``Service.method`` too, so
+    ``--deny Billing.purge`` still hides ``purge`` once a newer ``Billing``
+    version without it pushes it under ``Billing.v1.purge``.
+    """
 
     allow: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
     confirm: tuple[str, ...] = ()
 
-    def hidden_by(self, name: str) -> str | None:
-        """Why ``name`` is hidden, or ``None`` when it is offered."""
+    def hidden_by(self, *names: str) -> str | None:
+        """Why a tool known as ``names`` is hidden, or ``None`` when it is offered."""
         for glob in self.deny:
-            if fnmatchcase(name, glob):
+            if _matches(names, glob):
                 return f"denied by --deny {glob}"
-        if self.allow and not any(fnmatchcase(name, glob) for glob in self.allow):
+        if self.allow and not any(_matches(names, glob) for glob in self.allow):
             return "matches no --allow"
         return None
 
-    def needs_confirm(self, name: str) -> bool:
-        return any(fnmatchcase(name, glob) for glob in self.confirm)
+    def needs_confirm(self, *names: str) -> bool:
+        return any(_matches(names, glob) for glob in self.confirm)
+
+
+def _matches(names: Iterable[str], glob: str) -> bool:
+    return any(fnmatchcase(name, glob) for name in names)
 
 
 @dataclass(frozen=True)
@@ -55,6 +70,11 @@ class ToolSpec:
     confirm: bool = False
 
     @property
+    def target(self) -> str:
+        """The exact service version to call, as ``aster_connect`` (and ``aster call``) address it."""
+        return f"{self.service}@{self.version}"
+
+    @property
     def method_name(self) -> str:
         return str(self.method["name"])
 
@@ -64,7 +84,7 @@ class ToolSpec:
 
     @property
     def description(self) -> str:
-        return sch.describe(self.service, self.method, scoped=self.scoped)
+        return sch.describe(self.service, self.method, scoped=self.scoped, version=self.version)
 
     @property
     def input_schema(self) -> dict[str, Any]:
@@ -76,7 +96,7 @@ class ToolSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "service": self.service, "method": self.method_name, "version": self.version,
-                "pattern": self.pattern, "scoped": self.scoped, "confirm": self.confirm,
+                "target": self.target, "pattern": self.pattern, "scoped": self.scoped, "confirm": self.confirm,
                 "request": self.method.get("request_type") or "", "response": self.method.get("response_type") or "",
                 "description": self.description, "inputSchema": self.input_schema,
                 "outputSchema": self.output_schema}
@@ -116,37 +136,53 @@ def method_dicts(service: ServiceInfo) -> list[dict[str, Any]] | None:
     return [dict(m) for m in manifest.get("methods") or () if isinstance(m, Mapping) and m.get("name")]
 
 
+def tool_prefix(name: str, version: int, highest: int) -> str:
+    """``Service`` for a service's highest version, ``Service.vN`` for an older version N.
+
+    Not ``Service@N``: MCP tool names may only hold letters, digits, ``_``, ``-``
+    and ``.``. The dot keeps ``--deny 'Service.*'`` covering every version.
+    """
+    return name if version == highest else f"{name}.v{version}"
+
+
 def build_catalog(services: Sequence[ServiceInfo], filters: Filters = Filters()) -> Catalog:
-    """Tools for every method of ``services`` (``aster_connect`` ServiceInfo objects)."""
+    """Tools for every method of every version of ``services`` (``aster_connect`` ServiceInfo objects)."""
     catalog = Catalog()
-    per_service: list[tuple[ServiceInfo, list[dict[str, Any]] | None]] = [(s, method_dicts(s)) for s in services]
+    first_seen: dict[str, int] = {}
+    highest: dict[str, int] = {}
+    for index, service in enumerate(services):
+        first_seen.setdefault(service.name, index)
+        highest[service.name] = max(highest.get(service.name, int(service.version)), int(service.version))
+    # Each service's versions together, highest first, in the order the peer announced them.
+    ordered = sorted(services, key=lambda s: (first_seen[s.name], -int(s.version)))
+    per_service: list[tuple[ServiceInfo, list[dict[str, Any]] | None]] = [(s, method_dicts(s)) for s in ordered]
     everything = sch.TypeTable.from_methods(m for _, methods in per_service for m in methods or ())
-    seen: set[str] = set()
     for service, methods in per_service:
-        name = service.name
-        if name in seen:
-            catalog.omitted.append(Omitted(f"{name}.*", f"version {service.version} of a service whose first "
-                                                        "announced version already provides these tool names"))
-            continue
-        seen.add(name)
+        name, version = service.name, int(service.version)
+        prefix = tool_prefix(name, version, highest[name])
         if methods is None:
-            catalog.omitted.append(Omitted(f"{name}.*", "no published manifest could be read, so no method schemas"))
+            catalog.omitted.append(Omitted(f"{prefix}.*", "no published manifest could be read, so no method "
+                                                          "schemas"))
             continue
         types = _service_types(methods, everything)
         for method in sorted(methods, key=lambda m: str(m["name"])):
-            tool = f"{name}.{method['name']}"
+            tool = f"{prefix}.{method['name']}"
+            names = dict.fromkeys((tool, f"{name}.{method['name']}"))
             pattern = str(method.get("pattern", sch.UNARY))
-            reason = filters.hidden_by(tool)
+            reason = filters.hidden_by(*names)
             if reason is None and pattern not in sch.PATTERN_TEXT:
                 reason = f"unknown RPC pattern {pattern!r}"
             if reason is None and sch.reserved_collisions(method):
                 clash = ", ".join(sch.reserved_collisions(method))
                 reason = f"request field(s) {clash} clash with this tool layer's own arguments"
+            if reason is None and tool in catalog.tools:
+                reason = (f"{name} version {version}: the tool name is already taken by "
+                          f"{catalog.tools[tool].target}.{catalog.tools[tool].method_name}")
             if reason is not None:
                 catalog.omitted.append(Omitted(tool, reason, pattern))
                 continue
-            catalog.tools[tool] = ToolSpec(tool, name, int(service.version), str(service.scoped), method, types,
-                                           filters.needs_confirm(tool))
+            catalog.tools[tool] = ToolSpec(tool, name, version, str(service.scoped), method, types,
+                                           filters.needs_confirm(*names))
     return catalog
 
 

@@ -36,8 +36,8 @@ def list_catalog(address: str, *, rcan: str | None = None, filters: Filters = Fi
 def _render(data: dict[str, Any]) -> None:
     from aster_core.output import info, print_table
 
-    rows = [(t["name"], t["pattern"], t["scoped"], "yes" if t["confirm"] else "") for t in data["tools"]]
-    print_table(["tool", "pattern", "scope", "confirm"], rows,
+    rows = [(t["name"], t["target"], t["pattern"], t["scoped"], "yes" if t["confirm"] else "") for t in data["tools"]]
+    print_table(["tool", "calls", "pattern", "scope", "confirm"], rows,
                 title=f"{len(rows)} tool(s) an agent will see")
     if data["omitted"]:
         print_table(["left out", "pattern", "why"], [(o["name"], o["pattern"] or "", o["reason"])

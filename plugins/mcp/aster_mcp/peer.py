@@ -118,7 +118,7 @@ class SessionPool:
         self._locks: dict[tuple[Hashable, str], asyncio.Lock] = {}
 
     async def get(self, key: Hashable, service: str, conn: Any) -> Any:
-        """The session for ``key`` with ``service``, opening one when needed."""
+        """The session for ``key`` with ``service`` (``Name@N``: one exact version), opening one when needed."""
         slot = (key, service)
         lock = self._locks.setdefault(slot, asyncio.Lock())
         async with lock:

@@ -289,12 +289,13 @@ def output_schema(method: Mapping[str, Any], types: TypeTable) -> dict[str, Any]
     }
 
 
-def describe(service: str, method: Mapping[str, Any], *, scoped: str = "shared") -> str:
-    """One paragraph naming pattern, request and response (plus limits and scope)."""
+def describe(service: str, method: Mapping[str, Any], *, scoped: str = "shared", version: int | None = None) -> str:
+    """One paragraph naming pattern, request and response (plus version, limits and scope)."""
     pattern = method.get("pattern", UNARY)
     request = method.get("request_type") or "request"
     response = method.get("response_type") or "response"
-    text = f"{service}.{method.get('name')}: {PATTERN_TEXT.get(pattern, pattern)} RPC. "
+    of_version = f" (version {version})" if version is not None else ""
+    text = f"{service}.{method.get('name')}{of_version}: {PATTERN_TEXT.get(pattern, pattern)} RPC. "
     if pattern == UNARY:
         text += f"Request: {request}. Response: {response}."
     elif pattern == SERVER_STREAM:

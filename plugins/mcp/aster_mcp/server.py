@@ -89,10 +89,10 @@ class Bridge:
         streams_out = tool.pattern in (SERVER_STREAM, BIDI_STREAM)
         timeout = None if streams_out else (tool.method.get("timeout") or DEFAULT_CALL_TIMEOUT)
         if tool.scoped == "session" and session_key is not None:
-            session = await self.sessions.get(session_key, tool.service, conn)
+            session = await self.sessions.get(session_key, tool.target, conn)
             source = session.invoke(tool.method_name, plan.request, items=plan.items, timeout=timeout)
         else:
-            source = conn.invoke(tool.service, tool.method_name, plan.request, items=plan.items, timeout=timeout)
+            source = conn.invoke(tool.target, tool.method_name, plan.request, items=plan.items, timeout=timeout)
         if streams_out:
             return (await collect(source, max_items=plan.max_items, timeout=plan.timeout)).to_dict()
         responses = [to_jsonable(r) async for r in source]
