@@ -81,6 +81,17 @@ def _failure(task: "asyncio.Future[None]") -> BaseException | None:
     return task.exception()
 
 
+async def _settle(writer: "asyncio.Future[None]") -> None:
+    """Stop the request writer if it still runs and wait for it; the answer (or its
+    error) is what counts, so its own outcome is dropped."""
+    if not writer.done():
+        writer.cancel()
+    try:
+        await writer
+    except (asyncio.CancelledError, Exception):
+        pass
+
+
 async def _next_frame(recv: Any, writer: "asyncio.Future[None]") -> tuple[bytes, int]:
     """The next frame, or the writer's error if sending fails first (a bad input item)."""
     if writer.done():
@@ -128,12 +139,7 @@ async def shared_call(conn: Any, service: str, version: int, method: str,
                 continue
             yield _decode(codec, payload, flags)
     finally:
-        if not writer.done():
-            writer.cancel()
-        try:
-            await writer
-        except (asyncio.CancelledError, Exception):
-            pass  # the answer (or its error) is what counts
+        await _settle(writer)
 
 
 class SessionStream:
@@ -222,9 +228,4 @@ class SessionStream:
                     self.ended = True
                 raise
             finally:
-                if not writer.done():
-                    writer.cancel()
-                try:
-                    await writer
-                except (asyncio.CancelledError, Exception):
-                    pass
+                await _settle(writer)
