@@ -122,27 +122,9 @@ def remove_profile(name: str) -> None:
     update_toml(config_path(), mutate)
 
 
-def set_profile_fields(name: str, **fields: Any) -> None:
-    """Update keys of one profile (families use this, e.g. a registry handle)."""
-    def mutate(doc: dict[str, Any]) -> None:
-        table = _profiles_table(doc)
-        if name not in table:
-            raise NotFoundError(f"no profile named {name!r}", _known_hint(table))
-        table[name].update(fields)
-
-    _require_config()
-    update_toml(config_path(), mutate)
-
-
 def _require_config() -> None:
     if not config_path().exists():
         raise NotFoundError(f"{config_path()} does not exist", "create a profile with `aster profile create NAME`")
-
-
-def check_writable_home() -> None:
-    home = ensure_home()
-    if not os.access(home, os.W_OK):
-        raise AsterError(f"{home} is not writable", "fix its permissions or set ASTER_HOME")
 
 
 def create_profile(name: str) -> dict[str, Any]:
@@ -165,9 +147,7 @@ def create_profile(name: str) -> dict[str, Any]:
     path = config_path()
     with locked(path):
         doc = load_toml(path)
-        table = doc.setdefault("profiles", {})
-        if not isinstance(table, dict):
-            raise UsageError(f"{path}: [profiles] is not a table", "fix the file by hand")
+        table = doc["profiles"] = _profiles_table(doc)
         if name in table:
             raise UsageError(f"profile {name!r} already exists",
                              f"pick another name, or `aster profile delete {name}` first")
@@ -205,6 +185,6 @@ def profile_details(name: str) -> dict[str, Any]:
     try:
         secrets.load_root_key(name)
         info["private_key"] = "in keyring"
-    except (NotFoundError, AsterError) as exc:
+    except AsterError as exc:
         info["private_key"] = f"not available ({exc.message})"
     return info
