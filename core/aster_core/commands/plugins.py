@@ -29,12 +29,12 @@ def plugins(as_json: bool) -> None:
             output.info("No plugins installed. `pip install aster` installs every family.")
             return
         output.print_table(
-            ["distribution", "version", "entry point", "commands", "hooks", "status"],
-            [(r["distribution"], r["version"], r["entry_point"], ", ".join(r["commands"]) or "-",
+            ["distribution", "version", "commands", "hooks", "status"],
+            [(r["distribution"], r["version"], ", ".join(r["commands"]) or "-",
               ", ".join(h.removeprefix("aster_") for h in r["hooks"]) or "-", r["status"]) for r in rows])
         for r in rows:
             detail = r["error"] or ("unknown hooks: " + ", ".join(r["unknown_hooks"]) if r["unknown_hooks"] else "")
-            output.console().print(f"  {r['distribution']}: {r['path']}" + (f"\n    {detail}" if detail else ""),
-                                   markup=False, soft_wrap=True)
+            click.echo(f"  {r['distribution']}: entry point {r['entry_point']}\n    {r['path']}"
+                       + (f"\n    {detail}" if detail else ""))
 
     output.emit(report, as_json, render)
