@@ -128,3 +128,43 @@ def test_concurrent_enrollments_lose_nothing(tmp_path, root):
     assert len({out.split()[1] for out, _ in results}) == 1  # every run used the same node key
     doc = _read(tmp_path / ".aster-identity")
     assert sorted(p["name"] for p in doc["peers"]) == [f"n{i}" for i in range(6)]
+
+
+def test_iso_expiry_without_zone_is_utc_as_for_trust_sign(tmp_path, root):
+    """The released CLI read such a time as local time in `trust sign` and as UTC in `enroll`.
+    Run in a zone far from UTC: both commands give the same UTC instant."""
+    from aster_core.durations import parse_expiry, to_epoch
+    from aster_core.testing import run_aster
+
+    env = {"TZ": "America/New_York"}
+    when = "2099-06-30T12:00:00"
+    enrolled = run_aster(["enroll", "node", "--role", "consumer", "--root-key", "root.key", "--expires", when],
+                         plugins=["trust", "enroll"], cwd=tmp_path, env=env)
+    signed = run_aster(["trust", "sign", "consumer", "--root-key", "root.key", "--expires", when],
+                       plugins=["trust", "enroll"], cwd=tmp_path, env=env)
+    assert enrolled.returncode == 0 and signed.returncode == 0, enrolled.stderr + signed.stderr
+    expected = to_epoch(parse_expiry(when + "Z"))
+    assert _read(tmp_path / ".aster-identity")["peers"][0]["expires_at"] == expected
+    assert json.loads(signed.stdout)["expires_at"] == expected
+
+
+def test_node_key_is_made_offline_without_the_runtime(tmp_path, root):
+    """The released CLI started a network endpoint to learn a public key (and hung offline).
+    Here the runtime cannot even be imported and every socket fails: enrollment still works."""
+    import sys
+
+    guard = ("import socket, sys\n"
+             "sys.modules['aster'] = None  # importing the runtime now fails\n"
+             "class NoNetwork(socket.socket):\n"
+             "    def __init__(self, *a, **k):\n"
+             "        raise OSError('enrollment must not use the network')\n"
+             "socket.socket = NoNetwork\n"
+             "from aster_core.main import main\n"
+             "main(sys.argv[1:])\n")
+    done = subprocess.run([sys.executable, "-c", guard, "enroll", "node", "--role", "consumer", "--root-key",
+                           "root.key", "--identity", "offline.id", "-q"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    doc = _read(tmp_path / "offline.id")
+    endpoint_id = public_key_of(base64.b64decode(doc["node"]["secret_key"])).hex()
+    assert done.stdout.split()[1] == endpoint_id == doc["node"]["endpoint_id"]

@@ -121,3 +121,27 @@ def test_keygen_pubkey_of_a_profile_needs_no_keyring(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")  # no keyring at all
     ok("trust", "keygen", "pubkey", "--out", "prod.pub", cwd=tmp_path)
     assert (tmp_path / "prod.pub").read_text().strip() == pub
+
+
+def test_keygen_twice_never_touches_the_profile_or_its_keyring_key(tmp_path, aster_env):
+    """The released CLI's second root keygen silently replaced the profile's public key. Ours:
+    `profile create` twice is refused, and no form of `trust keygen` (run twice, with and
+    without --force) changes config.toml or the profile's keyring entry."""
+    import keyring
+
+    pub = json.loads(ok("profile", "create", "prod", "--json", cwd=tmp_path).stdout)["root_pubkey"]
+    config = aster_env / "config.toml"
+    before = config.read_bytes()
+    seed = keyring.get_password("aster", "root_privkey:prod")
+    assert_clean_error(aster("profile", "create", "prod", cwd=tmp_path), 2, "prod")
+    for _ in range(2):
+        aster("trust", "keygen", "root", "--out", "root.key", cwd=tmp_path)
+        aster("trust", "keygen", "--out-key", "pair.key", cwd=tmp_path)
+        aster("trust", "keygen", "pubkey", "--out", "prod.pub", cwd=tmp_path)
+    ok("trust", "keygen", "root", "--out", "root.key", "--force", cwd=tmp_path)
+    ok("trust", "keygen", "--out-key", "pair.key", "--force", cwd=tmp_path)
+    assert config.read_bytes() == before
+    assert keyring.get_password("aster", "root_privkey:prod") == seed
+    assert json.loads(ok("profile", "show", "--json", cwd=tmp_path).stdout)["root_pubkey"] == pub
+    assert (tmp_path / "prod.pub").read_text().strip() == pub
+    assert json.loads((tmp_path / "root.key").read_text())["public_key"] != pub
