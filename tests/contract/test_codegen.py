@@ -228,3 +228,39 @@ def test_typescript_client_type_checks(workdir, tsc):
     # the check has teeth: a wrongly typed request is rejected
     bad = _typecheck(tsc, workdir / "ts", "42")
     assert bad.returncode != 0 and "not assignable to type 'string'" in bad.stdout
+
+
+def test_generated_clients_carry_the_bare_contract_id(workdir):
+    """Exports say ``blake3:<hex>``; the released CLI copied that prefix into the generated
+    constant. Every source (export, manifest, live address with an imported export) and both
+    languages must give the runtime's bare 64-hex id."""
+    from aster.contract import contract_id_from_service
+
+    from tests.contract.services.shop import Inventory
+
+    expected = contract_id_from_service(Inventory)
+    manifest = workdir / "m.json"
+    assert aster("contract", "gen", "--service", INVENTORY, "--out", str(manifest)).returncode == 0
+    assert aster("contract", "export", "--manifest", str(manifest), "-o", str(workdir / "e")).returncode == 0
+    export = workdir / "e/Inventory.aster.json"
+    assert json.loads(export.read_text())["contract_id"] == "blake3:" + expected
+    gen = workdir / "gen"
+    for source, package in ((export, "from_export"), (manifest, "from_manifest")):
+        done = aster("contract", "gen-client", str(source), "--out", str(gen), "--package", package)
+        assert done.returncode == 0, done.stderr
+    done = aster("contract", "gen-client", str(export), "--lang", "typescript", "--out", str(workdir / "ts"),
+                 "--package", "ts_export")
+    assert done.returncode == 0, done.stderr
+    assert aster("contract", "import", str(export)).returncode == 0
+    with start_server([INVENTORY], workdir=workdir, max_lifetime=120) as live:
+        done = aster("contract", "gen-client", live.address, "--out", str(gen), "--package", "from_live")
+    assert done.returncode == 0, done.stderr
+    check = ("import json, from_export, from_manifest, from_live;"
+             "print(json.dumps([[m.InventoryClient.CONTRACT_ID, m.CONTRACT_IDS['Inventory']]"
+             " for m in (from_export, from_manifest, from_live)]))")
+    done = subprocess.run([sys.executable, "-c", check], cwd=gen, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [[expected, expected]] * 3
+    for path in [*gen.rglob("*.py"), *(workdir / "ts").rglob("*.ts")]:
+        assert "blake3:" not in path.read_text(), path
+    assert f'contractId = "{expected}"' in (workdir / "ts/ts_export/client.ts").read_text()
