@@ -150,3 +150,17 @@ def test_identity_file_node_key_makes_an_endpoint_bound_credential_hold(vault, t
     ok(call(vault.address, "Vault.read", '{"key": "greeting"}', "--rcan", str(identity)))
     # The same credential without its node key comes from another endpoint: refused.
     assert_clean_error(call(vault.address, "Vault.read", '{"key": "greeting"}', "--rcan", str(bound)), 3)
+
+
+NESTED = {"inner": {"label": "top", "weight": 0.5},
+          "children": [{"label": "a", "weight": 1.5}, {"label": "b"}, {"label": "c", "weight": -2.0}]}
+
+
+def test_nested_lists_of_structs_in_a_response(server):
+    """A response holding a list of messages comes back whole (the released CLI could not decode it)."""
+    result = json.loads(ok(call(server.address, "EchoService@1.roundtrip", json.dumps(NESTED))))
+    assert result["inner"] == {"label": "top", "weight": 0.5}
+    assert result["children"] == [{"label": "a", "weight": 1.5}, {"label": "b", "weight": 0.0},
+                                  {"label": "c", "weight": -2.0}]
+    compact = json.loads(ok(call(server.address, "EchoService@1.roundtrip", json.dumps(NESTED), "--json")))
+    assert compact == result

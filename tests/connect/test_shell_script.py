@@ -110,3 +110,31 @@ def test_history_is_not_written_when_scripted(server, aster_env):
     shell(server.address, "ls\n")
     assert not (aster_env / "shell_history").exists()
     assert json.loads(shell(server.address, "pwd\n", "--json").stdout) == {"path": "/services"}
+
+
+def test_bytes_fields_with_defaults_and_nested_lists_of_structs(server):
+    """The released shell failed on `bytes` fields with defaults and on lists of messages in a
+    response. `blob` has `data: bytes = b""`; `roundtrip` returns `children: list[Inner]`."""
+    script = "\n".join([
+        "cd EchoService@1",
+        "describe blob",
+        "./blob only-a-name",                   # positional: data keeps its default
+        "./blob name=kv",
+        './blob {"name": "json"}',
+        "./blob name=with data=abc",
+        "invoke EchoService@1.blob name=abs",
+        './roundtrip {"children": [{"label": "a", "weight": 1.5}, {"label": "b"}], "inner": {"label": "i"}}',
+        "./roundtrip children=[] i=3",
+    ]) + "\n"
+    proc = shell(server.address, script, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "Error" not in proc.stderr
+    describe, positional, kv, as_json, with_data, absolute, nested, empty = parse_json_lines(proc.stdout)
+    data = next(f for f in describe["fields"] if f["name"] == "data")
+    assert data["kind"] == "bytes" and data["required"] is False
+    for reply, name in ((positional, "only-a-name"), (kv, "kv"), (as_json, "json"), (absolute, "abs")):
+        assert reply == {"name": name, "size": 0, "kind": "bytes"}  # the server's default b"" was used
+    assert (with_data["name"], with_data["size"]) == ("with", 3)
+    assert nested["children"] == [{"label": "a", "weight": 1.5}, {"label": "b", "weight": 0.0}]
+    assert nested["inner"] == {"label": "i", "weight": 0.0}
+    assert (empty["children"], empty["i"]) == ([], 3)

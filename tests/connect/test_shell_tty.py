@@ -118,3 +118,20 @@ def test_prompts_for_each_field(terminal, aster_env):
     while time.monotonic() < end and not (history.exists() and "./count" in history.read_text()):
         time.sleep(0.1)
     assert "./count" in history.read_text()
+
+
+def test_prompting_a_bytes_field_with_a_default(terminal):
+    """Field-by-field prompts for `blob(name: string, data: bytes = b"")`: Enter keeps the bytes default."""
+    terminal.type("cd EchoService@1")
+    terminal.keys("Enter")
+    terminal.wait_for("aster /services/EchoService@1>")
+    terminal.type("./blob")
+    terminal.keys("Enter")
+    terminal.wait_for("name (string, default ''):")
+    terminal.type("pic")
+    terminal.keys("Enter")
+    terminal.wait_for("data (bytes, default")
+    terminal.keys("Enter")
+    screen = terminal.wait_for('"kind": "bytes"')
+    assert '"name": "pic"' in screen and '"size": 0' in screen
+    assert "Error" not in screen and "Traceback" not in screen
