@@ -249,3 +249,18 @@ def test_an_unreachable_peer_at_start_up_is_reported_not_fatal(server_factory):
 
     errors = run(body(), 60)
     assert all("cannot reach the Aster peer" in e and "UNAVAILABLE" in e for e in errors)
+
+
+def test_nested_lists_of_structs_come_back_whole(open_server):
+    """A response holding a list of messages (roundtrip's `children: list[Inner]`) is decoded for the agent."""
+    children = [{"label": "a", "weight": 1.5}, {"label": "b", "weight": 0.0}]
+
+    async def body():
+        async with stdio_mcp(open_server.address) as client:
+            return await client.call_tool("EchoService.roundtrip", {"children": children, "items": [1, 2]})
+
+    result = run(body(), 60)
+    assert not result.is_error, result
+    assert result.structured_content["children"] == children
+    assert result.structured_content["items"] == [1, 2]
+    assert json.loads(result.content[0].text) == result.structured_content
