@@ -164,3 +164,16 @@ def test_nested_lists_of_structs_in_a_response(server):
                                   {"label": "c", "weight": -2.0}]
     compact = json.loads(ok(call(server.address, "EchoService@1.roundtrip", json.dumps(NESTED), "--json")))
     assert compact == result
+
+
+def test_a_self_referencing_message_is_described_and_called(server_factory):
+    """The released CLI's introspection hit RecursionError on a dataclass that refers to itself.
+    `Tree.count(Node)` with `Node.children: list[Node]` and `Node.parent: Node?`."""
+    tree = server_factory(["tests.contract.services.recursive:Tree"])
+    request = {"name": "r", "children": [{"name": "a", "children": [{"name": "b"}]}, {"name": "c"}]}
+    assert json.loads(ok(call(tree.address, "Tree.count", json.dumps(request)))) == {"nodes": 4}
+    proc = run_aster(["shell", tree.address, "--json"], input="cd Tree\ndescribe count\n", timeout=60)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    described = json.loads(proc.stdout)
+    assert {f["name"]: f["type"] for f in described["fields"]} == {"name": "string", "children": "list[Node]",
+                                                                   "parent": "Node?"}
