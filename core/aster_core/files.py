@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
-from .errors import AsterError, UsageError
+from .errors import AsterError, NotFoundError, UsageError
 
 T = TypeVar("T")
 
@@ -99,7 +99,7 @@ def load_toml(path: str | os.PathLike, *, missing_ok: bool = True) -> dict[str, 
     except FileNotFoundError:
         if missing_ok:
             return {}
-        raise UsageError(f"{path} does not exist", "check the path") from None
+        raise NotFoundError(f"{path} does not exist", "check the path") from None
     except OSError as exc:
         raise AsterError(f"cannot read {path}: {exc.strerror or exc}", "check its permissions") from None
     try:

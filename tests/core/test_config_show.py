@@ -132,7 +132,7 @@ def test_bad_environment_values(env, needle, clean_env):
 
 def test_missing_or_corrupt_file(tmp_path, clean_env):
     missing = run_aster(["config", "show", "--file", str(tmp_path / "nope.toml")])
-    assert missing.returncode == 2 and missing.stderr.startswith("Error: ")
+    assert missing.returncode == 4 and missing.stderr.startswith("Error: ")
     bad = tmp_path / "bad.toml"
     bad.write_text("[network\n")
     corrupt = run_aster(["config", "show", "--file", str(bad)])

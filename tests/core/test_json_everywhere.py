@@ -164,7 +164,7 @@ def _installed() -> set[str]:
 # -- errors: one line on stderr, nothing on stdout, with or without --json ----------------------
 
 BAD: dict[str, tuple[list[str], int]] = {
-    "config-show-missing-file": (["config", "show", "--file", "nope.toml"], 2),
+    "config-show-missing-file": (["config", "show", "--file", "nope.toml"], 4),
     "profile-create-bad-name": (["profile", "create", "../x"], 2),
     "profile-create-duplicate": (["profile", "create", "prod"], 2),
     "profile-show-unknown": (["profile", "show", "nope"], 4),
