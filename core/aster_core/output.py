@@ -7,9 +7,11 @@ Data goes to stdout; messages, warnings and progress go to stderr.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sys
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import click
 
@@ -94,6 +96,17 @@ def info(message: str) -> None:
 
 def warn(message: str) -> None:
     click.echo(f"Warning: {message}", err=True)
+
+
+@contextlib.contextmanager
+def progress(message: str) -> Iterator[None]:
+    """A spinner with ``message`` on stderr while slow work runs (dialling a peer,
+    waiting for manifests). Only on a terminal: scripts and pipes see nothing."""
+    if not sys.stderr.isatty() or os.environ.get("TERM") == "dumb":
+        yield
+        return
+    with console(stderr=True).status(message, spinner="dots"):
+        yield
 
 
 def json_option(func: Callable) -> Callable:

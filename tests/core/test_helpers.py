@@ -106,3 +106,40 @@ def test_no_color_and_dumb_terminal(aster_env):
         assert "\x1b[" not in run_aster(["profile", "list"], env=env).stdout
     coloured = run_aster(["profile", "list"], env={"FORCE_COLOR": "1", "NO_COLOR": "", "TERM": "xterm"})
     assert "\x1b[" in coloured.stdout
+
+
+def test_progress_is_silent_off_a_terminal(capsys):
+    from aster_core.output import progress
+
+    with progress("dialling the peer"):
+        print("work", end="")
+    captured = capsys.readouterr()
+    assert captured.out == "work" and captured.err == ""
+
+
+def test_progress_spins_on_a_terminal():
+    """In a real pseudo-terminal the message is drawn on stderr."""
+    import pty
+    import subprocess
+    import sys
+
+    code = ("import time\nfrom aster_core.output import progress\n"
+            "with progress('dialling the peer'):\n    time.sleep(0.5)\n")
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=follower, stdout=follower, stderr=follower,
+                            env={**os.environ, "TERM": "xterm"})
+    os.close(follower)
+    seen = b""
+    try:
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        proc.wait(timeout=30)
+        os.close(leader)
+    assert b"dialling the peer" in seen
