@@ -5,6 +5,8 @@ come from each method's ``types`` table when the manifest has one (written by
 ``aster contract gen``), otherwise from the request/response field lists the
 runtime itself publishes; nested types neither describes are reported as
 ``unknown`` so generators can fall back to an untyped value and say so.
+:func:`field_type` walks a field's kind/item/key/value/nullable structure once;
+each generator supplies only its language's spelling as a :class:`TypeSyntax`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import keyword
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Mapping
 
 from aster_core.errors import UsageError
 
@@ -41,6 +43,65 @@ class Schema:
         if tag_or_name in self.types:
             return self.types[tag_or_name]
         return next((t for t in self.types.values() if t.name == tag_or_name), None)
+
+
+@dataclass(frozen=True)
+class TypeSyntax:
+    """How one language spells field types. Templates fill ``{}`` (map: ``{key}``, ``{value}``)."""
+    prims: Mapping[str, str]                       # primitive kind -> type
+    missing_ref: Callable[[str | None], str]       # a reference nothing in the contract describes
+    missing_enum: Callable[[dict[str, Any]], str]  # an enum field whose enum nothing describes
+    optional: str                                  # a nullable field or map value
+    optional_item: str                             # a nullable list item
+    list: str
+    map: str
+    unknown: str                                   # a kind the manifest does not define
+
+
+def type_name(schema: Schema, syntax: TypeSyntax, ref: str | None) -> str:
+    """The generated name of a referenced message or enum (the language's fallback if undescribed)."""
+    info = schema.ref(ref)
+    return info.name if info is not None else syntax.missing_ref(ref)
+
+
+def _element(schema: Schema, syntax: TypeSyntax, kind: str, ref: str | None) -> str:
+    if kind in ("ref", "enum"):
+        return type_name(schema, syntax, ref)
+    return syntax.prims.get(kind, syntax.unknown)
+
+
+def _nullable(template: str, text: str, nullable: Any) -> str:
+    return template.format(text) if nullable else text
+
+
+def _enum_type(schema: Schema, syntax: TypeSyntax, f: dict[str, Any]) -> str:
+    info = schema.ref(f.get("wire_tag") or f.get("ref_name"))
+    return info.name if info is not None else syntax.missing_enum(f)
+
+
+def _list_type(schema: Schema, syntax: TypeSyntax, f: dict[str, Any]) -> str:
+    item = _element(schema, syntax, f.get("item_kind", "string"), f.get("item_wire_tag") or f.get("item_ref"))
+    return syntax.list.format(_nullable(syntax.optional_item, item, f.get("item_nullable")))
+
+
+def _map_type(schema: Schema, syntax: TypeSyntax, f: dict[str, Any]) -> str:
+    key = syntax.prims.get(f.get("key_kind", "string"), syntax.prims["string"])
+    value = _element(schema, syntax, f.get("value_kind", "string"), f.get("value_ref"))
+    return syntax.map.format(key=key, value=_nullable(syntax.optional, value, f.get("value_nullable")))
+
+
+def field_type(schema: Schema, syntax: TypeSyntax, f: dict[str, Any]) -> str:
+    """The type of manifest field ``f`` in ``syntax``'s language."""
+    kind = f.get("kind", "string")
+    if kind == "enum":
+        text = _enum_type(schema, syntax, f)
+    elif kind == "list":
+        text = _list_type(schema, syntax, f)
+    elif kind == "map":
+        text = _map_type(schema, syntax, f)
+    else:
+        text = _element(schema, syntax, kind, f.get("wire_tag") or f.get("ref_name"))
+    return _nullable(syntax.optional, text, f.get("nullable"))
 
 
 _IDENT = re.compile(r"[^0-9A-Za-z_]")
