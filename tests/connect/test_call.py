@@ -175,5 +175,5 @@ def test_a_self_referencing_message_is_described_and_called(server_factory):
     proc = run_aster(["shell", tree.address, "--json"], input="cd Tree\ndescribe count\n", timeout=60)
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
     described = json.loads(proc.stdout)
-    assert {f["name"]: f["type"] for f in described["fields"]} == {"name": "string", "children": "list[Node]",
-                                                                   "parent": "Node?"}
+    assert {f["name"]: f["type"] for f in described["fields"]} == {"name": "str", "children": "list[Node]",
+                                                                   "parent": "Node | None"}

@@ -106,7 +106,7 @@ def test_prompts_for_each_field(terminal, aster_env):
     terminal.wait_for("n must be int")                   # a bad value is asked again
     terminal.type("3")
     terminal.keys("Enter")
-    terminal.wait_for("prefix (string, default 'item'):")
+    terminal.wait_for("prefix (str, default 'item'):")
     terminal.type("row")
     terminal.keys("Enter")
     screen = terminal.wait_for('"text": "row-2"')        # the stream is shown as it arrives
@@ -121,13 +121,13 @@ def test_prompts_for_each_field(terminal, aster_env):
 
 
 def test_prompting_a_bytes_field_with_a_default(terminal):
-    """Field-by-field prompts for `blob(name: string, data: bytes = b"")`: Enter keeps the bytes default."""
+    """Field-by-field prompts for `blob(name: str, data: bytes = b"")`: Enter keeps the bytes default."""
     terminal.type("cd EchoService@1")
     terminal.keys("Enter")
     terminal.wait_for("aster /services/EchoService@1>")
     terminal.type("./blob")
     terminal.keys("Enter")
-    terminal.wait_for("name (string, default ''):")
+    terminal.wait_for("name (str, default ''):")
     terminal.type("pic")
     terminal.keys("Enter")
     terminal.wait_for("data (bytes, default")

@@ -17,10 +17,12 @@ which are also :mod:`aster_core.errors` classes with the right exit code)::
         conn.services                 # [ServiceInfo(name, version, scoped, contract_id, methods)]
         svc = conn.service("Echo")    # CallNotFound lists the services that exist
         m = svc.method("say")         # MethodInfo(name, pattern, fields, response_fields) or None
-                                      #   when the schema is unknown; CallNotFound lists methods
+                                      #   when the schema is unknown; CallNotFound lists methods.
+                                      #   FieldInfo: kind, nullable, item_kind/item_ref/item_nullable,
+                                      #   key_kind, value_kind/value_ref/value_nullable, type_label
         svc.manifest                  # the published manifest dict as read, or None when unknown:
-                                      #   its methods[] keep the runtime's full field descriptors
-                                      #   (map key/value kinds, item nullability, idempotent)
+                                      #   its methods[] keep the runtime's full descriptors
+                                      #   (idempotent, default_kind, ...)
         await conn.call("Echo", "say", {"text": "hi"})          # one response
         async for r in conn.invoke("Echo", "count", {"n": 3}):   # server stream
             ...

@@ -180,18 +180,23 @@ def render_listing(data: dict) -> str:
     return "\n".join(lines) if lines else "(empty)"
 
 
-def _field_line(f: dict) -> str:
+def _field_line(f: dict, width: int = 16) -> str:
     req = "required" if f["required"] else f"default {f['default']!r}"
-    return f"    {f['name']:<16} {f['type']:<16} {req}"
+    return f"    {f['name']:<16} {f['type']:<{width}} {req}"
+
+
+def _field_lines(fields: list[dict]) -> list[str]:
+    width = max([16, *(len(f["type"]) for f in fields)])
+    return [_field_line(f, width) for f in fields] or ["    (no fields)"]
 
 
 def render_description(data: dict) -> str:
     if "signature" in data:
         lines = [f"{data['service']}.{data['name']}  {data['pattern']}  {data['signature']}",
                  f"  request {data['request_type'] or '?'}:"]
-        lines += [_field_line(f) for f in data["fields"]] or ["    (no fields)"]
+        lines += _field_lines(data["fields"])
         lines.append(f"  response {data['response_type'] or '?'}:")
-        lines += [_field_line(f) for f in data["response_fields"]] or ["    (no fields)"]
+        lines += _field_lines(data["response_fields"])
         return "\n".join(lines)
     if "methods" in data and "ref" in data:
         lines = [f"{data['ref']}  v{data['version']}  {data['scoped']}  contract {data['contract_id'][:16]}"]
