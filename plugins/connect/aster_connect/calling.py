@@ -6,7 +6,7 @@ import sys
 from typing import Any, Callable
 
 from aster_core.errors import UsageError
-from aster_core.output import print_json, print_json_line
+from aster_core.output import print_json, print_json_line, progress
 
 from .client import connect, run
 from .schema import MethodInfo
@@ -37,7 +37,8 @@ def _request_stream(info: MethodInfo | None, payload: Any, items: list | None,
 async def _call(address: str, service: str, method: str, payload: Any, items: list | None, *,
                 rcan: str | None, timeout: float, as_json: bool, stdin_items: Callable[[], Any]) -> None:
     base = service.partition("@")[0]
-    conn = await connect(address, rcan=rcan, timeout=timeout, schemas=[base])
+    with progress(f"Connecting to {address[:24]}..."):
+        conn = await connect(address, rcan=rcan, timeout=timeout, schemas=[base])
     async with conn:
         if conn.open_gate and sys.stderr.isatty():
             print(OPEN_GATE_NOTE, file=sys.stderr)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from aster_core.errors import AsterError, UsageError
-from aster_core.output import print_json, print_json_line
+from aster_core.output import print_json, print_json_line, progress
 
 from .arguments import convert, parse_arguments, split_words
 from .client import Connection, Session, connect, run
@@ -529,7 +529,8 @@ def plugin_commands() -> dict[str, PluginShellCommand]:
 
 
 async def _main(address: str, rcan: str | None, timeout: float, as_json: bool) -> int:
-    conn = await connect(address, rcan=rcan, timeout=timeout)
+    with progress(f"Connecting to {address[:24]}..."):
+        conn = await connect(address, rcan=rcan, timeout=timeout)
     async with conn:
         ctx = ShellContext(address, conn, as_json, asyncio.get_running_loop(), timeout)
         interactive = sys.stdin.isatty()

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 from aster_core.errors import UsageError
-from aster_core.output import console, emit, info, json_option, print_fields, print_table, warn
+from aster_core.output import console, emit, info, json_option, print_fields, print_table, progress, warn
 
 DEFAULT_MANIFEST = ".aster/manifest.json"
 
@@ -211,8 +211,9 @@ def gen_client(source: str, out_dir: Path, package: str | None, lang: str, servi
         from .store import stored_manifest
 
         # an imported export of the same contract also describes nested types
-        manifests = [stored_manifest(m["service"], m["contract_id"]) or m
-                     for m in fetch_manifests(source, timeout=timeout).manifests]
+        with progress("Reading the producer's published manifests..."):
+            live = fetch_manifests(source, timeout=timeout)
+        manifests = [stored_manifest(m["service"], m["contract_id"]) or m for m in live.manifests]
     else:
         manifests = load_contract_file(Path(source))
     manifests = select_service(manifests, service_name, source)

@@ -107,9 +107,10 @@ def mcp(address: str, rcan: str | None, allow: tuple[str, ...], deny: tuple[str,
     _check_inputs(address, rcan, transport, port)
     filters = Filters(allow=allow, deny=deny, confirm=confirm)
     if list_only:
-        from aster_core.output import emit
+        from aster_core.output import emit, progress
 
-        catalog = list_catalog(address, rcan=rcan, filters=filters, timeout=connect_timeout)
+        with progress("Connecting to the peer and reading its manifests..."):
+            catalog = list_catalog(address, rcan=rcan, filters=filters, timeout=connect_timeout)
         emit(catalog.to_dict(), as_json, _render)
         return
     from aster_connect.client import run as run_loop
