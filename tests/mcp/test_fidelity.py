@@ -1,7 +1,7 @@
 """Tool schemas carry every detail of the published manifests, end to end.
 
-A real server (tests/support) serves EchoService and :mod:`tests.mcp.fidelity_services`
-(integer-keyed map, list of optionals, map of optionals, an idempotent method). What
+A real server (tests/support) serves EchoService and Ledger, the harness's ``typed`` service
+(integer-keyed map, list of optionals, map of optionals, nested messages, an idempotent method). What
 ``aster mcp --list --json`` and the MCP SDK client see must be exactly what the runtime's
 own method descriptors of those classes say.
 """
@@ -17,9 +17,9 @@ from aster_core.testing import run_aster
 
 from aster_mcp import schema as sch
 from tests.mcp.conftest import stdio_mcp
-from tests.mcp.fidelity_services import SCOREBOARD, Scoreboard
 from tests.support.aio import run
 from tests.support.server import RunningServer, start_server
+from tests.support.services import EchoService, Ledger
 
 INT_MAP = {"type": "object", "additionalProperties": {"type": "number"}, "propertyNames": {"pattern": r"^-?[0-9]+$"},
            "description": "map with integer keys (written as JSON strings)"}
@@ -27,7 +27,7 @@ INT_MAP = {"type": "object", "additionalProperties": {"type": "number"}, "proper
 
 @pytest.fixture(scope="module")
 def scoreboard_server() -> Iterator[RunningServer]:
-    with start_server(("echo", SCOREBOARD)) as server:
+    with start_server(("echo", "typed")) as server:
         yield server
 
 
@@ -46,10 +46,8 @@ def _list_json(address: str) -> dict:
 
 
 def test_list_json_schemas_are_exactly_the_published_manifests(scoreboard_server):
-    from tests.support.services import EchoService
-
     tools = {t["name"]: t for t in _list_json(scoreboard_server.address)["tools"]}
-    published = _published(EchoService, Scoreboard)
+    published = _published(EchoService, Ledger)
     types = sch.TypeTable.from_methods(m for methods in published.values() for m in methods)
     expected = {f"{service}.{m['name']}": m for service, methods in published.items() for m in methods}
     assert set(tools) == set(expected)
@@ -58,7 +56,7 @@ def test_list_json_schemas_are_exactly_the_published_manifests(scoreboard_server
         assert tools[name]["outputSchema"] == sch.output_schema(method, types), name
         jsonschema.Draft202012Validator.check_schema(tools[name]["inputSchema"])
 
-    put = tools["Scoreboard.put"]
+    put = tools["Ledger.put"]
     props = put["inputSchema"]["properties"]
     assert props["by_id"] == {**INT_MAP, "default": {}}
     assert props["notes"] == {"type": "array", "items": {"type": ["string", "null"]}, "default": []}
@@ -77,13 +75,13 @@ def test_an_agent_calls_with_integer_keys_and_optional_items(scoreboard_server):
     async def body():
         async with stdio_mcp(scoreboard_server.address) as client:
             listed = {t.name: t for t in (await client.list_tools()).tools}
-            good = await client.call_tool("Scoreboard.put", arguments)
-            bad_key = await client.call_tool("Scoreboard.put", {"by_id": {"seven": 1.0}})
-            bad_item = await client.call_tool("Scoreboard.put", {"notes": ["a", 1]})
+            good = await client.call_tool("Ledger.put", arguments)
+            bad_key = await client.call_tool("Ledger.put", {"by_id": {"seven": 1.0}})
+            bad_item = await client.call_tool("Ledger.put", {"notes": ["a", 1]})
             return listed, good, bad_key, bad_item
 
     listed, good, bad_key, bad_item = run(body(), 90)
-    assert listed["Scoreboard.put"].input_schema["properties"]["by_id"]["propertyNames"] == INT_MAP["propertyNames"]
+    assert listed["Ledger.put"].input_schema["properties"]["by_id"]["propertyNames"] == INT_MAP["propertyNames"]
     assert not good.is_error, good
     assert good.structured_content == {"by_id": {"7": 0.5, "-2": 1.0}, "notes": ["a", None],
                                        "ranks": {"x": None, "y": 2}}
@@ -101,7 +99,7 @@ def test_services_without_a_manifest_are_omitted_with_the_reason(scoreboard_serv
         conn = await connect(scoreboard_server.address, schemas=False)
         async with conn:
             before = build_catalog(conn.services)
-            await conn.load_schemas(["Scoreboard"])
+            await conn.load_schemas(["Ledger"])
             after = build_catalog(conn.services)
             return before, after
 
@@ -109,6 +107,6 @@ def test_services_without_a_manifest_are_omitted_with_the_reason(scoreboard_serv
     assert before.tools == {}
     assert {o.name: o.reason for o in before.omitted} == {
         "EchoService.*": "no published manifest could be read, so no method schemas",
-        "Scoreboard.*": "no published manifest could be read, so no method schemas"}
-    assert list(after.tools) == ["Scoreboard.put"]
+        "Ledger.*": "no published manifest could be read, so no method schemas"}
+    assert sorted(after.tools) == ["Ledger.put", "Ledger.put_many", "Ledger.tally"]
     assert [o.name for o in after.omitted] == ["EchoService.*"]

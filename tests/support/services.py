@@ -13,6 +13,10 @@ Service keys (used by ``serve.py --services`` and ``start_server``):
 - ``session`` CounterSession v1, ``scoped="session"``: ``add``, ``total``, ``reset``.
 - ``v2``      Greeter v2 only (no v1 exists): ``greet``.
 - ``vault``   Vault v1 with method-level role requirements (trusted-mode tests).
+- ``typed``   Ledger v1, typed containers (``dict[int, float]``, ``list[Optional[str]]``,
+              ``dict[str, Optional[int]]``, nested ``list[Scores]``/``dict[str, Scores]``, an
+              undescribed ``Note``): idempotent ``put``, ``put_many``, and ``tally``, the
+              count of ``put``/``put_many`` requests that reached it.
 
 Anything of the form ``MODULE:CLASS`` (e.g. ``tests.contract.services.shop:Inventory``)
 is imported instead of looked up.
@@ -350,6 +354,73 @@ class Vault:
         return VaultReply(key=req.key, value="pong")
 
 
+@wire_type(f"{NS}/Scores")
+@dataclass
+class Scores:
+    """An integer-keyed map, a list of optionals and a map with optional values."""
+
+    by_id: dict[int, float] = field(default_factory=dict)
+    notes: list[Optional[str]] = field(default_factory=list)
+    ranks: dict[str, Optional[int]] = field(default_factory=dict)
+
+
+@wire_type(f"{NS}/Note")
+@dataclass
+class Note:
+    """No method takes or returns it, so the manifest does not describe it."""
+
+    text: str = ""
+
+
+@wire_type(f"{NS}/Batch")
+@dataclass
+class Batch:
+    """``Scores`` (described, as ``put``'s request) nested in a list and a map, and a ``Note``."""
+
+    items: list[Scores] = field(default_factory=list)
+    by_name: dict[str, Scores] = field(default_factory=dict)
+    note: Optional[Note] = None
+
+
+@wire_type(f"{NS}/Tally")
+@dataclass
+class Tally:
+    calls: int = 0
+    items: int = 0
+
+
+@wire_type(f"{NS}/TallyRequest")
+@dataclass
+class TallyRequest:
+    label: str = ""
+
+
+@service(name="Ledger", version=1)
+class Ledger:
+    """Echoes scores and counts the requests that reach it (``tally`` shows the count), so
+    a test can see that a request refused by the client was never sent."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    @rpc(idempotent=True)
+    async def put(self, req: Scores) -> Scores:
+        """Return the request unchanged."""
+        self.calls += 1
+        return req
+
+    @rpc
+    async def put_many(self, req: Batch) -> Tally:
+        """Count the scores sent (``items`` plus ``by_name``)."""
+        self.calls += 1
+        return Tally(calls=self.calls, items=len(req.items) + len(req.by_name))
+
+    @rpc
+    async def tally(self, req: TallyRequest) -> Tally:
+        """How many ``put``/``put_many`` requests arrived (this one is not counted)."""
+        return Tally(calls=self.calls)
+
+
 #: Service key -> service object as passed to AsterServer (session services as the class).
 SERVICE_FACTORIES = {
     "echo": EchoService,
@@ -357,6 +428,7 @@ SERVICE_FACTORIES = {
     "session": CounterSession,
     "v2": Greeter,
     "vault": Vault,
+    "typed": Ledger,
 }
 
 
