@@ -131,8 +131,7 @@ class PluginHost:
                     try:
                         pm.register(rec.module, name=rec.distribution)
                     except Exception as exc:
-                        rec.status, rec.error = "failed", f"{type(exc).__name__}: {exc}"
-                        self._problem(rec)
+                        self._fail(rec, f"{type(exc).__name__}: {exc}")
         return self._pm
 
     def _selected(self, plugin: FoundPlugin) -> bool:
@@ -158,7 +157,7 @@ class PluginHost:
                 rec.error = f"needs aster-core {found.requires_core}, this is {__version__}"
                 self._problem(rec)
                 continue
-            if not self._register(rec):
+            if not self._import(rec):
                 continue
             for spec in self._call_one(rec, "aster_commands"):
                 claims.setdefault(spec.name, []).append((rec, spec))
@@ -166,21 +165,20 @@ class PluginHost:
         if self.strict:
             self.pm  # validate every family with pluggy now
 
-    def _register(self, rec: PluginRecord) -> bool:
+    def _import(self, rec: PluginRecord) -> bool:
+        """Import the plugin module and note its hooks; False (and reported) if it fails."""
         from .loading import load_target
 
         try:
             module = load_target(rec.value)
         except Exception as exc:  # a family's import error must not break the host
-            rec.status, rec.error = "failed", f"{type(exc).__name__}: {exc}"
-            self._problem(rec)
+            self._fail(rec, f"{type(exc).__name__}: {exc}")
             return False
         rec.module = module
         rec.hooks = [name for name in HOOK_NAMES if hasattr(getattr(module, name, None), "aster_impl")]
         rec.unknown_hooks = self._unknown_hooks(module)
         if rec.unknown_hooks and self.strict:
-            rec.status, rec.error = "failed", "unknown hooks: " + ", ".join(rec.unknown_hooks)
-            self._problem(rec)
+            self._fail(rec, "unknown hooks: " + ", ".join(rec.unknown_hooks))
             return False
         return True
 
@@ -202,8 +200,7 @@ class PluginHost:
         try:
             return list(impl() or [])
         except Exception as exc:
-            rec.status, rec.error = "failed", f"{hook}() raised {type(exc).__name__}: {exc}"
-            self._problem(rec)
+            self._fail(rec, f"{hook}() raised {type(exc).__name__}: {exc}")
             return []
 
     def _settle_names(self, claims: dict[str, list[tuple[PluginRecord, Any]]]) -> None:
@@ -229,6 +226,10 @@ class PluginHost:
                 rec.status = "shadowed"
                 rec.error = "; ".join(f"{n}: {why}" for n, why in sorted(rec.shadowed.items()))
                 self._problem(rec, warn=False)
+
+    def _fail(self, rec: PluginRecord, error: str) -> None:
+        rec.status, rec.error = "failed", error
+        self._problem(rec)
 
     def _problem(self, rec: PluginRecord, *, warn: bool = True) -> None:
         if self.strict:
