@@ -67,13 +67,13 @@ class AsterGroup(click.Group):
                 formatter.write_dl([(n, click.utils.make_default_short_help(h, limit)) for n, h in rows])
 
     def shell_complete(self, ctx: click.Context, incomplete: str):
+        """Top-level names from the specs (nothing implemented is imported), or options."""
         from click.shell_completion import CompletionItem
 
-        items = [CompletionItem(n, help=e.help) for n, e in sorted(self._host().commands.items())
-                 if n.startswith(incomplete)]
         if incomplete.startswith("-"):
-            items = []
-        return items + [i for i in click.Command.shell_complete(self, ctx, incomplete)]
+            return click.Command.shell_complete(self, ctx, incomplete)
+        return [CompletionItem(n, help=e.help) for n, e in sorted(self._host().commands.items())
+                if n.startswith(incomplete)]
 
 
 def _configure_host(ctx: click.Context, param: click.Parameter, value: bool) -> None:
