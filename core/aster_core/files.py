@@ -89,24 +89,39 @@ def locked(path: str | os.PathLike) -> Iterator[None]:
         os.close(fd)
 
 
-def load_toml(path: str | os.PathLike, *, missing_ok: bool = True) -> dict[str, Any]:
-    """Read a TOML file; a corrupt file is a UsageError naming the line."""
-    import tomllib
-
+def read_text(path: str | os.PathLike, what: str, create_hint: str = "check the path") -> str:
+    """The text of a file a user named, or one clear error: missing (NotFoundError),
+    a directory or not UTF-8 text (UsageError), unreadable (AsterError)."""
     path = Path(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
+        raise NotFoundError(f"{what} {path} does not exist", create_hint) from None
+    except IsADirectoryError:
+        raise UsageError(f"{what} {path} is a directory", "give the path of the file itself") from None
+    except OSError as exc:
+        raise AsterError(f"cannot read {path}: {exc.strerror or exc}", "check the file's permissions") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{what} {path} is not a text file", create_hint) from None
+
+
+def load_toml(path: str | os.PathLike, *, missing_ok: bool = True) -> dict[str, Any]:
+    """Read a TOML file; a corrupt file is a UsageError naming the line."""
+    import tomllib
+
+    try:
+        text = read_text(path, "TOML file")
+    except NotFoundError:
         if missing_ok:
             return {}
-        raise NotFoundError(f"{path} does not exist", "check the path") from None
-    except OSError as exc:
-        raise AsterError(f"cannot read {path}: {exc.strerror or exc}", "check its permissions") from None
+        raise
     try:
-        return tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path} is not valid TOML ({exc})",
-                         f"fix or move the file aside; nothing was changed") from None
+                         "fix or move the file aside; nothing was changed") from None
 
 
 def dump_toml(doc: dict[str, Any]) -> str:

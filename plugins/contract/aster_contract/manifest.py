@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from aster_core.errors import AsterError, NotFoundError, UsageError
-from aster_core.files import atomic_write
+from aster_core.files import atomic_write, read_text
 
 from . import introspect
 
@@ -179,14 +179,7 @@ def write_manifests(manifests: list[dict[str, Any]], out: Path) -> Path:
 
 
 def read_json(path: Path, what: str) -> Any:
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NotFoundError(f"{what} {path} does not exist", "check the path") from None
-    except IsADirectoryError:
-        raise UsageError(f"{what} {path} is a directory", "pass the JSON file itself") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {what} {path}: {exc}", "check the file") from None
+    raw = read_text(path, what)
     try:
         return json.loads(raw)
     except json.JSONDecodeError as exc:

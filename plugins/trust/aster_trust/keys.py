@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aster_core.errors import AsterError, NotFoundError, UsageError
+from aster_core.files import read_text
 
 from .paths import check_new_file
 
@@ -80,26 +81,11 @@ def generate_root_key() -> RootKey:
     return RootKey(seed=bytes.fromhex(seed_hex), public_key=bytes.fromhex(public_hex))
 
 
-def _read_text(path: Path, what: str, create_hint: str) -> str:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise NotFoundError(f"{what} {path} does not exist", create_hint) from None
-    except IsADirectoryError:
-        raise UsageError(f"{what} {path} is a directory", "give the path of the key file") from None
-    except OSError as exc:
-        raise AsterError(f"cannot read {path}: {exc.strerror or exc}", "check the file's permissions") from None
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"{what} {path} is not a text file", create_hint) from None
-
-
 def load_root_key_file(path: str | os.PathLike) -> RootKey:
     """Read and check a root key pair file (the public key must match the seed)."""
     path = Path(path)
     hint = f"a root key file is JSON made by `aster trust keygen root --out {path}`"
-    text = _read_text(path, "root key file", f"create one with `aster trust keygen root --out {path}`")
+    text = read_text(path, "root key file", f"create one with `aster trust keygen root --out {path}`")
     try:
         doc = json.loads(text)
     except json.JSONDecodeError:
@@ -161,7 +147,7 @@ def load_public_key(source: str) -> bytes:
 
 def _public_key_from_file(path: Path) -> bytes:
     hint = "a public key file holds the 64-hex key, as written by `aster trust keygen pubkey`"
-    text = _read_text(path, "public key file", "make one with `aster trust keygen pubkey --in ROOT.key --out FILE`")
+    text = read_text(path, "public key file", "make one with `aster trust keygen pubkey --in ROOT.key --out FILE`")
     body = text.strip()
     if body.startswith("{"):
         try:
