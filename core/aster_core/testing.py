@@ -6,6 +6,9 @@
   user would, optionally loading only the plugins a test names.
 - :func:`invoke` runs the host in-process with click's runner (faster, same
   plugin selection).
+- :func:`assert_clean_error` checks what every failing command must do: one
+  ``Error: ... Hint: ...`` line on stderr, the documented exit code, nothing on
+  stdout, no traceback.
 """
 
 from __future__ import annotations
@@ -89,3 +92,19 @@ def invoke(args: Sequence[str], *, plugins: Iterable[str] | None = None, input: 
             else:
                 os.environ[k] = v
         output.reset_consoles()
+
+
+def assert_clean_error(result: subprocess.CompletedProcess, code: int, *needles: str, hint: bool = True) -> str:
+    """Assert ``result`` failed the way every `aster` command must: exit ``code``,
+    stderr exactly one ``Error:`` line (with a ``Hint:`` unless ``hint=False``)
+    containing each of ``needles``, stdout empty, no traceback. Returns the line."""
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr
+    assert result.stdout == "", result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    if hint:
+        assert "Hint:" in lines[0], lines[0]
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Iterator
 
@@ -27,18 +26,6 @@ def server() -> Iterator[RunningServer]:
 def parse_json_lines(text: str) -> list:
     """Every stdout line must be a JSON document (what --json promises)."""
     return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-def assert_clean_error(proc: subprocess.CompletedProcess, code: int, *needles: str) -> None:
-    """One `Error:` line with a hint, the documented exit code, no traceback, nothing on stdout."""
-    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr
-    assert proc.stdout == ""
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("Error: ")]
-    assert len(errors) == 1, proc.stderr
-    assert "Hint:" in errors[0], errors[0]
-    for needle in needles:
-        assert needle in errors[0], (needle, errors[0])
 
 
 @pytest.fixture

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from aster_core.testing import run_aster
-from tests.connect.conftest import assert_clean_error, parse_json_lines
+from aster_core.testing import assert_clean_error
+
+from tests.connect.conftest import parse_json_lines
 
 
 def call(*args: str, input: str | None = None, cwd: str | os.PathLike | None = None):

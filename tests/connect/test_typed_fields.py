@@ -13,7 +13,9 @@ from typing import Iterator
 import pytest
 
 from aster_core.testing import run_aster
-from tests.connect.conftest import assert_clean_error, parse_json_lines
+from aster_core.testing import assert_clean_error
+
+from tests.connect.conftest import parse_json_lines
 from tests.support.aio import run
 from tests.support.server import RunningServer, start_server
 

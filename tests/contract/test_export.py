@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from aster_core.testing import assert_clean_error
 
 from .conftest import SERVICES, aster
 
@@ -19,13 +20,6 @@ def manifest(workdir: Path) -> Path:
     done = aster("contract", "gen", "--service", INVENTORY, "--service", CART, "--out", str(path))
     assert done.returncode == 0, done.stderr
     return path
-
-
-def _clean_error(done, code: int, needle: str) -> None:
-    assert done.returncode == code, (done.returncode, done.stderr)
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: ") and needle in lines[0], done.stderr
-    assert "Traceback" not in done.stderr
 
 
 def test_export_import_verify_round_trip(workdir, manifest, aster_env):
@@ -78,36 +72,36 @@ def test_bad_exports_and_manifests(workdir, manifest):
 
     wrong_version = workdir / "wrong.aster.json"
     wrong_version.write_text(json.dumps({**good, "aster_contract": "2"}))
-    _clean_error(aster("contract", "import", str(wrong_version)), 2, "unsupported aster_contract version '2'")
+    assert_clean_error(aster("contract", "import", str(wrong_version)), 2, "unsupported aster_contract version '2'")
 
     malformed = workdir / "bad.aster.json"
     malformed.write_text('{"aster_contract": "1", "service": ')
-    _clean_error(aster("contract", "import", str(malformed)), 2, "is not valid JSON")
-    _clean_error(aster("contract", "verify", str(malformed), "--manifest", str(manifest)), 2, "is not valid JSON")
+    assert_clean_error(aster("contract", "import", str(malformed)), 2, "is not valid JSON")
+    assert_clean_error(aster("contract", "verify", str(malformed), "--manifest", str(manifest)), 2, "is not valid JSON")
 
-    _clean_error(aster("contract", "import", str(workdir / "missing.aster.json")), 4, "does not exist")
-    _clean_error(aster("contract", "export", "--manifest", str(workdir / "none.json"), "-o", str(workdir / "x")),
+    assert_clean_error(aster("contract", "import", str(workdir / "missing.aster.json")), 4, "does not exist")
+    assert_clean_error(aster("contract", "export", "--manifest", str(workdir / "none.json"), "-o", str(workdir / "x")),
                  4, "does not exist")
     assert not (workdir / "x").exists()
 
     bad_id = workdir / "badid.aster.json"
     bad_id.write_text(json.dumps({**good, "contract_id": good["contract_id"].removeprefix("blake3:")}))
-    _clean_error(aster("contract", "import", str(bad_id)), 2, "blake3:<64 hex>")
+    assert_clean_error(aster("contract", "import", str(bad_id)), 2, "blake3:<64 hex>")
 
     int_modes = workdir / "intmodes.json"   # what aster-cli 0.1.2 wrote
     int_modes.write_text(json.dumps({**json.loads(manifest.read_text())[0], "serialization_modes": [0]}))
-    _clean_error(aster("contract", "export", "--manifest", str(int_modes), "-o", str(workdir / "y")),
+    assert_clean_error(aster("contract", "export", "--manifest", str(int_modes), "-o", str(workdir / "y")),
                  2, "serialization_modes must be names")
     assert not (workdir / "y").exists()
 
     unknown_key = workdir / "unknown.json"
     unknown_key.write_text(json.dumps({**json.loads(manifest.read_text())[0], "colour": "blue"}))
-    _clean_error(aster("contract", "verify", str(out / "Inventory.aster.json"), "--manifest", str(unknown_key)),
+    assert_clean_error(aster("contract", "verify", str(out / "Inventory.aster.json"), "--manifest", str(unknown_key)),
                  2, "unknown key(s) colour")
 
     not_a_manifest = workdir / "list.json"
     not_a_manifest.write_text("[1, 2]")
-    _clean_error(aster("contract", "diff", str(not_a_manifest), str(manifest)), 2, "must be a JSON object")
+    assert_clean_error(aster("contract", "diff", str(not_a_manifest), str(manifest)), 2, "must be a JSON object")
 
 
 def test_unknown_service_in_a_multi_service_file(workdir, manifest):
@@ -115,9 +109,9 @@ def test_unknown_service_in_a_multi_service_file(workdir, manifest):
     assert aster("contract", "gen", "--service", f"{SERVICES}.recursive:Tree", "--out", str(only_v2)).returncode == 0
     out = workdir / "exports"
     assert aster("contract", "export", "--manifest", str(manifest), "-o", str(out)).returncode == 0
-    _clean_error(aster("contract", "verify", str(out / "Cart.aster.json"), "--manifest", str(only_v2)),
+    assert_clean_error(aster("contract", "verify", str(out / "Cart.aster.json"), "--manifest", str(only_v2)),
                  4, "service 'Cart' is not in")
     target = workdir / "client"
-    _clean_error(aster("contract", "gen-client", str(manifest), "--service", "Nope", "--out", str(target)),
+    assert_clean_error(aster("contract", "gen-client", str(manifest), "--service", "Nope", "--out", str(target)),
                  4, "service 'Nope' is not in")
     assert not target.exists()

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from aster_core.testing import assert_clean_error
 
 from tests.support.server import ServerStartError, start_server
 
@@ -121,25 +122,16 @@ def test_untagged_ids_really_depend_on_the_module_name(workdir):
     assert re.fullmatch(r"[0-9a-f]{64}", as_main) and as_main != manifest["contract_id"]
 
 
-def _assert_clean_error(done, code: int, *needles: str) -> None:
-    assert done.returncode == code, (done.returncode, done.stdout, done.stderr)
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), done.stderr
-    assert "Traceback" not in done.stderr and done.stdout == ""
-    for needle in needles:
-        assert needle in lines[0]
-
-
 def test_recursive_xlang_type_is_a_clear_error(workdir):
     done = _gen(workdir, f"{SERVICES}.recursive_xlang:Forest")
-    _assert_clean_error(done, 2, "recursive type Branch cannot", "NATIVE")
+    assert_clean_error(done, 2, "recursive type Branch cannot", "NATIVE")
     assert not (workdir / ".aster").exists()
 
 
 def test_syntax_error_is_a_clear_error(workdir):
     (workdir / "broken.py").write_text("def oops(:\n    pass\n")
     done = aster("contract", "gen", "--service", "broken:Svc", "--out", str(workdir / "m.json"), cwd=workdir)
-    _assert_clean_error(done, 2, "syntax error", "broken.py:1")
+    assert_clean_error(done, 2, "syntax error", "broken.py:1")
     assert not (workdir / "m.json").exists()
 
 
@@ -151,7 +143,7 @@ def test_syntax_error_is_a_clear_error(workdir):
 ])
 def test_bad_service_specs(workdir, spec, code, needle):
     done = _gen(workdir, spec)
-    _assert_clean_error(done, code, needle)
+    assert_clean_error(done, code, needle)
     assert not (workdir / ".aster").exists()
 
 

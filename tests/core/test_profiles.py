@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from aster_core.testing import aster_executable, run_aster
+from aster_core.testing import assert_clean_error, run_aster
 
 
 def config_file(home: Path) -> Path:
@@ -22,13 +22,6 @@ def keyring_get(profile: str) -> str | None:
     import keyring
 
     return keyring.get_password("aster", f"root_privkey:{profile}")
-
-
-def assert_one_error_line(result, code: int) -> None:
-    assert result.returncode == code, (result.returncode, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: ") and "Hint: " in lines[0], result.stderr
-    assert "Traceback" not in result.stderr
 
 
 def test_create_stores_private_key_only_in_keyring(aster_env):
@@ -79,7 +72,7 @@ def test_delete_asks_then_removes_keyring_entry(aster_env):
     run_aster(["profile", "create", "dev"])
     run_aster(["profile", "create", "prod"])
     refused = run_aster(["profile", "delete", "dev"], input="")
-    assert_one_error_line(refused, 2)
+    assert_clean_error(refused, 2)
     assert keyring_get("dev")
     result = run_aster(["profile", "delete", "dev", "--yes"])
     assert result.returncode == 0
@@ -127,7 +120,7 @@ def test_duplicate_profile(aster_env):
     run_aster(["profile", "create", "dev"])
     before = config_file(aster_env).read_bytes()
     seed = keyring_get("dev")
-    assert_one_error_line(run_aster(["profile", "create", "dev"]), 2)
+    assert_clean_error(run_aster(["profile", "create", "dev"]), 2)
     assert config_file(aster_env).read_bytes() == before and keyring_get("dev") == seed
 
 
@@ -136,13 +129,13 @@ def test_unknown_profile(aster_env):
     before = config_file(aster_env).read_bytes()
     for args in (["profile", "use", "nope"], ["profile", "show", "nope"], ["profile", "delete", "nope", "--yes"]):
         result = run_aster(args)
-        assert_one_error_line(result, 4)
+        assert_clean_error(result, 4)
         assert "known profiles: dev" in result.stderr
     assert config_file(aster_env).read_bytes() == before
 
 
 def test_invalid_profile_name(aster_env):
-    assert_one_error_line(run_aster(["profile", "create", "../escape"]), 2)
+    assert_clean_error(run_aster(["profile", "create", "../escape"]), 2)
     assert not config_file(aster_env).exists()
 
 
@@ -152,7 +145,7 @@ def test_corrupt_config(aster_env):
     before = config_file(aster_env).read_bytes()
     for args in (["profile", "list"], ["profile", "create", "x"], ["profile", "use", "x"]):
         result = run_aster(args)
-        assert_one_error_line(result, 2)
+        assert_clean_error(result, 2)
         assert "not valid TOML" in result.stderr
     assert config_file(aster_env).read_bytes() == before
     assert keyring_get("x") is None
@@ -168,7 +161,7 @@ def test_unwritable_home(aster_env, tmp_path):
         if os.access(locked, os.W_OK):
             pytest.skip("running as a user that ignores permissions (root)")
         result = run_aster(["profile", "create", "dev"], env={"ASTER_HOME": str(locked / "home")})
-        assert_one_error_line(result, 1)
+        assert_clean_error(result, 1)
         assert keyring_get("dev") is None
     finally:
         locked.chmod(0o700)
@@ -179,7 +172,7 @@ def test_unwritable_home_as_root(aster_env, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     result = run_aster(["profile", "create", "dev"], env={"ASTER_HOME": str(blocker / "home")})
-    assert_one_error_line(result, 1)
+    assert_clean_error(result, 1)
     assert "ASTER_HOME" in result.stderr
     assert keyring_get("dev") is None
     assert blocker.read_text() == "not a directory"
@@ -188,7 +181,7 @@ def test_unwritable_home_as_root(aster_env, tmp_path):
 def test_missing_keyring_backend(aster_env):
     env = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
     result = run_aster(["profile", "create", "dev"], env=env)
-    assert_one_error_line(result, 6)
+    assert_clean_error(result, 6)
     assert "keyring" in result.stderr and "--root-key" in result.stderr
     assert not config_file(aster_env).exists()
     doctor = json.loads(run_aster(["doctor", "--json"], env=env).stdout)

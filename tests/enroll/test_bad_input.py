@@ -10,7 +10,9 @@ import pytest
 
 from aster_core.errors import ExitCode
 
-from tests.trust.helpers import aster, assert_clean_error, ok, snapshot
+from aster_core.testing import assert_clean_error
+
+from tests.trust.helpers import aster, ok, snapshot
 
 ENROLL = ("enroll", "node", "--role", "consumer", "--root-key", "root.key")
 IDENTITIES = {

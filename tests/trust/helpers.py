@@ -24,19 +24,6 @@ def ok(*args: str, cwd: str | os.PathLike | None = None) -> subprocess.Completed
     return result
 
 
-def assert_clean_error(result: subprocess.CompletedProcess, code: int, *needles: str) -> str:
-    """One ``Error: ... Hint: ...`` line on stderr, the documented code, no traceback, nothing on stdout."""
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    assert "Hint:" in lines[0], lines[0]
-    assert "Traceback" not in result.stderr + result.stdout
-    assert result.stdout == "", result.stdout
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return lines[0]
-
-
 def snapshot(directory: Path) -> dict[str, tuple[bytes, int, int]]:
     """Every file under ``directory`` with its bytes, mode and mtime: to prove nothing changed."""
     found = {}

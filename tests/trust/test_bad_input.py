@@ -9,7 +9,9 @@ import pytest
 
 from aster_core.errors import ExitCode
 
-from tests.trust.helpers import aster, assert_clean_error, ok, snapshot
+from aster_core.testing import assert_clean_error
+
+from tests.trust.helpers import aster, ok, snapshot
 
 GOOD_ID = "ab" * 32
 

@@ -8,7 +8,9 @@ import time
 
 from aster_core.durations import parse_expiry, to_epoch
 
-from tests.trust.helpers import aster, assert_clean_error, ok
+from aster_core.testing import assert_clean_error
+
+from tests.trust.helpers import aster, ok
 
 
 def test_keygen_root_then_pubkey(tmp_path):
