@@ -8,16 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.trust.helpers import ok, outcomes, trusted_vault
+from tests.trust.helpers import ok, outcomes, vault  # noqa: F401  (vault is a fixture)
 
 DENIED = "PERMISSION_DENIED"
-
-
-@pytest.fixture(scope="module")
-def vault(tmp_path_factory):
-    keydir = tmp_path_factory.mktemp("enroll-root")
-    with trusted_vault(keydir) as server:
-        yield server, keydir
 
 
 @pytest.fixture

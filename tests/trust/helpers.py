@@ -8,7 +8,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from aster_core.testing import run_aster
+import pytest
+from aster_core.testing import assert_clean_error, run_aster
 
 FAMILIES = ["trust", "enroll"]
 
@@ -70,15 +71,21 @@ def outcomes(address: str, **client_kwargs: Any) -> dict[str, str] | str:
     return asyncio.run(vault_outcomes(address, **client_kwargs))
 
 
-def trusted_vault(directory: Path):
-    """A real AsterServer (trusted mode) serving Vault, trusting a root made by our keygen.
-
-    Writes ``root.key``/``root.pub`` in ``directory`` with ``aster trust keygen --out-key``;
-    returns the harness's running-server context manager.
-    """
+@pytest.fixture(scope="module")
+def vault(tmp_path_factory):
+    """``(server, keydir)``: a real AsterServer (trusted mode) serving Vault, trusting a
+    root made by our keygen (``keydir/root.key``, ``keydir/root.pub`` via ``--out-key``)."""
     from tests.support.server import start_server
 
-    ok("trust", "keygen", "--out-key", str(directory / "root.key"))
-    server = start_server(["vault"], root_pubkey_file=directory / "root.pub", max_lifetime=600)
-    assert server.info["mode"] != "open-gate", server.info
-    return server
+    keydir = tmp_path_factory.mktemp("vault-root")
+    ok("trust", "keygen", "--out-key", str(keydir / "root.key"))
+    with start_server(["vault"], root_pubkey_file=keydir / "root.pub", max_lifetime=600) as server:
+        assert server.info["mode"] != "open-gate", server.info
+        yield server, keydir
+
+
+def assert_rejected_unchanged(workdir: Path, args: tuple[str, ...], code: int, needle: str) -> None:
+    """``aster ARGS`` in ``workdir`` fails cleanly with ``code`` and creates or changes no file there."""
+    before = snapshot(workdir)
+    assert_clean_error(aster(*args, cwd=workdir), code, needle)
+    assert snapshot(workdir) == before

@@ -9,9 +9,7 @@ import pytest
 
 from aster_core.errors import ExitCode
 
-from aster_core.testing import assert_clean_error
-
-from tests.trust.helpers import aster, ok, snapshot
+from tests.trust.helpers import assert_rejected_unchanged, ok
 
 GOOD_ID = "ab" * 32
 
@@ -94,7 +92,4 @@ CASES = {
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_input(workdir, case):
-    args, code, needle = CASES[case]
-    before = snapshot(workdir)
-    assert_clean_error(aster(*args, cwd=workdir), code, needle)
-    assert snapshot(workdir) == before
+    assert_rejected_unchanged(workdir, *CASES[case])

@@ -12,14 +12,7 @@ import time
 
 import pytest
 
-from tests.trust.helpers import ok, outcomes, trusted_vault
-
-
-@pytest.fixture(scope="module")
-def vault(tmp_path_factory):
-    keydir = tmp_path_factory.mktemp("trust-root")
-    with trusted_vault(keydir) as server:
-        yield server, keydir
+from tests.trust.helpers import ok, outcomes, vault  # noqa: F401  (vault is a fixture)
 
 
 @pytest.fixture
