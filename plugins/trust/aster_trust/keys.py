@@ -81,17 +81,23 @@ def generate_root_key() -> RootKey:
     return RootKey(seed=bytes.fromhex(seed_hex), public_key=bytes.fromhex(public_hex))
 
 
+def _json_with_key(text: str, path: Path, what: str, key: str, hint: str) -> dict:
+    """A JSON object that holds the string ``key``, or a UsageError naming what is wrong."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        raise UsageError(f"{what} {path} is not JSON", hint) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get(key), str):
+        raise UsageError(f"{what} {path} has no \"{key}\"", hint)
+    return doc
+
+
 def load_root_key_file(path: str | os.PathLike) -> RootKey:
     """Read and check a root key pair file (the public key must match the seed)."""
     path = Path(path)
     hint = f"a root key file is JSON made by `aster trust keygen root --out {path}`"
     text = read_text(path, "root key file", f"create one with `aster trust keygen root --out {path}`")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError:
-        raise UsageError(f"root key file {path} is not JSON", hint) from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("private_key"), str):
-        raise UsageError(f"root key file {path} has no \"private_key\"", hint)
+    doc = _json_with_key(text, path, "root key file", "private_key", hint)
     seed = parse_hex32(doc["private_key"], f"private_key in {path}", hint)
     key = root_key_from_seed(seed)
     stated = doc.get("public_key")
@@ -150,13 +156,7 @@ def _public_key_from_file(path: Path) -> bytes:
     text = read_text(path, "public key file", "make one with `aster trust keygen pubkey --in ROOT.key --out FILE`")
     body = text.strip()
     if body.startswith("{"):
-        try:
-            doc = json.loads(body)
-        except json.JSONDecodeError:
-            raise UsageError(f"public key file {path} is not valid JSON", hint) from None
-        if not isinstance(doc, dict) or not isinstance(doc.get("public_key"), str):
-            raise UsageError(f"public key file {path} has no \"public_key\"", hint)
-        body = doc["public_key"]
+        body = _json_with_key(body, path, "public key file", "public_key", hint)["public_key"]
     return parse_hex32(body, f"the public key in {path}", hint)
 
 
