@@ -6,7 +6,7 @@ Library entry points (importable without click):
 - :func:`aster_contract.export.export_manifest`, :func:`aster_contract.store.import_contract`,
   :func:`aster_contract.export.verify_export`
 - :func:`aster_contract.diff.diff_contracts` (used by deployment plans)
-- :func:`aster_contract.live.fetch_manifests` (manifests a live producer publishes)
+- :func:`aster_contract.live.fetch_manifests` (manifests a live producer publishes, via aster-connect)
 - :func:`aster_contract.codegen_python.generate`, :func:`aster_contract.codegen_typescript.generate`
 """
 

@@ -212,8 +212,8 @@ def gen_client(source: str, out_dir: Path, package: str | None, lang: str, servi
 
         # an imported export of the same contract also describes nested types
         with progress("Reading the producer's published manifests..."):
-            live = fetch_manifests(source, timeout=timeout)
-        manifests = [stored_manifest(m["service"], m["contract_id"]) or m for m in live.manifests]
+            published = fetch_manifests(source, timeout=timeout)
+        manifests = [stored_manifest(m["service"], m["contract_id"]) or m for m in published]
     else:
         manifests = load_contract_file(Path(source))
     manifests = select_service(manifests, service_name, source)
