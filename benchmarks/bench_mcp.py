@@ -18,7 +18,6 @@ on this machine (issue 5). Run from the repository root:
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import selectors
@@ -177,7 +176,9 @@ def main() -> int:
         python_floor = statistics.median(wall([sys.executable, "-c", "pass"]) for _ in range(args.rounds))
         init_times, list_times, tools = startup(address, env, args.rounds)
         through_mcp = mcp_calls(address, env, args.calls)
-        runtime, bridge = asyncio.run(direct_calls(address, args.calls))
+        from aster_connect.client import run  # imports the runtime before the loop (runtime-notes)
+
+        runtime, bridge = run(direct_calls(address, args.calls))
 
     init = statistics.median(init_times)
     print("aster mcp start-up (spawn -> answer, median of %d spawns)" % args.rounds)

@@ -226,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         workdir = _prepare_workdir(args.manifest)
     os.chdir(workdir)
     try:
+        import aster  # noqa: F401  (before the event loop exists: see docs/runtime-notes.md)
+
         return asyncio.run(_run(args))
     finally:
         if not args.workdir:

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from aster_core.testing import assert_clean_error, run_aster
 
+from tests.support.aio import run
+
 FAMILIES = ["trust", "enroll"]
 
 
@@ -68,7 +70,7 @@ async def vault_outcomes(address: str, **client_kwargs: Any) -> dict[str, str] |
 
 
 def outcomes(address: str, **client_kwargs: Any) -> dict[str, str] | str:
-    return asyncio.run(vault_outcomes(address, **client_kwargs))
+    return run(vault_outcomes(address, **client_kwargs), timeout=90)
 
 
 @pytest.fixture(scope="module")
