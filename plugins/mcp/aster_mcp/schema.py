@@ -8,10 +8,11 @@ bool, bytes, list, map, enum, ref), ``nullable``, ``required``,
 ``key_kind``/``value_kind``/``value_ref``/``value_nullable``.
 
 A manifest describes only a method's top-level request and response fields; a
-nested message (``kind: ref``) names its type and nothing more. A
-:class:`TypeTable` collects the fields of every request and response type the
-peer publishes, so a nested message that is some method's request or response
-gets its full schema; any other nested message is an open object.
+nested message (``kind: ref``) names its type and nothing more. aster_connect's
+:class:`~aster_connect.types.TypeTable` (the one ``aster call`` checks requests
+with) collects the fields of every request and response type the peer publishes,
+so a nested message that is some method's request or response gets its full
+schema; any other nested message is an open object.
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ from __future__ import annotations
 import ast
 import base64
 from typing import Any, Iterable, Mapping
+
+from aster_connect.types import TypeTable
+
+__all__ = ["TypeTable", "describe", "field_schema", "input_schema", "message_schema", "output_schema",
+           "reserved_collisions", "response_schema"]
 
 #: Tool-argument names this tool layer adds (never sent to the service).
 MAX_ITEMS_ARG = "_max_items"
@@ -49,38 +55,7 @@ _SCALARS: dict[str, dict[str, Any]] = {
 _MAX_DEPTH = 8
 
 
-class TypeTable:
-    """Message type name -> its field descriptors, from every published method."""
-
-    def __init__(self) -> None:
-        self._fields: dict[str, list[dict]] = {}
-
-    def add(self, name: str, fields: list[dict] | None) -> None:
-        """Record ``name``'s fields; the first non-empty description wins."""
-        if name and fields and name not in self._fields:
-            self._fields[name] = list(fields)
-
-    def extend(self, other: "TypeTable") -> None:
-        """Add the types of ``other`` this table does not have yet."""
-        for name, fields in other._fields.items():
-            self.add(name, fields)
-
-    def get(self, name: str | None) -> list[dict] | None:
-        return self._fields.get(name or "")
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._fields
-
-    @classmethod
-    def from_methods(cls, methods: Iterable[Mapping[str, Any]]) -> "TypeTable":
-        table = cls()
-        for method in methods:
-            table.add(method.get("request_type", ""), method.get("fields"))
-            table.add(method.get("response_type", ""), method.get("response_fields"))
-        return table
-
-
-def _kind_schema(kind: str | None, ref: str | None, enum_values: list | None, types: TypeTable,
+def _kind_schema(kind: str | None, ref: str | None, tag: str | None, enum_values: list | None, types: TypeTable,
                  path: tuple[str, ...], *, for_output: bool) -> dict[str, Any]:
     """The schema of one value of ``kind`` (no nullability, no default)."""
     if kind in _SCALARS:
@@ -97,7 +72,7 @@ def _kind_schema(kind: str | None, ref: str | None, enum_values: list | None, ty
             schema["description"] = f"{ref} enum"
         return schema
     if kind == "ref":
-        return _ref_schema(ref, types, path, for_output=for_output)
+        return _ref_schema(ref, tag, types, path, for_output=for_output)
     if kind == "list":
         return {"type": "array"}
     if kind == "map":
@@ -106,9 +81,10 @@ def _kind_schema(kind: str | None, ref: str | None, enum_values: list | None, ty
     return {}
 
 
-def _ref_schema(ref: str | None, types: TypeTable, path: tuple[str, ...], *, for_output: bool) -> dict[str, Any]:
+def _ref_schema(ref: str | None, tag: str | None, types: TypeTable, path: tuple[str, ...], *,
+                for_output: bool) -> dict[str, Any]:
     name = ref or "message"
-    fields = types.get(ref)
+    fields = types.described(ref, tag)
     if fields is None:
         return {"type": "object", "description": f"{name} message"}
     if ref in path or len(path) >= _MAX_DEPTH:
@@ -180,13 +156,13 @@ def field_schema(field: Mapping[str, Any], types: TypeTable, *, path: tuple[str,
     """The JSON Schema of one manifest field (type, nullability, default)."""
     kind = field.get("kind", "string")
     if kind == "list":
-        item = _kind_schema(field.get("item_kind", "string"), field.get("item_ref"), None, types, path,
-                            for_output=for_output)
+        item = _kind_schema(field.get("item_kind", "string"), field.get("item_ref"), field.get("item_wire_tag"),
+                            None, types, path, for_output=for_output)
         if field.get("item_nullable"):
             item = _with_null(item)
         schema: dict[str, Any] = {"type": "array", "items": item}
     elif kind == "map":
-        value = _kind_schema(field.get("value_kind", "string"), field.get("value_ref"), None, types, path,
+        value = _kind_schema(field.get("value_kind", "string"), field.get("value_ref"), None, None, types, path,
                              for_output=for_output)
         if field.get("value_nullable"):
             value = _with_null(value)
@@ -198,8 +174,8 @@ def field_schema(field: Mapping[str, Any], types: TypeTable, *, path: tuple[str,
         elif key_kind == "bool":
             schema["propertyNames"] = {"enum": ["true", "false"]}
     else:
-        schema = _kind_schema(kind, field.get("ref_name"), field.get("enum_values"), types, path,
-                              for_output=for_output)
+        schema = _kind_schema(kind, field.get("ref_name"), field.get("wire_tag"), field.get("enum_values"), types,
+                              path, for_output=for_output)
     if field.get("nullable"):
         schema = _with_null(schema)
     if not for_output:
