@@ -1,55 +1,194 @@
 #!/usr/bin/env python3
-"""Set up this checkout and run the demo or the tests: needs nothing but python3.
+"""Set up this checkout and run the demo or the tests: needs nothing but python3 (3.11+).
 
-    python3 dev.py demo     # venv + every distribution, then the guided end-to-end demo
-    python3 dev.py test     # venv + every distribution + test deps, then the whole suite
-    python3 dev.py setup    # only the set-up step
+    python3 dev.py demo               # wheels of every distribution + what the demo needs, then the demo
+    python3 dev.py test [PYTEST ARGS] # wheels + test tools, then the whole suite (what CI runs)
+    python3 dev.py setup [--editable] # set-up only, with test tools; --editable for local development
+    python3 dev.py dist               # sdists and wheels of every distribution into dist/, checked
 
-Extra arguments after `test` go to pytest (e.g. `python3 dev.py test tests/core -x`).
+`demo` and `test` install what users install: each distribution is built as an sdist, its
+wheel is built from that sdist, and the wheels go into .venv non-editable (the wheelhouse is
+build/wheelhouse). Add --fresh to any action to rebuild .venv from nothing.
+
+Exit codes: those of the demo or pytest; 1 when a set-up step fails (pip, the package
+index, a build); 2 for bad usage, a Python older than 3.11, or a stale .venv.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 PY = VENV / "bin" / "python"
+WHEELHOUSE = ROOT / "build" / "wheelhouse"
+DIST = ROOT / "dist"
+REQUIREMENTS = ROOT / "requirements"
+# Written last by a set-up that finished: a .venv without it is ours and half made.
+STAMP = VENV / ".aster-dev-setup.json"
+MIN_PYTHON = (3, 11)
+
+
+class SetupError(Exception):
+    """A set-up step failed: ``str()`` is the one-line reason, ``hint`` what to do, ``code`` the exit."""
+
+    def __init__(self, message: str, hint: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.hint = hint
+        self.code = code
 
 
 def run(*cmd: str | os.PathLike, **kw) -> None:
     print("+ " + " ".join(str(c) for c in cmd), flush=True)
-    subprocess.run([str(c) for c in cmd], check=True, **kw)
+    try:
+        subprocess.run([str(c) for c in cmd], check=True, **kw)
+    except subprocess.CalledProcessError as exc:
+        raise SetupError(f"`{Path(str(cmd[0])).name} {' '.join(str(c) for c in cmd[1:4])} ...` "
+                         f"failed with exit code {exc.returncode}",
+                         "read its output above, fix the cause, then run the same command again") from None
+
+
+def check_python(version: tuple[int, ...] = tuple(sys.version_info)) -> None:
+    if tuple(version[:2]) < MIN_PYTHON:
+        found = ".".join(str(v) for v in version[:3])
+        raise SetupError(f"Python {MIN_PYTHON[0]}.{MIN_PYTHON[1]} or newer is needed (this is {found})",
+                         "run dev.py with a newer interpreter, e.g. python3.11 dev.py ...", code=2)
 
 
 def distributions() -> list[Path]:
-    """core first, then every family folder, the example plugin, and the meta-package."""
+    """core first, then every family folder, the example plugin, and the meta-package (the root)."""
     families = sorted(p.parent for p in (ROOT / "plugins").glob("*/pyproject.toml"))
     return [ROOT / "core", *families, ROOT / "examples" / "plugin-hello", ROOT]
 
 
-def setup(with_tests: bool) -> None:
-    if sys.version_info < (3, 11):
-        sys.exit(f"Python 3.11 or newer is needed (this is {sys.version.split()[0]})")
-    if not PY.exists():
-        run(sys.executable, "-m", "venv", VENV)
-    pip = [PY, "-m", "pip", "--disable-pip-version-check", "-q"]
-    run(*pip, "install", "--upgrade", "pip", "setuptools>=70.1", "wheel")
-    editable: list[str | Path] = []
-    for dist in distributions():
-        editable += ["-e", dist]
-    extra = ["-r", ROOT / "requirements-test.txt"] if with_tests else []
-    # compat mode puts each source folder on sys.path (a .pth line) instead of an
-    # import hook: nothing extra runs at interpreter start-up.
-    run(*pip, "install", "--config-settings", "editable_mode=compat", *editable, *extra)
-    # Editable installs leave no .pyc files; compile them once like a wheel install does.
-    run(PY, "-m", "compileall", "-q", "-q", ROOT / "core", ROOT / "plugins", ROOT / "examples")
-    if with_tests:
+# ---------------------------------------------------------------------------- the venv
+
+
+def venv_problem(venv: Path = VENV) -> str | None:
+    """Why an existing venv cannot be used as it is (None when it can)."""
+    python = venv / "bin" / "python"
+    probe = "import sys, pip; print(sys.prefix); print(sys.version_info[0], sys.version_info[1])"
+    try:
+        out = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, timeout=60)
+    except OSError:
+        return f"its interpreter {python} does not run (the Python it was made from is gone)"
+    if out.returncode != 0:
+        return "its interpreter has no working pip"
+    prefix, version = out.stdout.splitlines()[-2:]
+    if Path(prefix).resolve() != venv.resolve():
+        return f"it was made for another folder ({prefix})"
+    if tuple(int(v) for v in version.split()) < MIN_PYTHON:
+        return f"it runs Python {version.replace(' ', '.')}, older than {MIN_PYTHON[0]}.{MIN_PYTHON[1]}"
+    return None
+
+
+def prepare_venv(fresh: bool) -> None:
+    """Create .venv, repair a half-made one, refuse a stale one (unless --fresh)."""
+    if VENV.exists() and not fresh:
+        problem = venv_problem()
+        if problem is None:
+            return
+        if STAMP.exists():
+            raise SetupError(f".venv is stale: {problem}",
+                             "run the same command with --fresh to rebuild it (or remove .venv)", code=2)
+        print(f"dev.py: .venv is left from a set-up that did not finish ({problem}); rebuilding it",
+              file=sys.stderr)
+        fresh = True
+    if fresh and VENV.exists():
+        shutil.rmtree(VENV)
+    run(sys.executable, "-m", "venv", VENV)
+
+
+def pip_index_url() -> str:
+    """The index pip will use: PIP_INDEX_URL, else pip's configuration, else PyPI."""
+    if os.environ.get("PIP_INDEX_URL"):
+        return os.environ["PIP_INDEX_URL"]
+    listed = subprocess.run([str(PY), "-m", "pip", "config", "list"], capture_output=True, text=True).stdout
+    for line in listed.splitlines():
+        key, _, value = line.partition("=")
+        if key.endswith(".index-url") and not key.endswith("extra-index-url"):
+            return value.strip("'\"")
+    return "https://pypi.org/simple"
+
+
+def check_index() -> None:
+    """Fail fast, in one line, when the package index cannot be reached (pip would retry for minutes)."""
+    if os.environ.get("PIP_NO_INDEX", "").lower() in ("1", "true", "yes", "on"):
+        return
+    url = pip_index_url().rstrip("/") + "/pip/"
+    try:
+        with urllib.request.urlopen(url, timeout=15):
+            return
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise SetupError(f"the package index at {url.rsplit('/pip/', 1)[0]} cannot be reached ({reason})",
+                         "connect this machine to the index (or set PIP_INDEX_URL to a mirror); offline, "
+                         "set PIP_NO_INDEX=1 and PIP_FIND_LINKS to a folder of the needed wheels") from None
+
+
+def pip(*args: str | os.PathLike) -> None:
+    run(PY, "-m", "pip", "--disable-pip-version-check", "-q", *args)
+
+
+# ---------------------------------------------------------------------------- building
+
+
+def build_distributions(out: Path, python: Path = PY, keep_sdists: bool = False) -> list[Path]:
+    """Build every distribution's sdist, then its wheel from that sdist, into ``out``.
+
+    Building the wheel from the sdist is what a release does, and it proves the sdist is
+    complete; no build/ folder is left in a source tree to leak stale modules into a wheel.
+    Returns the wheels (and the sdists when ``keep_sdists``).
+    """
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    for folder in distributions():
+        run(python, "-m", "build", "--no-isolation", "--outdir", out, folder, stdout=subprocess.DEVNULL)
+    built = sorted(out.glob("*.whl"))
+    if not keep_sdists:
+        for sdist in out.glob("*.tar.gz"):
+            sdist.unlink()
+    return [*built, *sorted(out.glob("*.tar.gz"))]
+
+
+def install_wheels(python: Path, wheels: list[Path], requirements: list[Path]) -> None:
+    """Install ``wheels`` (non-editable) and their dependencies, plus ``requirements``, into a venv.
+
+    Our wheels keep one version while their code changes, so they are reinstalled first without
+    dependencies (replacing any editable install); the second step brings every dependency.
+    """
+    base = [str(python), "-m", "pip", "--disable-pip-version-check", "-q", "install"]
+    run(*base, "--force-reinstall", "--no-deps", *wheels)
+    run(*base, *wheels, *(a for r in requirements for a in ("-r", r)))
+
+
+def setup(action: str, editable: bool, fresh: bool) -> None:
+    check_python()
+    prepare_venv(fresh)
+    STAMP.unlink(missing_ok=True)
+    check_index()
+    pip("install", "--upgrade", "pip", "-r", REQUIREMENTS / "build.txt")
+    extras = [REQUIREMENTS / ("demo.txt" if action == "demo" else "test.txt")]
+    if editable:
+        pairs = [a for d in distributions() for a in ("-e", d)]
+        # compat mode puts each source folder on sys.path (a .pth line) instead of an import
+        # hook: nothing extra runs at interpreter start-up.
+        pip("install", "--config-settings", "editable_mode=compat", *pairs, *(a for r in extras for a in ("-r", r)))
+        run(PY, "-m", "compileall", "-q", "-q", ROOT / "core", ROOT / "plugins", ROOT / "examples")
+    else:
+        install_wheels(PY, build_distributions(WHEELHOUSE), extras)
+    if action in ("test", "setup"):
         setup_test_tools()
+    STAMP.write_text(json.dumps({"mode": "editable" if editable else "wheels", "for": action,
+                                 "python": sys.version.split()[0]}) + "\n")
 
 
 def setup_test_tools() -> None:
@@ -64,19 +203,48 @@ def setup_test_tools() -> None:
                        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
 
 
+def dist() -> None:
+    """What a release would upload: every sdist and wheel in dist/, checked by twine."""
+    check_python()
+    prepare_venv(fresh=False)
+    check_index()
+    pip("install", "--upgrade", "pip", "-r", REQUIREMENTS / "build.txt", "-r", REQUIREMENTS / "release.txt")
+    built = build_distributions(DIST, keep_sdists=True)
+    run(PY, "-m", "twine", "check", "--strict", *built)
+    print(f"\n{len(built)} files in {DIST.relative_to(ROOT)}/. Install from them with:\n"
+          f"  pip install --find-links {DIST} aster          # or aster-core aster-trust ...")
+
+
+# ---------------------------------------------------------------------------- main
+
+
 def main(argv: list[str]) -> int:
     action = argv[0] if argv else "help"
-    if action not in ("demo", "test", "setup"):
+    rest = argv[1:]
+    fresh = "--fresh" in rest
+    editable = "--editable" in rest
+    rest = [a for a in rest if a not in ("--fresh", "--editable")]
+    if action not in ("demo", "test", "setup", "dist") or (editable and action != "setup"):
         print(__doc__)
         return 2
-    setup(with_tests=action in ("test", "setup"))
-    env = {**os.environ, "ASTER_RELAY_MODE": "disabled"}
-    if action == "demo":
-        return subprocess.run([str(PY), str(ROOT / "demo" / "demo.py"), *argv[1:]], env=env).returncode
-    if action == "test":
-        return subprocess.run([str(PY), "-m", "pytest", *(argv[1:] or ["tests"])], cwd=ROOT, env=env).returncode
-    return 0
-
+    try:
+        if action == "dist":
+            dist()
+            return 0
+        setup(action, editable=editable, fresh=fresh)
+        env = {**os.environ, "ASTER_RELAY_MODE": "disabled"}
+        if action == "demo":
+            return subprocess.run([str(PY), str(ROOT / "demo" / "demo.py"), *rest], env=env).returncode
+        if action == "test":
+            env["ASTER_WHEELHOUSE"] = str(WHEELHOUSE)
+            return subprocess.run([str(PY), "-m", "pytest", *(rest or ["tests"])], cwd=ROOT, env=env).returncode
+        return 0
+    except SetupError as exc:
+        print(f"Error: {exc}. Hint: {exc.hint}.", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print("Error: interrupted. Hint: run the same command again; it repairs .venv.", file=sys.stderr)
+        return 130
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
