@@ -49,14 +49,13 @@ def check_home() -> CheckResult:
 
 
 def check_config() -> CheckResult:
-    from .profiles import list_profiles, read_config
+    from .profiles import active_profile, list_profiles, read_config
 
     try:
-        doc = read_config()
+        active = active_profile(read_config())
         names = [p.name for p in list_profiles()]
     except AsterError as exc:
         return CheckResult("config", "fail", exc.message, exc.hint)
-    active = doc.get("active_profile")
     if active and active not in names:
         return CheckResult("config", "fail", f"active profile {active!r} is not defined",
                            "run `aster profile use NAME` with an existing profile")
@@ -64,9 +63,23 @@ def check_config() -> CheckResult:
 
 
 def check_keyring() -> CheckResult:
-    from .secrets import keyring_description
+    """A real round trip: store, read back and delete a probe entry (under the config
+    lock, as every keyring change). A locked keyring and a plaintext file backend
+    each get their own message."""
+    import contextlib
 
+    from .files import locked
+    from .home import aster_home, config_path
+    from .secrets import round_trip
+
+    guard = locked(config_path()) if aster_home().is_dir() else contextlib.nullcontext()
     try:
-        return CheckResult("keyring", "ok", keyring_description())
+        with guard:
+            kr = round_trip()
     except AsterError as exc:
         return CheckResult("keyring", "fail", exc.message, exc.hint)
+    if kr.plaintext:
+        return CheckResult("keyring", "warn", f"store/read/delete ok, but {kr.description()}: root keys "
+                           "are not encrypted", "use the OS keyring (unset PYTHON_KEYRING_BACKEND) or keep "
+                           "root keys offline with `aster trust keygen root --out FILE`")
+    return CheckResult("keyring", "ok", f"store/read/delete ok: {kr.description()}")

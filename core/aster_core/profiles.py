@@ -2,8 +2,13 @@
 
 Each profile records a root public key and when it was made; the root private
 key lives only in the OS keyring (:mod:`aster_core.secrets`). Every change goes
-through :func:`aster_core.files.update_toml`, so unknown tables survive and two
-concurrent writers both land.
+through :func:`aster_core.files.update_toml`, so comments and unknown tables
+survive and two concurrent writers both land; every keyring change happens
+under the same lock as the config change it belongs with.
+
+Values of the wrong type in the file (``[profiles] dev = "x"``,
+``active_profile = 5``, ``root_pubkey = 5``) are bad input: one error naming
+the file and the key, exit 2.
 """
 
 from __future__ import annotations
@@ -13,11 +18,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import AsterError, NotFoundError, UsageError
+from .errors import NotFoundError, UsageError
 from .files import load_toml, update_toml
 from .home import config_path, ensure_home
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_FIX = "fix the file by hand (nothing was changed)"
 
 
 @dataclass(frozen=True)
@@ -34,7 +40,7 @@ class Profile:
 
 
 def validate_name(name: str) -> str:
-    if not _NAME.match(name or ""):
+    if not isinstance(name, str) or not _NAME.match(name):
         raise UsageError(f"invalid profile name {name!r}",
                          "use letters, digits, '.', '_' or '-' (at most 64 characters)")
     return name
@@ -45,10 +51,43 @@ def read_config() -> dict[str, Any]:
 
 
 def _profiles_table(doc: dict[str, Any]) -> dict[str, Any]:
+    """The ``[profiles]`` table, every entry checked to be a table with string fields."""
     table = doc.get("profiles", {})
     if not isinstance(table, dict):
-        raise UsageError(f"{config_path()}: [profiles] is not a table", "fix the file by hand")
+        raise UsageError(f"{config_path()}: 'profiles' must be a table ([profiles.NAME])", _FIX)
+    for name, raw in table.items():
+        if not isinstance(raw, dict):
+            raise UsageError(f"{config_path()}: profiles.{name} must be a table ([profiles.{name}]), "
+                             f"not a {_kind(raw)}", _FIX)
+        for key in ("root_pubkey", "created_at"):
+            if key in raw and not isinstance(raw[key], str):
+                raise UsageError(f"{config_path()}: [profiles.{name}] {key} must be a string, "
+                                 f"not a {_kind(raw[key])}", _FIX)
     return table
+
+
+def active_profile(doc: dict[str, Any]) -> str | None:
+    """``active_profile`` of a config document (checked to be a string) or None."""
+    active = doc.get("active_profile")
+    if active is None:
+        return None
+    if not isinstance(active, str):
+        raise UsageError(f"{config_path()}: active_profile must be a string, not a {_kind(active)}", _FIX)
+    return active or None
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "number"
+    if isinstance(value, dict):
+        return "table"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, str):
+        return "string"
+    return type(value).__name__
 
 
 def _to_profile(name: str, raw: dict[str, Any], active: str | None) -> Profile:
@@ -58,8 +97,8 @@ def _to_profile(name: str, raw: dict[str, Any], active: str | None) -> Profile:
 
 def list_profiles() -> list[Profile]:
     doc = read_config()
-    active = doc.get("active_profile")
-    return [_to_profile(n, raw, active) for n, raw in sorted(_profiles_table(doc).items())]
+    table, active = _profiles_table(doc), active_profile(doc)
+    return [_to_profile(n, raw, active) for n, raw in sorted(table.items())]
 
 
 def get_profile(name: str) -> Profile:
@@ -67,7 +106,7 @@ def get_profile(name: str) -> Profile:
     table = _profiles_table(doc)
     if name not in table:
         raise NotFoundError(f"no profile named {name!r}", _known_hint(table))
-    return _to_profile(name, table[name], doc.get("active_profile"))
+    return _to_profile(name, table[name], active_profile(doc))
 
 
 def _known_hint(table: dict[str, Any]) -> str:
@@ -90,33 +129,19 @@ def selected_profile_name(explicit: str | None = None) -> str:
             return root_choice
     if os.environ.get("ASTER_PROFILE"):
         return os.environ["ASTER_PROFILE"]
-    active = read_config().get("active_profile")
+    active = active_profile(read_config())
     if not active:
         raise NotFoundError("no active profile", "create one with `aster profile create NAME` or pass --profile")
-    return str(active)
+    return active
 
 
 def use_profile(name: str) -> None:
     def mutate(doc: dict[str, Any]) -> None:
         table = _profiles_table(doc)
+        active_profile(doc)
         if name not in table:
             raise NotFoundError(f"no profile named {name!r}", _known_hint(table))
         doc["active_profile"] = name
-
-    _require_config()
-    update_toml(config_path(), mutate)
-
-
-def remove_profile(name: str) -> None:
-    def mutate(doc: dict[str, Any]) -> None:
-        table = _profiles_table(doc)
-        if name not in table:
-            raise NotFoundError(f"no profile named {name!r}", _known_hint(table))
-        del table[name]
-        if doc.get("active_profile") == name:
-            doc.pop("active_profile")
-            if table:
-                doc["active_profile"] = sorted(table)[0]
 
     _require_config()
     update_toml(config_path(), mutate)
@@ -127,59 +152,120 @@ def _require_config() -> None:
         raise NotFoundError(f"{config_path()} does not exist", "create a profile with `aster profile create NAME`")
 
 
+def _check_new_name(name: str, table: dict[str, Any]) -> None:
+    if name in table:
+        raise UsageError(f"profile {name!r} already exists",
+                         f"pick another name, or `aster profile delete {name}` first")
+    folded = {existing.casefold(): existing for existing in table}
+    if name.casefold() in folded:
+        other = folded[name.casefold()]
+        raise UsageError(f"profile {name!r} differs from the existing profile {other!r} only by case "
+                         f"(some keyrings fold names to lower case, so both would share one key)",
+                         "pick a name that differs by more than case")
+
+
 def create_profile(name: str) -> dict[str, Any]:
     """Make a profile: a new root key in the keyring, its public half in config.toml.
 
-    The keyring is checked before anything is written, and the duplicate check,
-    keyring store and file write happen under the config file's lock, so a
-    racing ``create`` of the same name can never overwrite our key.
+    Under the config file's lock: the name is checked against every profile
+    (also after case folding), the keyring entry is checked to be absent, the
+    key is stored, and the file is written; if the write fails the key is
+    removed again. A racing ``create`` or ``delete`` of any profile waits.
     """
     from datetime import datetime, timezone
 
     from . import secrets
-    from .files import atomic_write, dump_toml, locked
+    from .files import locked
     from .rootkey import generate_root_keypair
 
     validate_name(name)
-    secrets.keyring_description()  # fail early (exit 6) when no backend works
+    kr = secrets.backend()  # fail early (exit 6) when no backend works
     ensure_home()
     created_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     path = config_path()
-    with locked(path):
-        doc = load_toml(path)
-        table = doc["profiles"] = _profiles_table(doc)
-        if name in table:
-            raise UsageError(f"profile {name!r} already exists",
-                             f"pick another name, or `aster profile delete {name}` first")
+    stored = False
+    state: dict[str, Any] = {}
+
+    def mutate(doc: dict[str, Any]) -> None:
+        nonlocal stored
+        if "profiles" not in doc:
+            import tomlkit
+
+            doc["profiles"] = tomlkit.table(is_super_table=True)
+        table = _profiles_table(doc)
+        active = active_profile(doc)
+        _check_new_name(name, table)
+        if secrets.get_entry(name, kr) is not None:
+            raise UsageError(
+                f"the keyring already holds a root key for profile {name!r} "
+                f"(service {secrets.SERVICE}, user root_privkey:{name}) that no profile here records",
+                f"keep it and pick another name, or remove it with `keyring del {secrets.SERVICE} root_privkey:{name}`")
         seed_hex, pub_hex = generate_root_keypair()
         table[name] = {"root_pubkey": pub_hex, "created_at": created_at,
                        "handle": "", "handle_status": "unregistered", "email": ""}
-        became_active = not doc.get("active_profile")
-        if became_active:
+        state["pub"], state["active"] = pub_hex, not active
+        if not active:
             doc["active_profile"] = name
-        secrets.store_root_key(name, seed_hex)
+        secrets.store_root_key(name, seed_hex, kr)
+        stored = True
+
+    with locked(path):
         try:
-            atomic_write(path, dump_toml(doc), mode=0o600)
+            update_toml(path, mutate)
         except BaseException:
-            secrets.delete_root_key(name)
+            if stored:
+                secrets.delete_root_key(name, kr)
             raise
-    return {"name": name, "root_pubkey": pub_hex, "created_at": created_at, "active": became_active,
-            "keyring": f"service={secrets.SERVICE} user=root_privkey:{name}", "config": str(path)}
+    return {"name": name, "root_pubkey": state["pub"], "created_at": created_at, "active": state["active"],
+            "keyring": f"service={secrets.SERVICE} user=root_privkey:{name}", "keyring_backend": kr.name,
+            "plaintext_keyring": (kr.file or True) if kr.plaintext else None, "config": str(path)}
 
 
 def delete_profile(name: str) -> dict[str, Any]:
-    """Remove a profile from config.toml and its root key from the keyring."""
-    from . import secrets
+    """Remove a profile from config.toml and its root key from the keyring, under one lock.
 
-    remove_profile(name)
-    removed_key = secrets.delete_root_key(name)
-    return {"name": name, "deleted": True, "keyring_entry_removed": removed_key,
-            "active_profile": read_config().get("active_profile")}
+    The file is written first, then the key removed; if the keyring refuses, the
+    file is put back as it was. (Interrupted between the two, a key is left in
+    the keyring with no profile, never a profile without its key.)
+    """
+    from . import secrets
+    from .files import atomic_write, locked, read_bytes
+
+    kr = secrets.backend()
+    _require_config()
+    path = config_path()
+    result: dict[str, Any] = {}
+
+    def mutate(doc: dict[str, Any]) -> None:
+        table = _profiles_table(doc)
+        active = active_profile(doc)
+        if name not in table:
+            raise NotFoundError(f"no profile named {name!r}", _known_hint(table))
+        del table[name]
+        if active == name:
+            if table:
+                doc["active_profile"] = sorted(table)[0]  # in place: the key keeps its spot and comment
+            else:
+                del doc["active_profile"]
+        result["active_profile"] = doc.get("active_profile")
+
+    with locked(path):
+        before = read_bytes(path, "config file")
+        update_toml(path, mutate)
+        try:
+            removed = secrets.delete_root_key(name, kr)
+        except BaseException:
+            atomic_write(path, before, mode=0o600)
+            raise
+    active = result["active_profile"]
+    return {"name": name, "deleted": True, "keyring_entry_removed": removed,
+            "active_profile": str(active) if active is not None else None}
 
 
 def profile_details(name: str) -> dict[str, Any]:
     """Public facts about a profile, plus whether this machine holds its private key."""
     from . import secrets
+    from .errors import AsterError
 
     info = get_profile(name).as_dict()
     try:

@@ -20,6 +20,8 @@ from .errors import UsageError
 from .hookspecs import ConfigField
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+#: What `config show` prints for a secret that is set.
+SECRET_MASK = "******** (set)"
 
 
 @dataclass(frozen=True)
@@ -133,8 +135,7 @@ class Resolved:
         if value is None:
             return None
         if self.secret:
-            text = str(value)
-            return f"****{text[-4:]}" if len(text) > 8 else "****"
+            return SECRET_MASK  # not one character of a secret, not even its length
         return value
 
     def as_dict(self) -> dict[str, Any]:
@@ -186,10 +187,10 @@ def resolve_field(owner: str, field: ConfigField, config: dict[str, Any], profil
 def resolve_all(toml_path: str | None = None) -> list[Resolved]:
     """Runtime settings plus every installed family's declared settings."""
     from .host import get_host
-    from .profiles import read_config
+    from .profiles import active_profile, read_config
 
     config = read_config()
-    profile = os.environ.get("ASTER_PROFILE") or config.get("active_profile")
+    profile = os.environ.get("ASTER_PROFILE") or active_profile(config)
     rows = resolve_runtime(toml_path)
     for owner, field in get_host().collect("aster_config_fields"):
         rows.append(resolve_field(owner, field, config, profile))

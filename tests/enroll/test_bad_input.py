@@ -40,7 +40,7 @@ def workdir(tmp_path):
 CASES = {
     "root-key-wrong-length": (("enroll", "node", "--role", "consumer", "--root-key", "short.key"), ExitCode.USAGE, "64 hex"),
     "root-key-not-hex": (("enroll", "node", "--role", "consumer", "--root-key", "nothex.key"), ExitCode.USAGE, "not hex"),
-    "root-key-not-json": (("enroll", "node", "--role", "consumer", "--root-key", "notjson.key"), ExitCode.USAGE, "not JSON"),
+    "root-key-not-json": (("enroll", "node", "--role", "consumer", "--root-key", "notjson.key"), ExitCode.USAGE, "not valid JSON"),
     "root-key-missing": (("enroll", "node", "--role", "consumer", "--root-key", "gone.key"), ExitCode.NOT_FOUND, "does not exist"),
     "attr-without-equals": (ENROLL + ("--attr", "team"), ExitCode.USAGE, "no '='"),
     "attr-empty-key": (ENROLL + ("--attr", "=v"), ExitCode.USAGE, "empty key"),

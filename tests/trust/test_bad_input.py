@@ -43,7 +43,7 @@ CASES = {
     "keygen-out-key-with-subcommand": (("trust", "keygen", "--out-key", "x.key", "root", "--out", "y.key"),
                                        ExitCode.USAGE, "--out-key"),
     "pubkey-missing-in": (("trust", "keygen", "pubkey", "--in", "nope.key", "--out", "p.pub"), ExitCode.NOT_FOUND, "does not exist"),
-    "pubkey-not-json": (("trust", "keygen", "pubkey", "--in", "notjson.key", "--out", "p.pub"), ExitCode.USAGE, "not JSON"),
+    "pubkey-not-json": (("trust", "keygen", "pubkey", "--in", "notjson.key", "--out", "p.pub"), ExitCode.USAGE, "not valid JSON"),
     "pubkey-short-key": (("trust", "keygen", "pubkey", "--in", "short.key", "--out", "p.pub"), ExitCode.USAGE, "64 hex"),
     "pubkey-long-key": (("trust", "keygen", "pubkey", "--in", "long.key", "--out", "p.pub"), ExitCode.USAGE, "64 hex"),
     "pubkey-nonhex-key": (("trust", "keygen", "pubkey", "--in", "nothex.key", "--out", "p.pub"), ExitCode.USAGE, "not hex"),
@@ -54,7 +54,7 @@ CASES = {
     "pubkey-no-profile": (("trust", "keygen", "pubkey", "--out", "p.pub"), ExitCode.NOT_FOUND, "profile"),
     "pubkey-existing-out": (("trust", "keygen", "pubkey", "--in", "root.key", "--out", "root.pub"), ExitCode.USAGE, "already exists"),
     # sign
-    "sign-key-not-json": (("trust", "sign", "consumer", "--root-key", "notjson.key", "--out", "n.cred"), ExitCode.USAGE, "not JSON"),
+    "sign-key-not-json": (("trust", "sign", "consumer", "--root-key", "notjson.key", "--out", "n.cred"), ExitCode.USAGE, "not valid JSON"),
     "sign-key-wrong-length": (("trust", "sign", "consumer", "--root-key", "short.key", "--out", "n.cred"), ExitCode.USAGE, "64 hex"),
     "sign-key-not-hex": (("trust", "sign", "consumer", "--root-key", "nothex.key", "--out", "n.cred"), ExitCode.USAGE, "not hex"),
     "sign-key-missing": (("trust", "sign", "consumer", "--root-key", "gone.key", "--out", "n.cred"), ExitCode.NOT_FOUND, "does not exist"),

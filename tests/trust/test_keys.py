@@ -65,7 +65,7 @@ def test_key_pair_checks_both_paths_before_writing_either(tmp_path):
 
 
 @pytest.mark.parametrize("content, message", [
-    ("not json", "not JSON"),
+    ("not json", "not valid JSON"),
     ("[]", "no \"private_key\""),
     ('{"private_key": "abcd"}', "64 hex characters"),
     ('{"private_key": "' + "zz" * 32 + '"}', "not hex"),

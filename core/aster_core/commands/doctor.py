@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from .. import output
+from ..errors import AsterError
 from ..hookspecs import CheckResult
 
 
@@ -20,6 +21,8 @@ def run_checks() -> list[dict[str, Any]]:
         try:
             found = load_target(check.target)()
             found = found if isinstance(found, list) else [found]
+        except AsterError as exc:  # an expected failure (a bad config file, say): the check fails with it
+            found = [CheckResult(check.name, "fail", exc.message, exc.hint)]
         except Exception as exc:
             found = [CheckResult(check.name, "fail", f"check raised {type(exc).__name__}: {exc}",
                                  f"a bug in {dist}; report it")]

@@ -29,11 +29,17 @@ def create(name: str, as_json: bool) -> None:
 
     def render(r: dict[str, Any]) -> None:
         output.print_fields([("profile", r["name"]), ("root public key", r["root_pubkey"]),
-                             ("created", r["created_at"]), ("private key", f"OS keyring ({r['keyring']})"),
+                             ("created", r["created_at"]), ("private key", _where(r)),
                              ("active", "yes" if r["active"] else f"no (switch with `aster profile use {r['name']}`)")],
                             title=f"Created profile {r['name']}")
 
     output.emit(result, as_json, render)
+
+
+def _where(r: dict[str, Any]) -> str:
+    if r.get("plaintext_keyring"):
+        return f"PLAINTEXT file keyring {r['keyring_backend']} ({r['keyring']})"
+    return f"OS keyring {r['keyring_backend']} ({r['keyring']})"
 
 
 @profile.command("list")

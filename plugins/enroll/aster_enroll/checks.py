@@ -37,7 +37,7 @@ def check_identity() -> list[CheckResult]:
     for peer in doc.get("peers", []):
         label = f"{NAME}: {peer.get('name', '?')}"
         try:
-            cred = credential_from_dict(peer, f"{path} peer {peer.get('name', '?')!r}")
+            cred = credential_from_dict(peer, f"{path} peer {peer.get('name', '?')!r}", entry=True)
         except AsterError as exc:
             results.append(CheckResult(label, "fail", exc.message, exc.hint))
             continue

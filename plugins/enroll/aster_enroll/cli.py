@@ -32,17 +32,18 @@ def enroll() -> None:
               help="30d, 24h, 90m, 45s or an ISO 8601 time (UTC when no zone is given).")
 @click.option("--root-key", "root_key", metavar="FILE", help="Root key pair file. Default: the profile's keyring key.")
 @click.option("--profile", metavar="NAME", help="Profile whose keyring key signs. Default: active profile.")
+@click.option("--force", is_flag=True, help="Also write into an existing file that is not an identity file.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only: <file> <endpoint_id> <expires>.")
 @json_option
 def node(role: str, name: str | None, identity: str | None, out: str | None, kind: str, capabilities: str | None,
-         attrs: tuple[str, ...], expires: str, root_key: str | None, profile: str | None, quiet: bool,
-         as_json: bool) -> None:
+         attrs: tuple[str, ...], expires: str, root_key: str | None, profile: str | None, force: bool,
+         quiet: bool, as_json: bool) -> None:
     """Generate or reuse this node's key, sign its enrollment and upsert it into .aster-identity."""
     if identity and out and identity != out:
         raise UsageError("--identity and --out name different files", "give only one of them")
     result = enroll_node(role=role, name=name, identity_file=identity or out or ".aster-identity", kind=kind,
                          capabilities=capabilities, attrs=attrs, expires=expires, root_key_file=root_key,
-                         profile=profile)
+                         profile=profile, force=force)
     if quiet and not as_json:
         click.echo(f"{result.identity_file} {result.endpoint_id} {result.expires}")
     else:

@@ -9,11 +9,11 @@ from typing import Any, Iterable
 
 from aster_core.durations import iso_utc, parse_expiry, to_epoch
 from aster_core.errors import UsageError
+from aster_core.files import check_writable_target
 
 from aster_trust import credentials
 from aster_trust.attributes import ROLE, parse_attributes, parse_capabilities
 from aster_trust.keys import resolve_root_key
-from aster_trust.paths import check_writable_target
 
 from . import identity
 
@@ -61,11 +61,14 @@ def signed_attributes(role: str, capabilities: str | None, attrs: Iterable[str])
 def enroll_node(*, role: str, name: str | None = None, identity_file: str | os.PathLike = identity.DEFAULT_PATH,
                 kind: str = credentials.POLICY, capabilities: str | None = None, attrs: Iterable[str] = (),
                 expires: str = DEFAULT_EXPIRY, root_key_file: str | None = None,
-                profile: str | None = None) -> Enrollment:
+                profile: str | None = None, force: bool = False) -> Enrollment:
     """Enroll this node: every input is checked before the identity file is locked or written.
 
     A consumer gets a policy or ott credential bound to the node's endpoint id; a producer
-    gets a producer (mesh) credential, recorded with ``type = "producer"``.
+    gets a producer (mesh) credential, recorded with ``type = "producer"``. An existing file
+    that is not an identity file (no ``[node]``, no ``[[peers]]``) is changed only with
+    ``force``. The file is edited in place: comments and tables of others are kept, and a
+    symlinked file is followed.
     """
     if role not in ROLES:
         raise UsageError(f"unknown role {role!r}", "use --role producer or --role consumer")
@@ -80,7 +83,10 @@ def enroll_node(*, role: str, name: str | None = None, identity_file: str | os.P
     expires_at = to_epoch(parse_expiry(expires))
     path = Path(identity_file)
     check_writable_target(path)
-    identity.read(path)  # a corrupt file stops us here, before the lock file is made
+    existing = identity.read(path)  # a corrupt file stops us here, before the lock file is made
+    if existing and "node" not in existing and "peers" not in existing and not force:
+        raise UsageError(f"{path} exists and is not an identity file (it has no [node] and no [[peers]])",
+                         "give another --identity path, or pass --force to add this node's identity to it")
     root, root_source = resolve_root_key(root_key_file, profile)
     cred_type = credentials.PRODUCER if role == "producer" else kind
 
@@ -89,9 +95,7 @@ def enroll_node(*, role: str, name: str | None = None, identity_file: str | os.P
         created = node_key is None
         if node_key is None:
             node_key = identity.NodeKey.generate()
-            rest = dict(doc)
-            doc.clear()
-            doc.update(node=node_key.table(), **rest)  # [node] first, as people expect to read it
+            doc["node"] = node_key.table()  # a new file starts with it; an existing one keeps its layout
         cred = credentials.sign(root, cred_type, expires_at=expires_at, attributes=attributes,
                                 endpoint_id=node_key.endpoint_id)
         replaced = identity.upsert_peer(doc, identity.peer_entry(name, role, cred))

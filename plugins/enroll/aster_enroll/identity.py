@@ -1,8 +1,8 @@
 """The ``.aster-identity`` file: node key and ``[[peers]]`` entries (layout in shared/spec/compat.md).
 
-The runtime reads it with ``tomllib``; we write it with a real TOML writer through
-:func:`aster_core.files.update_toml` (lock, atomic write, mode 0600), so values holding
-quotes stay intact and tables written by people or other tools are kept.
+The runtime reads it with ``tomllib``; we edit it in place through
+:func:`aster_core.files.update_toml` (lock, atomic write, mode 0600, tomlkit), so values
+holding quotes stay intact and comments and tables written by people or other tools are kept.
 """
 
 from __future__ import annotations
@@ -95,7 +95,10 @@ def peer_entry(name: str, role: str, cred: Credential) -> dict[str, Any]:
 
 def upsert_peer(doc: dict[str, Any], entry: dict[str, Any]) -> bool:
     """Replace the entry with the same name (keeping keys we do not own) or append; True if replaced."""
-    peers = doc.setdefault("peers", [])
+    if "peers" not in doc:
+        doc["peers"] = [entry]  # a list of tables: written as [[peers]]
+        return False
+    peers = doc["peers"]
     for existing in peers:
         if existing.get("name") == entry["name"]:
             for key in CREDENTIAL_KEYS:

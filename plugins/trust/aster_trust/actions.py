@@ -12,10 +12,10 @@ from typing import Any, Iterable
 
 from aster_core.durations import iso_utc, parse_expiry, to_epoch
 from aster_core.errors import UsageError
+from aster_core.files import check_new_file
 
 from . import credentials, keys
 from .attributes import parse_attributes
-from .paths import check_new_file
 
 DEFAULT_EXPIRY = "30d"
 

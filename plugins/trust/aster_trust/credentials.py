@@ -53,6 +53,9 @@ class Credential:
     endpoint_id: str | None = None
     nonce: bytes | None = None
     signature: bytes = b""
+    #: Fields the file carried outside the signed form of its type (a producer's ``nonce``,
+    #: an unknown key): nothing vouches for them, so :func:`check` refuses the credential.
+    unsigned: tuple[str, ...] = ()
 
     @property
     def is_consumer(self) -> bool:
@@ -142,17 +145,52 @@ def _hex_field(doc: Mapping[str, Any], key: str, size: int, source: str, *, opti
     return raw
 
 
-def credential_from_dict(doc: Mapping[str, Any], source: str = "credential") -> Credential:
-    """Read a credential JSON object or an ``.aster-identity`` ``[[peers]]`` entry.
+#: The keys of each type's credential JSON: what the runtime reads and (but for the type
+#: itself, which picks the form) signs. See the signing bytes above.
+SIGNED_FORM = {
+    PRODUCER: frozenset({"type", "credential_type", "endpoint_id", "root_pubkey", "expires_at", "attributes",
+                         "signature"}),
+    POLICY: frozenset({"type", "credential_type", "endpoint_id", "root_pubkey", "expires_at", "attributes",
+                       "nonce", "signature"}),
+}
+SIGNED_FORM[OTT] = SIGNED_FORM[POLICY]
+#: The credential keys of an ``.aster-identity`` ``[[peers]]`` entry; other keys of an entry
+#: (``name``, ``role``, keys other tools add) describe the entry, not the credential.
+ENTRY_CREDENTIAL_KEYS = frozenset({"type", "credential_type", "root_pubkey", "endpoint_id", "expires_at", "nonce",
+                                   "signature", "attributes"})
+
+
+def unsigned_fields(doc: Mapping[str, Any], kind: str, *, entry: bool = False) -> tuple[str, ...]:
+    """The keys of ``doc`` (with a value) outside ``kind``'s signed form, sorted.
+
+    In a credential JSON every key counts; in an identity ``[[peers]]`` entry only
+    credential keys do (a producer entry's ``nonce``, say)."""
+    form = SIGNED_FORM[kind]
+    found = []
+    for key, value in doc.items():
+        if value is None or key in form:
+            continue
+        if entry and key not in ENTRY_CREDENTIAL_KEYS:
+            continue
+        found.append(str(key))
+    return tuple(sorted(found))
+
+
+def credential_from_dict(doc: Mapping[str, Any], source: str = "credential", *, entry: bool = False) -> Credential:
+    """Read a credential JSON object or (``entry``) an ``.aster-identity`` ``[[peers]]`` entry.
 
     Only the format is checked here; whether it is structurally admissible (an ott
-    without a nonce, say) is for :func:`check` to report.
+    without a nonce, a field outside the signed form) is for :func:`check` to report.
     """
     if not isinstance(doc, Mapping):
         raise UsageError(f"{source} is not a JSON object", _NOT_A_CREDENTIAL)
     kind = doc.get("type") or doc.get("credential_type")
     if kind not in TYPES:
-        raise UsageError(f"{source}: unknown credential type {kind!r}", _NOT_A_CREDENTIAL)
+        raise UsageError(f"{source}: unknown credential type {_short(kind)}", _NOT_A_CREDENTIAL)
+    other = doc.get("credential_type") if doc.get("type") else None
+    if other is not None and other != kind:
+        raise UsageError(f"{source}: 'type' {kind!r} and 'credential_type' {_short(other)} disagree",
+                         _NOT_A_CREDENTIAL)
     expires = doc.get("expires_at")
     if isinstance(expires, bool) or not isinstance(expires, int) or not 0 <= expires <= _MAX_EPOCH:
         raise UsageError(f"{source}: 'expires_at' must be whole epoch seconds", _NOT_A_CREDENTIAL)
@@ -167,7 +205,13 @@ def credential_from_dict(doc: Mapping[str, Any], source: str = "credential") -> 
     nonce = _hex_field(doc, "nonce", NONCE_BYTES, source, optional=True)
     signature = _hex_field(doc, "signature", 64, source, optional=True) or b""
     return Credential(kind, _hex_field(doc, "root_pubkey", 32, source), expires,
-                      _check_attributes(attributes), endpoint, nonce, signature)
+                      _check_attributes(attributes), endpoint, nonce, signature,
+                      unsigned_fields(doc, kind, entry=entry))
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "..."
 
 
 def load_credential(path: str | os.PathLike, peer: str | None = None) -> Credential:
@@ -175,33 +219,18 @@ def load_credential(path: str | os.PathLike, peer: str | None = None) -> Credent
 
     In an identity file ``peer`` picks the entry by name; without it the file must hold one.
     """
+    from aster_core.files import load_credential_file
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NotFoundError(f"{path} does not exist", "check the path") from None
-    except (IsADirectoryError, UnicodeDecodeError):
-        raise UsageError(f"{path} is not a credential file", _NOT_A_CREDENTIAL) from None
-    except OSError as exc:
-        raise AsterError(f"cannot read {path}: {exc.strerror or exc}", "check the file's permissions") from None
-    if text.lstrip().startswith("{"):
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"{path} is not valid JSON ({exc.msg}, line {exc.lineno})", _NOT_A_CREDENTIAL) from None
+    kind, doc = load_credential_file(path, "credential file", _NOT_A_CREDENTIAL)
+    if kind == "json":
         if peer is not None:
             raise UsageError("--peer applies to .aster-identity files only", f"{path} holds a single credential")
         return credential_from_dict(doc, str(path))
-    return credential_from_dict(_peer_entry(path, text, peer), f"{path} peer {peer or ''}".rstrip())
+    return credential_from_dict(_peer_entry(path, doc, peer), f"{path} peer {peer or ''}".rstrip(), entry=True)
 
 
-def _peer_entry(path: Path, text: str, name: str | None) -> Mapping[str, Any]:
-    import tomllib
-
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path} is neither JSON nor TOML ({exc})", _NOT_A_CREDENTIAL) from None
+def _peer_entry(path: Path, doc: Mapping[str, Any], name: str | None) -> Mapping[str, Any]:
     peers = doc.get("peers")
     if not isinstance(peers, list) or not peers or not all(isinstance(p, dict) for p in peers):
         raise UsageError(f"{path} has no [[peers]] entries", "enroll this node with `aster enroll node`")
@@ -233,7 +262,11 @@ def signature_valid(cred: Credential) -> bool:
 
 
 def structure_problem(cred: Credential) -> str | None:
-    """Why the runtime would refuse the credential's shape, or None."""
+    """Why the credential's shape is refused (by the runtime, or because it carries
+    what no signature covers), or None."""
+    if cred.unsigned:
+        return (f"it carries fields outside the signed form of a {cred.type} credential "
+                f"({', '.join(cred.unsigned)}): nothing vouches for them")
     if cred.type == OTT and (cred.nonce is None or len(cred.nonce) != NONCE_BYTES):
         return "an ott credential must carry a 32-byte nonce"
     if cred.type == POLICY and cred.nonce is not None:

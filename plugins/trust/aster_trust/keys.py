@@ -18,9 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aster_core.errors import AsterError, NotFoundError, UsageError
-from aster_core.files import read_text
-
-from .paths import check_new_file
+from aster_core.files import check_new_file, parse_json, read_text
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 
@@ -83,10 +81,7 @@ def generate_root_key() -> RootKey:
 
 def _json_with_key(text: str, path: Path, what: str, key: str, hint: str) -> dict:
     """A JSON object that holds the string ``key``, or a UsageError naming what is wrong."""
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError:
-        raise UsageError(f"{what} {path} is not JSON", hint) from None
+    doc = parse_json(text, f"{what} {path}", hint)
     if not isinstance(doc, dict) or not isinstance(doc.get(key), str):
         raise UsageError(f"{what} {path} has no \"{key}\"", hint)
     return doc
@@ -114,16 +109,14 @@ def root_key_from_keyring(profile: str | None = None) -> tuple[RootKey, str]:
     When the profile is recorded in ``config.toml`` its public key must match the
     keyring's seed, so a stale keyring entry never signs for the wrong mesh.
     """
-    from aster_core.profiles import read_config, selected_profile_name
+    from aster_core.profiles import get_profile, selected_profile_name
     from aster_core.secrets import load_root_key
 
     name = selected_profile_name(profile)
+    expected = get_profile(name).root_pubkey  # no such profile (deleted, say): exit 4 saying so
     seed_hex = load_root_key(name)
     key = root_key_from_seed(parse_hex32(seed_hex, f"the keyring's root key for profile {name!r}",
                                          "recreate the profile or pass --root-key FILE"))
-    profiles = read_config().get("profiles")
-    recorded = profiles.get(name) if isinstance(profiles, dict) else None
-    expected = recorded.get("root_pubkey") if isinstance(recorded, dict) else None
     if expected and expected.lower() != key.public_hex:
         raise AsterError(f"the keyring's root key for profile {name!r} does not match its root_pubkey "
                          f"in config.toml", "the profile was recreated elsewhere; pass --root-key FILE")
