@@ -21,9 +21,9 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -75,18 +75,21 @@ def distributions() -> list[Path]:
 def venv_problem(venv: Path = VENV) -> str | None:
     """Why an existing venv cannot be used as it is (None when it can)."""
     python = venv / "bin" / "python"
-    probe = "import sys, pip; print(sys.prefix); print(sys.version_info[0], sys.version_info[1])"
+    probe = "import sys, pip; print(sys.version_info[0], sys.version_info[1])"
     try:
         out = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, timeout=60)
     except OSError:
         return f"its interpreter {python} does not run (the Python it was made from is gone)"
     if out.returncode != 0:
         return "its interpreter has no working pip"
-    prefix, version = out.stdout.splitlines()[-2:]
-    if Path(prefix).resolve() != venv.resolve():
-        return f"it was made for another folder ({prefix})"
-    if tuple(int(v) for v in version.split()) < MIN_PYTHON:
-        return f"it runs Python {version.replace(' ', '.')}, older than {MIN_PYTHON[0]}.{MIN_PYTHON[1]}"
+    version = tuple(int(v) for v in out.stdout.split())
+    if version < MIN_PYTHON:
+        return f"it runs Python {version[0]}.{version[1]}, older than {MIN_PYTHON[0]}.{MIN_PYTHON[1]}"
+    # A venv moved or copied from elsewhere still runs, but its scripts start the old interpreter.
+    pip_script = venv / "bin" / "pip"
+    shebang = pip_script.read_text(errors="replace").partition("\n")[0] if pip_script.exists() else ""
+    if shebang.startswith("#!") and Path(shebang[2:].strip()) != python:
+        return f"it was made in another folder (its scripts run {shebang[2:].strip()})"
     return None
 
 
@@ -141,33 +144,45 @@ def pip(*args: str | os.PathLike) -> None:
 # ---------------------------------------------------------------------------- building
 
 
-def build_distributions(out: Path, python: Path = PY, keep_sdists: bool = False) -> list[Path]:
+def build_distributions(out: Path, python: Path = PY) -> list[Path]:
     """Build every distribution's sdist, then its wheel from that sdist, into ``out``.
 
     Building the wheel from the sdist is what a release does, and it proves the sdist is
     complete; no build/ folder is left in a source tree to leak stale modules into a wheel.
-    Returns the wheels (and the sdists when ``keep_sdists``).
+    The builds run side by side (each is a few setuptools processes). Returns the wheels,
+    then the sdists.
     """
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    for folder in distributions():
-        run(python, "-m", "build", "--no-isolation", "--outdir", out, folder, stdout=subprocess.DEVNULL)
-    built = sorted(out.glob("*.whl"))
-    if not keep_sdists:
-        for sdist in out.glob("*.tar.gz"):
-            sdist.unlink()
-    return [*built, *sorted(out.glob("*.tar.gz"))]
+    folders = distributions()
+    print(f"+ {python} -m build --no-isolation --outdir {out} <each of {len(folders)} distributions>", flush=True)
+
+    def build(folder: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([str(python), "-m", "build", "--quiet", "--no-isolation", "--outdir", str(out),
+                               str(folder)], capture_output=True, text=True)
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        for folder, result in zip(folders, pool.map(build, folders)):
+            if result.returncode != 0:
+                sys.stderr.write(result.stdout + result.stderr)
+                raise SetupError(f"building {'the meta-package' if folder == ROOT else folder.relative_to(ROOT)} failed",
+                                 "read the build output above, fix the distribution, then run the same "
+                                 "command again")
+    return sorted(out.glob("*.whl")) + sorted(out.glob("*.tar.gz"))
 
 
-def install_wheels(python: Path, wheels: list[Path], requirements: list[Path]) -> None:
+def install_wheels(python: Path, wheels: list[Path], requirements: list[Path],
+                   find_links: Path | None = None) -> None:
     """Install ``wheels`` (non-editable) and their dependencies, plus ``requirements``, into a venv.
 
     Our wheels keep one version while their code changes, so they are reinstalled first without
-    dependencies (replacing any editable install); the second step brings every dependency.
+    dependencies (replacing any editable install); the second step brings every dependency,
+    from ``find_links`` (a wheelhouse) first when given, then from the package index.
     """
     base = [str(python), "-m", "pip", "--disable-pip-version-check", "-q", "install"]
     run(*base, "--force-reinstall", "--no-deps", *wheels)
-    run(*base, *wheels, *(a for r in requirements for a in ("-r", r)))
+    links = ["--find-links", find_links] if find_links else []
+    run(*base, *links, *wheels, *(a for r in requirements for a in ("-r", r)))
 
 
 def setup(action: str, editable: bool, fresh: bool) -> None:
@@ -184,7 +199,7 @@ def setup(action: str, editable: bool, fresh: bool) -> None:
         pip("install", "--config-settings", "editable_mode=compat", *pairs, *(a for r in extras for a in ("-r", r)))
         run(PY, "-m", "compileall", "-q", "-q", ROOT / "core", ROOT / "plugins", ROOT / "examples")
     else:
-        install_wheels(PY, build_distributions(WHEELHOUSE), extras)
+        install_wheels(PY, [w for w in build_distributions(WHEELHOUSE) if w.suffix == ".whl"], extras)
     if action in ("test", "setup"):
         setup_test_tools()
     STAMP.write_text(json.dumps({"mode": "editable" if editable else "wheels", "for": action,
@@ -209,7 +224,7 @@ def dist() -> None:
     prepare_venv(fresh=False)
     check_index()
     pip("install", "--upgrade", "pip", "-r", REQUIREMENTS / "build.txt", "-r", REQUIREMENTS / "release.txt")
-    built = build_distributions(DIST, keep_sdists=True)
+    built = build_distributions(DIST)
     run(PY, "-m", "twine", "check", "--strict", *built)
     print(f"\n{len(built)} files in {DIST.relative_to(ROOT)}/. Install from them with:\n"
           f"  pip install --find-links {DIST} aster          # or aster-core aster-trust ...")
@@ -245,6 +260,7 @@ def main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print("Error: interrupted. Hint: run the same command again; it repairs .venv.", file=sys.stderr)
         return 130
+
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -5,7 +5,8 @@ Run through `python3 dev.py demo` (which sets everything up first). It works in
 `.demo/` inside the checkout: its own ASTER_HOME, and a file-based keyring
 there because a fresh headless machine has no OS keyring (on a desktop, drop
 PYTHON_KEYRING_BACKEND and the key goes to the real keyring). Networking stays
-on loopback (ASTER_RELAY_MODE=disabled).
+on loopback (ASTER_RELAY_MODE=disabled). ASTER_DEMO_DIR picks another folder than
+`.demo/` (the test suite runs the demo in a temporary one).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WORK = ROOT / ".demo"
+WORK = Path(os.environ.get("ASTER_DEMO_DIR") or ROOT / ".demo")
 BIN = Path(sys.executable).parent
 BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() and not os.environ.get("NO_COLOR") else ("", "", "")
 
