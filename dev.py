@@ -88,7 +88,7 @@ def venv_problem(venv: Path = VENV) -> str | None:
     # A venv moved or copied from elsewhere still runs, but its scripts start the old interpreter.
     pip_script = venv / "bin" / "pip"
     shebang = pip_script.read_text(errors="replace").partition("\n")[0] if pip_script.exists() else ""
-    if shebang.startswith("#!") and Path(shebang[2:].strip()) != python:
+    if shebang.startswith("#!") and Path(shebang[2:].strip()).parent != python.parent:
         return f"it was made in another folder (its scripts run {shebang[2:].strip()})"
     return None
 
