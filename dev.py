@@ -64,9 +64,10 @@ def check_python(version: tuple[int, ...] = tuple(sys.version_info)) -> None:
 
 
 def distributions() -> list[Path]:
-    """core first, then every family folder, the example plugin, and the meta-package (the root)."""
+    """core first, shared libraries, every family folder, the example plugin, the meta-package (the root)."""
+    libraries = sorted(p.parent for p in (ROOT / "lib").glob("*/pyproject.toml"))
     families = sorted(p.parent for p in (ROOT / "plugins").glob("*/pyproject.toml"))
-    return [ROOT / "core", *families, ROOT / "examples" / "plugin-hello", ROOT]
+    return [ROOT / "core", *libraries, *families, ROOT / "examples" / "plugin-hello", ROOT]
 
 
 # ---------------------------------------------------------------------------- the venv
