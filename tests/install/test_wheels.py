@@ -25,6 +25,7 @@ from .conftest import wheel_of
 DISTRIBUTIONS = {tomllib.loads((folder / "pyproject.toml").read_text())["project"]["name"]: folder
                  for folder in dev.distributions()}
 PACKAGED = {name: folder for name, folder in DISTRIBUTIONS.items() if folder != dev.ROOT}
+FAMILIES = {name: folder for name, folder in PACKAGED.items() if folder.parent.name in ("plugins", "examples")}
 
 
 def source_modules(folder: Path) -> set[str]:
@@ -58,8 +59,8 @@ def test_meta_package_wheel_holds_no_code_and_names_every_family(wheelhouse):
     assert wheel_files(wheel) == set()
     required = {r.split(">")[0].split("<")[0].split("=")[0].strip()
                 for r in wheel_metadata(wheel).get_all("Requires-Dist")}
-    families = {name for name, folder in PACKAGED.items() if "examples" not in folder.parts}
-    assert required == families
+    families = {name for name, folder in FAMILIES.items() if "examples" not in folder.parts}
+    assert families <= required <= set(PACKAGED)
 
 
 @pytest.mark.parametrize("distribution", sorted(DISTRIBUTIONS))
@@ -105,7 +106,7 @@ def test_the_suite_runs_against_wheel_installs(distribution):
             assert dev.ROOT not in located.parents or ".venv" in located.parts, located
 
 
-@pytest.mark.parametrize("distribution", sorted(set(PACKAGED) - {"aster-core"}))
+@pytest.mark.parametrize("distribution", sorted(FAMILIES))
 def test_each_family_declares_its_core_range_and_entry_point(wheelhouse, distribution):
     wheel = wheel_of(wheelhouse, distribution)
     assert "aster-core<0.2,>=0.1" in wheel_metadata(wheel).get_all("Requires-Dist")
