@@ -91,13 +91,13 @@ def test_bad_exports_and_manifests(workdir, manifest):
     int_modes = workdir / "intmodes.json"   # what aster-cli 0.1.2 wrote
     int_modes.write_text(json.dumps({**json.loads(manifest.read_text())[0], "serialization_modes": [0]}))
     assert_clean_error(aster("contract", "export", "--manifest", str(int_modes), "-o", str(workdir / "y")),
-                 2, "serialization_modes must be names")
+                 2, "serialization_modes[0] must be a name like \"xlang\"")
     assert not (workdir / "y").exists()
 
     unknown_key = workdir / "unknown.json"
     unknown_key.write_text(json.dumps({**json.loads(manifest.read_text())[0], "colour": "blue"}))
     assert_clean_error(aster("contract", "verify", str(out / "Inventory.aster.json"), "--manifest", str(unknown_key)),
-                 2, "unknown key(s) colour")
+                 2, "unknown key(s) 'colour'")
 
     not_a_manifest = workdir / "list.json"
     not_a_manifest.write_text("[1, 2]")

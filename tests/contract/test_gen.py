@@ -85,7 +85,10 @@ def test_version_two_and_native_recursive_services(workdir):
     assert manifest[2]["serialization_modes"] == ["native"]
     assert {m["semver"] for m in manifest} == {"2.0.0"}
     # the recursive type is described once, referring to itself
-    node = next(t for t in manifest[2]["methods"][0]["types"] if t["name"] == "Node")
+    from aster_contract.manifest import type_table
+
+    node = type_table(manifest[2])["tree/Node"]
+    assert node["name"] == "Node"
     assert {f["name"]: f.get("item_wire_tag") or f.get("wire_tag") for f in node["fields"]}["children"] == "tree/Node"
     # and its id still depends on the module path, which we say
     assert "Node (tests.contract.services.recursive) is recursive" in done.stderr

@@ -10,6 +10,8 @@ not be reached.
 
 from __future__ import annotations
 
+import keyword
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,8 @@ from aster_core.errors import UsageError
 from aster_core.output import console, emit, info, json_option, print_fields, print_table, progress, warn
 
 DEFAULT_MANIFEST = ".aster/manifest.json"
+_FORCE = click.option("--force", is_flag=True,
+                      help="Replace what is at the output path even if this command did not write it.")
 
 
 @click.group()
@@ -36,13 +40,13 @@ def _short(contract_id: str) -> str:
 @click.option("--out", default=DEFAULT_MANIFEST, show_default=True, type=click.Path(path_type=Path),
               help="Manifest file to write.")
 @click.option("--semver", default=None, help="Semantic version recorded in the manifest.")
+@_FORCE
 @json_option
-def gen(services: tuple[str, ...], out: Path, semver: str | None, as_json: bool) -> None:
-    """Write the contract manifest the server checks at startup."""
-    from .manifest import build_manifests, write_manifests
+def gen(services: tuple[str, ...], out: Path, semver: str | None, force: bool, as_json: bool) -> None:
+    """Write the contract manifest the server checks at startup (replacing only a manifest)."""
+    from .manifest import build_manifests, check_manifest_target, write_manifests
 
-    if out.is_dir():
-        raise UsageError(f"--out {out} is a directory", f"pass a file path such as {out / 'manifest.json'}")
+    check_manifest_target(out, force)
     result = build_manifests(list(services), semver=semver)
     for message in result.warnings:
         warn(message)
@@ -64,16 +68,17 @@ def gen(services: tuple[str, ...], out: Path, semver: str | None, as_json: bool)
               type=click.Path(path_type=Path), help="Manifest to export.")
 @click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path),
               help="Directory for <Service>.aster.json files.")
+@_FORCE
 @json_option
-def export(manifest_path: Path, out_dir: Path, as_json: bool) -> None:
-    """Export each service of a manifest to a portable .aster.json file."""
+def export(manifest_path: Path, out_dir: Path, force: bool, as_json: bool) -> None:
+    """Export each service of a manifest to a portable .aster.json file (replacing only exports)."""
     from .export import write_exports
 
     def render(rows: list[dict[str, Any]]) -> None:
         for row in rows:
             click.echo(f"{row['service']} v{row['version']} -> {row['path']}")
 
-    emit(write_exports(manifest_path, out_dir), as_json, render)
+    emit(write_exports(manifest_path, out_dir, force=force), as_json, render)
 
 
 @contract.command(name="import")
@@ -187,7 +192,9 @@ _PKG = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 def _default_package(manifests: list[dict[str, Any]], lang: str) -> str:
     base = re.sub(r"(?<!^)(?=[A-Z])", "_", manifests[0]["service"]).lower()
-    base = re.sub(r"[^0-9a-z_]", "_", base)
+    base = re.sub(r"[^0-9a-z_]", "_", base).strip("_") or "service"
+    if base[0].isdigit():
+        base = "_" + base
     return f"{base}_client" if lang == "python" else f"{base.replace('_', '-')}-client"
 
 
@@ -198,15 +205,22 @@ def _default_package(manifests: list[dict[str, Any]], lang: str) -> str:
 @click.option("--lang", type=click.Choice(["python", "typescript"]), default="python", show_default=True)
 @click.option("--service", "service_name", default=None, help="Only this service of a multi-service SOURCE.")
 @click.option("--timeout", default=15.0, show_default=True, help="Seconds to wait for a live producer.")
+@_FORCE
 @json_option
 def gen_client(source: str, out_dir: Path, package: str | None, lang: str, service_name: str | None,
-               timeout: float, as_json: bool) -> None:
-    """Generate a typed client from an .aster.json, a manifest, or a live address (aster1...)."""
+               timeout: float, force: bool, as_json: bool) -> None:
+    """Generate a typed client from an .aster.json, a manifest, or a live address (aster1...).
+
+    Every name that becomes an identifier is checked first (exit 2, nothing written); an
+    existing package directory is replaced only when gen-client wrote it, or with --force.
+    """
     from .export import load_contract_file
     from .live import fetch_manifests, is_address
     from .manifest import select_service
     from .outputs import write_package
 
+    if not math.isfinite(timeout) or not 0 < timeout <= 3600:
+        raise UsageError(f"--timeout {timeout:g} is not a number of seconds from 0 to 3600", "e.g. --timeout 15")
     if is_address(source):
         from .store import stored_manifest
 
@@ -218,18 +232,18 @@ def gen_client(source: str, out_dir: Path, package: str | None, lang: str, servi
         manifests = load_contract_file(Path(source))
     manifests = select_service(manifests, service_name, source)
     package = package or _default_package(manifests, lang)
-    if lang == "python" and not _PKG.match(package):
+    if lang == "python" and (not _PKG.match(package) or keyword.iskeyword(package)):
         raise UsageError(f"--package {package!r} is not a Python package name", "use letters, digits and '_'")
-    if lang == "typescript" and not re.match(r"^[A-Za-z0-9_.-]+$", package):
+    if lang == "typescript" and (not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", package) or ".." in package):
         raise UsageError(f"--package {package!r} is not a directory name", "use letters, digits, '-', '_', '.'")
     if lang == "python":
         from .codegen_python import generate
     else:
         from .codegen_typescript import generate
-    files, warnings = generate(manifests, package)
+    files, warnings = generate(manifests, package, f"{source[:24]}…" if is_address(source) else source)
     for message in warnings:
         warn(message)
-    paths = write_package(out_dir, package, files)
+    paths = write_package(out_dir, package, files, force=force)
     data = {"package": package, "lang": lang, "services": [m["service"] for m in manifests],
             "files": [str(p) for p in paths]}
     emit(data, as_json, lambda d: click.echo(

@@ -2,8 +2,10 @@
 
 An export is a manifest reshaped for sharing (see compat.md): ``aster_contract``
 format version ``"1"``, ``contract_id`` as ``blake3:<hex>``, methods sorted by
-name and their fields sorted by name. The ``types`` table of each method keeps
-declaration order, because typed clients reproduce the messages from it.
+name and their fields sorted by name. Its type table (on the first method, each
+type once, see :mod:`aster_contract.manifest`) describes every message in full,
+request and response messages included, in declaration order, because typed
+clients reproduce the messages from it and the sorted descriptors lose that order.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any
 from aster_core.errors import AsterError, NotFoundError, UsageError
 from aster_core.files import atomic_write
 
-from .manifest import HEX64, load_manifest_file, read_json, validate_manifest
+from .manifest import HEX64, load_manifest_file, manifest_text, read_json, type_table, validate_manifest
+from .validate import _short
 
 FORMAT_VERSION = "1"
 ID_PREFIX = "blake3:"
@@ -32,7 +35,13 @@ def _sorted_method(method: dict[str, Any]) -> dict[str, Any]:
 
 
 def export_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
-    """The export document of one manifest."""
+    """The export document of one manifest (either layout; exports always hold the full table)."""
+    table = list(type_table(manifest).values())
+    methods = [_sorted_method(m) for m in sorted(manifest.get("methods", []), key=lambda m: m["name"])]
+    for method in methods:
+        method.pop("types", None)
+    if methods:
+        methods[0]["types"] = table
     return {
         "aster_contract": FORMAT_VERSION,
         "service": manifest["service"],
@@ -41,7 +50,7 @@ def export_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
         "canonical_encoding": manifest.get("canonical_encoding", "fory-xlang/0.15"),
         "scoped": manifest.get("scoped", "shared"),
         "serialization_modes": list(manifest.get("serialization_modes", [])),
-        "methods": [_sorted_method(m) for m in sorted(manifest.get("methods", []), key=lambda m: m["name"])],
+        "methods": methods,
         "type_hashes": list(manifest.get("type_hashes", [])),
         "type_count": manifest.get("type_count", 0),
         "method_count": manifest.get("method_count", len(manifest.get("methods", []))),
@@ -72,7 +81,7 @@ def validate_export(doc: Any, source: str) -> dict[str, Any]:
         raise UsageError(f"{source} is not a contract export (no aster_contract key)",
                          "create one with `aster contract export --manifest .aster/manifest.json -o DIR`")
     if doc["aster_contract"] != FORMAT_VERSION:
-        raise UsageError(f"{source}: unsupported aster_contract version {doc['aster_contract']!r}",
+        raise UsageError(f"{source}: unsupported aster_contract version {_short(doc['aster_contract'])}",
                          f"this aster reads version {FORMAT_VERSION!r}; re-export it with this aster")
     cid = doc.get("contract_id")
     if not isinstance(cid, str) or not cid.startswith(ID_PREFIX) or not HEX64.match(cid[len(ID_PREFIX):]):
@@ -101,22 +110,39 @@ def export_file_name(manifest: dict[str, Any], clash: bool) -> str:
     return f"{name}.v{manifest['version']}.aster.json" if clash else f"{name}.aster.json"
 
 
-def write_exports(manifest_path: Path, out_dir: Path) -> list[dict[str, Any]]:
-    """Export every service of a manifest file into ``out_dir``; returns what was written."""
+def is_export_document(doc: Any) -> bool:
+    """True for what ``contract export`` writes (only such a file is replaced without --force)."""
+    return isinstance(doc, dict) and "aster_contract" in doc and "service" in doc
+
+
+def write_exports(manifest_path: Path, out_dir: Path, *, force: bool = False) -> list[dict[str, Any]]:
+    """Export every service of a manifest file into ``out_dir``; returns what was written.
+
+    An existing ``<Service>.aster.json`` is replaced only when it is an export (or ``force``);
+    every target is checked before the first is written.
+    """
     import json
+
+    from .outputs import json_file_is, refuse_to_replace
 
     manifests = load_manifest_file(manifest_path)
     names = [m["service"] for m in manifests]
     documents = [(export_file_name(m, names.count(m["service"]) > 1), export_manifest(m)) for m in manifests]
     if out_dir.exists() and not out_dir.is_dir():
         raise UsageError(f"{out_dir} is not a directory", "pass a directory to -o")
+    for file_name, _ in documents:
+        target = out_dir / file_name
+        if target.is_dir():
+            raise UsageError(f"{target} is a directory", "choose another -o directory")
+        refuse_to_replace(target, force=force, ours=lambda p: json_file_is(p, is_export_document),
+                          what="a contract export")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise AsterError(f"cannot create {out_dir}: {exc.strerror or exc}", "choose another -o directory") from None
     written = []
     for file_name, doc in documents:
-        path = atomic_write(out_dir / file_name, json.dumps(doc, indent=2, ensure_ascii=False) + "\n", mode=0o644)
+        path = atomic_write(out_dir / file_name, manifest_text([doc]), mode=0o644)
         written.append({"service": doc["service"], "version": doc["version"],
                         "contract_id": doc["contract_id"], "path": str(path)})
     return written

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import importlib
@@ -112,6 +113,47 @@ def _hints(cls: type) -> dict[str, Any]:
         return {f.name: f.type for f in dataclasses.fields(cls)}
 
 
+@contextlib.contextmanager
+def shared_type_hints() -> Iterator[None]:
+    """Resolve each class's type hints once while describing services.
+
+    Importing a service and computing its identity resolve the same annotations over and
+    over: the runtime's ``@service`` check, its type graph, its method descriptors and our
+    own walk each call ``typing.get_type_hints`` on every message (six times per type, each
+    compiling every string annotation again). Inside this block, calls without explicit
+    namespaces are answered from a per-block cache (a copy each time, so callers may mutate
+    it); failures are not cached, so a forward reference that resolves later still does.
+    The runtime's modules that bound ``get_type_hints`` at import see the same cache.
+    """
+    original = typing.get_type_hints
+    cache: dict[tuple[int, bool], tuple[Any, dict[str, Any]]] = {}
+
+    def cached(obj: Any, globalns: Any = None, localns: Any = None, include_extras: bool = False) -> dict:
+        if globalns is not None or localns is not None:
+            return original(obj, globalns, localns, include_extras)
+        key = (id(obj), include_extras)
+        hit = cache.get(key)
+        if hit is None or hit[0] is not obj:
+            hit = cache[key] = (obj, original(obj, include_extras=include_extras))
+        return dict(hit[1])
+
+    bound = [m for m in (sys.modules.get(n) for n in _BINDS_GET_TYPE_HINTS)
+             if m is not None and getattr(m, "get_type_hints", None) is original]
+    typing.get_type_hints = cached
+    for module in bound:
+        module.get_type_hints = cached
+    try:
+        yield
+    finally:
+        typing.get_type_hints = original
+        for module in bound:
+            module.get_type_hints = original
+
+
+#: runtime modules that did ``from typing import get_type_hints`` (aster-rpc 0.1.2)
+_BINDS_GET_TYPE_HINTS = ("aster.contract.identity", "aster.codec", "aster.json_codec")
+
+
 def _leaves(tp: Any) -> Iterator[Any]:
     """Concrete classes inside an annotation (``Optional[list[X]]`` -> ``X``)."""
     if typing.get_origin(tp) is not None:
@@ -125,32 +167,40 @@ def _is_user_enum(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, enum.Enum) and tp is not enum.Enum
 
 
-def reachable_from(roots: list[Any]) -> list[type]:
-    """Every dataclass and enum reachable from ``roots``, in discovery order."""
+def reachable_from(roots: list[Any], seen: set[type] | None = None) -> list[type]:
+    """Every dataclass and enum reachable from ``roots`` and not in ``seen``, in discovery order.
+
+    ``seen`` (updated) lets several walks share one visited set, so a service's whole
+    type graph is walked once however many methods reach the same types.
+    """
     found: list[type] = []
+    seen = set() if seen is None else seen
     stack = [t for t in roots if t is not None][::-1]
     while stack:
         tp = stack.pop()
         for leaf in _leaves(tp):
-            if leaf in found:
+            if leaf in seen:
                 continue
             if _is_user_enum(leaf):
+                seen.add(leaf)
                 found.append(leaf)
             elif dataclasses.is_dataclass(leaf):
+                seen.add(leaf)
                 found.append(leaf)
                 stack.extend(reversed(list(_hints(leaf).values())))
     return found
 
 
-def method_types(service_cls: type, method: Any) -> tuple[Any, Any]:
+def method_types(service_cls: type, method: Any, namespace: dict[str, Any] | None = None) -> tuple[Any, Any]:
     """A method's request and response annotations, resolved.
 
     Under ``from __future__ import annotations`` the runtime keeps response
     types as strings (``"AsyncIterator[Item]"``); resolve them in the service's
-    module like ``typing.get_type_hints`` would.
+    module like ``typing.get_type_hints`` would (``namespace``: that module's
+    names, when the caller resolves many methods).
     """
-    module = sys.modules.get(service_cls.__module__)
-    namespace = dict(vars(module)) if module is not None else {}
+    if namespace is None:
+        namespace = module_namespace(service_cls)
 
     def resolve(tp: Any) -> Any:
         if not isinstance(tp, str):
@@ -163,10 +213,28 @@ def method_types(service_cls: type, method: Any) -> tuple[Any, Any]:
     return resolve(method.request_type), resolve(method.response_type)
 
 
+def module_namespace(service_cls: type) -> dict[str, Any]:
+    """A copy of the names of the module defining ``service_cls`` (for resolving its annotations)."""
+    module = sys.modules.get(service_cls.__module__)
+    return dict(vars(module)) if module is not None else {}
+
+
 def reachable_types(service_cls: type) -> list[type]:
     """Every dataclass and enum the service's methods use."""
-    info = service_cls.__aster_service_info__
-    return reachable_from([t for m in info.methods.values() for t in method_types(service_cls, m)])
+    return list(service_types(service_cls))
+
+
+def service_types(service_cls: type) -> dict[type, set[str]]:
+    """Every dataclass and enum the service's methods use, each once, with the roles
+    ("request", "response") it plays anywhere in the service; in discovery order."""
+    out: dict[type, set[str]] = {}
+    seen: dict[str, set[type]] = {"request": set(), "response": set()}
+    namespace = module_namespace(service_cls)
+    for method in service_cls.__aster_service_info__.methods.values():
+        for role, tp in zip(("request", "response"), method_types(service_cls, method, namespace)):
+            for found in reachable_from([tp], seen[role]):
+                out.setdefault(found, set()).add(role)
+    return out
 
 
 def wire_names(tp: type) -> tuple[str, str, str]:
@@ -225,9 +293,10 @@ def _cyclic(types: list[type]) -> set[type]:
     return cyclic
 
 
-def module_dependent_types(service_cls: type) -> list[ModuleDependence]:
-    """Types whose wire identity or contract id comes from their module name."""
-    types = reachable_types(service_cls)
+def module_dependent_types(service_cls: type, types: list[type] | None = None) -> list[ModuleDependence]:
+    """Types whose wire identity or contract id comes from their module name (``types``: the
+    service's reachable types when already known)."""
+    types = reachable_types(service_cls) if types is None else types
     out: list[ModuleDependence] = []
     for tp in types:
         if not has_explicit_wire_type(tp):

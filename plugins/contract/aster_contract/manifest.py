@@ -2,21 +2,28 @@
 
 A manifest is the runtime's :class:`aster.contract.ContractManifest` written as
 JSON: one object, or an array when a file holds several services. Everything
-that decides identity comes from the runtime (``contract_id_from_service``, its
-type graph and canonical encoding, its method descriptors), so the id we write
-is the id a server computes at startup.
+that decides identity comes from the runtime (its type graph, canonical encoding,
+type hashes and ``ServiceContract``, composed exactly as
+``aster.contract.contract_id_from_service`` composes them, but run once: each type
+is resolved and hashed once), so the id we write is the id a server computes at
+startup.
 
-One addition the runtime tolerates: each method carries ``types``, the full
-description of every message and enum its request and response reach (the
-runtime's descriptors only describe the top-level fields). Typed clients and
-``diff`` of nested types need it; the runtime ignores keys inside methods.
+One addition the runtime tolerates: a table of every message and enum the
+service's methods reach (the runtime's descriptors describe only the top-level
+request and response fields). Typed clients and ``diff`` of nested types need
+it. The runtime refuses unknown top-level keys but ignores keys inside methods,
+so the table is the ``types`` list of the first method, and each type appears in
+it once per manifest (roles: where it is used anywhere in the service). A request
+or response message whose method descriptor already says everything about it
+(its fields in declaration order, its name, a ``namespace/typename`` wire tag) is
+not repeated there. Manifests written before (one ``types`` list per method,
+repeating shared types) read the same: :func:`type_table` merges both layouts.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,14 +33,9 @@ from aster_core.errors import AsterError, NotFoundError, UsageError
 from aster_core.files import atomic_write, read_text
 
 from . import introspect
+from .validate import HEX64, MANIFEST_KEYS, MAX_VERSION, PATTERNS, SCOPES, check_manifest  # noqa: F401
 
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
-PATTERNS = ("unary", "server_stream", "client_stream", "bidi_stream")
-SCOPES = ("shared", "session")
-MANIFEST_KEYS = frozenset(
-    "v service version contract_id canonical_encoding type_count type_hashes method_count methods "
-    "serialization_modes scoped deprecated semver vcs_revision vcs_tag vcs_url changelog published_by "
-    "published_at_epoch_ms".split())
+ROLES = ("request", "response")
 
 
 @dataclass
@@ -47,7 +49,7 @@ class GenResult:
 # ── Building ─────────────────────────────────────────────────────────────────
 
 
-def _describe_type(tp: type) -> dict[str, Any]:
+def _describe_type(tp: type, roles: set[str]) -> dict[str, Any]:
     from aster.contract.manifest import build_field_v1
 
     tag, namespace, typename = introspect.wire_names(tp)
@@ -61,51 +63,78 @@ def _describe_type(tp: type) -> dict[str, Any]:
         entry["kind"] = "enum"
         entry["base"] = "int" if issubclass(tp, int) else "str" if issubclass(tp, str) else ""
         entry["values"] = [{"name": m.name, "value": m.value} for m in tp]
+    entry["roles"] = [r for r in ROLES if r in roles]
     return entry
 
 
-def _method_types(service_cls: type) -> dict[str, list[dict[str, Any]]]:
-    """For each method: every type its request and response reach, with the role(s) it plays."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    for name, method in service_cls.__aster_service_info__.methods.items():
-        req_type, resp_type = introspect.method_types(service_cls, method)
-        request = introspect.reachable_from([req_type])
-        response = introspect.reachable_from([resp_type])
-        entries = []
-        for tp in request + [t for t in response if t not in request]:
-            entry = _describe_type(tp)
-            entry["roles"] = [r for r, group in (("request", request), ("response", response)) if tp in group]
-            entries.append(entry)
-        out[name] = entries
+def split_tag(tag: str) -> tuple[str, str]:
+    """``"ns/Name"`` -> ``("ns", "Name")``; a tag without ``/`` has an empty namespace."""
+    if "/" in tag:
+        namespace, typename = tag.rsplit("/", 1)
+        return namespace, typename
+    return "", tag
+
+
+def _roots(methods: list[dict[str, Any]]) -> dict[str, tuple[str, list[dict[str, Any]], set[str]]]:
+    """Request/response messages as the method descriptors describe them:
+    wire tag -> (type name, fields, roles). The first descriptor of a tag wins."""
+    out: dict[str, tuple[str, list[dict[str, Any]], set[str]]] = {}
+    for m in methods:
+        for role, tag_key, name_key, fields_key in (("request", "request_wire_tag", "request_type", "fields"),
+                                                   ("response", "response_wire_tag", "response_type",
+                                                    "response_fields")):
+            tag = m.get(tag_key)
+            if tag:
+                entry = out.setdefault(tag, (m.get(name_key) or tag, m.get(fields_key) or [], set()))
+                entry[2].add(role)
     return out
 
 
+def _lean_table(types: dict[type, set[str]], methods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The manifest's one type table: each type once, minus what the descriptors already say."""
+    roots = _roots(methods)
+    table = []
+    for tp, roles in types.items():
+        entry = _describe_type(tp, roles)
+        root = roots.get(entry["wire_tag"])
+        if (root is not None and entry["kind"] == "message" and root[0] == entry["name"]
+                and split_tag(entry["wire_tag"]) == (entry["namespace"], entry["typename"])
+                and root[1] == entry["fields"] and root[2] == roles):
+            continue  # the method descriptor describes it completely
+        table.append(entry)
+    return table
+
+
 def build_manifest(service_cls: type, *, semver: str | None = None,
-                   vcs: dict[str, str | None] | None = None) -> dict[str, Any]:
-    """The manifest of one ``@service`` class, as a JSON-ready dict."""
+                   vcs: dict[str, str | None] | None = None,
+                   types: dict[type, set[str]] | None = None) -> dict[str, Any]:
+    """The manifest of one ``@service`` class, as a JSON-ready dict (``types``: the service's
+    reachable types with their roles, from :func:`introspect.service_types`, when known)."""
     from aster.contract import (ContractManifest, ServiceContract, build_type_graph, canonical_xlang_bytes,
-                                compute_contract_id, compute_type_hash, contract_id_from_service,
-                                resolve_with_cycles)
+                                compute_contract_id, compute_type_hash, resolve_with_cycles)
     from aster.contract.manifest import extract_method_descriptors
 
     info = service_cls.__aster_service_info__
     try:
-        contract_id = contract_id_from_service(service_cls)
+        # the steps of aster.contract.contract_id_from_service, in its order, once
         roots = [t for m in info.methods.values() for t in (m.request_type, m.response_type)
-                 if isinstance(t, type)]
+                 if t is not None and isinstance(t, type)]
         type_defs = resolve_with_cycles(build_type_graph(roots))
         hashes = {fqn: compute_type_hash(canonical_xlang_bytes(td)) for fqn, td in type_defs.items()}
         contract = ServiceContract.from_service_info(info, hashes)
+        contract_id = compute_contract_id(canonical_xlang_bytes(contract))
         methods = extract_method_descriptors(info)
+        if types is None:
+            types = introspect.service_types(service_cls)
     except RecursionError:
         raise UsageError(f"{info.name}: the runtime cannot compute the identity of its recursive types",
                          "break the reference cycle in the message types") from None
-    if compute_contract_id(canonical_xlang_bytes(contract)) != contract_id:
-        raise AsterError(f"{info.name}: the runtime's contract pipeline gave two different ids",
-                         "report this with the service definition; the installed aster-rpc may be inconsistent")
-    nested = _method_types(service_cls)
-    for method in methods:
-        method["types"] = nested.get(method["name"], [])
+    if isinstance(contract.version, bool) or not isinstance(contract.version, int) \
+            or not 0 <= contract.version <= MAX_VERSION:
+        raise UsageError(f"{info.name}: version {contract.version!r} is not an integer from 0 to {MAX_VERSION}",
+                         "declare the service with @service(version=N), N a small whole number")
+    if methods:
+        methods[0]["types"] = _lean_table(types, methods)
     vcs = vcs or {}
     manifest = ContractManifest(
         service=contract.name,
@@ -122,7 +151,35 @@ def build_manifest(service_cls: type, *, semver: str | None = None,
         vcs_tag=vcs.get("tag"),
         vcs_url=vcs.get("url"),
     )
-    return dataclasses.asdict(manifest)
+    # the fields as they are (not dataclasses.asdict: that deep-copies every method descriptor)
+    return {f.name: getattr(manifest, f.name) for f in dataclasses.fields(manifest)}
+
+
+def type_table(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every message and enum a (validated) manifest describes, by wire tag, in order.
+
+    Reads both layouts: one table on the first method (each type once) or a ``types`` list on
+    every method (older manifests, shared types repeated); roles are merged. Request and
+    response messages the table leaves out, or lists without fields, are completed from the
+    method descriptors. Entries are new dicts (the manifest is not changed).
+    """
+    table: dict[str, dict[str, Any]] = {}
+    for method in manifest.get("methods", []):
+        for t in method.get("types", []):
+            have = table.get(t["wire_tag"])
+            if have is None:
+                table[t["wire_tag"]] = dict(t, roles=list(t.get("roles") or ()))
+            else:
+                have["roles"] = [r for r in ROLES if r in have["roles"] or r in (t.get("roles") or ())]
+    for tag, (name, fields, roles) in _roots(manifest.get("methods", [])).items():
+        have = table.get(tag)
+        if have is None:
+            namespace, typename = split_tag(tag)
+            table[tag] = {"name": name, "wire_tag": tag, "namespace": namespace, "typename": typename,
+                          "kind": "message", "fields": list(fields), "roles": [r for r in ROLES if r in roles]}
+        elif have.get("kind", "message") == "message" and "fields" not in have:
+            have["fields"] = list(fields)
+    return table
 
 
 def vcs_info(where: Path) -> dict[str, str | None]:
@@ -147,23 +204,63 @@ def build_manifests(specs: list[str], *, semver: str | None = None) -> GenResult
     vcs = vcs_info(Path.cwd())
     result = GenResult([])
     seen: dict[tuple[str, int], str] = {}
-    for spec in specs:
-        cls = introspect.load_service(spec)
-        manifest = build_manifest(cls, semver=semver, vcs=vcs)
-        key = (manifest["service"], manifest["version"])
-        if key in seen:
-            raise UsageError(f"{spec} and {seen[key]} are both {key[0]} v{key[1]}",
-                             "a manifest holds each service version once")
-        seen[key] = spec
-        result.manifests.append(manifest)
-        result.warnings += [f"{manifest['service']}: {d.message()}"
-                            for d in introspect.module_dependent_types(cls)]
+    with introspect.shared_type_hints():
+        for spec in specs:
+            cls = introspect.load_service(spec)
+            types = introspect.service_types(cls)
+            manifest = build_manifest(cls, semver=semver, vcs=vcs, types=types)
+            key = (manifest["service"], manifest["version"])
+            if key in seen:
+                raise UsageError(f"{spec} and {seen[key]} are both {key[0]} v{key[1]}",
+                                 "a manifest holds each service version once")
+            seen[key] = spec
+            result.manifests.append(manifest)
+            result.warnings += [f"{manifest['service']}: {d.message()}"
+                                for d in introspect.module_dependent_types(cls, list(types))]
     return result
+
+
+def _dump(value: Any, indent: str) -> str:
+    """JSON for people and for ``git diff``: objects and lists one item per line, but a field
+    descriptor, an enum value or a short list on one line (the C encoder writes those)."""
+    if isinstance(value, dict) and value and not _flat(value):
+        inner = indent + "  "
+        items = [f"{inner}{json.dumps(k, ensure_ascii=False)}: {_dump(v, inner)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + indent + "}"
+    if isinstance(value, list) and value:
+        flat = json.dumps(value, ensure_ascii=False)
+        if len(flat) <= 72 and all(not isinstance(v, (dict, list)) or not v for v in value):
+            return flat
+        inner = indent + "  "
+        return "[\n" + ",\n".join(inner + _dump(v, inner) for v in value) + "\n" + indent + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _flat(obj: dict[str, Any]) -> bool:
+    """An object written on one line: no nested object or list except empty ones and short lists
+    of scalars (a field descriptor: its ``enum_values``, its empty ``properties``)."""
+    for v in obj.values():
+        if isinstance(v, dict) and v:
+            return False
+        if isinstance(v, list) and any(isinstance(x, (dict, list)) for x in v):
+            return False
+    return "fields" not in obj and "methods" not in obj
 
 
 def manifest_text(manifests: list[dict[str, Any]]) -> str:
     doc: Any = manifests[0] if len(manifests) == 1 else manifests
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return _dump(doc, "") + "\n"
+
+
+def check_manifest_target(out: Path, force: bool) -> None:
+    """Before any work: ``out`` must be a file path whose current content (if any) is a manifest,
+    unless ``force``."""
+    from .outputs import json_file_is, refuse_to_replace
+
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a directory", f"pass a file path such as {out / 'manifest.json'}")
+    refuse_to_replace(out, force=force, ours=lambda p: json_file_is(p, is_manifest_document),
+                      what="a contract manifest")
 
 
 def write_manifests(manifests: list[dict[str, Any]], out: Path) -> Path:
@@ -179,60 +276,52 @@ def write_manifests(manifests: list[dict[str, Any]], out: Path) -> Path:
 
 
 def read_json(path: Path, what: str) -> Any:
-    raw = read_text(path, what)
+    """The JSON document in a file a user named; anything that is not plain JSON data (invalid
+    syntax, nesting too deep to read, integers of thousands of digits, NaN or Infinity) is a
+    UsageError naming the file."""
+    return parse_json(read_text(path, what), f"{what} {path}")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_json(raw: str, what: str) -> Any:
+    hint = "regenerate it with `aster contract gen` or `aster contract export`"
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
-        raise UsageError(f"{what} {path} is not valid JSON (line {exc.lineno}: {exc.msg})",
-                         "regenerate it with `aster contract gen` or `aster contract export`") from None
+        raise UsageError(f"{what} is not valid JSON (line {exc.lineno}: {exc.msg})", hint) from None
+    except RecursionError:
+        raise UsageError(f"{what} is nested too deeply to be a contract", hint) from None
+    except ValueError as exc:  # int digits limit, NaN/Infinity
+        problem = "holds an integer too large to be a contract value" if "digits" in str(exc) else str(exc)
+        raise UsageError(f"{what} {problem}", hint) from None
 
 
 def _bad(source: str, problem: str) -> UsageError:
     return UsageError(f"{source}: {problem}", "regenerate it with `aster contract gen`")
 
 
-def _check_fields(source: str, fields: Any) -> None:
-    if not isinstance(fields, list) or not all(isinstance(f, dict) and isinstance(f.get("name"), str)
-                                               for f in fields):
-        raise _bad(source, "fields must be a list of objects with a name")
-
-
 def validate_manifest(doc: Any, source: str) -> dict[str, Any]:
-    """Check one manifest object the way the runtime will read it; returns it."""
+    """Check one manifest object, every field of it, the way the runtime and our generators
+    read it (:func:`aster_contract.validate.check_manifest`); returns it."""
     from aster.contract import ContractManifest
 
-    if not isinstance(doc, dict):
-        raise _bad(source, "a manifest must be a JSON object (or an array of them)")
-    unknown = sorted(set(doc) - MANIFEST_KEYS)
-    if unknown:
-        raise _bad(source, f"unknown key(s) {', '.join(unknown)}: the runtime refuses to start with them")
-    if not isinstance(doc.get("service"), str) or not doc["service"]:
-        raise _bad(source, "missing service name")
-    name = doc["service"]
-    if not isinstance(doc.get("version"), int) or isinstance(doc.get("version"), bool):
-        raise _bad(source, f"{name}: version must be an integer")
-    if not isinstance(doc.get("contract_id"), str) or not HEX64.match(doc["contract_id"]):
-        raise _bad(source, f"{name}: contract_id must be 64 lowercase hex characters")
-    modes = doc.get("serialization_modes", [])
-    if not isinstance(modes, list) or not all(isinstance(m, str) for m in modes):
-        raise _bad(source, f"{name}: serialization_modes must be names like \"xlang\" (aster-cli 0.1.2 wrote integers)")
-    if doc.get("scoped", "shared") not in SCOPES:
-        raise _bad(source, f"{name}: scoped must be one of {', '.join(SCOPES)}")
-    methods = doc.get("methods", [])
-    if not isinstance(methods, list):
-        raise _bad(source, f"{name}: methods must be a list")
-    for method in methods:
-        if not isinstance(method, dict) or not isinstance(method.get("name"), str):
-            raise _bad(source, f"{name}: every method needs a name")
-        if method.get("pattern", "unary") not in PATTERNS:
-            raise _bad(source, f"{name}.{method['name']}: unknown pattern {method.get('pattern')!r}")
-        _check_fields(source, method.get("fields", []))
-        _check_fields(source, method.get("response_fields", []))
+    check_manifest(doc, source)
     try:
         ContractManifest(**doc)
     except TypeError as exc:
-        raise _bad(source, f"{name}: {exc}") from None
+        raise _bad(source, f"{doc['service']}: {exc}") from None
     return doc
+
+
+def is_manifest_document(doc: Any) -> bool:
+    """True for what ``contract gen`` writes (a manifest object, or a non-empty array of them):
+    only such a file may be replaced without ``--force``."""
+    items = doc if isinstance(doc, list) and doc else [doc]
+    return all(isinstance(m, dict) and m and set(m) <= MANIFEST_KEYS and "service" in m and "contract_id" in m
+               for m in items)
 
 
 def load_manifest_file(path: Path) -> list[dict[str, Any]]:

@@ -1,22 +1,24 @@
 """A language-neutral view of the messages, enums and methods in manifests.
 
 Both code generators read contracts through :func:`collect`: messages and enums
-come from each method's ``types`` table when the manifest has one (written by
-``aster contract gen``), otherwise from the request/response field lists the
-runtime itself publishes; nested types neither describes are reported as
-``unknown`` so generators can fall back to an untyped value and say so.
+come from the manifest's type table when it has one (written by ``aster contract
+gen``, either layout: :func:`aster_contract.manifest.type_table`), completed by the
+request/response field lists the runtime itself publishes; nested types neither
+describes are reported as ``unknown`` so generators can fall back to an untyped
+value and say so. Names are not checked here: each generator calls
+:func:`aster_contract.names.check_names` for its language before writing anything.
 :func:`field_type` walks a field's kind/item/key/value/nullable structure once;
 each generator supplies only its language's spelling as a :class:`TypeSyntax`.
 """
 
 from __future__ import annotations
 
-import keyword
-import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from aster_core.errors import UsageError
+
+from .names import type_identifier
 
 
 @dataclass
@@ -29,6 +31,7 @@ class TypeInfo:
     fields: list[dict[str, Any]] = field(default_factory=list)
     values: list[dict[str, Any]] = field(default_factory=list)
     base: str = ""
+    source_name: str = ""  # the name as the contract spells it (``Outer.Inner``)
 
 
 @dataclass
@@ -104,25 +107,16 @@ def field_type(schema: Schema, syntax: TypeSyntax, f: dict[str, Any]) -> str:
     return _nullable(syntax.optional, text, f.get("nullable"))
 
 
-_IDENT = re.compile(r"[^0-9A-Za-z_]")
-
-
 def identifier(name: str) -> str:
-    """A safe identifier for a name from a manifest (``Outer.Inner`` -> ``Outer_Inner``)."""
-    ident = _IDENT.sub("_", name) or "_"
-    if ident[0].isdigit() or keyword.iskeyword(ident):
-        ident = "_" + ident
-    return ident
-
-
-def _split_tag(tag: str) -> tuple[str, str]:
-    if "/" in tag:
-        return tuple(tag.rsplit("/", 1))  # type: ignore[return-value]
-    return ("", tag)
+    """A contract name as an identifier: ``Outer.Inner`` -> ``Outer_Inner``; plain identifiers
+    unchanged. Only for names :func:`aster_contract.names.check_names` accepted."""
+    return type_identifier(name)
 
 
 def collect(manifests: list[dict[str, Any]]) -> Schema:
-    """Gather every type and service of ``manifests`` into one :class:`Schema`."""
+    """Gather every type and service of ``manifests`` (validated) into one :class:`Schema`."""
+    from .manifest import split_tag, type_table
+
     schema = Schema()
     names: dict[str, str] = {}  # identifier -> wire tag, to keep identifiers unique
 
@@ -130,28 +124,21 @@ def collect(manifests: list[dict[str, Any]]) -> Schema:
         tag = entry["wire_tag"]
         if tag in schema.types:
             return
-        ident = identifier(entry.get("name") or entry.get("typename") or tag)
+        raw = entry.get("name") or entry.get("typename") or tag
+        ident = type_identifier(raw)
         while ident in names and names[ident] != tag:
             ident += "_"
         names[ident] = tag
-        ns, tn = _split_tag(tag)
+        ns, tn = split_tag(tag)
         schema.types[tag] = TypeInfo(
             name=ident, kind=entry.get("kind", "message"), wire_tag=tag,
             namespace=entry.get("namespace", ns), typename=entry.get("typename", tn),
             fields=list(entry.get("fields", [])), values=list(entry.get("values", [])),
-            base=entry.get("base", ""))
+            base=entry.get("base", ""), source_name=raw)
 
     for manifest in manifests:
-        for method in manifest.get("methods", []):
-            for entry in method.get("types", []):
-                add(entry)
-    for manifest in manifests:   # runtime-published manifests: only request/response are described
-        for method in manifest.get("methods", []):
-            for prefix, key in (("request", "fields"), ("response", "response_fields")):
-                tag = method.get(f"{prefix}_wire_tag")
-                if tag:
-                    add({"wire_tag": tag, "name": method.get(f"{prefix}_type") or tag, "kind": "message",
-                         "fields": method.get(key, [])})
+        for entry in type_table(manifest).values():
+            add(entry)
     for info in list(schema.types.values()):
         for f in info.fields:
             for ref in (f.get("wire_tag") or f.get("ref_name"), f.get("item_wire_tag") or f.get("item_ref"),
