@@ -1,0 +1,381 @@
+"""The deployment authority's state machine: deployments, plans, reviews. Pure.
+
+No storage, no network, no clock: every function takes the current values (``now`` in
+epoch seconds, fresh ids made by the caller) and returns new values or raises a
+:class:`Refusal`. The store (:mod:`aster_authority.store`) runs each call inside one
+transaction and writes the result with compare-and-swap on the deployment's ``version``,
+so what is decided here is what is committed, or nothing is.
+
+Transitions (spec: shared/spec/authority.md)::
+
+    propose(deployment, manifests)      -> new pending plan | the identical pending plan |
+                                           "unchanged" | an auto-accepted plan (mutable-dev)
+    accept(deployment, plan, "update")  pending, fresh, not stale, an update      -> accepted
+    accept(..., "migration", ack)       pending, fresh, not stale, a migration,
+                                        acknowledgement given                      -> accepted
+    reject(deployment, plan, reason)    pending, fresh                            -> rejected
+    (time)                              pending past expires_at                   -> expired
+    set_disabled(deployment, flag)      a change                                  -> new version
+    decide_review(review, decision)     pending -> approved|rejected; same decision again: no-op
+
+Every accept, enable/disable change and remove gives the deployment a new ``version``
+(a ULID); a pending plan whose ``base_version`` is no longer the deployment's version is
+*stale* and can only be rejected (or re-applied).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Iterable
+
+from aster_core.errors import AsterError, ExitCode
+
+SERVICE, DEVICE = "service", "device"
+KINDS = (SERVICE, DEVICE)
+#: the CLI prefix of each kind (``svc/payments``)
+PREFIX = {SERVICE: "svc", DEVICE: "dev"}
+COMPATIBILITY = ("strict", "mutable-dev")
+REVIEW_MODES = ("none", "required")
+UPDATE, MIGRATION = "update", "migration"
+CLASSIFICATIONS = (UPDATE, MIGRATION)
+PENDING, ACCEPTED, REJECTED, EXPIRED = "pending", "accepted", "rejected", "expired"
+PLAN_STATES = (PENDING, ACCEPTED, REJECTED, EXPIRED)
+REVIEW_STATES = ("pending", "approved", "rejected")
+DEFAULT_PLAN_TTL = 7 * 86400
+DEPLOYMENT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+ROLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+#: what ``decided_by`` says for a plan the authority accepted itself (mutable-dev)
+AUTO = {"endpoint_id": "", "name": "auto:mutable-dev"}
+
+
+class Refusal(AsterError):
+    """A transition the state machine refuses. ``code`` is stable (tests, JSON); ``field``
+    names the input at fault, when one is."""
+
+    def __init__(self, code: str, message: str, hint: str | None = None, *, field: str | None = None,
+                 exit_code: int = ExitCode.FAILED):
+        super().__init__(message, hint, exit_code=exit_code)
+        self.code = code
+        self.field = field
+
+
+def _invalid(field_name: str, message: str, hint: str) -> Refusal:
+    return Refusal("invalid", f"{field_name}: {message}", hint, field=field_name, exit_code=ExitCode.USAGE)
+
+
+# ── ids ──────────────────────────────────────────────────────────────────────────
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_ulid(now: float | None = None) -> str:
+    """A ULID: 48-bit milliseconds and 80 random bits in Crockford base32 (26 characters)."""
+    ms = int((time.time() if now is None else now) * 1000)
+    n = (ms << 80) | int.from_bytes(os.urandom(10), "big")
+    return "".join(_CROCKFORD[(n >> (5 * i)) & 31] for i in reversed(range(26)))
+
+
+def check_deployment_id(value: Any, field_name: str = "deployment_id") -> str:
+    if not isinstance(value, str) or not DEPLOYMENT_ID.match(value):
+        raise _invalid(field_name, f"{str(value)[:70]!r} is not a deployment id",
+                       "use 1-63 characters: lowercase letters, digits, '.', '_' or '-', starting with a letter "
+                       "or digit")
+    return value
+
+
+def check_roles(roles: Iterable[Any], field_name: str = "roles") -> tuple[str, ...]:
+    out: list[str] = []
+    for r in roles:
+        if not isinstance(r, str) or not ROLE.match(r):
+            raise _invalid(field_name, f"{str(r)[:70]!r} is not a role name",
+                           "a role is letters, digits, '.', '_', ':' or '-' (no commas: aster.role is a "
+                           "comma-separated list)")
+        if r not in out:
+            out.append(r)
+    return tuple(out)
+
+
+def check_namespaces(patterns: Iterable[Any]) -> tuple[str, ...]:
+    out = []
+    for p in patterns:
+        if not isinstance(p, str) or not p.strip() or len(p) > 200 or any(c.isspace() for c in p):
+            raise _invalid("namespaces", f"{str(p)[:70]!r} is not a service-name pattern",
+                           "give a service name or a glob such as 'Payments*'")
+        out.append(p)
+    return tuple(dict.fromkeys(out)) or ("*",)
+
+
+def check_choice(value: Any, choices: tuple[str, ...], field_name: str) -> str:
+    if value not in choices:
+        raise _invalid(field_name, f"{str(value)[:40]!r} is not one of {', '.join(choices)}",
+                       f"use one of: {', '.join(choices)}")
+    return value
+
+
+# ── values ───────────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who decided: the caller's endpoint id and its credential's ``aster.name``."""
+
+    endpoint_id: str
+    name: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"endpoint_id": self.endpoint_id, "name": self.name}
+
+
+@dataclass(frozen=True)
+class Deployment:
+    deployment_id: str
+    kind: str
+    version: str
+    created_at: int
+    updated_at: int
+    namespaces: tuple[str, ...] = ("*",)
+    compatibility: str = "strict"
+    review_mode: str = "none"
+    roles: tuple[str, ...] = ()
+    disabled: bool = False
+    desired_manifests: list[dict[str, Any]] = field(default_factory=list)
+    desired_digest: str = ""
+
+    @property
+    def ref(self) -> str:
+        return f"{PREFIX[self.kind]}/{self.deployment_id}"
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["namespaces"], d["roles"] = list(self.namespaces), list(self.roles)
+        d["desired_services"] = [f"{m['service']}@{m.get('version', 1)}" for m in self.desired_manifests]
+        if self.kind == SERVICE:
+            d.pop("review_mode")
+        else:
+            d.pop("compatibility")
+            d.pop("namespaces")
+        return d
+
+
+@dataclass(frozen=True)
+class Plan:
+    plan_id: str
+    deployment_id: str
+    classification: str
+    state: str
+    base_version: str
+    manifests: list[dict[str, Any]]
+    digest: str
+    changes: list[dict[str, Any]]
+    warnings: list[str]
+    created_at: int
+    expires_at: int
+    decided_at: int | None = None
+    decided_by: dict[str, str] | None = None
+    decision_reason: str | None = None
+
+    def state_at(self, now: float) -> str:
+        """The state as of ``now``: a pending plan past its expiry is expired."""
+        return EXPIRED if self.state == PENDING and now >= self.expires_at else self.state
+
+    def stale(self, deployment: Deployment) -> bool:
+        return self.state == PENDING and self.base_version != deployment.version
+
+    def view(self, deployment: Deployment | None, now: float, *, full: bool = True) -> dict[str, Any]:
+        """What list/show return: the effective state, ``stale``, breaking changes counted."""
+        d = asdict(self)
+        d["state"] = self.state_at(now)
+        d["stale"] = bool(deployment is not None and d["state"] == PENDING and self.stale(deployment))
+        d["breaking"] = sum(1 for c in self.changes if not c.get("compatible"))
+        d["services"] = [f"{m['service']}@{m.get('version', 1)}" for m in self.manifests]
+        if not full:
+            for key in ("manifests", "changes"):
+                d.pop(key)
+        return d
+
+
+@dataclass(frozen=True)
+class Review:
+    review_id: str
+    deployment_id: str
+    instance_id: str
+    state: str
+    requested_at: int
+    decided_at: int | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What :func:`propose` decided. ``plan`` is None when the proposal is the desired state."""
+
+    plan: Plan | None
+    created: bool = False       #: a new plan (False: the identical pending one was returned)
+    deployment: Deployment | None = None   #: the new deployment value when auto-accepted
+    unchanged: bool = False
+
+
+# ── transitions ──────────────────────────────────────────────────────────────────
+
+
+def new_deployment(deployment_id: str, kind: str, *, now: int, version: str, namespaces: Iterable[str] = (),
+                   compatibility: str = "strict", review_mode: str = "none", roles: Iterable[str] = ()) -> Deployment:
+    check_deployment_id(deployment_id)
+    check_choice(kind, KINDS, "kind")
+    return Deployment(deployment_id, kind, version, now, now, namespaces=check_namespaces(namespaces),
+                      compatibility=check_choice(compatibility, COMPATIBILITY, "compatibility"),
+                      review_mode=check_choice(review_mode, REVIEW_MODES, "review_mode"),
+                      roles=check_roles(roles))
+
+
+def _require_enabled(dep: Deployment, doing: str) -> None:
+    if dep.disabled:
+        raise Refusal("disabled", f"{dep.ref} is disabled: cannot {doing}",
+                      f"enable it first: aster {PREFIX[dep.kind]} {dep.deployment_id} enable")
+
+
+def check_namespace(dep: Deployment, manifests: list[dict[str, Any]]) -> None:
+    for i, m in enumerate(manifests):
+        name = m.get("service")
+        if not any(fnmatch.fnmatchcase(str(name), p) for p in dep.namespaces):
+            raise Refusal("namespace", f"manifests[{i}].service: {name!r} is outside the namespaces of {dep.ref} "
+                          f"({', '.join(dep.namespaces)})",
+                          f"propose only services matching them, or recreate {dep.ref} with --namespace",
+                          field=f"manifests[{i}].service", exit_code=ExitCode.DENIED)
+
+
+def _services(manifests: list[dict[str, Any]]) -> set[tuple[str, int]]:
+    return {(m["service"], int(m.get("version", 1))) for m in manifests}
+
+
+def propose(dep: Deployment, manifests: list[dict[str, Any]], digest: str, *, classification: str,
+            changes: list[dict[str, Any]], warnings: list[str], pending: Iterable[Plan], now: int, plan_id: str,
+            new_version: str, ttl: int = DEFAULT_PLAN_TTL, actor: Actor | None = None) -> Proposal:
+    """A plan for ``manifests`` (classified by the caller from the desired state).
+
+    - the desired digest already: nothing to review (``unchanged``);
+    - an identical pending proposal (same digest, same base version, not expired): that plan;
+    - ``mutable-dev`` and the same set of service versions: accepted at once, kept in history;
+    - otherwise a new pending plan that expires ``ttl`` seconds from now.
+    """
+    _require_enabled(dep, "plan changes")
+    if not manifests:
+        raise _invalid("manifests", "the proposal holds no manifest", "apply a manifest with at least one service")
+    check_choice(classification, CLASSIFICATIONS, "classification")
+    if ttl <= 0:
+        raise _invalid("ttl", f"{ttl} is not a positive number of seconds", "give a duration such as 7d")
+    check_namespace(dep, manifests)
+    if digest == dep.desired_digest:
+        return Proposal(None, unchanged=True)
+    for plan in pending:
+        if (plan.deployment_id == dep.deployment_id and plan.state_at(now) == PENDING and plan.digest == digest
+                and plan.base_version == dep.version):
+            return Proposal(plan, created=False)
+    plan = Plan(plan_id, dep.deployment_id, classification, PENDING, dep.version, list(manifests), digest,
+                list(changes), list(warnings), now, now + ttl)
+    if (dep.compatibility == "mutable-dev" and dep.desired_manifests
+            and _services(dep.desired_manifests) == _services(manifests)):
+        decided = dict(AUTO)
+        if actor is not None:
+            decided["endpoint_id"] = actor.endpoint_id
+        plan = replace(plan, state=ACCEPTED, decided_at=now, decided_by=decided,
+                       decision_reason="mutable-dev: the same service versions replaced in place")
+        return Proposal(plan, created=True, deployment=_apply(dep, plan, now, new_version))
+    return Proposal(plan, created=True)
+
+
+def check_owner(plan: Plan, deployment_id: str, what: str = "plan") -> None:
+    if plan.deployment_id != deployment_id:
+        raise Refusal("other_deployment", f"{what} {plan.plan_id} does not belong to deployment {deployment_id}",
+                      f"list this deployment's plans with `plan list`; that {what} belongs to another deployment",
+                      field="plan_id", exit_code=ExitCode.NOT_FOUND)
+
+
+def _require_pending(dep: Deployment, plan: Plan, now: int, doing: str) -> None:
+    check_owner(plan, dep.deployment_id)
+    state = plan.state_at(now)
+    if state == EXPIRED:
+        raise Refusal("expired", f"plan {plan.plan_id} expired at {_iso(plan.expires_at)}: cannot {doing} it",
+                      f"re-apply the contract: aster {PREFIX[dep.kind]} {dep.deployment_id} apply ...")
+    if state != PENDING:
+        raise Refusal("wrong_state", f"plan {plan.plan_id} is {state}, not pending: cannot {doing} it",
+                      "only pending plans can be decided; see `plan list --state pending`")
+
+
+def accept(dep: Deployment, plan: Plan, classification: str, *, now: int, new_version: str, actor: Actor,
+           acknowledgement: str | None = None, expected_version: str | None = None) -> tuple[Deployment, Plan]:
+    """Accept ``plan`` as ``classification`` (what the operator says it is).
+
+    Refused: a plan of another deployment, not pending, expired, stale, a classification
+    other than the plan's, a migration without an acknowledgement, ``expected_version``
+    not the current version, a disabled deployment.
+    """
+    cmd = "accept-update" if classification == UPDATE else "accept-migration"
+    _require_pending(dep, plan, now, "accept")
+    check_choice(classification, CLASSIFICATIONS, "classification")
+    if expected_version is not None and expected_version != dep.version:
+        raise Refusal("version_changed", f"desired version changed: {dep.ref} is at {dep.version}, "
+                      f"not {expected_version}", "show the authority again (`authority show`) and decide on what "
+                      "is current", field="expected_version")
+    if plan.stale(dep):
+        raise Refusal("stale", f"plan {plan.plan_id} is stale: it was made against version {plan.base_version}, "
+                      f"{dep.ref} is now at {dep.version}",
+                      f"re-apply the contract to get a plan against the current state: aster {PREFIX[dep.kind]} "
+                      f"{dep.deployment_id} apply ...")
+    if plan.classification != classification:
+        other = "accept-migration PLAN --acknowledgement TEXT" if plan.classification == MIGRATION else \
+            "accept-update PLAN"
+        raise Refusal("classification", f"plan {plan.plan_id} is {'a migration' if plan.classification == MIGRATION else 'an update'}, "
+                      f"not {'a migration' if classification == MIGRATION else 'an update'}: {cmd} refuses it",
+                      f"use `authority {other}`", field="classification")
+    ack = (acknowledgement or "").strip()
+    if classification == MIGRATION and not ack:
+        raise Refusal("acknowledgement", f"plan {plan.plan_id} is a migration with "
+                      f"{sum(1 for c in plan.changes if not c.get('compatible'))} breaking change(s): "
+                      "an acknowledgement is required", "pass --acknowledgement TEXT saying why callers may break",
+                      field="acknowledgement", exit_code=ExitCode.USAGE)
+    _require_enabled(dep, "accept plans")
+    decided = replace(plan, state=ACCEPTED, decided_at=now, decided_by=actor.as_dict(),
+                      decision_reason=ack or None)
+    return _apply(dep, decided, now, new_version), decided
+
+
+def _apply(dep: Deployment, plan: Plan, now: int, new_version: str) -> Deployment:
+    return replace(dep, version=new_version, updated_at=now, desired_manifests=list(plan.manifests),
+                   desired_digest=plan.digest)
+
+
+def reject(dep: Deployment, plan: Plan, *, now: int, actor: Actor, reason: str | None = None) -> Plan:
+    """Reject a pending plan (stale ones too: that is how they are cleared)."""
+    _require_pending(dep, plan, now, "reject")
+    return replace(plan, state=REJECTED, decided_at=now, decided_by=actor.as_dict(),
+                   decision_reason=(reason or "").strip() or None)
+
+
+def set_disabled(dep: Deployment, disabled: bool, *, now: int, new_version: str) -> Deployment | None:
+    """The deployment disabled or enabled with a new version; None when it already was."""
+    if dep.disabled == disabled:
+        return None
+    return replace(dep, disabled=disabled, version=new_version, updated_at=now)
+
+
+def decide_review(review: Review, decision: str, *, now: int, reason: str | None = None) -> Review | None:
+    """Approve or reject a pending review. The same decision again is a no-op (None);
+    the other decision on a decided review is refused."""
+    check_choice(decision, ("approved", "rejected"), "decision")
+    if review.state == decision:
+        return None
+    if review.state != "pending":
+        raise Refusal("wrong_state", f"review {review.review_id} is already {review.state}",
+                      "a decided review cannot be reversed; revoke the device instead")
+    return replace(review, state=decision, decided_at=now, reason=(reason or "").strip() or None)
+
+
+def _iso(epoch: int) -> str:
+    from aster_core.durations import iso_utc
+
+    return iso_utc(epoch)

@@ -1,0 +1,29 @@
+"""Registers the ``svc``, ``grants`` and ``authority`` commands with the host. Imports nothing heavy."""
+
+from aster_core.hookspecs import CommandSpec, ConfigField, DoctorCheck, hookimpl
+
+
+@hookimpl
+def aster_commands():
+    return [
+        CommandSpec("svc", "Service deployments: reviewed authority plans, instances, reconcile.",
+                    "aster_authority.cli:svc"),
+        CommandSpec("grants", "Deployment grants: which consumers get which roles.", "aster_authority.cli:grants"),
+        CommandSpec("authority", "Run the deployment authority, fetch a node's credentials, check it.",
+                    "aster_authority.cli:authority"),
+    ]
+
+
+@hookimpl
+def aster_config_fields():
+    return [
+        ConfigField("authority.address", "Address of the deployment authority (aster1... ticket).",
+                    env="ASTER_AUTHORITY_ADDR", section="authority", key="address"),
+        ConfigField("authority.credential", "Admin credential presented to the authority (--rcan).",
+                    env="ASTER_AUTHORITY_CREDENTIAL", section="authority", key="credential", secret=True),
+    ]
+
+
+@hookimpl
+def aster_doctor_checks():
+    return [DoctorCheck("authority", "aster_authority.checks:check_authority", ("authority",))]
