@@ -1,0 +1,14 @@
+"""The registry client: everything our ``join``/``verify``/``publish``/``discover``/``access``
+commands do, as library functions that return data (the click modules only parse and render).
+
+- :mod:`.address`: which registry to talk to (``--registry``, ``ASTER_SERVICE_ADDR``,
+  ``[aster_service] node_id``);
+- :mod:`.envelope`: the signed request envelope (registry.md §2.1);
+- :mod:`.session`: one connection to the registry and typed unary calls on it;
+- :mod:`.state`: the profile's registry state in ``config.toml``;
+- :mod:`.tokens`: producer tokens in ``.aster-identity`` (the layout the runtime reads);
+- :mod:`.actions`: one function per command;
+- :mod:`.resolve`: ``@handle/Service`` to a live endpoint (used by call, shell, mcp, contract).
+
+Nothing here is imported by ``aster --help``; the runtime is imported only when a call is made.
+"""
