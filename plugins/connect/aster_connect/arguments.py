@@ -16,7 +16,12 @@ from typing import Any
 
 from aster_core.errors import UsageError
 
+from .jsontext import JsonLimit, check_value, loads
 from .schema import FieldInfo, MethodInfo
+
+
+def _too_big(what: str, exc: JsonLimit) -> UsageError:
+    return UsageError(f"{what} cannot be sent: {exc}", "Send a flatter value with numbers a 64-bit field can hold.")
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
@@ -25,13 +30,20 @@ _FALSE = {"false", "no", "off", "0"}
 def _loose_json(text: str) -> Any:
     """A JSON literal if ``text`` is one (number, true, [..], {..}), else the text itself."""
     try:
-        return json.loads(text)
+        return loads(text)
     except json.JSONDecodeError:
         return text
 
 
 def convert(spec: FieldInfo | None, text: str) -> Any:
     """Convert one word to the field's kind; UsageError naming the field when it cannot."""
+    try:
+        return check_value(_convert(spec, text))
+    except JsonLimit as exc:
+        raise _too_big(spec.name if spec is not None else repr(text[:40]), exc) from None
+
+
+def _convert(spec: FieldInfo | None, text: str) -> Any:
     if spec is None:
         return _loose_json(text)
     kind = spec.kind
@@ -41,6 +53,8 @@ def convert(spec: FieldInfo | None, text: str) -> Any:
         if kind in ("string", "bytes"):
             return text
         if kind == "int":
+            if len(text) > 70:  # longer than any 64-bit integer in any base int() reads
+                raise JsonLimit(f"an integer of {len(text)} characters is out of range (integers have 64 bits)")
             return int(text, 0) if text.lower().startswith(("0x", "0o", "0b")) else int(text)
         if kind == "float":
             return float(text)
@@ -54,13 +68,19 @@ def convert(spec: FieldInfo | None, text: str) -> Any:
             if spec.enum_values and value not in spec.enum_values:
                 raise ValueError(text)
             return value
-        value = json.loads(text)
+        value = loads(text)
+    except JsonLimit:
+        raise
     except (ValueError, json.JSONDecodeError):
         example = {"int": "42", "float": "1.5", "bool": "true", "list": "[1, 2]", "map": '{"k": "v"}',
                    "ref": '{"field": 1}', "enum": ", ".join(map(str, spec.enum_values)) or "a value"}
-        raise UsageError(f"{spec.name} must be {spec.type_label}, got {text!r}",
+        raise UsageError(f"{spec.name} must be {spec.type_label}, got {_shown(text)}",
                          f"For example: {spec.name}={example.get(kind, 'value')}.") from None
     return value
+
+
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= 60 else f"{text[:60]!r}... ({len(text)} characters)"
 
 
 def _put(target: dict, dotted: str, value: Any) -> None:
@@ -137,10 +157,12 @@ def parse_arguments(method: MethodInfo | None, text: str) -> Any:
         return None
     if text[0] in "{[":
         try:
-            return json.loads(text)
+            return loads(text)
         except json.JSONDecodeError as exc:
             raise UsageError(f"the arguments are not valid JSON: {exc.msg} at column {exc.colno}",
                              "Write a JSON object, or key=value words.") from None
+        except JsonLimit as exc:
+            raise _too_big("the arguments", exc) from None
     fields = list(method.fields) if method is not None else []
     request: dict[str, Any] = {}
     position = 0
@@ -155,11 +177,11 @@ def parse_arguments(method: MethodInfo | None, text: str) -> Any:
             _put(request, key, convert(spec if "." not in key else None, raw))
             continue
         if method is None:
-            raise UsageError(f"cannot place {word!r}: the method's fields are unknown", "Use key=value or JSON.")
+            raise UsageError(f"cannot place {_shown(word)}: the method's fields are unknown", "Use key=value or JSON.")
         while position < len(fields) and fields[position].name in request:
             position += 1
         if position >= len(fields):
-            raise UsageError(f"too many arguments for {method.name}: {word!r}",
+            raise UsageError(f"too many arguments for {method.name}: {_shown(word)}",
                              f"It takes {len(fields)} field(s): {', '.join(f.name for f in fields) or '(none)'}.")
         spec = fields[position]
         request[spec.name] = convert(spec, word)

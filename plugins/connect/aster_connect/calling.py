@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from typing import Any, Callable
 
@@ -37,8 +38,11 @@ def _request_stream(info: MethodInfo | None, payload: Any, items: list | None,
 async def _call(address: str, service: str, method: str, payload: Any, items: list | None, *,
                 rcan: str | None, timeout: float, as_json: bool, stdin_items: Callable[[], Any]) -> None:
     base = service.partition("@")[0]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout  # --timeout bounds the whole command, not each step
     with progress(f"Connecting to {address[:24]}..."):
         conn = await connect(address, rcan=rcan, timeout=timeout, schemas=[base])
+    timeout = max(deadline - loop.time(), 0.001)
     async with conn:
         if conn.open_gate and sys.stderr.isatty():
             print(OPEN_GATE_NOTE, file=sys.stderr)

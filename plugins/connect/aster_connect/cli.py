@@ -8,6 +8,7 @@ commands, after the arguments are parsed, so a bad invocation fails fast and
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import Any
 
@@ -25,11 +26,40 @@ rcan_option = click.option(
 
 def parse_json_argument(text: str, what: str = "request") -> Any:
     """Parse a JSON argument, or raise a UsageError that points at the mistake."""
+    from .jsontext import JsonLimit, loads
+
     try:
-        return json.loads(text)
+        return loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"the {what} is not valid JSON: {exc.msg} at column {exc.colno}: {text[:60]!r}",
                          "Quote the whole object for your shell, e.g. '{\"name\": \"value\"}'.") from None
+    except JsonLimit as exc:
+        raise UsageError(f"the {what} cannot be sent: {exc}",
+                         "Send a flatter request with numbers a 64-bit field can hold.") from None
+
+
+class Seconds(click.ParamType):
+    """A number of seconds: finite and above zero (``inf``, ``nan``, ``0`` and ``-1`` are refused)."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            number = float(value)
+        else:
+            try:
+                number = float(str(value).strip())
+            except ValueError:
+                number = math.nan
+        if not (math.isfinite(number) and number > 0):
+            flag = param.opts[0] if param is not None and param.opts else "the timeout"
+            raise UsageError(f"{flag} must be a positive number of seconds, not {str(value)[:40]!r}",
+                             f"For example: {flag} 10.")
+        return number
+
+
+#: ``--timeout SECONDS`` and the like (the MCP family's ``--connect-timeout`` too)
+SECONDS = Seconds()
 
 
 def split_target(target: str) -> tuple[str, str]:
@@ -65,8 +95,8 @@ def _stdin_items() -> Any:
 @click.option("--items", "items_json", default=None, metavar="JSON",
               help="Client/bidi streams: a JSON array of requests (default: JSON lines on stdin).")
 @rcan_option
-@click.option("--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True,
-              help="Seconds allowed for connecting and for the call.")
+@click.option("--timeout", type=SECONDS, default=DEFAULT_TIMEOUT, show_default=True,
+              help="Seconds the whole command may take: connecting, reading the schema and the call.")
 @json_option
 def call(address: str, target: str, request: str | None, items_json: str | None, rcan: str | None,
          timeout: float, as_json: bool) -> None:
@@ -92,8 +122,6 @@ def call(address: str, target: str, request: str | None, items_json: str | None,
         items = parse_json_argument(items_json, "--items value")
         if not isinstance(items, list):
             raise UsageError("--items must be a JSON array of request objects", "For example: --items '[{}, {}]'.")
-    if timeout <= 0:
-        raise UsageError("--timeout must be positive", "For example: --timeout 10.")
     from .calling import run_call
 
     run_call(address, service, method, payload, items, rcan=rcan, timeout=timeout, as_json=as_json,
@@ -103,8 +131,8 @@ def call(address: str, target: str, request: str | None, items_json: str | None,
 @click.command("shell")
 @click.argument("address")
 @rcan_option
-@click.option("--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True,
-              help="Seconds allowed for connecting and for each call.")
+@click.option("--timeout", type=SECONDS, default=DEFAULT_TIMEOUT, show_default=True,
+              help="Seconds allowed for connecting, and for each call.")
 @json_option
 @click.pass_context
 def shell(ctx: click.Context, address: str, rcan: str | None, timeout: float, as_json: bool) -> None:

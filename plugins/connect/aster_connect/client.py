@@ -54,6 +54,7 @@ from typing import Any, AsyncIterable, AsyncIterator, Awaitable, Iterable, TypeV
 from aster_core.errors import UsageError
 
 from .addresses import Address, resolve_address
+from .credentials import check_files, credential_kind
 from .errors import CallDenied, CallError, CallNotFound, CallUnavailable, call_error
 from .schema import MethodInfo, ServiceInfo, check_request
 from .wire import SessionStream, shared_call
@@ -64,6 +65,8 @@ __all__ = ["Connection", "Session", "connect", "run", "resolve_address", "Addres
 T = TypeVar("T")
 DEFAULT_TIMEOUT = 10.0
 SCHEMA_TIMEOUT = 3.0
+#: seconds closing a connection may take (see :func:`_quiet_close`)
+CLOSE_TIMEOUT = 0.25
 
 
 def run(coro: Awaitable[T]) -> T:
@@ -96,27 +99,6 @@ def _node_addr(address: Address) -> Any:
     except (binascii.Error, ValueError, TypeError, Exception) as exc:  # the native parsers raise their own types
         raise UsageError(f"not a valid address: {address.text[:60]!r} ({exc})",
                          "Copy the aster1... ticket the server printed at start-up.") from exc
-
-
-def _credential_kind(path: Path) -> str:
-    """``json`` or ``identity`` (TOML), judged by content; UsageError if unreadable."""
-    try:
-        text = path.read_text(encoding="utf-8").lstrip()
-    except OSError as exc:
-        raise UsageError(f"cannot read credential {path}: {exc.strerror or exc}",
-                         "Pass a credential JSON (aster trust sign consumer) or an .aster-identity file.") from exc
-    if text.startswith("{"):
-        return "json"
-    import tomllib
-
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path} is neither a credential JSON nor an .aster-identity file",
-                         "Pass the file `aster trust sign consumer --out` or `aster enroll node` wrote.") from exc
-    if not data.get("peers"):
-        raise UsageError(f"{path} has no [[peers]] credential", "Enroll the node first: aster enroll node.")
-    return "identity"
 
 
 class Session:
@@ -301,10 +283,7 @@ class Connection:
         return Session(self, svc, stream)
 
     async def close(self) -> None:
-        try:
-            await self._client.close()
-        except Exception:
-            pass
+        await _quiet_close(self._client)
 
     async def __aenter__(self) -> "Connection":
         return self
@@ -381,15 +360,19 @@ async def connect(address: str | Address, *, rcan: str | os.PathLike | None = No
     """Connect and run consumer admission; read method schemas unless ``schemas=False``.
 
     ``schemas`` may also name the services whose manifests to read (``aster
-    call`` reads only the one it calls).
+    call`` reads only the one it calls). ``timeout`` bounds the whole of it:
+    dialling, admission and reading schemas (and closing a failed client takes
+    at most :data:`CLOSE_TIMEOUT` more).
     """
+    loop = asyncio.get_running_loop()
+    deadline = None if not timeout else loop.time() + timeout
     addr = address if isinstance(address, Address) else resolve_address(address)
     target = _node_addr(addr)
     kwargs: dict[str, Any] = {"address": target}
     credential: str | None = None
     if rcan is not None:
         path = Path(rcan).expanduser()
-        kind = _credential_kind(path)
+        kind = credential_kind(path)
         if kind == "identity":
             kwargs["identity"] = str(path)
         else:
@@ -399,6 +382,8 @@ async def connect(address: str | Address, *, rcan: str | os.PathLike | None = No
         kwargs["peer"] = addr.peer
         kwargs.setdefault("identity", addr.identity_file)
         credential = credential or f"peer {addr.peer!r} of {addr.identity_file}"
+    check_files(identity=kwargs.get("identity"), peer=kwargs.get("peer"),
+                credential_file=kwargs.get("enrollment_credential_file"))
     from aster import AsterClient
     from aster.runtime import AdmissionDeniedError
 
@@ -442,12 +427,51 @@ async def connect(address: str | Address, *, rcan: str | os.PathLike | None = No
         svc.ref = svc.name if svc.version == highest[svc.name] else f"{svc.name}@{svc.version}"
     conn = Connection(addr, client, services, credential)
     if schemas:
-        await conn.load_schemas(None if schemas is True else list(schemas))  # type: ignore[arg-type]
+        left = SCHEMA_TIMEOUT if deadline is None else min(SCHEMA_TIMEOUT, max(deadline - loop.time(), 0.001))
+        await conn.load_schemas(None if schemas is True else list(schemas), timeout=left)  # type: ignore[arg-type]
     return conn
 
 
 async def _quiet_close(client: Any) -> None:
+    """Close the runtime's client within :data:`CLOSE_TIMEOUT` seconds, whatever happens.
+
+    Closing a client whose dial failed waits for the node's endpoint to shut
+    down (measured: 3 s after a dial to an address nobody listens at), which
+    would make every ``--timeout`` a lie; what is left is dropped at exit.
+    """
     try:
-        await client.close()
+        await asyncio.wait_for(client.close(), CLOSE_TIMEOUT)
+    except asyncio.TimeoutError:
+        _quiet_exit()
     except Exception:
         pass
+
+
+_quieted = False
+
+
+def _quiet_exit() -> None:
+    """After a close was cut short, silence stderr once our own last word is out.
+
+    The runtime's threads still hold what the abandoned close was doing; when
+    the interpreter finalises, one of them may panic trying to call back into
+    Python and print a Rust backtrace to stderr after our one error line. At
+    exit (after every message of ours) stderr is pointed at the null device.
+    """
+    global _quieted
+    if _quieted:
+        return
+    _quieted = True
+    import atexit
+    import sys
+
+    def silence() -> None:
+        try:
+            sys.stderr.flush()
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+
+    atexit.register(silence)

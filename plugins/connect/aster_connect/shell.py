@@ -1,7 +1,12 @@
 """`aster shell`: a virtual tree of a peer's services, with calls, sessions and completion.
 
 Tree: ``/services/<Service>/<method>`` (``<Service>`` is ``Name`` for the
-highest version offered and ``Name@N`` for older ones).
+highest version offered and ``Name@N`` for older ones). The root also holds
+``blobs``, ``docs`` and ``gossip``, as the released ``aster-cli`` shell's does
+(empty here), so its scripts run unchanged: the shell starts in ``/services``,
+where a relative path that names nothing there is read from the root (``cd
+services``, ``ls blobs``), and names match case-insensitively when only one
+service or method matches that way.
 
 Input: a terminal gets a prompt_toolkit prompt with history (``<ASTER_HOME>/
 shell_history``) and Tab completion; anything else is read line by line, so
@@ -19,8 +24,10 @@ object to print (``None`` prints nothing).
 from __future__ import annotations
 
 import asyncio
+import os
 import posixpath
 import sys
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
@@ -34,6 +41,8 @@ from .schema import FieldInfo, MethodInfo, ServiceInfo
 
 ROOT = "/"
 SERVICES = "/services"
+#: the released shell's top level: only ``services`` has anything in it here
+ROOT_DIRS = ("blobs", "docs", "gossip", "services")
 
 BUILTIN_HELP: dict[str, str] = {
     "ls": "ls [PATH]: list services, or the methods of a service",
@@ -100,20 +109,72 @@ def normalise(cwd: str, path: str | None) -> str:
     return "/" if joined in ("/", "//") else joined
 
 
+def locate(conn: Connection, cwd: str, path: str | None) -> str:
+    """The normalised path ``path`` names from ``cwd``.
+
+    From ``/services`` (where the shell starts), a relative path that names
+    nothing there but does from the root is read from the root, so scripts
+    written for the released shell (which starts at ``/``) run unchanged.
+    """
+    here = normalise(cwd, path)
+    if not path or path.startswith("/") or cwd != SERVICES:
+        return here
+    try:
+        resolve(conn, here)
+        return here
+    except AsterError:
+        rooted = normalise(ROOT, path)
+        try:
+            resolve(conn, rooted)
+        except AsterError:
+            return here  # neither: report the path as typed from here
+        return rooted
+
+
+def _service(conn: Connection, name: str) -> ServiceInfo:
+    """``conn.service(name)``, or the one service whose name matches ignoring case."""
+    try:
+        return conn.service(name)
+    except CallError:
+        refs = {s.ref for s in conn.services if s.ref.lower() == name.lower()}
+        if len(refs) == 1:
+            return conn.service(refs.pop())
+        base, at, version = name.partition("@")
+        names = {s.name for s in conn.services if s.name.lower() == base.lower()}
+        if not refs and len(names) == 1:
+            return conn.service(names.pop() + at + version)
+        raise
+
+
 def resolve(conn: Connection, path: str) -> tuple[ServiceInfo | None, MethodInfo | None]:
-    """(service, method) a normalised path names; NotFound for a path outside the tree."""
+    """(service, method) a normalised path names; NotFound for a path outside the tree.
+
+    ``/``, ``/services`` and the released shell's other top-level directories
+    (``/blobs``, ``/docs``, ``/gossip``) name no service: ``(None, None)``.
+    """
     parts = [p for p in path.split("/") if p]
-    if not parts or parts == ["services"]:
+    if not parts or (len(parts) == 1 and parts[0] in ROOT_DIRS):
         return None, None
     if parts[0] != "services" or len(parts) > 3:
         raise _no_such(path)
-    svc = conn.service(parts[1])
+    svc = _service(conn, parts[1])
     if len(parts) == 2:
         return svc, None
-    method = svc.method(parts[2])
+    method = _find_method(svc, parts[2])
     if method is None:
         raise UsageError(f"the schema of {svc.ref} is unknown", "The peer published no manifest for it.")
     return svc, method
+
+
+def _find_method(svc: ServiceInfo, name: str) -> MethodInfo | None:
+    """``svc.method(name)``, or the one method whose name matches ignoring case."""
+    try:
+        return svc.method(name)
+    except CallError:
+        folded = [m for m in (svc.methods or {}) if m.lower() == name.lower()]
+        if len(folded) == 1:
+            return svc.method(folded[0])
+        raise
 
 
 def _no_such(path: str) -> AsterError:
@@ -144,7 +205,9 @@ def _method_entry(method: MethodInfo) -> dict:
 def listing(conn: Connection, path: str) -> dict:
     svc, method = resolve(conn, path)
     if path == ROOT:
-        entries = [{"name": "services", "type": "dir"}]
+        entries = [{"name": name, "type": "dir"} for name in ROOT_DIRS]
+    elif svc is None and path != SERVICES:
+        entries = []  # /blobs, /docs, /gossip: the released shell's, nothing in them here
     elif svc is None:
         entries = [_service_entry(s) for s in conn.services]
     elif method is None:
@@ -157,7 +220,8 @@ def listing(conn: Connection, path: str) -> dict:
 def description(conn: Connection, path: str) -> dict:
     svc, method = resolve(conn, path)
     if svc is None:
-        return {"path": path, "services": [_service_entry(s) for s in conn.services]}
+        services = conn.services if path in (ROOT, SERVICES) else []
+        return {"path": path, "services": [_service_entry(s) for s in services]}
     if method is None:
         data = {"path": path, **svc.to_dict()}
         if svc.methods is not None:
@@ -171,7 +235,7 @@ def render_listing(data: dict) -> str:
     lines = []
     for e in data["entries"]:
         if e["type"] == "dir":
-            lines.append("services/")
+            lines.append(f"{e['name']}/")
         elif e["type"] == "service":
             count = "?" if e["methods"] is None else e["methods"]
             lines.append(f"{e['name'] + '/':<28} v{e['version']:<3} {e['scoped']:<8} {count} methods")
@@ -270,6 +334,17 @@ class Shell:
             self.fail(error)
         except (KeyboardInterrupt, asyncio.CancelledError):
             self.note("Interrupted.")
+        except Exception as exc:  # noqa: BLE001 - one bad line never ends the session
+            from .wire import transport_error
+
+            error = transport_error(exc) if _is_transport(exc) else \
+                AsterError(f"unexpected {type(exc).__name__}: {str(exc)[:200]}",
+                           "That line failed; the shell goes on. Run with ASTER_DEBUG=1 and report it.")
+            if os.environ.get("ASTER_DEBUG"):
+                import traceback
+
+                traceback.print_exc()
+            self.fail(error)
         return True
 
     async def _dispatch(self, name: str, args: str) -> bool:
@@ -284,11 +359,12 @@ class Shell:
         elif name == "pwd":
             self.emit({"path": ctx.cwd} if ctx.as_json else ctx.cwd)
         elif name == "ls":
-            self.emit(listing(ctx.connection, normalise(ctx.cwd, args or None)), render_listing)
+            self.emit(listing(ctx.connection, locate(ctx.connection, ctx.cwd, args or None)), render_listing)
         elif name == "cd":
             self.cd(args)
         elif name == "describe":
-            self.emit(description(ctx.connection, normalise(ctx.cwd, args or None)), render_description)
+            self.emit(description(ctx.connection, locate(ctx.connection, ctx.cwd, args or None)),
+                      render_description)
         elif name == "invoke":
             target, _, rest = args.partition(" ")
             if not target:
@@ -317,7 +393,7 @@ class Shell:
         return {"commands": commands, "arguments": ARGS_HELP, "text": text}
 
     def cd(self, args: str) -> None:
-        path = normalise(self.ctx.cwd, args or SERVICES)
+        path = locate(self.ctx.connection, self.ctx.cwd, args or SERVICES)
         svc, method = resolve(self.ctx.connection, path)
         if method is not None:
             raise UsageError(f"{path} is a method, not a directory", f"Call it with ./{method.name} or describe it.")
@@ -328,19 +404,21 @@ class Shell:
     def _target(self, target: str) -> tuple[ServiceInfo, MethodInfo | None, str]:
         conn = self.ctx.connection
         if "/" in target:
-            svc, method = resolve(conn, normalise(self.ctx.cwd, target))
+            svc, method = resolve(conn, locate(conn, self.ctx.cwd, target))
             if svc is None or method is None:
                 raise UsageError(f"{target} is not a method", "Name a method: ./method or /services/S/method.")
             return svc, method, method.name
         if "." in target:
             service, _, name = target.rpartition(".")
-            svc = conn.service(service)
-            return svc, svc.method(name), name
-        svc, _ = resolve(conn, self.ctx.cwd)
+            svc = _service(conn, service)
+        else:
+            svc, _ = resolve(conn, self.ctx.cwd)
+            name = target
         if svc is None:
             raise UsageError(f"not inside a service: {target!r} is ambiguous",
                              "cd into a service first, or write Service.method.")
-        return svc, svc.method(target), target
+        method = _find_method(svc, name)
+        return svc, method, method.name if method is not None else name
 
     async def invoke(self, target: str, args: str) -> None:
         svc, method, name = self._target(target)
@@ -406,8 +484,14 @@ class Shell:
             raise UsageError("a session is already open", "Type exit to leave it first.")
         if not args:
             raise UsageError("session needs a service", "For example: session CounterSession.")
-        svc = self.ctx.connection.service(args.split()[0])
-        session = await self.ctx.connection.session(svc.ref)
+        svc = _service(self.ctx.connection, args.split()[0])
+        try:
+            session = await asyncio.wait_for(self.ctx.connection.session(svc.ref), self.ctx.timeout)
+        except asyncio.TimeoutError:
+            from .errors import CallUnavailable
+
+            raise CallUnavailable("UNAVAILABLE", f"no session with {svc.ref} within {self.ctx.timeout:g}s",
+                                  "Check that the peer is still running; raise --timeout if it is slow.") from None
         self.ctx.session = session
         self._saved_cwd = self.ctx.cwd
         self.ctx.cwd = f"{SERVICES}/{svc.ref}"
@@ -464,7 +548,7 @@ class Shell:
 
         from .completion import ShellCompleter
 
-        history = FileHistory(str(ensure_home() / "shell_history"))
+        history = FileHistory(str(private_file(ensure_home() / "shell_history")))
         prompt = PromptSession(history=history, completer=ShellCompleter(self), complete_while_typing=False)
         while True:
             try:
@@ -498,6 +582,21 @@ async def _run_interruptibly(task: "asyncio.Future[bool]") -> bool:
         return True
     finally:
         loop.remove_signal_handler(signal.SIGINT)
+
+
+def _is_transport(exc: BaseException) -> bool:
+    """A failure of the connection (the runtime's IrohError, a broken socket), not of our code."""
+    return isinstance(exc, (OSError, ConnectionError)) or type(exc).__name__ in ("IrohError", "RpcError")
+
+
+def private_file(path: Path) -> Path:
+    """``path``, created if missing and readable by its owner only (0600), whatever the umask."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    return path
 
 
 def _as_items(value: Any) -> list:

@@ -26,6 +26,8 @@ from typing import Any, AsyncIterable, AsyncIterator, Iterable
 from .errors import CallError, CallUnavailable, call_error
 
 JSON_MODE = 3  # aster.rpc_types.SerializationMode.JSON
+#: seconds ending a session may take (a dead peer never acknowledges)
+CLOSE_TIMEOUT = 0.5
 
 
 def _codec():
@@ -65,10 +67,39 @@ def _decode(codec: Any, payload: bytes, flags: int) -> Any:
     return codec.decode_compressed(payload, bool(flags & COMPRESSED))
 
 
+def transport_error(exc: BaseException) -> CallError:
+    """A failure of the connection itself (the peer died, the stream broke) as a call error.
+
+    The runtime raises its own types for these (``IrohError("connection
+    lost")``, ``RpcError`` for a reset stream, ``OSError``...): each becomes a
+    status, so a shell reports it for one line and goes on.
+    """
+    if isinstance(exc, CallError):
+        return exc
+    code = getattr(exc, "code", None)
+    if code is not None and hasattr(exc, "message"):  # the runtime's RpcError
+        try:
+            return call_error(int(code), str(exc.message or exc))
+        except (TypeError, ValueError):
+            pass
+    return CallUnavailable("UNAVAILABLE", f"the connection to the peer failed: {exc or type(exc).__name__}",
+                           "The peer may have stopped or dropped the connection; check it and try again.")
+
+
+async def _io(awaitable: Any) -> Any:
+    """Await one operation on the connection; its failure is a :func:`transport_error`."""
+    try:
+        return await awaitable
+    except CallError:
+        raise
+    except Exception as exc:
+        raise transport_error(exc) from exc
+
+
 async def _read(recv: Any) -> tuple[bytes, int]:
     from aster.framing import read_frame
 
-    frame = await read_frame(recv)
+    frame = await _io(read_frame(recv))
     if frame is None:
         raise CallUnavailable("UNAVAILABLE", "the peer closed the stream before answering",
                               "The server may have stopped or dropped the connection; try again.")
@@ -116,15 +147,15 @@ async def shared_call(conn: Any, service: str, version: int, method: str,
     from aster.protocol import StreamHeader
 
     codec = _codec()
-    send, recv = await conn.open_bi()
+    send, recv = await _io(conn.open_bi())
     header = StreamHeader(service=service, method=method, version=version, callId=str(uuid.uuid4()),
                           deadlineEpochMs=deadline_ms(timeout), serializationMode=JSON_MODE)
-    await write_frame(send, codec.encode(header), flags=HEADER)
+    await _io(write_frame(send, codec.encode(header), flags=HEADER))
 
     async def pump() -> None:
         async for item in _aiter(requests):
-            await write_frame(send, codec.encode(item), flags=0)
-        await send.finish()
+            await _io(write_frame(send, codec.encode(item), flags=0))
+        await _io(send.finish())
 
     writer = asyncio.ensure_future(pump())
     try:
@@ -161,17 +192,17 @@ class SessionStream:
         from aster.framing import HEADER, write_frame
         from aster.protocol import StreamHeader
 
-        self._send, self._recv = await self._conn.open_bi()
+        self._send, self._recv = await _io(self._conn.open_bi())
         header = StreamHeader(service=self.service, method="", version=self.version, callId=self.session_id,
                               serializationMode=JSON_MODE)
-        await write_frame(self._send, self._codec.encode(header), flags=HEADER)
+        await _io(write_frame(self._send, self._codec.encode(header), flags=HEADER))
 
     async def close(self) -> None:
         if self._send is not None:
             try:
-                await self._send.finish()
-            except Exception:
-                pass
+                await asyncio.wait_for(self._send.finish(), CLOSE_TIMEOUT)
+            except (asyncio.TimeoutError, Exception):
+                pass  # the peer is gone or slow: the session is over either way
             self._send = None
 
     async def call(self, method: str, pattern: str, requests: Iterable[Any] | AsyncIterable[Any], *,
@@ -186,20 +217,24 @@ class SessionStream:
         async with self._lock:
             codec = self._codec
             call = CallHeader(method=method, callId=str(uuid.uuid4()), deadlineEpochMs=deadline_ms(timeout))
-            await write_frame(self._send, codec.encode(call), flags=CALL)
+            try:
+                await _io(write_frame(self._send, codec.encode(call), flags=CALL))
+            except CallError:
+                self.ended = True
+                raise
             streamed_in = pattern in ("client_stream", "bidi_stream")
 
             async def pump() -> None:
                 sent = 0
                 async for item in _aiter(requests):
-                    await write_frame(self._send, codec.encode(item), flags=0)
+                    await _io(write_frame(self._send, codec.encode(item), flags=0))
                     sent += 1
                     if not streamed_in:
                         break
                 if streamed_in:
-                    await write_frame(self._send, codec.encode(RpcStatus(code=0, message="")), flags=TRAILER)
+                    await _io(write_frame(self._send, codec.encode(RpcStatus(code=0, message="")), flags=TRAILER))
                 elif sent == 0:
-                    await write_frame(self._send, codec.encode({}), flags=0)
+                    await _io(write_frame(self._send, codec.encode({}), flags=0))
 
             writer = asyncio.ensure_future(pump())
             try:
