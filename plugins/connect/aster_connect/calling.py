@@ -48,6 +48,12 @@ async def _call(address: str, service: str, method: str, payload: Any, items: li
             print(OPEN_GATE_NOTE, file=sys.stderr)
         svc = conn.service(service)
         info = svc.method(method)
+        if info is None:
+            from aster_core.output import warn
+
+            from .registry import fallback_note
+
+            warn(fallback_note(conn, svc))
         request, stream = _request_stream(info, payload, items, stdin_items)
         streamed = info.streams_responses if info is not None else False
         results = conn.invoke(service, method, request, items=stream, timeout=timeout)

@@ -64,7 +64,7 @@ __all__ = ["Connection", "Session", "connect", "run", "resolve_address", "Addres
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = 10.0
-SCHEMA_TIMEOUT = 3.0
+from .registry import SCHEMA_TIMEOUT  # noqa: E402  (seconds for reading schemas; ASTER_MANIFEST_TIMEOUT)
 #: seconds closing a connection may take (see :func:`_quiet_close`)
 CLOSE_TIMEOUT = 0.25
 
@@ -122,9 +122,13 @@ class Session:
     def _method(self, method: str) -> MethodInfo:
         info = self.service.method(method)
         if info is None:
+            from .registry import missing_reason
+
+            why = missing_reason(self.connection, self.service)
             raise CallError("FAILED_PRECONDITION",
-                            f"the schema of {self.service.name} is unknown, so its session calls cannot be framed",
-                            "The server published no manifest; call it from Python with the typed client.")
+                            f"the schema of {self.service.name} is unknown ({why}), so its session calls cannot be framed",
+                            "Retry once the peer has published its manifest (ASTER_MANIFEST_TIMEOUT allows more "
+                            "time), or call it from Python with the typed client.")
         return info
 
     def _run(self, info: MethodInfo, requests: Any, timeout: float | None) -> AsyncIterator[Any]:
@@ -180,47 +184,46 @@ class Connection:
         raise CallNotFound("NOT_FOUND", f"the peer offers no service {name!r}",
                            f"{hint}Services: {', '.join(names) or '(none)'}.")
 
-    async def load_schemas(self, names: Iterable[str] | None = None, *, timeout: float = SCHEMA_TIMEOUT) -> None:
-        """Read the published manifests of the named services (all by default).
+    @property
+    def schema_missing(self) -> dict[str, str]:
+        """Why a service has no method schema, by ``ServiceInfo.ref`` (filled by :meth:`load_schemas`)."""
+        return self.__dict__.setdefault("_schema_missing", {})
 
-        Services whose manifest does not arrive within ``timeout`` keep
-        ``methods = None``; nothing is raised for that.
+    @property
+    def manifest_stats(self) -> dict[str, int]:
+        """Manifests taken from the local cache (``cache_hits``) and read from the peer (``peer_reads``)."""
+        return self.__dict__.setdefault("_manifest_stats", {"cache_hits": 0, "peer_reads": 0})
+
+    def registry_reader(self, namespace: str) -> Any:
+        """The peer's registry document, joined once per connection (:mod:`aster_connect.registry`)."""
+        reader = self.__dict__.get("_registry")
+        if reader is None:
+            from .registry import RegistryReader
+
+            node = self._client._node  # the runtime gives no public handle to its docs engine
+            reader = RegistryReader(node, namespace, _node_addr(self.address).endpoint_id)
+            self.__dict__["_registry"] = reader
+        return reader
+
+    async def load_schemas(self, names: Iterable[str] | None = None, *, timeout: float | None = None,
+                           until_published: bool = False) -> list[ServiceInfo]:
+        """Read the method schemas of the named services (all by default): cache first, then the peer.
+
+        Manifests missing from the cache (``<home>/cache/manifests``) are read
+        from the peer's registry document concurrently, waiting for it to sync,
+        within ``timeout`` seconds (default :data:`SCHEMA_TIMEOUT`; see
+        :mod:`aster_connect.registry` for the retries). Returns the services
+        still without a schema; :attr:`schema_missing` says why for each.
+        ``until_published`` keeps waiting for manifests the peer has not
+        published yet. Nothing is raised: calls work without schemas.
         """
-        wanted = [s for s in self.services if (names is None or s.name in set(names)) and s.methods is None
-                  and s.contract_id]
-        namespace = getattr(self._client, "registry_namespace", "")
-        if not wanted or not namespace:
-            return
-        try:
-            await asyncio.wait_for(self._read_manifests(namespace, wanted), timeout)
-        except (asyncio.TimeoutError, Exception):
-            pass  # schemas are best effort: calls still work without them
+        from .registry import load_manifests
 
-    async def _read_manifests(self, namespace: str, wanted: list[ServiceInfo]) -> None:
-        import json
-
-        from aster import docs_client
-
-        node = self._client._node  # the runtime gives no public handle to its docs engine
-        peer_id = _node_addr(self.address).endpoint_id
-        doc, _events = await docs_client(node).join_and_subscribe_namespace(namespace, peer_id)
-        pending = {s.contract_id: s for s in wanted}
-        delay = 0.005
-        while pending:
-            for cid, svc in list(pending.items()):
-                entries = await doc.query_key_exact(f"manifests/{cid}".encode())
-                if not entries:
-                    continue
-                try:
-                    raw = await doc.read_entry_content(entries[0].content_hash)
-                except Exception:
-                    continue  # content not downloaded yet
-                data = json.loads(bytes(raw).decode("utf-8"))
-                svc.apply_manifest(data[0] if isinstance(data, list) else data)
-                del pending[cid]
-            if pending:
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 0.1)
+        bases = None if names is None else {n.partition("@")[0] for n in names}
+        wanted = [s for s in self.services if (bases is None or s.name in bases) and not s.has_schema]
+        if not wanted:
+            return []
+        return await load_manifests(self, wanted, timeout, until_published=until_published)
 
     # -- calling --------------------------------------------------------------------
     async def _rpc_connection(self, svc: ServiceInfo) -> Any:

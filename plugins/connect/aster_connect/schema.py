@@ -83,7 +83,6 @@ class ServiceInfo:
     scoped: str = "shared"        # shared | session
     contract_id: str = ""
     serialization_modes: tuple[str, ...] = ()
-    methods: dict[str, MethodInfo] | None = None
     #: how to name it: ``Name`` for the highest version offered, ``Name@N`` for older ones
     ref: str = ""
     #: runtime handle (its ``ServiceSummary``) used to reach the service's channel
@@ -92,6 +91,29 @@ class ServiceInfo:
     #: ``methods[]`` keep every detail :class:`MethodInfo` does not (``idempotent``,
     #: ``default_kind``, ``properties``, ...)
     manifest: dict | None = field(default=None, repr=False, compare=False)
+    _methods: dict[str, MethodInfo] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def methods(self) -> dict[str, MethodInfo] | None:
+        """The methods by name, built from :attr:`manifest` on first use; ``None`` without a schema.
+
+        Built lazily: a peer with 100 services costs nothing for the 99 that a
+        call or a tool list never looks into.
+        """
+        if self._methods is None and self.manifest is not None:
+            described = [m for m in self.manifest.get("methods") or () if isinstance(m, dict) and m.get("name")]
+            types = TypeTable.from_methods(described)
+            self._methods = {m["name"]: MethodInfo.from_manifest(m, types) for m in described}
+        return self._methods
+
+    @methods.setter
+    def methods(self, value: dict[str, MethodInfo] | None) -> None:
+        self._methods = value
+
+    @property
+    def has_schema(self) -> bool:
+        """True once methods are known (without building them)."""
+        return self._methods is not None or self.manifest is not None
 
     @property
     def is_session(self) -> bool:
@@ -120,13 +142,11 @@ class ServiceInfo:
                 "methods": None if self.methods is None else [m.to_dict() for m in self.methods.values()]}
 
     def apply_manifest(self, manifest: dict) -> None:
-        """Take methods (and scope) from a published manifest and keep the manifest itself."""
-        described = [m for m in manifest.get("methods") or () if isinstance(m, dict) and m.get("name")]
-        types = TypeTable.from_methods(described)
-        self.methods = {m["name"]: MethodInfo.from_manifest(m, types) for m in described}
+        """Take methods (built on first use) and scope from a published manifest, and keep the manifest."""
         if manifest.get("scoped") in ("shared", "session"):
             self.scoped = manifest["scoped"]
         self.manifest = manifest
+        self._methods = None
 
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-]+")
