@@ -1,0 +1,391 @@
+"""Server lifecycle shared by the servers: node key, start, ready lines, request log, stop.
+
+    spec = ServerSpec(name="registry", services=[ProfileService(...), ...],
+                      node_key=load_node_key(identity, state_dir("registry")),
+                      health=lambda: {...}, background=[reaper])
+    exit_code = run(spec)            # blocks until SIGTERM/SIGINT (or max_lifetime)
+
+What :func:`run` does, in order: builds an ``AsterServer`` (aster-rpc 0.1.2) whose node key is
+``spec.node_key`` (so the endpoint id survives restarts) and whose request interceptors log
+one line per request; starts it; prints one JSON *ready line* on stdout and one human line
+on stderr; runs the background tasks; waits for SIGTERM/SIGINT (or stdin EOF when asked,
+or ``max_lifetime``); then stops the background tasks, closes the server within
+``grace`` seconds and runs ``spec.on_stop``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import contextvars
+import json
+import logging
+import os
+import secrets
+import signal
+import stat
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Iterator, Sequence
+
+from aster_core.errors import AsterError, UsageError
+from aster_core.home import aster_home
+
+LOG = logging.getLogger("aster_server")
+
+#: The call being served (set by the request-log interceptor before the handler runs, in
+#: the handler's own task): ``current_call.get().peer`` is the caller's endpoint id.
+current_call: contextvars.ContextVar[Any] = contextvars.ContextVar("aster_server_call", default=None)
+
+
+# ---------------------------------------------------------------------------- node key
+
+
+def state_dir(server: str) -> Path:
+    """``$ASTER_HOME/servers/<server>`` (not created): a server's default home for its
+    node key and SQLite file."""
+    return aster_home() / "servers" / server
+
+
+def _parse_key_file(path: Path, text: str) -> bytes:
+    stripped = text.strip()
+    raw: Any = None
+    if stripped.startswith("{"):
+        try:
+            raw = json.loads(stripped).get("secret_key")
+        except (ValueError, AttributeError):
+            raw = None
+    elif "secret_key" in stripped or stripped.startswith("["):
+        import tomllib
+
+        try:
+            raw = tomllib.loads(text).get("node", {}).get("secret_key")
+        except (tomllib.TOMLDecodeError, AttributeError):
+            raw = None
+    else:
+        raw = stripped
+    try:
+        key = base64.b64decode(raw, validate=True) if isinstance(raw, str) else b""
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise UsageError(f"{path} holds no node key (base64 of 32 bytes)",
+                         "pass an identity file with [node] secret_key, or a path that does not exist yet "
+                         "(a new key is written there)")
+    return key
+
+
+def load_node_key(identity: str | os.PathLike[str] | None, default_dir: str | os.PathLike[str]) -> tuple[bytes, Path, bool]:
+    """``(32-byte secret key, the file it lives in, created)``.
+
+    ``identity`` (``--identity FILE``) may be a ``.aster-identity`` TOML file (its ``[node]
+    secret_key``), a JSON object with ``secret_key``, or a file holding the base64 key alone.
+    Without ``identity`` the key lives in ``<default_dir>/node.key``. A missing file is created
+    (mode 0600, ``[node] secret_key = ...``) with a fresh key, so the next start has the same
+    endpoint id.
+    """
+    path = Path(identity).expanduser() if identity else Path(default_dir) / "node.key"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = None
+    except IsADirectoryError:
+        raise UsageError(f"{path} is a directory", "pass --identity FILE") from None
+    except OSError as exc:
+        raise AsterError(f"cannot read {path}: {exc.strerror or exc}", "check the file's permissions") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not a text file", "pass an identity file with [node] secret_key") from None
+    if text is not None:
+        return _parse_key_file(path, text), path, False
+    key = secrets.token_bytes(32)
+    from aster_core.files import atomic_write
+
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AsterError(f"cannot create {path.parent}: {exc.strerror or exc}",
+                         "pass --identity FILE in a writable directory") from None
+    atomic_write(path, f'# node key of an aster server (keep it secret)\n[node]\nsecret_key = "{base64.b64encode(key).decode()}"\n',
+                 mode=0o600)
+    return key, path, True
+
+
+# ---------------------------------------------------------------------------- spec
+
+
+@dataclass
+class ServerSpec:
+    """What a server family hands to :func:`run`.
+
+    ``services``: ``@service`` instances (the AsterServer ``services`` list).
+    ``node_key``: 32 bytes (from :func:`load_node_key`).
+    ``allow_all_consumers``: open gate (the registry) or closed (then ``root_pubkey``).
+    ``health``: returns a JSON-able dict; it is in the ready line and :func:`health_info`.
+    ``background``: coroutine functions ``fn(stop: asyncio.Event)`` run while serving
+    (e.g. a reaper); they are cancelled at stop if still running.
+    ``on_stop``: called after the server closed (e.g. ``engine.dispose``).
+    ``advertise``: hosts for the printed ticket (``--bind``); empty: what the runtime reports.
+    ``interceptors``: extra runtime interceptors, after the deadline and request-log ones.
+    ``extra_ready``: more keys for the ready line (e.g. database, mail).
+    """
+
+    name: str
+    services: list[Any]
+    node_key: bytes
+    allow_all_consumers: bool = True
+    root_pubkey: bytes | None = None
+    health: Callable[[], dict[str, Any]] | None = None
+    background: list[Callable[[asyncio.Event], Awaitable[None]]] = field(default_factory=list)
+    on_stop: list[Callable[[], None]] = field(default_factory=list)
+    advertise: Sequence[str] = ()
+    interceptors: list[Any] = field(default_factory=list)
+    extra_ready: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------- request log
+
+
+def _request_log_interceptor(server_name: str) -> Any:
+    from aster.interceptors.base import Interceptor
+
+    log = logging.getLogger(f"aster_server.{server_name}")
+
+    class RequestLog(Interceptor):
+        """One log line per request: method, caller, status, milliseconds."""
+
+        def __init__(self) -> None:
+            self._started: dict[str, float] = {}
+
+        async def on_request(self, ctx: Any, request: object) -> object:
+            self._started[ctx.call_id] = time.monotonic()
+            current_call.set(ctx)
+            return request
+
+        def _line(self, ctx: Any, status: str, detail: str = "") -> None:
+            started = self._started.pop(ctx.call_id, None)
+            ms = (time.monotonic() - started) * 1000 if started is not None else 0.0
+            peer = (ctx.peer or "-")[:16]
+            log.info("%s.%s peer=%s %s %.1fms%s", ctx.service, ctx.method, peer, status, ms,
+                     f" {detail}" if detail else "")
+
+        async def on_response(self, ctx: Any, response: object) -> object:
+            self._line(ctx, "OK")
+            return response
+
+        async def on_error(self, ctx: Any, error: Any) -> Any:
+            message = (getattr(error, "message", "") or "").replace("\n", " ")[:200]
+            self._line(ctx, getattr(getattr(error, "code", None), "name", "ERROR"), repr(message) if message else "")
+            return error
+
+    return RequestLog()
+
+
+def configure_logging(level: str | None = None) -> None:
+    """Log lines of the ``aster_server`` loggers go to stderr as
+    ``<UTC time> <LEVEL> <logger>: <message>``; the level comes from ``level``,
+    ``ASTER_SERVER_LOG_LEVEL`` or ``info``."""
+    root = logging.getLogger("aster_server")
+    root.handlers.clear()
+    handler = logging.StreamHandler(sys.stderr)
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%SZ")
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    root.addHandler(handler)
+    root.setLevel((level or os.environ.get("ASTER_SERVER_LOG_LEVEL") or "info").upper())
+    root.propagate = False
+
+
+# ---------------------------------------------------------------------------- addresses
+
+
+def addresses(server: Any, advertise: Sequence[str] = ()) -> dict[str, str]:
+    """``{"address": aster1 ticket, "node_addr": base64 NodeAddr, "endpoint_id": hex}``.
+
+    With ``advertise`` hosts, the ticket names only those hosts (on the port(s) the node
+    listens on); otherwise it is the runtime's own ticket.
+    """
+    from aster import AsterTicket, NodeAddr
+
+    info = server.node.node_addr_info()
+    if not advertise:
+        return {"address": server.address, "node_addr": server.endpoint_addr_b64, "endpoint_id": server.endpoint_id}
+    ports = sorted({addr.rsplit(":", 1)[1] for addr in (info.direct_addresses or [])})
+    direct = [f"{host}:{port}" for host in advertise for port in ports]
+    ticket = AsterTicket(endpoint_id=info.endpoint_id, direct_addrs=direct).to_string()
+    node_addr = NodeAddr(endpoint_id=info.endpoint_id, relay_url=None, direct_addresses=direct)
+    return {"address": ticket, "node_addr": base64.b64encode(node_addr.to_bytes()).decode(),
+            "endpoint_id": server.endpoint_id}
+
+
+def parse_bind(values: Sequence[str]) -> list[str]:
+    """Hosts from ``--bind HOST`` values (``HOST:PORT`` and ``[v6]`` accepted; the port must
+    be absent or 0, since aster-rpc 0.1.2 picks its own)."""
+    hosts: list[str] = []
+    for value in values:
+        text = value.strip()
+        host, port = text, ""
+        if text.startswith("["):
+            host, _, rest = text[1:].partition("]")
+            port = rest.removeprefix(":")
+        elif text.count(":") == 1:
+            host, port = text.split(":")
+        if not host or (port and port != "0"):
+            raise UsageError(f"--bind {value!r}: give a host (e.g. 127.0.0.1)",
+                             "aster-rpc 0.1.2 chooses the port itself; --bind names the address to advertise")
+        hosts.append(f"[{host}]" if ":" in host else host)
+    return hosts
+
+
+# ---------------------------------------------------------------------------- run
+
+
+@contextlib.contextmanager
+def _cwd(path: Path) -> Iterator[None]:
+    old = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+def _watch_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    try:
+        fd = sys.stdin.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return
+    except (OSError, ValueError, AttributeError):
+        return
+
+    def _readable() -> None:
+        try:
+            data = os.read(fd, 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            loop.remove_reader(fd)
+            stop.set()
+
+    os.set_blocking(fd, False)
+    loop.add_reader(fd, _readable)
+
+
+async def build_server(spec: ServerSpec, workdir: Path) -> Any:
+    """A started (not yet serving) ``AsterServer`` for ``spec``.
+
+    The runtime reads ``./.aster-identity`` and ``./.aster/manifest.json`` of the current
+    directory; the server is started in ``workdir`` (its state dir) with the identity file
+    pointed away, so a project directory the operator happens to be in changes nothing.
+    """
+    from aster import AsterConfig, AsterServer
+    from aster.interceptors.deadline import DeadlineInterceptor
+
+    config = AsterConfig.from_env()
+    config.identity_file = str(workdir / "no-such-dir" / ".aster-identity")
+    config.secret_key = spec.node_key
+    config.storage_path = None
+    kwargs: dict[str, Any] = {"config": config,
+                              "interceptors": [DeadlineInterceptor(), _request_log_interceptor(spec.name),
+                                               *spec.interceptors]}
+    if spec.allow_all_consumers:
+        kwargs["allow_all_consumers"] = True
+    else:
+        kwargs["allow_all_consumers"] = False
+        kwargs["root_pubkey"] = spec.root_pubkey
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the runtime's open-gate warning per service
+        server = AsterServer(spec.services, **kwargs)
+        workdir.mkdir(parents=True, exist_ok=True)
+        with _cwd(workdir):
+            await server.start()
+    return server
+
+
+def health_info(spec: ServerSpec, server: Any, started_at: float) -> dict[str, Any]:
+    """Health of a running server: uptime, services, plus ``spec.health()``."""
+    info: dict[str, Any] = {"server": spec.name, "pid": os.getpid(), "uptime_s": round(time.time() - started_at, 1),
+                            "endpoint_id": server.endpoint_id,
+                            "services": [{"name": s.name, "version": s.version, "contract_id": s.contract_id}
+                                         for s in server.services]}
+    if spec.health is not None:
+        try:
+            info.update(spec.health())
+        except Exception as exc:  # noqa: BLE001 - health must not take the server down
+            info["health_error"] = f"{type(exc).__name__}: {exc}"
+    return info
+
+
+async def serve(spec: ServerSpec, *, workdir: Path, max_lifetime: float | None = None,
+                stop_on_stdin_eof: bool = False, grace: float = 5.0,
+                ready: Callable[[dict[str, Any]], None] | None = None) -> int:
+    """Run ``spec`` until a stop signal; return the exit status (0)."""
+    configure_logging()
+    log = logging.getLogger(f"aster_server.{spec.name}")
+    started_at = time.time()
+    server = await build_server(spec, workdir)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if stop_on_stdin_eof:
+        _watch_stdin(loop, stop)
+    tasks: list[asyncio.Task[Any]] = []
+    try:
+        server.serve()
+        line = {"event": "ready", "server": spec.name, **addresses(server, spec.advertise),
+                "pid": os.getpid(),
+                "services": [{"name": s.name, "version": s.version, "contract_id": s.contract_id}
+                             for s in server.services],
+                **spec.extra_ready}
+        (ready or _print_ready)(line)
+        print(f"aster {spec.name} serving {len(line['services'])} services at {line['address']} "
+              f"(endpoint {line['endpoint_id']})", file=sys.stderr, flush=True)
+        for fn in spec.background:
+            tasks.append(asyncio.create_task(fn(stop), name=f"{spec.name}-{getattr(fn, '__name__', 'task')}"))
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=max_lifetime)
+        except asyncio.TimeoutError:
+            log.info("max lifetime %ss reached, stopping", max_lifetime)
+        log.info("stopping")
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, timeout=grace)
+        with contextlib.suppress(asyncio.TimeoutError, Exception):
+            await asyncio.wait_for(server.close(), timeout=grace)
+        for fn in spec.on_stop:
+            with contextlib.suppress(Exception):
+                fn()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)
+    log.info("stopped")
+    return 0
+
+
+def _print_ready(line: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(line) + "\n")
+    sys.stdout.flush()
+
+
+def run(spec: ServerSpec, *, workdir: str | os.PathLike[str] | None = None, **kwargs: Any) -> int:
+    """Blocking :func:`serve`: imports the runtime before the event loop exists (see
+    docs/runtime-notes.md), then ``asyncio.run``. ``workdir`` defaults to
+    :func:`state_dir` of ``spec.name``."""
+    import aster  # noqa: F401  (uvloop policy before any loop; avoids the exit crash)
+
+    return asyncio.run(serve(spec, workdir=Path(workdir) if workdir else state_dir(spec.name), **kwargs))
+
+
+async def in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run blocking work (a database call) off the event loop."""
+    return await asyncio.to_thread(fn, *args)
