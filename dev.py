@@ -208,7 +208,7 @@ def setup(action: str, editable: bool, fresh: bool) -> None:
 
 
 def setup_test_tools() -> None:
-    """Non-Python tools some tests drive: TypeScript (npm) and tmux (Debian)."""
+    """Non-Python tools some tests drive: TypeScript (npm), tmux and PostgreSQL (Debian)."""
     for package_json in sorted(ROOT.glob("tests/*/ts/package.json")):
         if shutil.which("npm"):
             lock = package_json.with_name("package-lock.json")
@@ -216,6 +216,9 @@ def setup_test_tools() -> None:
                 cwd=package_json.parent)
     if not shutil.which("tmux") and shutil.which("apt-get") and os.geteuid() == 0:
         subprocess.run(["apt-get", "install", "-y", "-q", "tmux"], check=False,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    if not Path("/usr/lib/postgresql/15/bin/initdb").exists() and shutil.which("apt-get") and os.geteuid() == 0:
+        subprocess.run(["apt-get", "install", "-y", "-q", "postgresql"], check=False,
                        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
 
 
