@@ -123,7 +123,9 @@ class ServerSpec:
 
     ``services``: ``@service`` instances (the AsterServer ``services`` list).
     ``node_key``: 32 bytes (from :func:`load_node_key`).
-    ``allow_all_consumers``: open gate (the registry) or closed (then ``root_pubkey``).
+    ``allow_all_consumers``: open gate (the registry) or closed (then ``root_pubkey``). With the
+    open gate and a ``root_pubkey``, callers without a credential are admitted with no attributes
+    and callers presenting one are checked against that root (the authority).
     ``health``: returns a JSON-able dict; it is in the ready line and :func:`health_info`.
     ``background``: coroutine functions ``fn(stop: asyncio.Event)`` run while serving
     (e.g. a reaper); they are cancelled at stop if still running.
@@ -293,10 +295,10 @@ async def build_server(spec: ServerSpec, workdir: Path) -> Any:
     kwargs: dict[str, Any] = {"config": config,
                               "interceptors": [DeadlineInterceptor(), _request_log_interceptor(spec.name),
                                                *spec.interceptors]}
-    if spec.allow_all_consumers:
-        kwargs["allow_all_consumers"] = True
-    else:
-        kwargs["allow_all_consumers"] = False
+    kwargs["allow_all_consumers"] = bool(spec.allow_all_consumers)
+    if spec.root_pubkey is not None or not spec.allow_all_consumers:
+        # with the open gate too: a consumer that presents a credential is then verified
+        # against this root and its attributes reach the method-level capability checks
         kwargs["root_pubkey"] = spec.root_pubkey
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the runtime's open-gate warning per service
