@@ -322,8 +322,8 @@ def accept(dep: Deployment, plan: Plan, classification: str, *, now: int, new_ve
                       f"not {expected_version}", "show the authority again (`authority show`) and decide on what "
                       "is current", field="expected_version")
     if plan.stale(dep):
-        raise Refusal("stale", f"plan {plan.plan_id} is stale: it was made against version {plan.base_version}, "
-                      f"{dep.ref} is now at {dep.version}",
+        raise Refusal("stale", f"plan {plan.plan_id} is stale: desired version changed from {plan.base_version} "
+                      f"(when it was made) to {dep.version}",
                       f"re-apply the contract to get a plan against the current state: aster {PREFIX[dep.kind]} "
                       f"{dep.deployment_id} apply ...")
     if plan.classification != classification:
