@@ -3,6 +3,9 @@
 - ``aster1...``: a compact ticket (what ``AsterServer`` prints);
 - 64 hex characters: a bare endpoint id (needs discovery to find a route);
 - base64 text of a ``NodeAddr``;
+- ``@handle/Service``: a service published in the registry (kind ``registry``; the
+  live endpoint is looked up when :func:`aster_connect.client.connect` dials it, by
+  ``aster_registry.client.resolve``);
 - the ``name`` of a ``[[peers]]`` entry in ``./.aster-identity`` (or the file
   ``ASTER_IDENTITY_FILE`` names). The entry gives the address in its
   ``address`` key (a ticket, NodeAddr or endpoint id); when the entry is a
@@ -84,6 +87,14 @@ def resolve_address(text: str) -> Address:
     text = (text or "").strip()
     if not text:
         raise UsageError("no address given", "Pass the aster1... ticket the server printed at start-up.")
+    if text.startswith("@"):  # @handle/Service: resolved through the registry when dialled
+        try:
+            from aster_registry.client.resolve import parse
+        except ImportError:
+            raise UsageError(f"{text[:60]!r} names a registry service, but aster-registry is not installed",
+                             "pip install aster-registry, or pass the service's aster1... ticket") from None
+        parse(text)
+        return Address(text, text, "registry")
     path = identity_path()
     for entry in _peer_entries(path):
         if entry.get("name") != text:

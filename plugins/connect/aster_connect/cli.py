@@ -90,7 +90,7 @@ def _stdin_items() -> Any:
 
 @click.command("call")
 @click.argument("address")
-@click.argument("target", metavar="SERVICE.METHOD")
+@click.argument("target", metavar="SERVICE.METHOD", required=False)
 @click.argument("request", metavar="['JSON']", required=False)
 @click.option("--items", "items_json", default=None, metavar="JSON",
               help="Client/bidi streams: a JSON array of requests (default: JSON lines on stdin).")
@@ -103,8 +103,9 @@ def call(address: str, target: str, request: str | None, items_json: str | None,
     """Call SERVICE.METHOD on the peer at ADDRESS and print the result as JSON.
 
     \b
-    ADDRESS: an aster1... ticket, a base64 NodeAddr, a 64-hex endpoint id, or a
-    peer name from ./.aster-identity. Use SERVICE@N.METHOD for version N of a
+    ADDRESS: an aster1... ticket, a base64 NodeAddr, a 64-hex endpoint id, a
+    peer name from ./.aster-identity, or @handle/Service from the registry
+    (then `aster call @handle/Service.method 'JSON'` works too). Use SERVICE@N.METHOD for version N of a
     service (the highest version is the default). Streamed results print one
     JSON document per line as they arrive; client and bidi streams read their
     requests from --items or from JSON lines on stdin. Session-scoped services
@@ -115,6 +116,16 @@ def call(address: str, target: str, request: str | None, items_json: str | None,
     3 denied (admission or role), 4 service or method not found,
     7 peer unreachable or timed out.
     """
+    if address.startswith("@") and "." in address.partition("/")[2]:
+        # @handle/Service.method ['JSON']: the registry address and the target in one word
+        if request is not None:
+            raise UsageError("too many arguments after @handle/Service.method",
+                             "Give the request JSON only: aster call @alice/TaskService.get '{\"id\": 7}'.")
+        ref, request = address, target
+        address = ref.rsplit(".", 1)[0]
+        target = ref.partition("/")[2]
+    if target is None:
+        raise UsageError("missing SERVICE.METHOD", "For example: aster call aster1... EchoService.echo '{}'.")
     service, method = split_target(target)
     payload = None if request is None else parse_json_argument(request)
     items = None

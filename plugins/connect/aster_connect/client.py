@@ -370,6 +370,12 @@ async def connect(address: str | Address, *, rcan: str | os.PathLike | None = No
     loop = asyncio.get_running_loop()
     deadline = None if not timeout else loop.time() + timeout
     addr = address if isinstance(address, Address) else resolve_address(address)
+    if addr.kind == "registry":  # @handle/Service: the registry names the live endpoint
+        from aster_registry.client.resolve import resolve
+
+        left = None if deadline is None else max(deadline - loop.time(), 0.001)
+        ticket = await resolve(addr.text, timeout=left)
+        addr = Address(addr.text, ticket, "ticket")
     target = _node_addr(addr)
     kwargs: dict[str, Any] = {"address": target}
     credential: str | None = None

@@ -224,6 +224,9 @@ def gen_client(source: str, out_dir: Path, package: str | None, lang: str, servi
     if is_address(source):
         from .store import stored_manifest
 
+        if source.startswith("@") and service_name is None:  # @handle/Service names its service
+            service_name = source.partition("/")[2].partition("@")[0] or None
+
         # an imported export of the same contract also describes nested types
         with progress("Reading the producer's published manifests..."):
             published = fetch_manifests(source, timeout=timeout)

@@ -21,7 +21,9 @@ _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 def is_address(text: str) -> bool:
-    """True for ``aster1...`` tickets and hex endpoint ids (base64 NodeAddrs are accepted too)."""
+    """True for ``aster1...`` tickets, hex endpoint ids and ``@handle/Service`` (base64 NodeAddrs are accepted too)."""
+    if text.startswith("@") and "/" in text:  # @handle/Service, resolved through the registry
+        return True
     return text.startswith("aster1") or bool(_HEX64.match(text))
 
 

@@ -1,0 +1,51 @@
+"""``@handle/Service`` to a live endpoint: the one place every family resolves it.
+
+``aster call``, ``shell``, ``mcp`` and ``contract gen-client`` take ``@alice/TaskService``
+wherever an address goes. :mod:`aster_connect.addresses` recognises the form (no network)
+and ``aster_connect.client.connect`` calls :func:`resolve` here, which asks the configured
+registry (``ASTER_SERVICE_ADDR`` or ``[aster_service] node_id``) for the service's live
+endpoints (``PublicationService.resolve``: only endpoints whose ``registered_at + ttl`` is
+still ahead, freshest first, each an ``aster1...`` ticket) and returns the freshest.
+"""
+
+from __future__ import annotations
+
+from aster_core.errors import NotFoundError, UsageError
+
+from .. import rules, wire
+
+#: the part of the budget resolution may take when the caller gives none
+DEFAULT_TIMEOUT = 10.0
+
+
+def parse(text: str) -> tuple[str, str]:
+    """``@handle/Service`` -> (handle, service); UsageError when the text is malformed."""
+    ref = rules.split_service_ref(text.strip())
+    if ref is None:
+        raise UsageError(f"not a registry address: {text[:60]!r}", "write it as @handle/Service, e.g. @alice/TaskService")
+    handle, service = ref
+    reason = rules.check_handle(handle) if not rules.HANDLE_RE.match(handle) else None
+    if reason or rules.check_service_name(service.partition("@")[0]):
+        raise UsageError(f"not a registry address: {text[:60]!r}", "write it as @handle/Service, e.g. @alice/TaskService")
+    return handle, service
+
+
+def is_service_ref(text: str) -> bool:
+    return rules.split_service_ref((text or "").strip()) is not None
+
+
+async def resolve(text: str, *, timeout: float | None = None) -> str:
+    """The ticket of the freshest live endpoint of ``@handle/Service`` (a CallError or NotFoundError if none)."""
+    from .address import registry_address
+    from .session import RegistrySession
+
+    handle, service = parse(text)
+    base = service.partition("@")[0]
+    address = registry_address(None)
+    async with RegistrySession(address, timeout or DEFAULT_TIMEOUT) as reg:
+        result = await reg.call(wire.PUBLICATION, "resolve", wire.ResolveRequest(handle=handle, service_name=base))
+    endpoints = [e for e in (getattr(result, "endpoints", None) or []) if isinstance(e, str) and e]
+    if not endpoints:
+        raise NotFoundError(f"@{handle}/{base} has no live endpoint (none registered within its TTL)",
+                            "start the producer where `aster publish` stored its token; it registers itself")
+    return endpoints[0]

@@ -1,0 +1,140 @@
+"""One connection to a registry and typed unary calls on it.
+
+The connection presents no credential and reads no ``.aster-identity`` (a registry runs
+open-gate, and an enrollment credential meant for another mesh would be refused: T5), keeps
+nothing on disk, and every step is bounded by the command's ``--timeout`` (T10: the runtime
+itself sets no deadline). Calls use the types of :mod:`aster_registry.wire` with the
+runtime's Fory XLANG codec, the encoding the released client and our server share.
+
+Every failure is an :class:`aster_connect.errors.CallError` (the status mapped onto the
+host's exit codes), so the command prints one ``Error: [STATUS] message`` line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from aster_connect.errors import CallError, call_error
+
+from .address import RegistryAddress
+
+DEFAULT_TIMEOUT = 15.0
+
+#: hints for the statuses a registry answers with (the server's message says what was wrong)
+_HINTS = {
+    "INVALID_ARGUMENT": "correct the value the message names and run the command again",
+    "PERMISSION_DENIED": "sign with the root key that owns the handle (see `aster whoami`)",
+    "UNAUTHENTICATED": "sign with the root key that owns the handle (see `aster whoami`)",
+    "NOT_FOUND": "check the handle and service name (`aster discover @HANDLE` lists a handle's services)",
+    "ALREADY_EXISTS": "choose another name",
+    "RESOURCE_EXHAUSTED": "the registry limits how often this may be done; wait and try again later",
+    "FAILED_PRECONDITION": "the message says what must happen first",
+    "UNAVAILABLE": "check that the registry is running and the address is current (`aster doctor`)",
+    "DEADLINE_EXCEEDED": "the registry did not answer in time; try again, or raise --timeout",
+}
+
+
+def registry_error(status: str, message: str, hint: str | None = None) -> CallError:
+    return call_error(status, message, hint or _HINTS.get(status))
+
+
+class RegistrySession:
+    """``async with RegistrySession(address, timeout) as reg: await reg.call(service, method, req)``."""
+
+    def __init__(self, address: RegistryAddress, timeout: float = DEFAULT_TIMEOUT):
+        self.address = address
+        self.timeout = timeout
+        self._client: Any = None
+        self._codec: Any = None
+        self._deadline = 0.0
+
+    def _left(self) -> float:
+        return max(self._deadline - time.monotonic(), 0.001)
+
+    async def __aenter__(self) -> "RegistrySession":
+        from aster import AsterClient
+        from aster.codec import ForyCodec
+        from aster.config import AsterConfig
+
+        from ..wire import all_types
+
+        self._deadline = time.monotonic() + self.timeout
+        config = AsterConfig.from_env()
+        config.identity_file = "/dev/null/.aster-identity"  # never present a mesh credential (T5)
+        config.enrollment_credential_file = None
+        config.storage_path = None
+        where = self.address.value[:24]
+        try:
+            self._client = AsterClient(config=config, address=self.address.value)
+        except (ValueError, TypeError) as exc:
+            raise registry_error("INVALID_ARGUMENT", f"the registry address from {self.address.source} "
+                                 f"does not parse: {exc}",
+                                 "use the aster1... ticket `aster registry serve` printed") from None
+        try:
+            await asyncio.wait_for(self._client.connect(), self._left())
+        except asyncio.TimeoutError:
+            await self._close()
+            raise registry_error("UNAVAILABLE", f"no answer from the registry at {where}... within "
+                                 f"{self.timeout:g}s") from None
+        except CallError:
+            await self._close()
+            raise
+        except Exception as exc:
+            await self._close()
+            name = type(exc).__name__
+            if name == "AdmissionDeniedError":
+                raise registry_error("PERMISSION_DENIED", f"the registry at {where}... refused admission",
+                                     "a registry admits every client; check that the address is a registry") from None
+            raise registry_error("UNAVAILABLE", f"cannot reach the registry at {where}...: {exc}") from None
+        self._codec = ForyCodec(types=all_types())
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._close()
+
+    async def _close(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            await asyncio.wait_for(client.close(), 0.5)
+        except BaseException:  # a close cut short must not hide the command's own result
+            pass
+
+    def _channel(self, service: str) -> str:
+        names = []
+        for summary in self._client.services:
+            names.append(summary.name)
+            if summary.name == service and int(summary.version) == 1:
+                rpc = summary.channels.get("rpc")
+                if rpc:
+                    return rpc
+        raise registry_error("UNIMPLEMENTED", f"the peer at {self.address.value[:24]}... is not a registry "
+                             f"(it offers no {service}; it offers {', '.join(sorted(set(names))) or 'nothing'})",
+                             f"check the registry address ({self.address.source})")
+
+    async def call(self, service: str, method: str, request: Any) -> Any:
+        """One unary call; the decoded response, or a CallError."""
+        from aster.status import RpcError
+        from aster.transport.iroh import IrohTransport
+
+        left = self._left()
+        try:
+            conn = await asyncio.wait_for(self._client._rpc_conn_for(self._channel(service)), left)
+            transport = IrohTransport(conn, codec=self._codec)
+            deadline_ms = int((time.time() + self._left()) * 1000)
+            return await asyncio.wait_for(
+                transport.unary(service, method, request, deadline_epoch_ms=deadline_ms), self._left())
+        except CallError:
+            raise
+        except RpcError as exc:
+            code = getattr(exc, "code", None)
+            status = getattr(code, "name", None) or str(code or "UNKNOWN")
+            raise registry_error(status, str(getattr(exc, "message", "") or exc)) from None
+        except asyncio.TimeoutError:
+            raise registry_error("DEADLINE_EXCEEDED", f"{service}.{method} got no answer within "
+                                 f"{self.timeout:g}s") from None
+        except Exception as exc:
+            raise registry_error("UNAVAILABLE", f"{service}.{method} failed: {type(exc).__name__}: {exc}") from None
