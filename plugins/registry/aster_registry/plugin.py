@@ -1,10 +1,39 @@
 """Registers the registry family with the host. Imports nothing heavy."""
 
-from aster_core.hookspecs import CommandSpec, hookimpl
+from aster_core.hookspecs import CommandSpec, ConfigField, DoctorCheck, hookimpl
+
+_CLIENT = "aster_registry.client.commands"
 
 
 @hookimpl
 def aster_commands():
     return [
         CommandSpec("registry", "Run a registry server (serve) and inspect it (status).", "aster_registry.cli:registry"),
+        CommandSpec("join", "Claim a handle on the registry (a code is mailed to you).", f"{_CLIENT}:join"),
+        CommandSpec("verify", "Finish registration with the mailed code (or --resend it).", f"{_CLIENT}:verify"),
+        CommandSpec("whoami", "Your handle: local state and the registry's view of your key.", f"{_CLIENT}:whoami"),
+        CommandSpec("status", "Same as whoami.", f"{_CLIENT}:status"),
+        CommandSpec("recover", "Bind your handle to a new root key with a recovery code.", f"{_CLIENT}:recover"),
+        CommandSpec("publish", "Publish a service under your handle; stores its producer token.", f"{_CLIENT}:publish"),
+        CommandSpec("unpublish", "Withdraw a published service.", f"{_CLIENT}:unpublish"),
+        CommandSpec("update-service", "Change a published service's description, status or replacement.",
+                    f"{_CLIENT}:update_service"),
+        CommandSpec("visibility", "Make a published service public or private.", f"{_CLIENT}:visibility"),
+        CommandSpec("discover", "Search the registry's published services.", f"{_CLIENT}:discover"),
+        CommandSpec("access", "Grants, delegation and visibility of your published services.", f"{_CLIENT}:access"),
     ]
+
+
+@hookimpl
+def aster_config_fields():
+    return [
+        ConfigField("aster_service.node_id", "Address of the registry (aster1... ticket); ASTER_SERVICE_ADDR overrides.",
+                    env="ASTER_SERVICE_ADDR", section="aster_service", key="node_id", default=""),
+        ConfigField("aster_service.enabled", "Whether registry commands may use the configured address.",
+                    section="aster_service", key="enabled", default=True),
+    ]
+
+
+@hookimpl
+def aster_doctor_checks():
+    return [DoctorCheck("registry", "aster_registry.client.checks:check_registry", ("registry",))]
