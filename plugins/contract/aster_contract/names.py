@@ -102,7 +102,7 @@ def check_names(manifests: list[dict[str, Any]], types: Iterable[Any], lang: str
                 raise _refuse(source, f"enum member of {info.source_name}", v["name"], "is reserved by Python's enum")
     for manifest in manifests:
         svc = manifest["service"]
-        if not _SERVICE.match(svc) or keyword.iskeyword(svc):
+        if not _SERVICE.match(svc) or keyword.iskeyword(svc) or svc.startswith("__"):
             raise _refuse(source, "service", svc, "is not an identifier (or a dotted path of them)")
         version = manifest.get("version", 1)
         base = type_identifier(svc) + ("" if version == 1 else f"V{version}")

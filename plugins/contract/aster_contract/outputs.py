@@ -42,8 +42,8 @@ def refuse_to_replace(path: Path, *, force: bool, ours: Callable[[Path], bool], 
 
 
 def json_file_is(path: Path, accept: Callable[[object], bool], limit: int = 256 * 2**20) -> bool:
-    """True when ``path`` is a regular file holding JSON that ``accept`` recognises."""
-    if path.is_symlink() or not path.is_file() or path.stat().st_size > limit:
+    """True when ``path`` is (or links to) a regular file holding JSON that ``accept`` recognises."""
+    if not path.is_file() or path.stat().st_size > limit:
         return False
     try:
         return accept(json.loads(path.read_bytes()))

@@ -147,6 +147,10 @@ class _Checker:
                 self.scalar(f"{where}.values[{i}].value", value)
         if "base" in t:
             self.one_of(f"{where}.base", t["base"], ("int", "str", ""))
+            want = {"int": int, "str": str}.get(t["base"])
+            if want and any(not isinstance(v["value"], want) or isinstance(v["value"], bool)
+                            for v in t.get("values", [])):
+                raise self.fail(f"{where}.values", f"of a {t['base']} enum must all be {t['base']}s")
         if "roles" in t:
             for i, r in enumerate(self.list_(f"{where}.roles", t["roles"])):
                 self.one_of(f"{where}.roles[{i}]", r, ROLES)
