@@ -29,10 +29,10 @@ FAMILIES = {name: folder for name, folder in PACKAGED.items() if folder.parent.n
 
 
 def source_modules(folder: Path) -> set[str]:
-    """Every file of the import package a wheel must carry: modules and py.typed, no caches."""
+    """Every file of the import package a wheel must carry (modules, py.typed, data), no caches."""
     package = next(p for p in folder.iterdir() if p.is_dir() and (p / "__init__.py").exists())
     return {p.relative_to(folder).as_posix() for p in package.rglob("*")
-            if p.is_file() and (p.suffix == ".py" or p.name == "py.typed") and "__pycache__" not in p.parts}
+            if p.is_file() and p.suffix != ".pyc" and "__pycache__" not in p.parts}
 
 
 def wheel_files(wheel: Path) -> set[str]:
