@@ -1,0 +1,27 @@
+"""``aster doctor`` check: is the configured authority reachable, and are we its admin?"""
+
+from __future__ import annotations
+
+from aster_core.errors import AsterError
+from aster_core.hookspecs import CheckResult
+
+
+def check_authority() -> CheckResult:
+    from .client import _setting, admin_credential
+
+    address = _setting("ASTER_AUTHORITY_ADDR", "address")
+    if not address:
+        return CheckResult("authority", "ok", "no authority configured (ASTER_AUTHORITY_ADDR, [authority] address)")
+    from . import ops
+
+    try:
+        info = ops.status(address, admin_credential(None))
+    except AsterError as exc:
+        return CheckResult("authority", "fail", exc.message, exc.hint)
+    if not info["database"].get("reachable"):
+        return CheckResult("authority", "fail", "the authority's database is unreachable",
+                           "check the server's --db")
+    if not info["admin"]:
+        return CheckResult("authority", "warn", "reachable, but our credential does not hold authority.admin",
+                           "set [authority] credential to an admin credential")
+    return CheckResult("authority", "ok", f"reachable, admin as {info['caller'][:16]}...")

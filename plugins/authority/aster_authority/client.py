@@ -1,0 +1,199 @@
+"""Calling the authority: where it is, which credential to present, paging, errors.
+
+    with Authority.open(address=None, rcan=None) as auth:     # --authority / --rcan or the settings
+        auth.call("AuthorityAdmin", "show", {"kind": "service", "deployment_id": "payments"})
+        auth.pages("AuthorityAdmin", "plan_list", {...}, limit=100, all_pages=True)
+
+Address: ``--authority ADDR`` > ``ASTER_AUTHORITY_ADDR`` > ``[authority] address`` in
+config.toml. Admin credential: ``--rcan FILE`` > ``ASTER_AUTHORITY_CREDENTIAL`` >
+``[authority] credential``. The event loop runs in a worker thread of its own so the
+synchronous library functions (and click) stay simple.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+from aster_core.errors import AsterError, DeniedError, ExitCode, NotFoundError, UnavailableError, UsageError
+
+ADMIN, NODE = "AuthorityAdmin", "AuthorityNode"
+TIMEOUT = 20.0
+_EXIT = {"INVALID_ARGUMENT": ExitCode.USAGE, "CONTRACT_VIOLATION": ExitCode.USAGE, "NOT_FOUND": ExitCode.NOT_FOUND,
+         "PERMISSION_DENIED": ExitCode.DENIED, "UNAUTHENTICATED": ExitCode.DENIED,
+         "UNAVAILABLE": ExitCode.UNAVAILABLE, "DEADLINE_EXCEEDED": ExitCode.UNAVAILABLE}
+
+
+def _setting(env: str, key: str) -> str | None:
+    value = os.environ.get(env, "").strip()
+    if value:
+        return value
+    from aster_core.profiles import read_config
+
+    table = read_config().get("authority", {})
+    value = table.get(key) if isinstance(table, dict) else None
+    return str(value).strip() if isinstance(value, str) and value.strip() else None
+
+
+def authority_address(explicit: str | None) -> str:
+    address = (explicit or "").strip() or _setting("ASTER_AUTHORITY_ADDR", "address")
+    if not address:
+        raise UsageError("no authority address given",
+                         "pass --authority ADDR, set ASTER_AUTHORITY_ADDR, or set [authority] address in config.toml "
+                         "(the ticket `aster authority serve` prints)")
+    return address
+
+
+def admin_credential(explicit: str | None) -> str | None:
+    return (explicit or "").strip() or _setting("ASTER_AUTHORITY_CREDENTIAL", "credential")
+
+
+def _error(exc: Exception) -> AsterError:
+    """A runtime/connect error as one of ours: the server's message and hint, the right exit code."""
+    status = getattr(exc, "status", None)
+    detail = getattr(exc, "detail", None) or getattr(exc, "message", None) or str(exc)
+    if status == "PERMISSION_DENIED" and "capability check failed" in detail:
+        return DeniedError("the authority refused: this credential does not hold the role authority.admin",
+                           "pass --rcan FILE with an admin credential (aster enroll node --role consumer "
+                           "--name ops --capabilities authority.admin)")
+    message, _, hint = str(detail).partition("\nHint: ")
+    if isinstance(exc, AsterError) and not hint:
+        return exc
+    return AsterError(message.rstrip("."), hint or None, exit_code=_EXIT.get(status or "", ExitCode.FAILED))
+
+
+class Authority:
+    """One admitted connection to the authority, driven from synchronous code."""
+
+    def __init__(self, address: str, rcan: str | None, *, node_identity: str | None = None,
+                 timeout: float = TIMEOUT):
+        self.address = address
+        self.rcan = rcan
+        self.timeout = timeout
+        self._node_identity = node_identity
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._conn: Any = None
+
+    @classmethod
+    def open(cls, address: str | None = None, rcan: str | None = None, **kw: Any) -> "Authority":
+        auth = cls(authority_address(address), admin_credential(rcan), **kw)
+        auth._start()
+        return auth
+
+    @classmethod
+    def as_node(cls, address: str | None, identity: str | os.PathLike) -> "Authority":
+        """Connect with the node key of ``identity`` and no credential (node-facing methods only)."""
+        auth = cls(authority_address(address), None, node_identity=str(identity))
+        auth._start()
+        return auth
+
+    def _start(self) -> None:
+        import aster  # noqa: F401  (the runtime's loop policy before any loop: see docs/runtime-notes.md)
+
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="aster-authority", daemon=True)
+        self._thread.start()
+        try:
+            self._conn = self._wait(self._connect())
+        except BaseException:
+            self.close()
+            raise
+
+    def _wait(self, coro: Any) -> Any:
+        assert self._loop is not None
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result(self.timeout + 5)
+        except AsterError as exc:
+            raise _error(exc) from None
+        except TimeoutError:
+            future.cancel()
+            raise UnavailableError(f"the authority did not answer within {self.timeout:g}s",
+                                   "check that `aster authority serve` runs and the address is current") from None
+
+    async def _connect(self) -> Any:
+        from aster_connect.client import connect
+
+        if self._node_identity is None:
+            return await connect(self.address, rcan=self.rcan, timeout=self.timeout, schemas=False)
+        with _node_only_identity(Path(self._node_identity)) as path:
+            saved = {k: os.environ.pop(k, None) for k in ("ASTER_ENROLLMENT_CREDENTIAL", "ASTER_IDENTITY_FILE")}
+            os.environ["ASTER_IDENTITY_FILE"] = str(path)
+            try:
+                return await connect(self.address, rcan=None, timeout=self.timeout, schemas=False)
+            finally:
+                os.environ.pop("ASTER_IDENTITY_FILE", None)
+                for k, v in saved.items():
+                    if v is not None:
+                        os.environ[k] = v
+
+    def call(self, service: str, method: str, request: dict[str, Any]) -> Any:
+        reply = self._wait(self._conn.call(service, method, request, timeout=self.timeout))
+        text = reply.get("json") if isinstance(reply, dict) else None
+        if not isinstance(text, str):
+            raise AsterError(f"the authority answered {service}.{method} with no document",
+                             "check that the address is an aster authority")
+        return json.loads(text)
+
+    def pages(self, service: str, method: str, request: dict[str, Any], *, limit: int = 100,
+              all_pages: bool = False) -> dict[str, Any]:
+        """One page (``limit`` rows), or every page when ``all_pages`` (following ``next_offset``)."""
+        from .store import MAX_LIMIT
+
+        if not 1 <= limit <= MAX_LIMIT:
+            raise UsageError(f"--limit {limit} is not between 1 and {MAX_LIMIT}",
+                             f"the authority pages at most {MAX_LIMIT} rows; use --all to read every page")
+        items: list[Any] = []
+        offset: int | None = int(request.get("offset", 0))
+        page: dict[str, Any] = {}
+        while offset is not None:
+            page = self.call(service, method, {**request, "offset": offset, "limit": limit})
+            items += page["items"]
+            offset = page.get("next_offset") if all_pages else None
+        return {**page, "items": items, "next_offset": None if all_pages else page.get("next_offset")}
+
+    def close(self) -> None:
+        if self._loop is None:
+            return
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(self._conn.close(), self._loop).result(2)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(2)
+        self._loop = None
+
+    def __enter__(self) -> "Authority":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+@contextlib.contextmanager
+def _node_only_identity(identity: Path) -> Iterator[Path]:
+    """A temporary identity file holding only the ``[node]`` key of ``identity``: the node
+    connects with its own key and presents no credential (an expired one would be refused)."""
+    from aster_core.files import atomic_write, load_toml
+
+    from aster_enroll.identity import validate
+
+    if not identity.exists():
+        raise NotFoundError(f"no identity file {identity}", "give the node's .aster-identity with --identity FILE")
+    doc = load_toml(identity)
+    if not doc:
+        raise UsageError(f"{identity} is empty", "give the node's .aster-identity with --identity FILE")
+    key = validate(doc, identity)
+    if key is None:
+        raise UsageError(f"{identity} has no [node] secret_key", "provision the node with `aster svc ID provision`")
+    with tempfile.TemporaryDirectory(prefix="aster-node-") as tmp:
+        path = Path(tmp) / ".aster-identity"
+        atomic_write(path, f'[node]\nsecret_key = "{key.table()["secret_key"]}"\n', mode=0o600)
+        yield path
