@@ -369,6 +369,6 @@ def check_new_file(path: str | os.PathLike, force: bool) -> None:
     """As :func:`check_writable_target`, and refuse anything already at ``path``
     (a symlink included) unless ``force``: no command replaces a user's file it
     did not create without ``--force``."""
-    check_writable_target(path)
-    if os.path.lexists(path) and not force:
+    if os.path.lexists(path) and not force and not os.path.isdir(path):
         raise UsageError(f"{path} already exists", _EXISTS_HINT)
+    check_writable_target(path)
