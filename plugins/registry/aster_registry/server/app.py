@@ -1,0 +1,86 @@
+"""``aster registry serve`` and ``status`` as library functions (the click commands call these)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from aster_core.errors import UsageError
+
+LOG = logging.getLogger("aster_server.registry")
+SERVER = "registry"
+
+
+def default_db() -> str:
+    from aster_server.lifecycle import state_dir
+
+    return str(state_dir(SERVER) / "registry.db")
+
+
+def open_store(db: str | None) -> Any:
+    from aster_server import storage
+
+    from .store import MIGRATIONS, Store
+
+    engine = storage.open_database(db or default_db(), MIGRATIONS)
+    return Store(engine)
+
+
+def serve(*, db: str | None, smtp: str | None, identity: str | None, bind: tuple[str, ...], dev_mail: bool,
+          mail_from: str | None = None, starttls: bool = False, smtp_user: str | None = None,
+          reap_interval: float = 30.0, max_lifetime: float | None = None) -> int:
+    from aster_server import lifecycle, storage
+
+    from .mail import MailConfig, parse_smtp
+
+    if smtp is None and not dev_mail:
+        raise UsageError("the registry has no way to deliver verification codes",
+                         "pass --smtp HOST:PORT, or --dev-mail to print codes to the server log (development only)")
+    mail = MailConfig(smtp=parse_smtp(smtp) if smtp else None, dev_mail=dev_mail,
+                      sender=mail_from or "aster-registry@localhost", starttls=starttls, user=smtp_user,
+                      password=os.environ.get("ASTER_REGISTRY_SMTP_PASSWORD"))
+    hosts = lifecycle.parse_bind(bind)
+    key, key_path, created = lifecycle.load_node_key(identity, lifecycle.state_dir(SERVER))
+    store = open_store(db)
+    from .service import Registry
+
+    registry = Registry(store, mail)
+
+    async def reaper(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=reap_interval)
+                return
+            except asyncio.TimeoutError:
+                pass
+            try:
+                dropped = await asyncio.to_thread(store.reap)
+                if any(dropped.values()):
+                    LOG.info("reaper dropped %s", ", ".join(f"{v} {k}" for k, v in dropped.items() if v))
+            except Exception as exc:  # noqa: BLE001 - the next round tries again
+                LOG.warning("reaper failed: %s", exc)
+
+    spec = lifecycle.ServerSpec(
+        name=SERVER, services=registry.services, node_key=key, allow_all_consumers=True,
+        health=lambda: {"counts": store.counts(), "database": storage.describe(store.engine)},
+        background=[reaper], on_stop=[store.engine.dispose], advertise=hosts,
+        extra_ready={"database": storage.redact(store.engine.url), "mail": mail.describe(),
+                     "identity": str(key_path), "identity_created": created})
+    return lifecycle.run(spec, workdir=lifecycle.state_dir(SERVER), max_lifetime=max_lifetime)
+
+
+def status(db: str | None) -> dict[str, Any]:
+    from aster_server import storage
+
+    from .store import MIGRATIONS
+
+    store = open_store(db)
+    try:
+        return {"database": storage.describe(store.engine),
+                "schema": storage.current_revision(store.engine, MIGRATIONS),
+                **store.counts()}
+    finally:
+        store.engine.dispose()

@@ -1,0 +1,247 @@
+"""What the registry checks before it touches the database (registry.md §2.1, §4).
+
+Every refusal is a :class:`Refused` carrying the status the client sees; the service layer
+turns it into an ``RpcError``. Nothing here touches the database: nonce replay and rate
+limits are in :mod:`.store`, because they must be remembered across restarts and replicas.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+#: ±seconds between the client's timestamp and ours (no more than half the nonce window).
+SKEW_S = 300
+#: how long a nonce is remembered
+NONCE_WINDOW_S = 600
+
+MAX_PAYLOAD = 640 * 1024
+MAX_MANIFEST = 512 * 1024
+MAX_DESCRIPTION = 280
+MAX_EMAIL = 254
+MAX_RELAY = 512
+MAX_ROLES = 32
+MAX_ROLE = 64
+MAX_QUERY = 200
+MAX_LIMIT = 100
+MAX_OFFSET = 1_000_000
+MAX_TTL = 7 * 24 * 3600
+MAX_CODE = 32
+MAX_MAP = 64 * 1024
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_HEX128 = re.compile(r"[0-9a-fA-F]{128}")
+_HEX32 = re.compile(r"[0-9a-fA-F]{16,64}")
+_HANDLE = re.compile(r"[a-z0-9](?:[a-z0-9-]{1,37}[a-z0-9])?")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+_RATE = re.compile(r"[1-9][0-9]{0,5}/[1-9][0-9]{0,3}[mh]")
+_ROLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+
+#: Handles nobody may claim: operator, infrastructure and impersonation-prone words.
+RESERVED = frozenset("""
+admin administrator aster asterrpc api app apps auth billing blog bot bots cdn ci config console
+contact dashboard dev developer developers directory dns docs download email everyone example
+ftp git github help here home host hostmaster info internal invalid join legal localhost login
+logout mail mailer me mesh moderator noc noreply no-reply null nobody official operator ops owner
+postmaster privacy registry root sales security service services settings signup smtp source
+staff status support sysadmin system team terms test undefined user users verify webmaster www
+""".split())
+
+STATUSES = ("experimental", "stable", "deprecated")
+VISIBILITIES = ("public", "private")
+SCOPES = ("handle", "node")
+MODES = ("open", "closed")
+
+
+@dataclass
+class Refused(Exception):
+    """A request refused with ``code`` (an ``aster.StatusCode`` name) and a user-facing message."""
+
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.message}"
+
+
+def bad(message: str) -> Refused:
+    return Refused("INVALID_ARGUMENT", message)
+
+
+# ---------------------------------------------------------------------------- values
+
+
+def handle_problem(handle: Any) -> str | None:
+    """Why ``handle`` cannot be a handle, or None."""
+    if not isinstance(handle, str) or not handle:
+        return "handle is required"
+    if handle != handle.lower():
+        return "handle must be lowercase"
+    if not 3 <= len(handle) <= 39:
+        return "handle must be 3-39 characters"
+    if handle.isdigit():
+        return "handle cannot be only digits"
+    if "--" in handle:
+        return "handle cannot contain consecutive hyphens"
+    if handle.startswith(("aster-", "admin-")):
+        return "handle is reserved"
+    if handle in RESERVED:
+        return "handle is reserved"
+    if not _HANDLE.fullmatch(handle):
+        return "handle may use a-z, 0-9 and inner hyphens, starting and ending with a letter or digit"
+    return None
+
+
+def check_handle(handle: Any, what: str = "handle") -> str:
+    if isinstance(handle, str) and handle.startswith("@"):
+        handle = handle[1:]
+    problem = handle_problem(handle)
+    if problem:
+        raise bad(problem if what == "handle" else f"{what}: {problem}")
+    return handle
+
+
+def check_email(email: Any) -> str:
+    if not isinstance(email, str) or not email or len(email) > MAX_EMAIL or not _EMAIL.fullmatch(email):
+        raise bad("email must look like name@example.org (at most 254 characters)")
+    return email
+
+
+def check_service_name(name: Any) -> str:
+    if not isinstance(name, str) or not _IDENT.fullmatch(name):
+        raise bad("service_name must be an identifier (letters, digits, _; at most 128)")
+    return name
+
+
+def check_str(value: Any, field: str, limit: int, *, required: bool = False, nullable: bool = False) -> str | None:
+    if value is None and nullable:
+        return None
+    if not isinstance(value, str):
+        raise bad(f"{field} must be a string")
+    if required and not value.strip():
+        raise bad(f"{field} is required")
+    if len(value) > limit:
+        raise bad(f"{field} is longer than {limit} characters")
+    if any(ord(ch) < 32 and ch not in "\t" for ch in value):
+        raise bad(f"{field} contains control characters")
+    return value
+
+
+def check_choice(value: Any, field: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise bad(f"{field} must be one of {', '.join(choices)}")
+    return value
+
+
+def check_int(value: Any, field: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise bad(f"{field} must be an integer from {low} to {high}")
+    return value
+
+
+def check_node_id(value: Any, field: str = "node_id") -> str:
+    if not isinstance(value, str) or not _HEX64.fullmatch(value.lower()):
+        raise bad(f"{field} must be 64 hex characters (an endpoint id)")
+    return value.lower()
+
+
+def check_replacement(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise bad("replacement must be @handle/Service")
+    if value == "":
+        return None
+    text = value.removeprefix("@")
+    handle, _, service = text.partition("/")
+    if handle_problem(handle) or not _IDENT.fullmatch(service or ""):
+        raise bad("replacement must be @handle/Service")
+    return f"@{handle}/{service}"
+
+
+def check_delegation(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {"authority": "consumer", "mode": "open", "token_ttl": 300, "rate_limit": None, "roles": ["consumer"]}
+    if not isinstance(value, dict):
+        raise bad("delegation must be an object")
+    unknown = set(value) - {"authority", "mode", "token_ttl", "rate_limit", "roles"}
+    if unknown:
+        raise bad(f"delegation has unknown fields: {', '.join(sorted(unknown))}")
+    if value.get("authority", "consumer") != "consumer":
+        raise bad("delegation.authority must be consumer")
+    mode = check_choice(value.get("mode", "open"), "delegation.mode", MODES)
+    ttl = check_int(value.get("token_ttl", 300), "delegation.token_ttl", 60, 86400)
+    rate = value.get("rate_limit")
+    if rate is not None and (not isinstance(rate, str) or not _RATE.fullmatch(rate)):
+        raise bad("delegation.rate_limit must look like 10/1h or 5/30m")
+    roles = value.get("roles", ["consumer"])
+    if not isinstance(roles, list) or not roles or len(roles) > MAX_ROLES:
+        raise bad(f"delegation.roles must be a non-empty list of at most {MAX_ROLES} roles")
+    for role in roles:
+        check_role(role, "delegation.roles")
+    return {"authority": "consumer", "mode": mode, "token_ttl": ttl, "rate_limit": rate,
+            "roles": sorted(set(roles))}
+
+
+def check_role(role: Any, field: str = "role") -> str:
+    if not isinstance(role, str) or not _ROLE.fullmatch(role):
+        raise bad(f"{field}: a role is 1-64 letters, digits, and _ . : -")
+    return role
+
+
+# ---------------------------------------------------------------------------- envelope
+
+
+@dataclass
+class Envelope:
+    payload: dict[str, Any]
+    signer: str  # 64 lowercase hex
+    nonce: str
+    timestamp: int
+
+
+def open_envelope(req: Any, action: str, *, now: float | None = None) -> Envelope:
+    """Verify a ``SignedRequest`` in the order of registry.md §2.1 (steps 1-3 and 7; the
+    nonce and handle binding need the database)."""
+    payload_json = getattr(req, "payload_json", None)
+    signer = getattr(req, "signer_pubkey", None)
+    signature = getattr(req, "signature", None)
+    if not isinstance(payload_json, str) or not isinstance(signer, str) or not isinstance(signature, str):
+        raise bad("a signed request needs payload_json, signer_pubkey and signature")
+    if len(payload_json.encode("utf-8")) > MAX_PAYLOAD:
+        raise bad(f"payload_json is larger than {MAX_PAYLOAD} bytes")
+    if not _HEX64.fullmatch(signer.lower()):
+        raise bad("signer_pubkey must be 64 hex characters")
+    if not _HEX128.fullmatch(signature):
+        raise bad("signature must be 128 hex characters")
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(signer)).verify(bytes.fromhex(signature),
+                                                                          payload_json.encode("utf-8"))
+    except (InvalidSignature, ValueError):
+        raise Refused("UNAUTHENTICATED", "signature does not verify for signer_pubkey") from None
+    try:
+        payload = json.loads(payload_json)
+    except ValueError:
+        raise bad("payload_json is not JSON") from None
+    if not isinstance(payload, dict):
+        raise bad("payload_json must be a JSON object")
+    if payload.get("action") != action:
+        raise bad(f"payload action {payload.get('action')!r} does not match method {action}")
+    timestamp = payload.get("timestamp")
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int):
+        raise bad("payload timestamp must be integer epoch seconds")
+    current = time.time() if now is None else now
+    if abs(timestamp - current) > SKEW_S:
+        raise Refused("UNAUTHENTICATED", f"request timestamp is more than {SKEW_S} s from the registry's clock; "
+                                         "check this machine's clock and retry")
+    nonce = payload.get("nonce")
+    if not isinstance(nonce, str) or not _HEX32.fullmatch(nonce):
+        raise bad("payload nonce must be 16-64 hex characters")
+    return Envelope(payload=payload, signer=signer.lower(), nonce=nonce.lower(), timestamp=timestamp)
