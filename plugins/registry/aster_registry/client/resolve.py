@@ -48,4 +48,24 @@ async def resolve(text: str, *, timeout: float | None = None) -> str:
     if not endpoints:
         raise NotFoundError(f"@{handle}/{base} has no live endpoint (none registered within its TTL)",
                             "start the producer where `aster publish` stored its token; it registers itself")
-    return endpoints[0]
+    return with_loopback(endpoints[0])
+
+
+def with_loopback(ticket: str) -> str:
+    """``ticket`` plus ``127.0.0.1:PORT`` for each of its direct addresses' ports.
+
+    A producer registers the addresses of its interfaces, which on one machine (a laptop
+    running the registry, the producer and the caller; the tests; the demo) may not be
+    routable while loopback is. iroh dials all addresses at once and authenticates the
+    endpoint id, so an extra address can only help, never reach the wrong peer.
+    """
+    try:
+        from aster import AsterTicket
+
+        parsed = AsterTicket.from_string(ticket)
+        direct = list(parsed.direct_addrs)
+        extra = [f"127.0.0.1:{a.rsplit(':', 1)[1]}" for a in direct if ":" in a]
+        merged = list(dict.fromkeys([*direct, *extra]))
+        return AsterTicket(endpoint_id=parsed.endpoint_id, direct_addrs=merged).to_string()
+    except Exception:
+        return ticket

@@ -98,10 +98,9 @@ class RegistrySession:
         client, self._client = self._client, None
         if client is None:
             return
-        try:
-            await asyncio.wait_for(client.close(), 0.5)
-        except BaseException:  # a close cut short must not hide the command's own result
-            pass
+        from aster_connect.client import _quiet_close  # bounded, and silences the runtime's exit noise
+
+        await _quiet_close(client)
 
     def _channel(self, service: str) -> str:
         names = []
