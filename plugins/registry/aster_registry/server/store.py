@@ -222,7 +222,8 @@ class Store:
             if "registry_nonces" in str(exc) or "nonce" in str(exc).lower():
                 raise Refused("ALREADY_EXISTS", "this request was already received (replayed nonce); "
                                                 "send a new request") from None
-            raise
+            raise Refused("ABORTED", "a concurrent request changed the same record; nothing was stored, "
+                                     "send the request again") from None
         if isinstance(result, Deferred):
             raise result.refusal
         return result
@@ -233,7 +234,9 @@ class Store:
     def _owned(self, conn: Connection, env: Envelope, *, verified: bool = True) -> dict[str, Any]:
         """The caller's handle row: ``payload.handle`` must be bound to ``signer_pubkey``."""
         handle = protect.check_handle(env.payload.get("handle"))
-        row = conn.execute(sa.select(t_handles).where(t_handles.c.handle == handle)).mappings().first()
+        # FOR UPDATE: operations on one handle take turns on PostgreSQL (SQLite writers already do)
+        row = conn.execute(sa.select(t_handles).where(t_handles.c.handle == handle)
+                           .with_for_update()).mappings().first()
         if row is None or row["pubkey"] != env.signer:
             raise Refused("PERMISSION_DENIED", f"@{handle} is not registered to this signing key")
         if verified and row["status"] != "verified":
