@@ -35,7 +35,6 @@ def test_list_table(open_server):
     (["mcp", "not-an-address"], "not an address"),
     (["mcp", "aster1AAAAAAAAAAAAAAAAAAAAAAAA", "--list"], "not a valid address"),
     (["mcp", "{addr}", "--json"], "--json only applies with --list"),
-    (["mcp", "{addr}", "--rcan", "/nonexistent/consumer.cred"], "credential file not found"),
     (["mcp", "{addr}", "--transport", "http", "--port", "70000"], "invalid --port"),
 ])
 def test_bad_input_is_one_error_line(open_server, args, message):

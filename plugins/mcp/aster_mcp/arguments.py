@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from aster_connect.jsontext import JsonLimit, check_value
 from aster_connect.types import FieldInfo, TypeTable
 from aster_connect.values import MapKey, Path, Problem, json_type, short, walk_fields
 
@@ -124,6 +125,10 @@ def _limits(arguments: Mapping[str, Any]) -> tuple[int, float]:
 
 def plan_call(method: Mapping[str, Any], arguments: Mapping[str, Any] | None, types: TypeTable) -> CallPlan:
     """Turn a tool call's arguments into what to send, by the method's pattern."""
+    try:
+        check_value(arguments)  # the limits aster call applies: nesting, 64-bit integers, finite numbers
+    except JsonLimit as exc:
+        raise ArgumentError(f"the arguments cannot be sent: {exc}") from None
     arguments = dict(arguments or {})
     pattern = method.get("pattern", "unary")
     fields = method.get("fields") or []

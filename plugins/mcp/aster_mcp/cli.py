@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from aster_connect.cli import SECONDS
 from aster_core.errors import UsageError
 from aster_core.output import json_option
 
@@ -36,6 +37,10 @@ def list_catalog(address: str, *, rcan: str | None = None, filters: Filters = Fi
 def _render(data: dict[str, Any]) -> None:
     from aster_core.output import info, print_table
 
+    if not sys.stdout.isatty():
+        _render_plain(data)
+        return
+
     rows = [(t["name"], t["target"], t["pattern"], t["scoped"], "yes" if t["confirm"] else "") for t in data["tools"]]
     print_table(["tool", "calls", "pattern", "scope", "confirm"], rows,
                 title=f"{len(rows)} tool(s) an agent will see")
@@ -45,15 +50,32 @@ def _render(data: dict[str, Any]) -> None:
     info("Input and output schemas: add --json.")
 
 
+def _render_plain(data: dict[str, Any]) -> None:
+    """The table for a pipe or file: tab-separated lines, nothing cut at any width."""
+    import click
+
+    click.echo(f"# {len(data['tools'])} tool(s) an agent will see")
+    click.echo("tool\tcalls\tpattern\tscope\tconfirm")
+    for t in data["tools"]:
+        click.echo("\t".join([t["name"], t["target"], t["pattern"], t["scoped"], "yes" if t["confirm"] else ""]))
+    if data["omitted"]:
+        click.echo("# left out")
+        click.echo("left out\tpattern\twhy")
+        for o in data["omitted"]:
+            click.echo("\t".join([o["name"], o["pattern"] or "", o["reason"]]))
+    click.echo("Input and output schemas: add --json.", err=True)
+
+
 def _check_inputs(address: str, rcan: str | None, transport: str, port: int) -> None:
     """Fail before serving: once stdio serves, errors can only go to the log."""
     from aster_connect.addresses import resolve_address
+    from aster_connect.credentials import check_files, credential_kind
 
-    resolve_address(address)
-    if rcan is not None and not Path(rcan).expanduser().is_file():
-        raise UsageError(f"credential file not found: {rcan}",
-                         "Pass the consumer credential (aster trust sign consumer --out FILE) or an "
-                         ".aster-identity file.")
+    addr = resolve_address(address)
+    # every credential file the dial will read, checked now (a corrupt one is bad input, exit 2)
+    kind = credential_kind(Path(rcan).expanduser()) if rcan is not None else None
+    check_files(identity=rcan if kind == "identity" else addr.identity_file, peer=addr.peer,
+                credential_file=rcan if kind == "json" else None)
     if transport == "http" and not 0 <= port <= 65535:
         raise UsageError(f"invalid --port {port}", "Use 0 (any free port) to 65535.")
 
@@ -81,7 +103,7 @@ def _setup_logging() -> None:
               help="stdio for a local agent; http serves streamable HTTP on --host/--port.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (http).")
 @click.option("--port", type=int, default=8765, show_default=True, help="Port to listen on (http; 0 = any).")
-@click.option("--connect-timeout", type=float, default=10.0, show_default=True, metavar="SECONDS",
+@click.option("--connect-timeout", type=SECONDS, default=10.0, show_default=True, metavar="SECONDS",
               help="How long to wait for the peer's admission.")
 @click.option("--list", "list_only", is_flag=True, help="Print the tools and their schemas instead of serving.")
 @json_option
@@ -102,8 +124,6 @@ def mcp(address: str, rcan: str | None, allow: tuple[str, ...], deny: tuple[str,
     """
     if as_json and not list_only:
         raise UsageError("--json only applies with --list", "Use: aster mcp ADDRESS --list --json")
-    if connect_timeout <= 0:
-        raise UsageError("--connect-timeout must be positive", "Give a number of seconds, e.g. 10.")
     _check_inputs(address, rcan, transport, port)
     filters = Filters(allow=allow, deny=deny, confirm=confirm)
     if list_only:

@@ -37,10 +37,16 @@ class Refusal:
     message: str
 
 
-def question(tool_name: str, arguments: Mapping[str, Any] | None) -> str:
+#: the most characters of arguments a question shows; a call with more is refused unasked,
+#: because a user cannot approve what they are not shown (and nothing is ever cut)
+MAX_SHOWN = 100_000
+
+
+def question(tool_name: str, arguments: Mapping[str, Any] | None) -> str | None:
+    """The question showing every argument, or ``None`` when they are too long to show."""
     shown = json.dumps(arguments or {}, indent=1, ensure_ascii=False, sort_keys=True)
-    if len(shown) > 2000:
-        shown = shown[:2000] + "\n... (truncated)"
+    if len(shown) > MAX_SHOWN:
+        return None
     return f"An agent wants to call {tool_name} on a live Aster service with:\n{shown}\nApprove?"
 
 
@@ -67,6 +73,11 @@ async def confirm(ctx: Any, params: Any, tool_name: str) -> Refusal | Any | None
     from mcp_types.version import is_version_at_least
 
     text = question(tool_name, params.arguments)
+    if text is None:
+        return Refusal("FAILED_PRECONDITION",
+                       f"the arguments of this call to {tool_name} are too long to show for confirmation "
+                       f"(more than {MAX_SHOWN:,} characters as JSON), so the user was not asked and the call "
+                       "was not made; send smaller arguments")
     if not _can_ask(ctx.session.client_capabilities):
         return Refusal("FAILED_PRECONDITION",
                        f"{tool_name} needs the user's confirmation (--confirm), but this MCP client cannot ask "

@@ -259,7 +259,11 @@ def output_schema(method: Mapping[str, Any], types: TypeTable) -> dict[str, Any]
             "items": {"type": "array", "items": response},
             "count": {"type": "integer"},
             "complete": {"type": "boolean", "description": "true when the stream ended by itself"},
-            "stopped": {"enum": ["end", "max_items", "timeout"]},
+            "stopped": {"enum": ["end", "max_items", "timeout", "error"]},
+            "error": {"type": "object", "description": "why the call failed (stopped: error; isError is true)",
+                      "properties": {"status": {"type": "string"}, "code": {"type": "integer"},
+                                     "message": {"type": "string"}, "hint": {"type": "string"}},
+                      "required": ["status", "code", "message"]},
         },
         "required": ["items", "count", "complete", "stopped"],
     }

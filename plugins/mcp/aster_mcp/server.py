@@ -61,6 +61,24 @@ def error_payload(status: str, message: str, hint: str | None = None) -> dict[st
     return {"error": error}
 
 
+def error_structure(tool: ToolSpec, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``structuredContent`` of an error result: one that satisfies the tool's ``outputSchema``.
+
+    Clients validate it even when ``isError`` is true (the TypeScript SDK, and
+    so both MCP Inspectors, show "Structured content does not match the tool's
+    output schema" instead of the message). A stream tool's error is its
+    collected stream, empty, ``stopped: "error"``, with the error beside it (see
+    :func:`aster_mcp.schema.output_schema`); a unary tool's response schema is
+    open, so ``{"error": ...}`` fits it unless the response has a field called
+    ``error`` of its own: then there is no structured content, only the text.
+    """
+    if tool.pattern in (SERVER_STREAM, BIDI_STREAM):
+        return {"items": [], "count": 0, "complete": False, "stopped": "error", **payload}
+    if "error" in (tool.output_schema.get("properties") or {}):
+        return None
+    return payload
+
+
 class Bridge:
     """Runs one tool call against the peer and shapes its result."""
 
@@ -125,11 +143,11 @@ def build_server(link: PeerLink, sessions: SessionPool) -> Any:
 
     bridge = Bridge(link, sessions)
 
-    def tool_error(status: str, message: str, hint: str | None = None) -> Any:
+    def tool_error(tool: ToolSpec, status: str, message: str, hint: str | None = None) -> Any:
         payload = error_payload(status, message, hint)
         text = f"{status} ({payload['error']['code']}): {message}" + (f"\nHint: {hint}" if hint else "")
-        return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=payload,
-                                    is_error=True)
+        return types.CallToolResult(content=[types.TextContent(text=text)],
+                                    structured_content=error_structure(tool, payload), is_error=True)
 
     async def catalog_or_error() -> Any:
         try:
@@ -157,11 +175,11 @@ def build_server(link: PeerLink, sessions: SessionPool) -> Any:
         try:
             plan = plan_call(tool.method, params.arguments, tool.types)
         except ArgumentError as exc:
-            return tool_error("INVALID_ARGUMENT", f"{tool.name}: {exc}")
+            return tool_error(tool, "INVALID_ARGUMENT", f"{tool.name}: {exc}")
         if tool.confirm:
             decision = await confirm(ctx, params, tool.name)
             if isinstance(decision, Refusal):
-                return tool_error(decision.status, decision.message)
+                return tool_error(tool, decision.status, decision.message)
             if decision is not None:
                 return decision  # input_required: the client asks and retries
         from aster_connect.errors import CallError
@@ -169,10 +187,10 @@ def build_server(link: PeerLink, sessions: SessionPool) -> Any:
         try:
             result = await bridge.run(tool, plan, session_key(ctx))
         except CallError as exc:
-            return tool_error(exc.status, exc.detail, exc.hint)
+            return tool_error(tool, exc.status, exc.detail, exc.hint)
         except Exception as exc:  # noqa: BLE001 - one failed call must not take the server down
             log.exception("%s failed", tool.name)
-            return tool_error("INTERNAL", f"{tool.name} failed: {type(exc).__name__}: {exc}")
+            return tool_error(tool, "INTERNAL", f"{tool.name} failed: {type(exc).__name__}: {exc}")
         return types.CallToolResult(content=[types.TextContent(text=_text(result))], structured_content=result)
 
     return Server("aster-mcp", version=__version__, instructions=INSTRUCTIONS,
@@ -195,9 +213,9 @@ async def serve(options: Options) -> None:
 
 
 async def _serve_stdio(link: PeerLink, sessions: SessionPool) -> None:
-    from mcp.server.stdio import stdio_server
+    from .stdio import answering_stdio_server
 
-    async with stdio_server() as (read_stream, write_stream):
+    async with answering_stdio_server() as (read_stream, write_stream):
         link.start()
         server = build_server(link, sessions)
         await server.run(read_stream, write_stream, server.create_initialization_options())
