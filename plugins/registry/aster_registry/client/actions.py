@@ -185,7 +185,7 @@ def recover(ctx: Context, handle: str, code: str) -> dict[str, Any]:
 
     async def go() -> Any:
         async with ctx.session() as reg:
-            return await reg.call(wire.PROFILE, "recover", ctx.sign("recover", handle=handle, recovery_code=code))
+            return await reg.call(wire.PROFILE, "recover", ctx.sign("recover", handle=handle, code=code))
 
     result = _run(go)
     status = getattr(result, "status", "") or "verified"

@@ -284,13 +284,13 @@ def discover(query: str, limit: int, offset: int, registry: str | None, root_key
     data = run(_ctx(registry, root_key, timeout), query, limit=limit, offset=offset)
 
     def render(d: dict[str, Any]) -> None:
-        from aster_core.output import print_table
-
-        rows = [(f"@{s['handle']}/{s['service_name']}", f"v{s['version']}", s["status"] or "unknown",
-                 s["visibility"] or "public", s["delegation_mode"] or "open", s["endpoint_count"], s["description"])
-                for s in d["services"]]
-        print_table(["service", "version", "status", "visibility", "access", "live endpoints", "description"], rows,
-                    title=f"Found {d['total']} service(s)")
+        click.echo(f"Found {d['total']} service(s).")
+        for s in d["services"]:
+            click.echo(f"  @{s['handle']}/{s['service_name']} [v{s['version']}] {s['status'] or 'unknown'} "
+                       f"{s['visibility'] or 'public'} {s['delegation_mode'] or 'open'} "
+                       f"({s['endpoint_count']} live endpoint(s))")
+            if s["description"]:
+                click.echo(f"    {s['description']}")
 
     emit(data, as_json, render)
 
