@@ -99,7 +99,6 @@ def test_deploy_provision_grant_reconcile_fetch_call_revoke(mesh, manifest_files
         assert mesh.ok("grants", "list", "--deployment", DEP)["items"] == []
         time.sleep(0.5)  # the gate refreshes every 0.2 s in this test
         denied = call_get(producer.address, mesh.tmp / "consumer.identity", mesh.tmp)
-        denied = call_get(producer.address, mesh.tmp / "consumer.identity", mesh.tmp)
         assert_clean_error(denied, 3, "revoked")
         # and the authority no longer releases it
         assert_clean_error(mesh.aster("authority", "fetch", "--identity", "consumer.identity"), 4)

@@ -13,9 +13,9 @@ Every call is checked against the deployment's revocation list (public, like a C
   it (an older credential still valid by its expiry): PERMISSION_DENIED;
 - with ``refuse_unknown`` callers the authority never granted anything: PERMISSION_DENIED.
 
-The list is fetched when older than ``refresh`` seconds (one fetch at a time, outside the
-call when a cached list is still usable) and written to ``cache_file`` when given, so a
-restarted producer starts with it. When the authority cannot be reached the last list keeps
+The list is fetched when older than ``refresh`` seconds (one fetch at a time; the call that
+finds it old waits for it, so a revocation holds within ``refresh`` seconds) and written to
+``cache_file`` when given, so a restarted producer starts with it. When the authority cannot be reached the last list keeps
 being used for ``grace`` seconds after it was fetched; after that every call is refused
 (UNAVAILABLE) until the authority answers again: fail closed.
 """
@@ -32,7 +32,7 @@ from typing import Any, Callable
 from aster.interceptors.base import CallContext, Interceptor
 from aster.status import RpcError, StatusCode
 
-FETCH_TIMEOUT = 10.0
+FETCH_TIMEOUT = 5.0
 
 
 class AuthorityGate(Interceptor):
@@ -52,7 +52,7 @@ class AuthorityGate(Interceptor):
         self._revoked: dict[str, str] = {}
         self._granted: dict[str, set[str]] = {}
         self._lock = asyncio.Lock()
-        self._task: asyncio.Task | None = None
+        self._last_attempt: float | None = None
         self._load_cache()
 
     # -- the list ------------------------------------------------------------------------
@@ -103,31 +103,40 @@ class AuthorityGate(Interceptor):
     async def refresh_now(self) -> bool:
         """Fetch the list now; True when it arrived (the old one is kept otherwise)."""
         async with self._lock:
-            try:
-                doc = await self._fetch()
-            except Exception as exc:  # noqa: BLE001 - the authority may be down: that is what grace is for
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                return False
-            self._install(doc, self.clock())
-            self.last_error = None
-            try:
-                self._save_cache(doc)
-            except Exception:  # noqa: BLE001
-                pass
-            return True
+            return await self._refresh_locked()
+
+    async def _refresh_locked(self) -> bool:
+        self._last_attempt = self.clock()
+        try:
+            doc = await self._fetch()
+        except Exception as exc:  # noqa: BLE001 - the authority may be down: that is what grace is for
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            return False
+        self._install(doc, self.clock())
+        self.last_error = None
+        try:
+            self._save_cache(doc)
+        except Exception:  # noqa: BLE001
+            pass
+        return True
 
     def _age(self) -> float | None:
         return None if self.fetched_at is None else self.clock() - self.fetched_at
 
     async def _ensure(self) -> None:
+        """Refresh when the list is older than ``refresh`` (the call waits for it, so a revocation
+        takes effect within ``refresh`` seconds); after a failed fetch, the cached list is used
+        without retrying until ``refresh`` seconds passed again."""
         age = self._age()
         if age is not None and age < self.refresh:
             return
-        if age is not None and age < self.grace:
-            if self._task is None or self._task.done():  # refresh beside the call; this call uses the cache
-                self._task = asyncio.ensure_future(self.refresh_now())
+        if age is not None and self._last_attempt is not None and self.clock() - self._last_attempt < self.refresh:
             return
-        await self.refresh_now()
+        async with self._lock:
+            age = self._age()
+            if age is not None and age < self.refresh:
+                return  # another call refreshed it while we waited
+            await self._refresh_locked()
 
     # -- the check -----------------------------------------------------------------------
     async def on_request(self, ctx: CallContext, request: object) -> object:
