@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from .. import rules
+
 #: ±seconds between the client's timestamp and ours (no more than half the nonce window).
 SKEW_S = 300
 #: how long a nonce is remembered
@@ -35,26 +37,15 @@ MAX_MAP = 64 * 1024
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _HEX128 = re.compile(r"[0-9a-fA-F]{128}")
 _HEX32 = re.compile(r"[0-9a-fA-F]{16,64}")
-_HANDLE = re.compile(r"[a-z0-9](?:[a-z0-9-]{1,37}[a-z0-9])?")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
-_RATE = re.compile(r"[1-9][0-9]{0,5}/[1-9][0-9]{0,3}[mh]")
 _ROLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 
-#: Handles nobody may claim: operator, infrastructure and impersonation-prone words.
-RESERVED = frozenset("""
-admin administrator aster asterrpc api app apps auth billing blog bot bots cdn ci config console
-contact dashboard dev developer developers directory dns docs download email everyone example
-ftp git github help here home host hostmaster info internal invalid join legal localhost login
-logout mail mailer me mesh moderator noc noreply no-reply null nobody official operator ops owner
-postmaster privacy registry root sales security service services settings signup smtp source
-staff status support sysadmin system team terms test undefined user users verify webmaster www
-""".split())
-
-STATUSES = ("experimental", "stable", "deprecated")
-VISIBILITIES = ("public", "private")
+# The value rules (handle, email, service name, rate limit, choices) are the ones our client
+# checks before sending: one definition in aster_registry.rules, enforced here too.
+STATUSES = rules.STATUSES
+VISIBILITIES = rules.VISIBILITIES
 SCOPES = ("handle", "node")
 MODES = ("open", "closed")
+RESERVED = rules.RESERVED
 
 
 @dataclass
@@ -77,23 +68,9 @@ def bad(message: str) -> Refused:
 
 def handle_problem(handle: Any) -> str | None:
     """Why ``handle`` cannot be a handle, or None."""
-    if not isinstance(handle, str) or not handle:
-        return "handle is required"
-    if handle != handle.lower():
-        return "handle must be lowercase"
-    if not 3 <= len(handle) <= 39:
-        return "handle must be 3-39 characters"
-    if handle.isdigit():
-        return "handle cannot be only digits"
-    if "--" in handle:
-        return "handle cannot contain consecutive hyphens"
-    if handle.startswith(("aster-", "admin-")):
-        return "handle is reserved"
-    if handle in RESERVED:
-        return "handle is reserved"
-    if not _HANDLE.fullmatch(handle):
-        return "handle may use a-z, 0-9 and inner hyphens, starting and ending with a letter or digit"
-    return None
+    if not isinstance(handle, str):
+        return "a handle is required"
+    return rules.check_handle(handle)
 
 
 def check_handle(handle: Any, what: str = "handle") -> str:
@@ -106,13 +83,13 @@ def check_handle(handle: Any, what: str = "handle") -> str:
 
 
 def check_email(email: Any) -> str:
-    if not isinstance(email, str) or not email or len(email) > MAX_EMAIL or not _EMAIL.fullmatch(email):
+    if not isinstance(email, str) or rules.check_email(email):
         raise bad("email must look like name@example.org (at most 254 characters)")
     return email
 
 
 def check_service_name(name: Any) -> str:
-    if not isinstance(name, str) or not _IDENT.fullmatch(name):
+    if not isinstance(name, str) or rules.check_service_name(name):
         raise bad("service_name must be an identifier (letters, digits, _; at most 128)")
     return name
 
@@ -158,7 +135,7 @@ def check_replacement(value: Any) -> str | None:
         return None
     text = value.removeprefix("@")
     handle, _, service = text.partition("/")
-    if handle_problem(handle) or not _IDENT.fullmatch(service or ""):
+    if handle_problem(handle) or rules.check_service_name(service):
         raise bad("replacement must be @handle/Service")
     return f"@{handle}/{service}"
 
@@ -176,7 +153,7 @@ def check_delegation(value: Any) -> dict[str, Any]:
     mode = check_choice(value.get("mode", "open"), "delegation.mode", MODES)
     ttl = check_int(value.get("token_ttl", 300), "delegation.token_ttl", 60, 86400)
     rate = value.get("rate_limit")
-    if rate is not None and (not isinstance(rate, str) or not _RATE.fullmatch(rate)):
+    if rate is not None and (not isinstance(rate, str) or rules.check_rate_limit(rate)):
         raise bad("delegation.rate_limit must look like 10/1h or 5/30m")
     roles = value.get("roles", ["consumer"])
     if not isinstance(roles, list) or not roles or len(roles) > MAX_ROLES:
