@@ -204,7 +204,70 @@ def mcp(d: Demo, addr: str) -> None:
           sys.executable, str(ROOT / "demo" / "mcp_agent.py"), addr)
 
 
-SECTIONS = [host, trust, enroll, contract, connect]
+def authority(d: Demo) -> None:
+    d.section("Authority: reviewed deployments, local signing, grants",
+              "An authority on SQLite holds service deployments. A proposed contract becomes a plan, classified "
+              "update (compatible) or migration (breaking); a person accepts it; reconcile signs the credentials "
+              "the accepted state calls for on this machine (the authority never sees the root key) and uploads "
+              "them. Nodes fetch their own credentials with their node key.")
+    d.run("An admin credential for the authority (role authority.admin)", "aster", "enroll", "node", "--role",
+          "consumer", "--name", "ops", "--capabilities", "authority.admin", "--root-key", "root.key",
+          "--identity", "ops.identity", "-q")
+    info = d.serve("The authority, trusting root.pub", "aster", "authority", "serve", "--db", "authority.db",
+                   "--root-pubkey", "root.pub", "--identity", "authority.key", "--bind", "127.0.0.1",
+                   "--max-lifetime", "240")
+    d.env.update(ASTER_AUTHORITY_ADDR=info["address"], ASTER_AUTHORITY_CREDENTIAL="ops.identity")
+    svc = "tests.authority.services"
+    d.run("A service deployment whose instances get the role 'tasks'", "aster", "svc", "tasks", "create",
+          "--namespace", "Task*", "--role", "tasks")
+    for name in ("v1", "update", "migration"):
+        d.run(f"TaskService's manifest ({name})", "aster", "contract", "gen", "--service",
+              f"{svc}.tasks_{name}:TaskService", "--out", f"tasks_{name}.json", show=False)
+
+    def plan_of(proc: subprocess.CompletedProcess) -> str:
+        return json.loads(proc.stdout)["plan"]["plan_id"]
+
+    plan = plan_of(d.run("Propose it: a plan (JSON here, to pick up its id)", "aster", "svc", "tasks", "apply",
+                         "--manifest", "tasks_v1.json", "--json"))
+    d.run("The plans of the deployment", "aster", "svc", "tasks", "authority", "plan", "list")
+    d.run("Accept it (without --yes it shows the changes and asks)", "aster", "svc", "tasks", "authority",
+          "accept-update", plan, "--yes")
+    d.run("Provision an instance: node key and producer credential signed here, registered, written 0600", "aster",
+          "svc", "tasks", "provision", "--out", "tasks.identity", "--root-key", "root.key")
+    d.env.update(AUTHTEST_AUTHORITY=info["address"], AUTHTEST_DEPLOYMENT="tasks")
+    tasks = d.serve("The service runs with that identity, trusting the root, behind aster_authority.gate",
+                    sys.executable, "-m", "tests.support.serve", "--services", f"{svc}.tasks_gated:TaskService",
+                    "--identity", "tasks.identity", "--root-pubkey-file", "root.pub", "--max-lifetime", "200")
+    plan = plan_of(d.run("A compatible change (new method, new optional field)", "aster", "svc", "tasks", "apply",
+                         "--manifest", "tasks_update.json", "--json", show=False))
+    d.run("...is an update: accept it and reconcile in one step", "aster", "svc", "tasks", "authority",
+          "accept-update", plan, "--yes", "--reconcile", "--root-key", "root.key")
+    plan = plan_of(d.run("A breaking change (method removed, field retyped)", "aster", "svc", "tasks", "apply",
+                         "--manifest", "tasks_migration.json", "--json", show=False))
+    d.run("...is a migration: accept-update refuses it (exit 1)", "aster", "svc", "tasks", "authority",
+          "accept-update", plan, "--yes", expect=1)
+    d.run("accept-migration needs an acknowledgement", "aster", "svc", "tasks", "authority", "accept-migration",
+          plan, "--acknowledgement", "callers move to text ids", "--yes", "--reconcile", "--root-key", "root.key")
+    d.run("A new consumer asks for its credential: none yet (exit 4), but now it has a key and an endpoint id",
+          "aster", "authority", "fetch", "--identity", "reader.identity", expect=4)
+    import tomllib
+
+    consumer = tomllib.loads((WORK / "reader.identity").read_text())["node"]["endpoint_id"]
+    d.run("Grant it the role tasks.reader", "aster", "grants", "add", "--deployment", "tasks", "--consumer",
+          consumer, "--role", "tasks.reader")
+    d.run("Reconcile signs exactly what is missing", "aster", "svc", "tasks", "authority", "reconcile",
+          "--root-key", "root.key")
+    d.run("The consumer fetches it with its own node key", "aster", "authority", "fetch", "--identity",
+          "reader.identity")
+    d.run("...and calls the role-gated method", "aster", "call", tasks["address"], "TaskService.get",
+          '{"task_id": 7}', "--rcan", "reader.identity")
+    d.run("Revoke the grant", "aster", "grants", "remove", "--deployment", "tasks", "--consumer", consumer,
+          "--role", "tasks.reader")
+    d.run("The producer's gate refuses it at once (exit 3), though its credential has not expired", "aster", "call",
+          tasks["address"], "TaskService.get", '{"task_id": 7}', "--rcan", "reader.identity", expect=3)
+
+
+SECTIONS = [host, trust, enroll, contract, connect, authority]
 
 
 def main() -> int:
