@@ -208,18 +208,28 @@ def setup(action: str, editable: bool, fresh: bool) -> None:
 
 
 def setup_test_tools() -> None:
-    """Non-Python tools some tests drive: TypeScript (npm), tmux and PostgreSQL (Debian)."""
+    """Non-Python tools some tests drive: TypeScript (npm) and Debian packages (DEBIAN_TEST_TOOLS)."""
     for package_json in sorted(ROOT.glob("tests/*/ts/package.json")):
         if shutil.which("npm"):
             lock = package_json.with_name("package-lock.json")
             run("npm", "ci" if lock.exists() else "install", "--no-audit", "--no-fund", "--silent",
                 cwd=package_json.parent)
-    if not shutil.which("tmux") and shutil.which("apt-get") and os.geteuid() == 0:
-        subprocess.run(["apt-get", "install", "-y", "-q", "tmux"], check=False,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-    if not Path("/usr/lib/postgresql/15/bin/initdb").exists() and shutil.which("apt-get") and os.geteuid() == 0:
-        subprocess.run(["apt-get", "install", "-y", "-q", "postgresql"], check=False,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    missing = [package for package, present in DEBIAN_TEST_TOOLS.items() if not present()]
+    if missing and shutil.which("apt-get") and os.geteuid() == 0:
+        apt = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]
+        if subprocess.run(install, check=False, env=apt).returncode != 0:
+            # a fresh machine may have no package lists yet
+            subprocess.run(["apt-get", "update", "-q"], check=False, env=apt)
+            subprocess.run(install, check=False, env=apt)
+
+
+# Debian packages the tests drive, and how to tell each is there.
+DEBIAN_TEST_TOOLS = {
+    "tmux": lambda: shutil.which("tmux") is not None,            # the shell's terminal tests
+    "fish": lambda: shutil.which("fish") is not None,            # fish completion
+    "postgresql": lambda: Path("/usr/lib/postgresql/15/bin/initdb").exists(),  # the servers' PostgreSQL tests
+}
 
 
 def dist() -> None:
