@@ -11,7 +11,7 @@ def check_authority() -> CheckResult:
 
     address = _setting("ASTER_AUTHORITY_ADDR", "address")
     if not address:
-        return CheckResult("authority", "ok", "no authority configured (ASTER_AUTHORITY_ADDR, [authority] address)")
+        return CheckResult("authority", "ok", "no authority configured (ASTER_AUTHORITY_ADDR or authority.address in config.toml)")
     from . import ops
 
     try:

@@ -1,0 +1,1 @@
+"""Migration files (alembic reads them by path; this file only makes the folder a package for the wheel)."""
