@@ -539,18 +539,33 @@ class Store:
             return cred, f"it expires later than the authority allows ({item['expires_at']})"
         return cred, None
 
+    def _store_credentials(self, conn: sa.Connection, deployment_id: str, verified: list[tuple[dict, Any]],
+                           now: int, actor: Actor | None) -> None:
+        """Store verified credentials (a few statements for the whole batch)."""
+        if not verified:
+            return
+        c = credentials.c
+        for subject in (PRODUCER, CONSUMER):
+            endpoints = [item["endpoint_id"] for item, _ in verified if item["subject"] == subject]
+            if endpoints:
+                conn.execute(sa.delete(credentials).where(c.deployment_id == deployment_id, c.subject == subject,
+                                                          c.endpoint_id.in_(endpoints)))
+        conn.execute(sa.insert(credentials), [
+            dict(deployment_id=deployment_id, endpoint_id=item["endpoint_id"], subject=item["subject"], type=cred.type,
+                 credential=cred.to_json(), attributes=_j(cred.attributes), expires_at=cred.expires_at,
+                 uploaded_at=now, uploaded_by=actor.endpoint_id if actor else "") for item, cred in verified])
+        renewed = [item["id"] for item, _ in verified if item["subject"] == PRODUCER]
+        if renewed:
+            conn.execute(sa.update(instances).where(instances.c.instance_id.in_(renewed)).values(renewed_at=now))
+        # a fresh credential for the granted roles lifts a "roles reduced" revocation
+        lifted = [item["endpoint_id"] for item, _ in verified if item["subject"] == CONSUMER]
+        if lifted:
+            conn.execute(sa.delete(revocations).where(revocations.c.deployment_id == deployment_id,
+                                                      revocations.c.endpoint_id.in_(lifted)))
+
     def _store_credential(self, conn: sa.Connection, deployment_id: str, item: dict[str, Any], cred: Any,
                           now: int, actor: Actor | None) -> None:
-        key = dict(deployment_id=deployment_id, endpoint_id=item["endpoint_id"], subject=item["subject"])
-        conn.execute(sa.delete(credentials).where(*(credentials.c[k] == v for k, v in key.items())))
-        conn.execute(sa.insert(credentials).values(**key, type=cred.type, credential=cred.to_json(),
-                                                   attributes=_j(cred.attributes), expires_at=cred.expires_at,
-                                                   uploaded_at=now, uploaded_by=actor.endpoint_id if actor else ""))
-        if item["subject"] == PRODUCER:
-            conn.execute(sa.update(instances).where(instances.c.instance_id == item["id"]).values(renewed_at=now))
-        else:  # a fresh credential for the granted roles lifts a "roles reduced" revocation
-            conn.execute(sa.delete(revocations).where(revocations.c.deployment_id == deployment_id,
-                                                      revocations.c.endpoint_id == item["endpoint_id"]))
+        self._store_credentials(conn, deployment_id, [(item, cred)], now, actor)
 
     def upload(self, kind: str, deployment_id: str, docs: list[Any], *, actor: Actor | None = None) -> dict[str, Any]:
         """Verify and store signed credentials; each is stored or refused on its own."""
@@ -563,6 +578,7 @@ class Store:
             now = self._now()
             by_key = {(i["endpoint_id"], i["type"]): i for i in self._desired(conn, dep, now)}
             results = []
+            verified: list[tuple[dict, Any]] = []
             for n, doc in enumerate(docs):
                 endpoint = doc.get("endpoint_id") if isinstance(doc, dict) else None
                 ctype = (doc.get("type") or doc.get("credential_type")) if isinstance(doc, dict) else None
@@ -573,8 +589,12 @@ class Store:
                 if problem:
                     results.append({**entry, "status": "failed", "reason": f"credentials[{n}]: {problem}"})
                     continue
-                self._store_credential(conn, deployment_id, item, cred, now, actor)
+                if any(v[0] is item for v in verified):
+                    results.append({**entry, "status": "failed", "reason": f"credentials[{n}]: uploaded twice"})
+                    continue
+                verified.append((item, cred))
                 results.append({**entry, "status": "current", "expires_at": cred.expires_at})
+            self._store_credentials(conn, deployment_id, verified, now, actor)
             if any(r["status"] == "current" for r in results):
                 self._swap(conn, dep, revision)
                 self._history(conn, deployment_id, actor, "credentials",

@@ -1,0 +1,124 @@
+"""The deployment authority: `plan list --all` over many plans, accept latency, and reconcile of many
+instances against signing the same credentials in-process with aster_trust.
+
+    .venv/bin/python benchmarks/bench_authority.py [--plans 10000] [--instances 1000] [--db postgresql://...]
+
+A real `aster authority serve` on 127.0.0.1 (SQLite in a temp dir unless --db). Plans and
+instances are seeded straight into the database (seeding is not what is measured). Prints
+each figure and the reconcile ratio (goal <= 1.5x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("ASTER_RELAY_MODE", "disabled")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--plans", type=int, default=10_000)
+    ap.add_argument("--instances", type=int, default=1000)
+    ap.add_argument("--accepts", type=int, default=20)
+    ap.add_argument("--db")
+    args = ap.parse_args()
+
+    import sqlalchemy as sa
+
+    from aster_authority import plans, store
+    from aster_authority.client import ADMIN, Authority
+    from aster_authority.ops import reconcile
+    from aster_enroll.identity import NodeKey
+    from aster_trust import credentials
+    from aster_trust.keys import generate_root_key, write_key_pair
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-authority-"))
+    os.environ["ASTER_HOME"] = str(tmp / "home")
+    root = generate_root_key()
+    write_key_pair(tmp / "root.key", root)
+    db = args.db or str(tmp / "authority.db")
+    st = store.Store.open(db, root.public_key)
+    from aster_contract.manifest import build_manifests
+
+    manifest = build_manifests(["tests.authority.services.tasks_v1:TaskService"]).manifests
+    actor = plans.Actor("00" * 32, "bench")
+    st.create("service", "bench", roles=["tasks"], actor=actor)
+    first = st.apply("service", "bench", manifest, actor=actor)["plan"]["plan_id"]
+    st.accept("service", "bench", first, "update", actor=actor)
+    now = int(time.time())
+    dep = st.show("service", "bench")
+    with st.engine.begin() as conn:
+        rows = []
+        for n in range(args.plans):
+            p = plans.Plan(plans.new_ulid(), "bench", "update", "pending", dep["version"], manifest,
+                           f"blake3:{n:064x}", [], [], now, now + 86400)
+            rows.append(store._plan_values(p))
+        conn.execute(sa.insert(store.plan_rows), rows)
+        conn.execute(sa.insert(store.instances), [
+            dict(instance_id=store.instance_id_for(k.endpoint_id), deployment_id="bench", kind="service",
+                 endpoint_id=k.endpoint_id, state="active", disabled=False, metadata="{}", created_at=now,
+                 renewed_at=None) for k in (NodeKey.generate() for _ in range(args.instances))])
+    st.close()
+
+    admin = tmp / "admin.cred"
+    cred = credentials.sign(root, "policy", expires_at=now + 3600, attributes={"aster.role": "authority.admin"})
+    admin.write_text(cred.to_json())
+    cmd = [str(Path(sys.executable).with_name("aster")), "authority", "serve", "--db", db, "--root-pubkey",
+           root.public_hex, "--identity", str(tmp / "node.key"), "--bind", "127.0.0.1", "--max-lifetime", "900"]
+    env = dict(os.environ, ASTER_SERVER_LOG_LEVEL="warning", ASTER_LOG_LEVEL="warning")
+    server = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    try:
+        address = json.loads(server.stdout.readline())["address"]
+        env.update(ASTER_AUTHORITY_ADDR=address, ASTER_AUTHORITY_CREDENTIAL=str(admin))
+        t = time.perf_counter()
+        out = subprocess.run([cmd[0], "svc", "bench", "authority", "plan", "list", "--all", "--limit", "500",
+                              "--json"], capture_output=True, text=True, env=env, timeout=600)
+        listed = time.perf_counter() - t
+        count = len(json.loads(out.stdout)["items"])
+        print(f"plan list --all: {count} plans in {listed:.2f} s (one process, pages of 500)")
+
+        with Authority.open(address, str(admin)) as auth:
+            ids = [p["plan_id"] for p in auth.call(ADMIN, "plan_list", {"kind": "service", "deployment_id": "bench",
+                                                                         "state": "pending", "limit": 500})["items"]]
+            times = []
+            for _ in range(args.accepts):
+                version = auth.call(ADMIN, "show", {"kind": "service", "deployment_id": "bench"})["version"]
+                plan = auth.call(ADMIN, "apply", {"kind": "service", "deployment_id": "bench",
+                                                  "manifests_json": json.dumps([{**manifest[0], "changelog": str(time.time())}])})
+                t = time.perf_counter()
+                auth.call(ADMIN, "accept", {"kind": "service", "deployment_id": "bench",
+                                            "plan_id": plan["plan"]["plan_id"], "classification": "update",
+                                            "expected_version": version})
+                times.append(time.perf_counter() - t)
+            print(f"accept latency: median {statistics.median(times) * 1000:.1f} ms over {len(times)} "
+                  f"({len(ids)} pending plans on the page)")
+            t = time.perf_counter()
+            result = reconcile(auth, "bench", root_key_file=str(tmp / "root.key"))
+            rec = time.perf_counter() - t
+        desired = result["counts"]
+        t = time.perf_counter()
+        attrs = {"aster.deployment": "bench", "aster.contract": "x", "aster.role": "tasks"}
+        for _ in range(args.instances):
+            credentials.sign(root, "producer", expires_at=now + 86400, attributes=attrs,
+                             endpoint_id=NodeKey.generate().endpoint_id)
+        local = time.perf_counter() - t
+        print(f"reconcile of {args.instances} instances: {rec:.2f} s ({desired}); signing them in-process: "
+              f"{local:.2f} s; ratio {rec / local:.2f}x (goal <= 1.5x)")
+    finally:
+        server.terminate()
+        server.wait(10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
