@@ -52,6 +52,19 @@ class Filters:
     def needs_confirm(self, *names: str) -> bool:
         return any(_matches(names, glob) for glob in self.confirm)
 
+    def may_offer(self, service: str) -> bool:
+        """Whether any tool of ``service`` can pass these globs (judged from the names alone).
+
+        ``--allow 'Billing.*'`` rules out every other service and ``--deny
+        'Admin.*'`` all of ``Admin``, so their manifests need not be read.
+        """
+        for glob in self.deny:
+            head, dot, rest = glob.partition(".")
+            if glob == "*" or (dot and rest == "*" and fnmatchcase(service, head)):
+                return False
+        return not self.allow or any(fnmatchcase(service, glob.partition(".")[0]) or
+                                     fnmatchcase(f"{service}.", glob) for glob in self.allow)
+
 
 def _matches(names: Iterable[str], glob: str) -> bool:
     return any(fnmatchcase(name, glob) for name in names)
@@ -118,10 +131,13 @@ class Omitted:
 class Catalog:
     tools: dict[str, ToolSpec] = field(default_factory=dict)
     omitted: list[Omitted] = field(default_factory=list)
+    #: services the filters would offer but whose schema could not be read: ``{ref: why}``
+    unread: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"tools": [t.to_dict() for t in self.tools.values()],
-                "omitted": [o.to_dict() for o in self.omitted]}
+                "omitted": [o.to_dict() for o in self.omitted],
+                "unread": [{"service": ref, "reason": why} for ref, why in self.unread.items()]}
 
 
 def method_dicts(service: ServiceInfo) -> list[dict[str, Any]] | None:
@@ -145,8 +161,12 @@ def tool_prefix(name: str, version: int, highest: int) -> str:
     return name if version == highest else f"{name}.v{version}"
 
 
-def build_catalog(services: Sequence[ServiceInfo], filters: Filters = Filters()) -> Catalog:
-    """Tools for every method of every version of ``services`` (``aster_connect`` ServiceInfo objects)."""
+def build_catalog(services: Sequence[ServiceInfo], filters: Filters = Filters(),
+                  missing: Mapping[str, str] | None = None) -> Catalog:
+    """Tools for every method of every version of ``services`` (``aster_connect`` ServiceInfo objects).
+
+    ``missing`` gives why a service has no schema (``Connection.schema_missing``).
+    """
     catalog = Catalog()
     first_seen: dict[str, int] = {}
     highest: dict[str, int] = {}
@@ -161,8 +181,14 @@ def build_catalog(services: Sequence[ServiceInfo], filters: Filters = Filters())
         name, version = service.name, int(service.version)
         prefix = tool_prefix(name, version, highest[name])
         if methods is None:
-            catalog.omitted.append(Omitted(f"{prefix}.*", "no published manifest could be read, so no method "
-                                                          "schemas"))
+            why = (missing or {}).get(service.ref or name)
+            if not filters.may_offer(name):  # its manifest was not needed, so not read
+                reason = filters.hidden_by(f"{prefix}.*", f"{name}.*") or "left out by the filters"
+                catalog.omitted.append(Omitted(f"{prefix}.*", reason))
+                continue
+            catalog.omitted.append(Omitted(f"{prefix}.*", f"no method schemas: {why}" if why else
+                                           "no published manifest could be read, so no method schemas"))
+            catalog.unread[service.ref or name] = why or "no published manifest could be read"
             continue
         types = _service_types(methods, everything)
         for method in sorted(methods, key=lambda m: str(m["name"])):

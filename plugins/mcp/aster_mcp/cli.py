@@ -23,9 +23,10 @@ def list_catalog(address: str, *, rcan: str | None = None, filters: Filters = Fi
 
         from .catalog import build_catalog
 
-        conn = await connect(address, rcan=rcan, timeout=timeout)
+        conn = await connect(address, rcan=rcan, timeout=timeout, schemas=False)
         try:
-            return build_catalog(conn.services, filters)
+            await conn.load_schemas()  # all of them: --list also says why each method is left out
+            return build_catalog(conn.services, filters, conn.schema_missing)
         finally:
             await conn.close()
 
@@ -52,8 +53,6 @@ def _render(data: dict[str, Any]) -> None:
 
 def _render_plain(data: dict[str, Any]) -> None:
     """The table for a pipe or file: tab-separated lines, nothing cut at any width."""
-    import click
-
     click.echo(f"# {len(data['tools'])} tool(s) an agent will see")
     click.echo("tool\tcalls\tpattern\tscope\tconfirm")
     for t in data["tools"]:
@@ -132,7 +131,19 @@ def mcp(address: str, rcan: str | None, allow: tuple[str, ...], deny: tuple[str,
         with progress("Connecting to the peer and reading its manifests..."):
             catalog = list_catalog(address, rcan=rcan, filters=filters, timeout=connect_timeout)
         emit(catalog.to_dict(), as_json, _render)
+        if catalog.unread:
+            from aster_core.errors import AsterError
+
+            shown = "; ".join(f"{ref}: {why}" for ref, why in list(catalog.unread.items())[:3])
+            more = f" (and {len(catalog.unread) - 3} more)" if len(catalog.unread) > 3 else ""
+            raise AsterError(f"{len(catalog.unread)} service(s) have no tools because their method schemas "
+                             f"could not be read: {shown}{more}",
+                             "Retry (a producer may publish late), or give ASTER_MANIFEST_TIMEOUT more seconds; "
+                             "a served `aster mcp` keeps reading them and announces new tools.")
         return
+    from .server import start_sdk_import
+
+    start_sdk_import()  # the SDK imports in a thread while the runtime loads and the peer is dialled
     from aster_connect.client import run as run_loop
 
     from .server import Options, serve

@@ -1,10 +1,15 @@
 """The MCP server: tools/list and tools/call on the official SDK's low-level Server.
 
-Start-up is ordered for a fast ``initialize``: the stdio transport claims the
-protocol's file descriptors first (so nothing else can read stdin or write to
-stdout), the dial to the Aster peer starts in the background, and the SDK
-answers ``initialize`` without waiting for it. ``tools/list`` waits for the
-peer.
+Start-up is ordered for a fast ``initialize``: :func:`start_sdk_import` imports
+the MCP SDK in a thread (``aster mcp`` starts it before anything else), while
+the event loop dials the Aster peer and reads its manifests; the SDK answers
+``initialize`` as soon as it is imported, without waiting for the peer, so
+``initialize`` costs the larger of the two, not their sum. Nothing but the SDK
+reads stdin or writes stdout (the runtime and our logs write to stderr).
+``tools/list`` waits for the peer. When manifests arrive late the catalogue
+grows and every client is told with ``notifications/tools/list_changed``
+(handshake-era sessions directly, 2026-07-28 clients on their
+``subscriptions/listen`` stream).
 """
 
 from __future__ import annotations
@@ -33,6 +38,37 @@ HTTP_SESSION_IDLE = 30 * 60.0
 STDIO_SESSION = "stdio"
 INSTRUCTIONS = ("Each tool calls one method of a live Aster service. Streaming methods return their "
                 "messages collected in `items`; client-streaming methods take their messages in `_items`.")
+
+
+_SDK_MODULES = ("mcp_types", "mcp.server.lowlevel", "mcp.server.stdio", "mcp.server.subscriptions",
+                "mcp.shared.exceptions")
+_sdk_import: Any = None
+
+
+def start_sdk_import() -> None:
+    """Begin importing the MCP SDK in a thread (its import is most of ``aster mcp``'s start-up)."""
+    global _sdk_import
+    if _sdk_import is None:
+        import threading
+
+        def load() -> None:
+            import importlib
+
+            for name in _SDK_MODULES:
+                try:
+                    importlib.import_module(name)
+                except Exception:  # noqa: BLE001 - imported again (and reported) on the main path
+                    return
+
+        _sdk_import = threading.Thread(target=load, name="aster-mcp-sdk-import", daemon=True)
+        _sdk_import.start()
+
+
+async def sdk_imported() -> None:
+    """Wait (without blocking the event loop) for :func:`start_sdk_import` to finish."""
+    thread = _sdk_import
+    if thread is not None and thread.is_alive():
+        await asyncio.to_thread(thread.join)
 
 
 @dataclass(frozen=True)
@@ -136,12 +172,37 @@ def _text(data: Any) -> str:
 
 
 def build_server(link: PeerLink, sessions: SessionPool) -> Any:
-    """The SDK ``Server`` with our two handlers."""
+    """The SDK ``Server`` with our two handlers (and ``subscriptions/listen``)."""
     import mcp_types as types
     from mcp.server.lowlevel import Server
+    from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
     from mcp.shared.exceptions import MCPError
 
     bridge = Bridge(link, sessions)
+    bus = InMemorySubscriptionBus()
+    #: one session object per client connection that asked for tools, to tell when the list grows
+    #: (the SDK makes a session object per request, so weak references would vanish; a client that
+    #: went away fails the send and is dropped then)
+    listeners: dict[int, Any] = {}
+
+    def remember(ctx: Any) -> None:
+        session = getattr(ctx, "session", None)
+        if session is not None and hasattr(session, "send_tool_list_changed"):
+            connection = getattr(session, "_connection", session)
+            if id(connection) not in listeners and len(listeners) >= 256:
+                listeners.pop(next(iter(listeners)))
+            listeners[id(connection)] = session
+
+    async def tools_changed() -> None:
+        await bus.publish(ToolsListChanged())
+        for key, session in list(listeners.items()):
+            try:
+                await session.send_tool_list_changed()
+            except Exception as exc:  # noqa: BLE001 - that client is gone or speaks the modern wire
+                log.info("could not send tools/list_changed: %s: %s", type(exc).__name__, exc)
+                listeners.pop(key, None)
+
+    link.on_change(tools_changed)
 
     def tool_error(tool: ToolSpec, status: str, message: str, hint: str | None = None) -> Any:
         payload = error_payload(status, message, hint)
@@ -158,6 +219,7 @@ def build_server(link: PeerLink, sessions: SessionPool) -> Any:
             raise MCPError(code=types.INTERNAL_ERROR, message=message + (f" ({hint})" if hint else "")) from None
 
     async def list_tools(ctx: Any, params: Any) -> Any:
+        remember(ctx)
         catalog = await catalog_or_error()
         return types.ListToolsResult(tools=[
             types.Tool(name=t.name, title=t.name, description=t.description, input_schema=t.input_schema,
@@ -194,7 +256,15 @@ def build_server(link: PeerLink, sessions: SessionPool) -> Any:
         return types.CallToolResult(content=[types.TextContent(text=_text(result))], structured_content=result)
 
     return Server("aster-mcp", version=__version__, instructions=INSTRUCTIONS,
-                  on_list_tools=list_tools, on_call_tool=call_tool)
+                  on_list_tools=list_tools, on_call_tool=call_tool,
+                  on_subscriptions_listen=ListenHandler(bus))
+
+
+def initialization_options(server: Any) -> Any:
+    """Initialization options announcing ``tools.listChanged`` (the catalogue can grow)."""
+    from mcp.server.lowlevel.server import NotificationOptions
+
+    return server.create_initialization_options(NotificationOptions(tools_changed=True))
 
 
 async def serve(options: Options) -> None:
@@ -213,12 +283,14 @@ async def serve(options: Options) -> None:
 
 
 async def _serve_stdio(link: PeerLink, sessions: SessionPool) -> None:
+    link.start()  # dial and read manifests while the SDK finishes importing
+    start_sdk_import()
+    await sdk_imported()
     from .stdio import answering_stdio_server
 
     async with answering_stdio_server() as (read_stream, write_stream):
-        link.start()
         server = build_server(link, sessions)
-        await server.run(read_stream, write_stream, server.create_initialization_options())
+        await server.run(read_stream, write_stream, initialization_options(server))
 
 
 async def _serve_http(options: Options, link: PeerLink, sessions: SessionPool) -> None:
@@ -226,6 +298,8 @@ async def _serve_http(options: Options, link: PeerLink, sessions: SessionPool) -
 
     sock = _bind(options.host, options.port)
     link.start()
+    start_sdk_import()
+    await sdk_imported()
     server = build_server(link, sessions)
     app = server.streamable_http_app(host=options.host)
     web = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
