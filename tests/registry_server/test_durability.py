@@ -173,4 +173,4 @@ def test_serve_and_status_errors(tmp_path):
     ok = run_aster(["registry", "status", "--json", "--db", str(tmp_path / "s.db")])
     assert ok.returncode == 0, ok.stderr
     data = json.loads(ok.stdout)
-    assert data["schema"] == "r0001" and data["handles"] == 0 and data["database"]["reachable"] is True
+    assert data["schema"] == "r0002" and data["handles"] == 0 and data["database"]["reachable"] is True

@@ -64,7 +64,7 @@ t_services = sa.Table(
     "registry_services", meta, sa.Column("id", sa.Integer, primary_key=True),
     *(sa.Column(n, sa.String) for n in ("handle", "service_name", "name_lower", "contract_id", "description",
                                          "status", "replacement", "visibility", "token_id")),
-    sa.Column("manifest_json", sa.Text), sa.Column("delegation_json", sa.Text),
+    sa.Column("manifest_json", sa.Text), sa.Column("delegation_json", sa.Text), sa.Column("search_text", sa.Text),
     *(sa.Column(n, sa.Integer) for n in ("version", "method_count")),
     *(sa.Column(n, sa.BigInteger) for n in ("published_at", "updated_at")))
 t_endpoints = sa.Table("registry_endpoints", meta, sa.Column("service_id", sa.Integer, primary_key=True),
@@ -478,6 +478,7 @@ class Store:
             first = first and conn.execute(sa.select(sa.func.count()).select_from(t_recovery)
                                            .where(t_recovery.c.handle == handle)).scalar_one() == 0
             values = dict(contract_id=contract_id, manifest_json=manifest_json, description=description,
+                          search_text=_search_text(name, description, handle),
                           status=status, delegation_json=json.dumps(delegation), method_count=len(methods),
                           version=version, updated_at=now)
             if existing is None:
@@ -544,6 +545,7 @@ class Store:
             values: dict[str, Any] = {"updated_at": self.now()}
             if description is not None:
                 values["description"] = description
+                values["search_text"] = _search_text(svc["service_name"], description, row["handle"])
             if status is not None:
                 values["status"] = status
             if check is not None:
@@ -621,8 +623,6 @@ class Store:
         offset = protect.check_int(offset, "offset", 0, protect.MAX_OFFSET)
         now = self.now()
         s = t_services.c
-        live = (sa.select(t_endpoints.c.service_id, sa.func.count().label("n"))
-                .where(t_endpoints.c.expires_at >= now).group_by(t_endpoints.c.service_id).subquery())
         where: list[Any] = []
         rank: Any = sa.literal(0)
         text = query.strip()
@@ -636,26 +636,25 @@ class Store:
             if text:
                 needle = text.lower()
                 words = [w for w in needle.split() if w]
-                clauses = []
-                for word in words:
-                    clauses.append(sa.or_(s.name_lower.contains(word, autoescape=True),
-                                          sa.func.lower(s.description).contains(word, autoescape=True),
-                                          s.handle.contains(word, autoescape=True)))
-                where.append(sa.and_(*clauses))
+                where.extend(s.search_text.contains(word, autoescape=True) for word in words)
                 rank = (sa.case((s.name_lower == needle, 100), else_=0)
                         + sa.case((s.name_lower.startswith(needle, autoescape=True), 40), else_=0)
-                        + sum(sa.case((s.name_lower.contains(w, autoescape=True), 20), else_=0) for w in words)
-                        + sum(sa.case((sa.func.lower(s.description).contains(w, autoescape=True), 5), else_=0)
-                              for w in words))
+                        + sum(sa.case((s.name_lower.contains(w, autoescape=True), 20), else_=0) for w in words))
+
+        columns = [c for c in t_services.c if c.name not in ("manifest_json", "search_text", "token_id")]
 
         def body(conn: Connection) -> tuple[int, list[dict[str, Any]]]:
             total = conn.execute(sa.select(sa.func.count()).select_from(t_services).where(*where)).scalar_one()
-            rows = conn.execute(
-                sa.select(t_services, sa.func.coalesce(live.c.n, 0).label("live"))
-                .select_from(t_services.outerjoin(live, live.c.service_id == s.id))
-                .where(*where).order_by(rank.desc(), s.published_at.desc(), s.id.desc())
-                .limit(limit).offset(offset)).mappings().all()
-            return total, [_entry(dict(r), r["live"]) for r in rows]
+            rows = [dict(r) for r in conn.execute(
+                sa.select(*columns).where(*where).order_by(rank.desc(), s.published_at.desc(), s.id.desc())
+                .limit(limit).offset(offset)).mappings()]
+            live: dict[int, int] = {}
+            if rows:
+                live = dict(conn.execute(
+                    sa.select(t_endpoints.c.service_id, sa.func.count())
+                    .where(t_endpoints.c.service_id.in_([r["id"] for r in rows]), t_endpoints.c.expires_at >= now)
+                    .group_by(t_endpoints.c.service_id)).all())
+            return total, [_entry(r, live.get(r["id"], 0)) for r in rows]
 
         return self.tx(body, write=False)
 
@@ -854,6 +853,10 @@ class Store:
 
 def _period(seconds: int) -> str:
     return f"{seconds // 3600} h" if seconds % 3600 == 0 else f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
+
+
+def _search_text(name: str, description: str, handle: str) -> str:
+    return f"{name} {description} {handle}".lower()
 
 
 def _entry(svc: dict[str, Any], live: int) -> dict[str, Any]:
