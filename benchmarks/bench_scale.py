@@ -120,7 +120,7 @@ class Mcp:
 
 def mcp_run(exe: str, address: str, env: dict[str, str], expected: int) -> dict:
     """initialize, tools/list and one call: their times, and whether tools were lost."""
-    out: dict = {"init": None, "list": None, "call": None, "tools": 0, "error": None}
+    out: dict = {"init": None, "list": None, "call": None, "tools": 0, "error": None, "call_error": None}
     pipe = Mcp(exe, address, env)
     try:
         pipe.request("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
@@ -133,10 +133,11 @@ def mcp_run(exe: str, address: str, env: dict[str, str], expected: int) -> dict:
         name = next((t["name"] for t in tools if "Svc0" in t["name"] and t["name"].endswith("m0")), None)
         if name:
             start = time.perf_counter()
-            result = pipe.request("tools/call", {"name": name, "arguments": {"text": "b", "n": 2}})
+            # only "text": the released CLI types every int field as a string in its input schemas
+            result = pipe.request("tools/call", {"name": name, "arguments": {"text": "b"}})
             out["call"] = time.perf_counter() - start
             if result.get("isError"):
-                out["error"] = "call failed"
+                out["call"], out["call_error"] = None, str(result.get("content"))[:120]
     except Exception as exc:  # noqa: BLE001 - counted as a lost run
         out["error"] = f"{type(exc).__name__}: {exc}"
     finally:
@@ -190,9 +191,9 @@ def bench_mcp(address: str, services: int, runs: int, released: bool, base_env: 
         lost = sum(r["lost"] for r in series)
         calls = [r["call"] for r in series if r["call"] is not None]
         stalled = sum(1 for r in series if r["call"] is None or (calls and r["call"] > 2 * statistics.median(calls)))
+        problems = [r["error"] or r["call_error"] for r in series if r["error"] or r["call_error"]]
         print(f"  {name} {cache}: runs with missing tools {lost}/{len(series)}, stalled or failed calls "
-              f"{stalled}/{len(series)}" + (f" (e.g. {next(r['error'] for r in series if r['error'])})"
-                                            if any(r["error"] for r in series) else ""))
+              f"{stalled}/{len(series)}" + (f" (e.g. {problems[0]})" if problems else ""))
         for key, label in (("init", "spawn -> initialize"), ("list", "spawn -> tools/list"),
                            ("call", "tools/call Svc0.m0")):
             medians[(name, cache, key)], line = series_line(label, series, key)
@@ -212,8 +213,10 @@ def wall(cmd: list[str], env: dict[str, str]) -> tuple[float, bool]:
     return time.perf_counter() - start, done.returncode == 0
 
 
-def bench_calls(address: str, runs: int, released: bool, env: dict[str, str], scratch: Path) -> None:
-    cases = [("Svc5.m1 (100 services)", "Svc5", "m1", {"text": "a", "n": 3})]
+def bench_calls(address: str, services: int, runs: int, released: bool, env: dict[str, str],
+                scratch: Path) -> None:
+    svc = f"Svc{min(5, services - 1)}"
+    cases = [(f"{svc}.m1 ({services} services)", svc, "m1", {"text": "a", "n": 3})]
     cases += [(f"Payload.sized {label}", "Payload", "sized", {"size": size}) for label, size in SIZES.items()]
     rel_env = {**env, "HOME": str(scratch / "released-calls")}
     (scratch / "released-calls").mkdir(exist_ok=True)
@@ -270,7 +273,7 @@ def main() -> int:
                               max_lifetime=7200) as srv:
                 bench_mcp(srv.address, services, args.runs, released, env, scratch)
                 if services == max(counts) and not args.no_calls:
-                    bench_calls(srv.address, args.runs, released, env, scratch)
+                    bench_calls(srv.address, services, args.runs, released, env, scratch)
     return 0
 
 
