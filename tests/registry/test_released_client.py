@@ -1,0 +1,108 @@
+"""The unchanged released ``aster-cli 0.1.2`` against our ``aster registry serve``.
+
+The client lives in a virtualenv of its own (with ``aster-rpc 0.1.2``; made once and cached,
+see :func:`client_harness.released_cli`) and a home of its own (``HOME``: 0.1.2 always uses
+``~/.aster``; no keyring backend, so ``join`` makes ``~/.aster/root.key`` as it does on a
+headless machine). It runs every registry command of registry.md §3.1's end-to-end list; each
+succeeds (the two expected refusals, a wrong code and revoking a grant twice, say so), and
+``discover`` and ``access list`` decode non-empty lists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from .client_harness import ROOT, mail_sink, released_cli, start_registry
+
+
+@pytest.fixture(scope="module")
+def old_aster() -> Path:
+    return released_cli()
+
+
+def test_released_client_runs_every_registry_command(old_aster, tmp_path):
+    work, home = tmp_path / "work", tmp_path / "home"
+    work.mkdir()
+    home.mkdir()
+    with mail_sink() as mail:
+        registry = start_registry(str(tmp_path / "registry.db"), mail.port, tmp_path / "registry", dict(os.environ))
+        try:
+            env = {k: v for k, v in os.environ.items()
+                   if not k.startswith(("ASTER_", "VIRTUAL_ENV", "PYTHON"))}
+            env.update({"HOME": str(home), "ASTER_RELAY_MODE": "disabled", "ASTER_SERVICE_ADDR": registry.address,
+                        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring", "PYTHONPATH": str(ROOT),
+                        "NO_COLOR": "1", "PATH": f"{old_aster.parent}{os.pathsep}{os.environ.get('PATH', '')}"})
+
+            def old(*argv: str, expect: int = 0, tries: int = 1) -> str:
+                for attempt in range(tries):
+                    proc = subprocess.run([str(old_aster), *argv], cwd=work, env=env, capture_output=True, text=True,
+                                          timeout=90)
+                    if proc.returncode == expect:
+                        return proc.stdout
+                assert proc.returncode == expect, (argv, proc.returncode, proc.stdout, proc.stderr[-2000:])
+                return proc.stdout
+
+            joined_at = time.monotonic()
+            assert "Reserved @alice." in old("join", "--handle", "alice", "--email", "alice@example.com")
+            first = mail.code_for("alice@example.com")
+            wrong = "000000" if first != "000000" else "111111"
+            assert "Error: [" in old("verify", wrong, expect=1)  # a wrong code is refused, state stays pending
+            time.sleep(max(0.0, 61 - (time.monotonic() - joined_at)))  # the server's resend cooldown (§4.2)
+            assert "re-sent" in old("verify", "--resend")
+            code = mail.code_for("alice@example.com", after=1)
+            assert "Handle @alice verified." in old("verify", code)
+
+            status = {}
+            for _ in range(5):  # 0.1.2 gives the remote part 1.5 s; a busy machine may need another go
+                status = json.loads(old("status", "--json"))
+                if "remote" in status:
+                    break
+            assert status.get("remote", {}).get("status") == "verified", status
+            assert status["handle_status"] == "verified"
+            assert "Remote: reachable" in old("whoami", tries=5)
+
+            out = old("publish", "tests.support.services:EchoService", "--description", "Echoes what it is sent",
+                      "--public", "--closed", "--role", "reader", "--role", "consumer", "--rate-limit", "5/1h",
+                      "--token-ttl", "10m", "--relay", "", "--endpoint-ttl", "1h", "--status", "stable",
+                      "--endpoint-id", "ab" * 32)
+            assert "Published @alice/EchoService." in out and "Stored producer token" in out
+            assert "Recovery codes:" in out
+
+            assert "@alice/EchoService" in old("discover", "echo")
+            assert "@alice/EchoService" in old("discover")
+            assert "@alice/EchoService" in old("discover", "@alice")
+            assert "Found 0 service(s)." in old("discover", "nothing-like-this")
+            found = json.loads(old("discover", "--json"))
+            assert found["total"] >= 1 and found["services"], found
+            entry = found["services"][0]
+            assert (entry["handle"], entry["service_name"], entry["status"]) == ("alice", "EchoService", "stable")
+            assert entry["visibility"] == "public" and entry["delegation_mode"] == "closed"
+
+            assert "Granted consumer access to @bob for EchoService (handle)." in old("access", "grant", "EchoService",
+                                                                                      "bob")
+            assert "(node)" in old("access", "grant", "EchoService", "dave", "--role", "reader", "--scope", "node",
+                                   "--scope-node-id", "cd" * 32)
+            assert "EchoService: 2 grant(s)" in old("access", "list", "EchoService")
+            grants = json.loads(old("access", "list", "EchoService", "--json"))
+            listed = grants["grants"] if isinstance(grants, dict) else grants
+            assert sorted(g["consumer_handle"] for g in listed) == ["bob", "dave"], grants
+            assert "Revoked access for @bob on EchoService." in old("access", "revoke", "EchoService", "bob")
+            assert "No access grant found for @bob" in old("access", "revoke", "EchoService", "bob", expect=1)
+            assert "delegation to open" in old("access", "delegation", "EchoService", "--open", "--role", "reader")
+            assert "visibility to private" in old("visibility", "EchoService", "private")
+            assert "visibility to public" in old("access", "public", "EchoService")
+            assert "Updated @alice/EchoService." in old("update-service", "EchoService", "--description",
+                                                        "Echo, updated", "--status", "deprecated")
+            old("contract", "gen-client", "@alice/EchoService", "--lang", "python", "--out", str(work / "clients"))
+            assert any((work / "clients").rglob("*.py"))
+            out = old("unpublish", "EchoService")
+            assert "Unpublished @alice/EchoService." in out
+            assert "Found 0 service(s)." in old("discover", "echo")
+        finally:
+            registry.stop()
