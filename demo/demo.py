@@ -267,7 +267,79 @@ def authority(d: Demo) -> None:
           tasks["address"], "TaskService.get", '{"task_id": 7}', "--rcan", "reader.identity", expect=3)
 
 
-SECTIONS = [host, trust, enroll, contract, connect, authority]
+def registry(d: Demo) -> None:
+    d.section("Registry: a handle, a published service, and calls by @handle/Service",
+              "`aster registry serve` is a registry the released aster-cli 0.1.2 also works with, here on "
+              "SQLite with --dev-mail (codes go to its log instead of a mail server). You claim a handle, "
+              "verify it with the code, publish a service: its producer token lands in the producer's "
+              ".aster-identity, so the producer registers its live endpoint itself, and anyone with the "
+              "registry's address calls it as @handle/Service.")
+    import re
+    import time
+
+    log_path = WORK / "registry.log"
+    argv = ["aster", "registry", "serve", "--db", "registry.db", "--dev-mail", "--identity", "registry.key",
+            "--bind", "127.0.0.1", "--max-lifetime", "240"]
+    print(f"\n{BOLD}-- The registry (SQLite, codes to its log){RESET}\n{DIM}$ {' '.join(argv)} "
+          f"2> registry.log &{RESET}", flush=True)
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(argv, cwd=WORK, env=d.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=log, text=True)
+    d.background.append(proc)
+    try:
+        address = json.loads(proc.stdout.readline())["address"]
+    except (ValueError, KeyError, TypeError):
+        print("\nThe demo stopped: the registry did not start.", file=sys.stderr)
+        print(log_path.read_text()[-2000:], file=sys.stderr)
+        d.close()
+        sys.exit(1)
+    print(f"  serving at {address[:48]}...")
+    d.env["ASTER_SERVICE_ADDR"] = address
+    print(f"{DIM}  (export ASTER_SERVICE_ADDR=<that ticket>: every registry command and @handle/Service "
+          f"address uses it){RESET}")
+    d.run("Claim a handle (the code goes out by mail; here, to the registry's log)", "aster", "join", "--handle",
+          "ada", "--email", "ada@example.com")
+    code = None
+    for _ in range(100):
+        found = re.search(r"code for @ada\b.*?(\d{6})", log_path.read_text())
+        if found:
+            code = found.group(1)
+            break
+        time.sleep(0.1)
+    if code is None:
+        print("\nThe demo stopped: no verification code in the registry's log.", file=sys.stderr)
+        d.close()
+        sys.exit(1)
+    d.run("A wrong code is refused (exit 2); nothing changes locally", "aster", "verify",
+          "000000" if code != "000000" else "111111", expect=2)
+    d.run("Verify with the code from the log", "aster", "verify", code)
+    d.run("Who am I, locally and on the registry", "aster", "whoami")
+    (WORK / "producer").mkdir(exist_ok=True)
+    d.run("A producer identity for the node that will serve it", "aster", "enroll", "node", "--role", "producer",
+          "--name", "echo-producer", "--identity", "producer/.aster-identity", "-q")
+    d.run("Publish EchoService; the token goes into the producer peer (recovery codes are shown once)",
+          "aster", "publish", "tests.support.services:EchoService", "--description",
+          "Echoes what it is sent", "--public", "--identity", "producer/.aster-identity")
+    d.run("Find it", "aster", "discover", "echo")
+    d.serve("Start the producer where its .aster-identity is: it registers its endpoint with the registry",
+            sys.executable, "-m", "tests.support.serve", "--services", "echo", "--workdir", "producer",
+            "--max-lifetime", "120")
+    for _ in range(40):  # the runtime registers 2 s after start
+        probe = subprocess.run(["aster", "call", "@ada/EchoService.echo", '{"text": "x"}', "--timeout", "5"],
+                               cwd=WORK, env=d.env, capture_output=True, text=True, timeout=60)
+        if probe.returncode == 0:
+            break
+        time.sleep(0.5)
+    d.run("Call it by name: the registry resolves @ada/EchoService to the live endpoint", "aster", "call",
+          "@ada/EchoService.echo", '{"text": "found through the registry", "times": 2}')
+    d.run("Grant a consumer access (the seed's spelling)", "aster", "access", "grant", "@grace", "--service",
+          "EchoService", "--role", "reader")
+    d.run("The grants", "aster", "access", "list", "--service", "EchoService")
+    d.run("Withdraw it; the token is removed from the producer's identity", "aster", "unpublish", "EchoService",
+          "--identity", "producer/.aster-identity")
+
+
+SECTIONS = [host, trust, enroll, contract, connect, authority, registry]
 
 
 def main() -> int:
