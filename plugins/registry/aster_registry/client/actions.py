@@ -454,5 +454,3 @@ def update_delegation(ctx: Context, service: str, *, closed: bool, token_ttl: in
     return {"service": service, "mode": getattr(got, "mode", None) or deleg["mode"], "delegation": deleg}
 
 
-def identity_file_hint(path: Path) -> str:
-    return f"the token is in {path}; a producer started there registers its endpoints with the registry"
