@@ -157,3 +157,42 @@ def test_a_failing_import_keeps_the_previous_manifest(workdir):
     assert done.returncode == 2
     assert (workdir / ".aster/manifest.json").read_bytes() == before
     assert [p.name for p in (workdir / ".aster").iterdir()] == ["manifest.json"]
+
+
+def test_each_type_is_described_once_and_old_layout_manifests_still_read(workdir):
+    """Lean layout: one type table (the first method's ``types``), each type once, request and
+    response messages the descriptors describe left out; every reader also takes the layout
+    that repeated a ``types`` list on every method."""
+    from aster_contract.manifest import type_table
+
+    assert _gen(workdir, INVENTORY).returncode == 0
+    path = workdir / ".aster/manifest.json"
+    lean = json.loads(path.read_text())
+    assert all("types" not in m for m in lean["methods"][1:])
+    tags = [t["wire_tag"] for t in lean["methods"][0]["types"]]
+    assert len(tags) == len(set(tags)) and "shop/Money" in tags and "shop/Color" in tags
+    assert "shop/GetItem" not in tags   # get_item's descriptor says all there is about it
+    table = type_table(lean)
+    assert {"shop/GetItem", "shop/Item", "shop/ItemList", "shop/Money", "shop/Color"} <= set(table)
+    assert [f["name"] for f in table["shop/Item"]["fields"]][:3] == ["sku", "name", "price"]  # declaration order
+    # the same contract in the older layout: the full table repeated on every method
+    old = json.loads(path.read_text())
+    for method in old["methods"]:
+        method["types"] = list(table.values())
+    old_path = workdir / "old.json"
+    old_path.write_text(json.dumps(old, indent=2))
+    assert type_table(old) == table
+    done = aster("contract", "diff", str(old_path), str(path), "--json")
+    assert done.returncode == 0 and json.loads(done.stdout)["changes"] == [], done.stdout
+    for source, package in ((path, "lean_client"), (old_path, "old_client")):
+        assert aster("contract", "gen-client", str(source), "--out", str(workdir / "gen"),
+                     "--package", package).returncode == 0
+    for name in ("types.py", "services.py"):
+        assert ((workdir / "gen/lean_client" / name).read_text().replace("lean_client", "X")
+                == (workdir / "gen/old_client" / name).read_text().replace("old_client", "X"))
+    assert aster("contract", "export", "--manifest", str(old_path), "-o", str(workdir / "e")).returncode == 0
+    done = aster("contract", "verify", str(workdir / "e/Inventory.aster.json"), "--manifest", str(path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    # an export describes every message in full, once
+    exported = json.loads((workdir / "e/Inventory.aster.json").read_text())
+    assert sorted(t["wire_tag"] for t in exported["methods"][0]["types"]) == sorted(table)

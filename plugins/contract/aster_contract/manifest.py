@@ -220,20 +220,24 @@ def build_manifests(specs: list[str], *, semver: str | None = None) -> GenResult
     return result
 
 
+_encode = json.JSONEncoder(ensure_ascii=False).encode   # one encoder (C) for every leaf
+
+
 def _dump(value: Any, indent: str) -> str:
     """JSON for people and for ``git diff``: objects and lists one item per line, but a field
     descriptor, an enum value or a short list on one line (the C encoder writes those)."""
     if isinstance(value, dict) and value and not _flat(value):
         inner = indent + "  "
-        items = [f"{inner}{json.dumps(k, ensure_ascii=False)}: {_dump(v, inner)}" for k, v in value.items()]
+        items = [f"{inner}{_encode(k)}: {_dump(v, inner)}" for k, v in value.items()]
         return "{\n" + ",\n".join(items) + "\n" + indent + "}"
     if isinstance(value, list) and value:
-        flat = json.dumps(value, ensure_ascii=False)
-        if len(flat) <= 72 and all(not isinstance(v, (dict, list)) or not v for v in value):
-            return flat
+        if all(not isinstance(v, (dict, list)) or not v for v in value):
+            flat = _encode(value)
+            if len(flat) <= 72:
+                return flat
         inner = indent + "  "
         return "[\n" + ",\n".join(inner + _dump(v, inner) for v in value) + "\n" + indent + "]"
-    return json.dumps(value, ensure_ascii=False)
+    return _encode(value)
 
 
 def _flat(obj: dict[str, Any]) -> bool:
