@@ -51,12 +51,15 @@ def test_ready_line_request_log_graceful_stop_and_stable_key(tmp_path):
         assert reply["joined"] == "hi"
         with pytest.raises(Exception):
             run(with_client(ready["address"], lambda c: c.proxy("EchoService").fail({"code": 5, "message": "nope"})))
+        proc.send_signal(signal.SIGUSR1)  # health on demand, as one log line
+        time.sleep(1.0)
     finally:
         code, err = _stop(proc)
     assert code == 0, err
     assert "aster demo serving 1 services at aster1" in err
     assert "EchoService.echo peer=" in err and " OK " in err
     assert "EchoService.fail peer=" in err and "NOT_FOUND" in err
+    assert 'health {"server": "demo"' in err and '"ok": true' in err and '"uptime_s"' in err
     assert "on_stop ran" in err and "stopped" in err and "Traceback" not in err
 
     proc, again = _start(state, "--bind", "127.0.0.1")

@@ -330,11 +330,28 @@ async def serve(spec: ServerSpec, *, workdir: Path, max_lifetime: float | None =
     configure_logging()
     log = logging.getLogger(f"aster_server.{spec.name}")
     started_at = time.time()
-    server = await build_server(spec, workdir)
+    try:
+        server = await build_server(spec, workdir)
+    except BaseException as exc:
+        for fn in spec.on_stop:
+            with contextlib.suppress(Exception):
+                fn()
+        if isinstance(exc, (AsterError, KeyboardInterrupt, asyncio.CancelledError)):
+            raise
+        raise AsterError(f"cannot start the {spec.name} server: {type(exc).__name__}: {exc}",
+                         "see the log above; ASTER_DEBUG=1 shows the traceback") from exc
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+
+    def _log_health() -> None:
+        async def _emit() -> None:
+            info = await asyncio.to_thread(health_info, spec, server, started_at)
+            log.info("health %s", json.dumps(info, default=str))
+        loop.create_task(_emit())
+
+    loop.add_signal_handler(signal.SIGUSR1, _log_health)
     if stop_on_stdin_eof:
         _watch_stdin(loop, stop)
     tasks: list[asyncio.Task[Any]] = []
@@ -367,7 +384,7 @@ async def serve(spec: ServerSpec, *, workdir: Path, max_lifetime: float | None =
         for fn in spec.on_stop:
             with contextlib.suppress(Exception):
                 fn()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(sig)
     log.info("stopped")
