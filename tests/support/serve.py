@@ -42,12 +42,13 @@ import json
 import os
 import shutil
 import signal
-import stat
 import sys
 import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
+
+from aster_server.lifecycle import watch_stdin  # the servers' own stop-on-parent-exit
 
 EXIT_START_FAILED = 3
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -135,33 +136,6 @@ def _emit(obj: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def _watch_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
-    """Set ``stop`` when stdin, if it is a pipe, reaches EOF (the parent went away).
-
-    A terminal or /dev/null stdin is not watched (``cmd &`` in a script gets /dev/null).
-    """
-    try:
-        fd = sys.stdin.fileno()
-        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
-            return
-    except (OSError, ValueError, AttributeError):
-        return
-
-    def _on_readable() -> None:
-        try:
-            data = os.read(fd, 4096)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if not data:
-            loop.remove_reader(fd)
-            stop.set()
-
-    os.set_blocking(fd, False)
-    loop.add_reader(fd, _on_readable)
-
-
 async def _run(args: argparse.Namespace) -> int:
     from aster import AsterConfig, AsterServer
 
@@ -193,7 +167,7 @@ async def _run(args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    _watch_stdin(loop, stop)
+    watch_stdin(loop, stop)
     try:
         _emit(_ready_info(server, keys))
         try:

@@ -255,7 +255,11 @@ def _cwd(path: Path) -> Iterator[None]:
         os.chdir(old)
 
 
-def _watch_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+def watch_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """Set ``stop`` when stdin, if it is a pipe, reaches EOF (the parent went away).
+
+    A terminal or /dev/null stdin is not watched (``cmd &`` in a script gets /dev/null).
+    """
     try:
         fd = sys.stdin.fileno()
         if not stat.S_ISFIFO(os.fstat(fd).st_mode):
@@ -353,7 +357,7 @@ async def serve(spec: ServerSpec, *, workdir: Path, max_lifetime: float | None =
 
     loop.add_signal_handler(signal.SIGUSR1, _log_health)
     if stop_on_stdin_eof:
-        _watch_stdin(loop, stop)
+        watch_stdin(loop, stop)
     tasks: list[asyncio.Task[Any]] = []
     try:
         server.serve()
