@@ -15,8 +15,6 @@ import pytest
 
 import dev
 
-ROOT = Path(dev.__file__).resolve().parent
-
 
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory) -> Path:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import dev
 
-from .conftest import fresh_venv, wheel_of
+from .conftest import fresh_venv
 
 DEMO_REQUIREMENTS = [dev.REQUIREMENTS / "demo.txt"]
 HOST_COMMANDS = {"profile", "config", "plugins", "doctor", "completion"}
