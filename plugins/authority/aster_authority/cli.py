@@ -16,7 +16,17 @@ import click
 from aster_core.errors import UsageError
 from aster_core.output import emit, info, json_option, print_fields, print_table
 
-KIND = "service"
+
+def _kind() -> str:
+    """The kind of deployment the running command is about: `aster svc` or `aster dev` (set by
+    :class:`_ResourceGroup`), so one command serves both families."""
+    return click.get_current_context().meta.get("aster_authority.kind", "service")
+
+
+def _pfx() -> str:
+    from .plans import PREFIX
+
+    return PREFIX[_kind()]
 
 
 def _conn_options(func: Callable) -> Callable:
@@ -59,11 +69,13 @@ def _more(page: dict[str, Any]) -> None:
 class _ResourceGroup(click.Group):
     """``svc list`` is a command; any other first word is a deployment id followed by an action."""
 
-    def __init__(self, *args: Any, deployment: click.Group, **kw: Any):
+    def __init__(self, *args: Any, deployment: click.Group, kind: str = "service", **kw: Any):
         super().__init__(*args, **kw)
         self.deployment = deployment
+        self.kind = kind
 
     def resolve_command(self, ctx: click.Context, args: list[str]):
+        ctx.meta["aster_authority.kind"] = self.kind
         name = args[0] if args else ""
         if name in self.commands or name.startswith("-"):
             return super().resolve_command(ctx, args)
@@ -72,8 +84,9 @@ class _ResourceGroup(click.Group):
         try:
             check_deployment_id(name)
         except Refusal as exc:
-            raise UsageError(f"{name!r} is neither a command of `aster svc` nor a deployment id",
-                             "use `aster svc list` or `aster svc ID show`; " + (exc.hint or "")) from None
+            raise UsageError(f"{name!r} is neither a command of `aster {self.name}` nor a deployment id",
+                             f"use `aster {self.name} list` or `aster {self.name} ID show`; " + (exc.hint or "")) \
+                from None
         ctx.meta["aster_authority.deployment_id"] = name
         return name, self.deployment, args[1:]
 
@@ -83,7 +96,7 @@ class _ResourceGroup(click.Group):
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         super().format_commands(ctx, formatter)
         rows = [(name, cmd.get_short_help_str(70)) for name, cmd in self.deployment.commands.items()]
-        with formatter.section("Commands on one deployment (aster svc ID COMMAND)"):
+        with formatter.section(f"Commands on one deployment (aster {self.name} ID COMMAND)"):
             formatter.write_dl(rows)
 
 
@@ -111,11 +124,11 @@ def svc() -> None:
 @_conn_options
 @json_option
 def svc_list(disabled: bool, limit: int, all_pages: bool, authority_addr, rcan, as_json: bool) -> None:
-    """List service deployments."""
+    """List the deployments (of this family: services or devices)."""
     from . import ops
 
     with _auth(authority_addr, rcan) as auth:
-        page = ops.list_deployments(auth, kind=KIND, include_disabled=disabled, limit=limit, all_pages=all_pages)
+        page = ops.list_deployments(auth, kind=_kind(), include_disabled=disabled, limit=limit, all_pages=all_pages)
 
     def render(p: dict[str, Any]) -> None:
         print_table(["deployment", "version", "services", "roles", "disabled"],
@@ -127,14 +140,19 @@ def svc_list(disabled: bool, limit: int, all_pages: bool, authority_addr, rcan, 
 
 
 def _render_deployment(d: dict[str, Any]) -> None:
-    rows = [("deployment", f"svc/{d['deployment_id']}"), ("version", d["version"]),
-            ("namespaces", ", ".join(d.get("namespaces", []))), ("compatibility", d.get("compatibility")),
-            ("roles", ",".join(d["roles"]) or "(none)"), ("disabled", "yes" if d["disabled"] else "no"),
+    rows = [("deployment", f"{_pfx()}/{d['deployment_id']}"), ("version", d["version"])]
+    if "review_mode" in d:
+        rows.append(("review mode", d["review_mode"]))
+    else:
+        rows += [("namespaces", ", ".join(d.get("namespaces", []))), ("compatibility", d.get("compatibility"))]
+    rows += [("roles", ",".join(d["roles"]) or "(none)"), ("disabled", "yes" if d["disabled"] else "no"),
             ("contract", ", ".join(d["desired_services"]) or "(none accepted yet)"),
             ("digest", d["desired_digest"] or "-")]
-    for key in ("pending_plans", "stale_plans", "instances", "grants"):
+    for key in ("pending_plans", "stale_plans", "instances", "grants", "pending_reviews"):
         if key in d:
             rows.append((key.replace("_", " "), d[key]))
+    if d.get("devices"):
+        rows.append(("devices", ", ".join(f"{n} {state}" for state, n in sorted(d["devices"].items()))))
     print_fields(rows)
 
 
@@ -146,7 +164,7 @@ def dep_show(authority_addr, rcan, as_json: bool) -> None:
     from . import ops
 
     with _auth(authority_addr, rcan) as auth:
-        emit(ops.show(auth, _dep_id(), kind=KIND), as_json, _render_deployment)
+        emit(ops.show(auth, _dep_id(), kind=_kind()), as_json, _render_deployment)
 
 
 @deployment.command("create")
@@ -162,9 +180,9 @@ def dep_create(namespaces, compatibility, roles, authority_addr, rcan, as_json: 
     from . import ops
 
     with _auth(authority_addr, rcan) as auth:
-        d = ops.create(auth, _dep_id(), kind=KIND, namespaces=namespaces, compatibility=compatibility, roles=roles)
-    emit(d, as_json, lambda d: (click.echo(f"Created svc/{d['deployment_id']} (version {d['version']})"),
-                                info(f"Next: aster svc {d['deployment_id']} apply --manifest FILE")))
+        d = ops.create(auth, _dep_id(), kind=_kind(), namespaces=namespaces, compatibility=compatibility, roles=roles)
+    emit(d, as_json, lambda d: (click.echo(f"Created {_pfx()}/{d['deployment_id']} (version {d['version']})"),
+                                info(f"Next: aster {_pfx()} {d['deployment_id']} apply --manifest FILE")))
 
 
 @deployment.command("apply")
@@ -184,24 +202,24 @@ def dep_apply(source, manifest, image, ttl, authority_addr, rcan, as_json: bool)
     seconds = int(parse_duration(ttl).total_seconds()) if ttl else None
     dep_id = _dep_id()
     with _auth(authority_addr, rcan) as auth:
-        result = ops.apply(auth, dep_id, manifests, kind=KIND, ttl=seconds)
+        result = ops.apply(auth, dep_id, manifests, kind=_kind(), ttl=seconds)
 
     def render(r: dict[str, Any]) -> None:
         if r["unchanged"]:
-            click.echo(f"svc/{dep_id} already has this contract; nothing to review")
+            click.echo(f"{_pfx()}/{dep_id} already has this contract; nothing to review")
             return
         p = r["plan"]
         if r.get("auto_accepted"):
             click.echo(f"Plan {p['plan_id']} ({p['classification']}) accepted at once (mutable-dev); "
                        f"desired version {r['desired_version']}")
-            info(f"Next: aster svc {dep_id} authority reconcile")
+            info(f"Next: aster {_pfx()} {dep_id} authority reconcile")
             return
         click.echo(f"{'New' if r['created'] else 'Existing identical'} plan {p['plan_id']}: {p['classification']}, "
                    f"{len(p['changes'])} change(s), {p['breaking']} breaking; expires {_ts(p['expires_at'])}")
         _render_changes(p)
         verb = "accept-migration PLAN --acknowledgement TEXT" if p["classification"] == "migration" else \
             "accept-update PLAN"
-        info(f"Next: aster svc {dep_id} authority {verb.replace('PLAN', p['plan_id'])}")
+        info(f"Next: aster {_pfx()} {dep_id} authority {verb.replace('PLAN', p['plan_id'])}")
 
     emit(result, as_json, render)
 
@@ -221,10 +239,10 @@ def _toggle(disabled: bool) -> Callable:
         from . import ops
 
         with _auth(authority_addr, rcan) as auth:
-            d = ops.set_disabled(auth, _dep_id(), disabled, kind=KIND)
+            d = ops.set_disabled(auth, _dep_id(), disabled, kind=_kind())
         word = "disabled" if disabled else "enabled"
-        emit(d, as_json, lambda d: click.echo(f"svc/{d['deployment_id']} {word} (version {d['version']})"
-                                              if d["changed"] else f"svc/{d['deployment_id']} was already {word}"))
+        emit(d, as_json, lambda d: click.echo(f"{_pfx()}/{d['deployment_id']} {word} (version {d['version']})"
+                                              if d["changed"] else f"{_pfx()}/{d['deployment_id']} was already {word}"))
 
     command.__doc__ = f"{'Disable' if disabled else 'Enable'} the deployment (a new authority version)."
     return command
@@ -241,21 +259,21 @@ deployment.command("enable")(_toggle(False))
 @_conn_options
 @json_option
 def dep_remove(force, cascade, purge, authority_addr, rcan, as_json: bool) -> None:
-    """Remove the deployment (asks for `svc/ID` unless -f)."""
+    """Remove the deployment (asks for the typed `svc/ID` or `dev/ID` unless -f)."""
     from . import ops
 
     dep_id = _dep_id()
     if not force:
         if as_json:
-            raise UsageError("--json never prompts: removing needs -f", f"pass -f to remove svc/{dep_id}")
-        typed = click.prompt(f"Type svc/{dep_id} to remove it", default="", show_default=False, err=True)
-        if typed.strip() != f"svc/{dep_id}":
-            raise UsageError("confirmation did not match; nothing was removed", f"type svc/{dep_id} exactly, or pass -f")
+            raise UsageError("--json never prompts: removing needs -f", f"pass -f to remove {_pfx()}/{dep_id}")
+        typed = click.prompt(f"Type {_pfx()}/{dep_id} to remove it", default="", show_default=False, err=True)
+        if typed.strip() != f"{_pfx()}/{dep_id}":
+            raise UsageError("confirmation did not match; nothing was removed", f"type {_pfx()}/{dep_id} exactly, or pass -f")
     with _auth(authority_addr, rcan) as auth:
-        r = ops.remove(auth, dep_id, kind=KIND, cascade=cascade, purge=purge)
+        r = ops.remove(auth, dep_id, kind=_kind(), cascade=cascade, purge=purge)
 
     def render(r: dict[str, Any]) -> None:
-        click.echo(f"Removed svc/{dep_id}" + (f"; revoked {len(r['revoked'])} endpoint(s)" if r["revoked"] else ""))
+        click.echo(f"Removed {_pfx()}/{dep_id}" + (f"; revoked {len(r['revoked'])} endpoint(s)" if r["revoked"] else ""))
         if r["kept"]:
             kept = ", ".join(f"{n} {k}" for k, n in r["kept"].items())
             info(f"Kept: {kept} (--purge removes them)")
@@ -275,7 +293,7 @@ def dep_instances(disabled, limit, all_pages, authority_addr, rcan, as_json: boo
     from . import ops
 
     with _auth(authority_addr, rcan) as auth:
-        page = ops.instances(auth, _dep_id(), kind=KIND, include_disabled=disabled, limit=limit, all_pages=all_pages)
+        page = ops.instances(auth, _dep_id(), kind=_kind(), include_disabled=disabled, limit=limit, all_pages=all_pages)
 
     def render(p: dict[str, Any]) -> None:
         print_table(["instance", "endpoint", "state", "credential expires"],
@@ -303,10 +321,10 @@ def dep_provision(instance_seed, out, force, root_key, profile, authority_addr, 
     from . import ops
 
     with _auth(authority_addr, rcan) as auth:
-        r = ops.provision(auth, _dep_id(), kind=KIND, instance_seed=instance_seed, out=out, force=force,
+        r = ops.provision(auth, _dep_id(), kind=_kind(), instance_seed=instance_seed, out=out, force=force,
                           root_key_file=root_key, profile=profile)
     emit(r, as_json, lambda r: (
-        click.echo(f"Provisioned {r['instance_id']} of svc/{r['deployment_id']} into {r['identity_file']}"),
+        click.echo(f"Provisioned {r['instance_id']} of {_pfx()}/{r['deployment_id']} into {r['identity_file']}"),
         print_fields([("endpoint id", r["endpoint_id"]), ("expires", _ts(r["expires_at"])),
                       ("attributes", ", ".join(f"{k}={v}" for k, v in sorted(r["attributes"].items())))]),
         info(f"Run the service with ASTER_IDENTITY_FILE={r['identity_file']} and ASTER_ROOT_PUBKEY={r['root_pubkey']}")))
@@ -328,8 +346,8 @@ def auth_show(authority_addr, rcan, as_json: bool) -> None:
     from . import ops
 
     with _auth(authority_addr, rcan) as auth:
-        d = ops.show(auth, _dep_id(), kind=KIND)
-        d["reconcile"] = ops.reconcile(auth, _dep_id(), kind=KIND, dry_run=True)
+        d = ops.show(auth, _dep_id(), kind=_kind())
+        d["reconcile"] = ops.reconcile(auth, _dep_id(), kind=_kind(), dry_run=True)
 
     def render(d: dict[str, Any]) -> None:
         _render_deployment(d)
@@ -356,7 +374,7 @@ def plan_list(state, classification, stale, limit, all_pages, authority_addr, rc
     from . import ops
 
     with _auth(authority_addr, rcan) as auth:
-        page = ops.plan_list(auth, _dep_id(), kind=KIND, state=state, classification=classification, stale=stale,
+        page = ops.plan_list(auth, _dep_id(), kind=_kind(), state=state, classification=classification, stale=stale,
                              limit=limit, all_pages=all_pages)
 
     def render(p: dict[str, Any]) -> None:
@@ -369,7 +387,7 @@ def plan_list(state, classification, stale, limit, all_pages, authority_addr, rc
 
 
 def _render_plan(p: dict[str, Any]) -> None:
-    print_fields([("plan", p["plan_id"]), ("deployment", f"svc/{p['deployment_id']}"),
+    print_fields([("plan", p["plan_id"]), ("deployment", f"{_pfx()}/{p['deployment_id']}"),
                   ("classification", p["classification"]),
                   ("state", p["state"] + (" (STALE: re-apply to get a current plan)" if p["stale"] else "")),
                   ("base version", p["base_version"]), ("desired version", p.get("desired_version")),
@@ -390,7 +408,7 @@ def plan_show(plan_id, authority_addr, rcan, as_json: bool) -> None:
     from . import ops
 
     with _auth(authority_addr, rcan) as auth:
-        emit(ops.plan_show(auth, _dep_id(), plan_id, kind=KIND), as_json, _render_plan)
+        emit(ops.plan_show(auth, _dep_id(), plan_id, kind=_kind()), as_json, _render_plan)
 
 
 def _accept(classification: str, plan_id: str, acknowledgement: str | None, expected: str | None, yes: bool,
@@ -402,23 +420,23 @@ def _accept(classification: str, plan_id: str, acknowledgement: str | None, expe
         raise UsageError("--json never prompts: accepting needs --yes", "pass --yes to accept without the prompt")
     with _auth(authority_addr, rcan) as auth:
         if not yes:
-            plan = ops.plan_show(auth, dep_id, plan_id, kind=KIND)
+            plan = ops.plan_show(auth, dep_id, plan_id, kind=_kind())
             _render_plan(plan)
-            if not click.confirm(f"Accept {plan['classification']} {plan_id} for svc/{dep_id}?", err=True):
+            if not click.confirm(f"Accept {plan['classification']} {plan_id} for {_pfx()}/{dep_id}?", err=True):
                 raise UsageError("not accepted", "nothing was changed; pass --yes to skip the question")
-        r = ops.accept(auth, dep_id, plan_id, classification, kind=KIND, acknowledgement=acknowledgement,
+        r = ops.accept(auth, dep_id, plan_id, classification, kind=_kind(), acknowledgement=acknowledgement,
                        expected_version=expected)
         if do_reconcile:
-            r["reconcile"] = ops.reconcile(auth, dep_id, kind=KIND, desired_version=r["desired_version"],
+            r["reconcile"] = ops.reconcile(auth, dep_id, kind=_kind(), desired_version=r["desired_version"],
                                            root_key_file=root_key, profile=profile)
 
     def render(r: dict[str, Any]) -> None:
-        click.echo(f"Accepted {r['plan']['plan_id']}: svc/{dep_id} desired version {r['previous_version']} -> "
+        click.echo(f"Accepted {r['plan']['plan_id']}: {_pfx()}/{dep_id} desired version {r['previous_version']} -> "
                    f"{r['desired_version']}")
         if "reconcile" in r:
             _render_reconcile(r["reconcile"])
         else:
-            info(f"Reconcile needed: aster svc {dep_id} authority reconcile")
+            info(f"Reconcile needed: aster {_pfx()} {dep_id} authority reconcile")
 
     emit(r, as_json, render)
     _exit_on_failed(r.get("reconcile"))
@@ -463,7 +481,7 @@ def reject(plan_id, reason, authority_addr, rcan, as_json) -> None:
     from . import ops
 
     with _auth(authority_addr, rcan) as auth:
-        r = ops.reject(auth, _dep_id(), plan_id, kind=KIND, reason=reason)
+        r = ops.reject(auth, _dep_id(), plan_id, kind=_kind(), reason=reason)
     emit(r, as_json, lambda r: click.echo(f"Rejected {r['plan']['plan_id']}"))
 
 
@@ -471,7 +489,7 @@ def _render_reconcile(r: dict[str, Any]) -> None:
     print_table(["subject", "id", "status", "action", "reason"],
                 [(i["subject"], i["id"][:24], i["status"], i["action"], i["reason"]) for i in r["items"]])
     c = r["counts"]
-    click.echo(f"svc/{r['deployment_id']} at {r['desired_version']}: {c['current']} current, {c['pending']} pending, "
+    click.echo(f"{_pfx()}/{r['deployment_id']} at {r['desired_version']}: {c['current']} current, {c['pending']} pending, "
                f"{c['failed']} failed")
 
 
@@ -494,7 +512,7 @@ def reconcile(desired_version, dry_run, root_key, profile, authority_addr, rcan,
     from . import ops
 
     with _auth(authority_addr, rcan) as auth:
-        r = ops.reconcile(auth, _dep_id(), kind=KIND, desired_version=desired_version, root_key_file=root_key,
+        r = ops.reconcile(auth, _dep_id(), kind=_kind(), desired_version=desired_version, root_key_file=root_key,
                           profile=profile, dry_run=dry_run)
     emit(r, as_json, _render_reconcile)
     _exit_on_failed(r)

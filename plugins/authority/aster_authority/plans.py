@@ -207,6 +207,10 @@ class Review:
     requested_at: int
     decided_at: int | None = None
     reason: str | None = None
+    decided_by: dict[str, str] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -363,7 +367,8 @@ def set_disabled(dep: Deployment, disabled: bool, *, now: int, new_version: str)
     return replace(dep, disabled=disabled, version=new_version, updated_at=now)
 
 
-def decide_review(review: Review, decision: str, *, now: int, reason: str | None = None) -> Review | None:
+def decide_review(review: Review, decision: str, *, now: int, reason: str | None = None,
+                  actor: Actor | None = None) -> Review | None:
     """Approve or reject a pending review. The same decision again is a no-op (None);
     the other decision on a decided review is refused."""
     check_choice(decision, ("approved", "rejected"), "decision")
@@ -372,7 +377,8 @@ def decide_review(review: Review, decision: str, *, now: int, reason: str | None
     if review.state != "pending":
         raise Refusal("wrong_state", f"review {review.review_id} is already {review.state}",
                       "a decided review cannot be reversed; revoke the device instead")
-    return replace(review, state=decision, decided_at=now, reason=(reason or "").strip() or None)
+    return replace(review, state=decision, decided_at=now, reason=(reason or "").strip() or None,
+                   decided_by=actor.as_dict() if actor else None)
 
 
 def _iso(epoch: int) -> str:

@@ -1,4 +1,4 @@
-"""Registers the ``svc``, ``grants`` and ``authority`` commands with the host. Imports nothing heavy."""
+"""Registers the ``svc``, ``dev``, ``grants`` and ``authority`` commands with the host. Imports nothing heavy."""
 
 from aster_core.hookspecs import CommandSpec, ConfigField, DoctorCheck, hookimpl
 
@@ -8,6 +8,8 @@ def aster_commands():
     return [
         CommandSpec("svc", "Service deployments: reviewed authority plans, instances, reconcile.",
                     "aster_authority.cli:svc"),
+        CommandSpec("dev", "Device deployments: provisioning, activation, reviews, revocation.",
+                    "aster_authority.cli_dev:dev"),
         CommandSpec("grants", "Deployment grants: which consumers get which roles.", "aster_authority.cli:grants"),
         CommandSpec("authority", "Run the deployment authority, fetch a node's credentials, check it.",
                     "aster_authority.cli:authority"),

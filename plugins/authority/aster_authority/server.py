@@ -190,7 +190,8 @@ def _opt(value: str) -> Optional[str]:
 
 
 def build_services(store: Any) -> list[Any]:
-    """The two service instances over one :class:`aster_authority.store.Store`."""
+    """The service instances over one :class:`aster_authority.store.Store` (and the device ones of
+    :mod:`aster_authority.device_server`)."""
 
     @service(name="AuthorityAdmin", version=1, requires="authority.admin")
     class AuthorityAdmin:
@@ -313,7 +314,9 @@ def build_services(store: Any) -> list[Any]:
 
             return await _run(info)
 
-    return [AuthorityAdmin(), AuthorityNode()]
+    from .device_server import build_device_services
+
+    return [AuthorityAdmin(), AuthorityNode(), *build_device_services(store)]
 
 
 def serve(*, db: str | None, root_pubkey: bytes, identity: str | None, advertise: list[str] | None = None,

@@ -47,6 +47,8 @@ RENEW_BEFORE = 2 * 86400
 #: an uploaded credential may expire at most this long after the lifetime the server asks for
 EXPIRY_SLACK = 3600
 PRODUCER, CONSUMER = "producer", "consumer"   # credential subjects: an instance, a grantee
+DEVICE = "device"                              # ... and a device (held until it is activated)
+DEVICE_LIFETIME = 7 * 86400
 
 md = sa.MetaData()
 deployments = sa.Table(
@@ -71,7 +73,8 @@ instances = sa.Table(
     sa.Column("kind", sa.String(16)), sa.Column("endpoint_id", sa.String(64)), sa.Column("state", sa.String(16)),
     sa.Column("disabled", sa.Boolean), sa.Column("public_key", sa.String(64)),
     sa.Column("activation_key", sa.String(64)), sa.Column("metadata", sa.Text),
-    sa.Column("created_at", sa.BigInteger), sa.Column("renewed_at", sa.BigInteger))
+    sa.Column("created_at", sa.BigInteger), sa.Column("renewed_at", sa.BigInteger),
+    sa.Column("activated_at", sa.BigInteger), sa.Column("revoked_at", sa.BigInteger))
 credentials = sa.Table(
     "authority_credentials", md,
     sa.Column("deployment_id", sa.String(64), primary_key=True),
@@ -94,6 +97,16 @@ history = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True), sa.Column("deployment_id", sa.String(64)),
     sa.Column("at", sa.BigInteger), sa.Column("actor", sa.Text), sa.Column("action", sa.String(40)),
     sa.Column("detail", sa.Text))
+reviews = sa.Table(
+    "authority_reviews", md,
+    sa.Column("review_id", sa.String(26), primary_key=True), sa.Column("deployment_id", sa.String(64)),
+    sa.Column("instance_id", sa.String(40)), sa.Column("state", sa.String(16)),
+    sa.Column("requested_at", sa.BigInteger), sa.Column("decided_at", sa.BigInteger), sa.Column("reason", sa.Text),
+    sa.Column("decided_by", sa.Text))
+challenges = sa.Table(
+    "authority_challenges", md,
+    sa.Column("challenge", sa.String(64), primary_key=True), sa.Column("deployment_id", sa.String(64)),
+    sa.Column("endpoint_id", sa.String(64)), sa.Column("expires_at", sa.BigInteger))
 
 
 def _j(value: Any) -> str:
@@ -161,6 +174,7 @@ class Policy:
     grant_lifetime: int = GRANT_LIFETIME
     renew_before: int = RENEW_BEFORE
     plan_ttl: int = plans.DEFAULT_PLAN_TTL
+    device_lifetime: int = DEVICE_LIFETIME
 
 
 class Store:
@@ -271,6 +285,12 @@ class Store:
                 instances.c.deployment_id == deployment_id)).scalar_one()
             out["grants"] = conn.execute(sa.select(sa.func.count()).select_from(grants).where(
                 grants.c.deployment_id == deployment_id)).scalar_one()
+            if dep.kind == plans.DEVICE:
+                out["devices"] = {r.state: r.n for r in conn.execute(
+                    sa.select(instances.c.state, sa.func.count().label("n")).where(
+                        instances.c.deployment_id == deployment_id).group_by(instances.c.state))}
+                out["pending_reviews"] = conn.execute(sa.select(sa.func.count()).select_from(reviews).where(
+                    reviews.c.deployment_id == deployment_id, reviews.c.state == "pending")).scalar_one()
             out["history"] = [{"at": r.at, "actor": json.loads(r.actor), "action": r.action,
                                "detail": json.loads(r.detail)}
                               for r in conn.execute(sa.select(history).where(
@@ -328,9 +348,9 @@ class Store:
             conn.execute(sa.update(instances).where(where_dep(instances)).values(state="revoked", disabled=True))
             counts = {name: conn.execute(sa.select(sa.func.count()).select_from(t).where(where_dep(t))).scalar_one()
                       for name, t in (("plans", plan_rows), ("history", history), ("credentials", credentials),
-                                      ("instances", instances))}
+                                      ("instances", instances), ("reviews", reviews))}
             if purge:
-                for t in (plan_rows, history, credentials, instances):
+                for t in (plan_rows, history, credentials, instances, reviews, challenges):
                     conn.execute(sa.delete(t).where(where_dep(t)))
             else:
                 self._history(conn, deployment_id, actor, "remove", version=dep.version)
@@ -466,6 +486,11 @@ class Store:
                                                             instances.c.state != "revoked",
                                                             instances.c.disabled.is_(False))
                                 .order_by(instances.c.instance_id)):
+            if dep.kind == plans.DEVICE:  # a device's consumer credential (held until it is activated)
+                items.append({"subject": DEVICE, "id": row.instance_id, "endpoint_id": row.endpoint_id,
+                              "type": "policy", "attributes": self.device_attributes(dep),
+                              "expires_at": now + self.policy.device_lifetime})
+                continue
             items.append({"subject": PRODUCER, "id": row.instance_id, "endpoint_id": row.endpoint_id,
                           "type": "producer", "attributes": self.producer_attributes(dep),
                           "expires_at": now + self.policy.instance_lifetime})
@@ -495,6 +520,13 @@ class Store:
     @staticmethod
     def producer_attributes(dep: Deployment) -> dict[str, str]:
         attrs = {"aster.deployment": dep.deployment_id, "aster.contract": dep.desired_digest}
+        if dep.roles:
+            attrs["aster.role"] = ",".join(dep.roles)
+        return attrs
+
+    @staticmethod
+    def device_attributes(dep: Deployment) -> dict[str, str]:
+        attrs = {"aster.deployment": dep.deployment_id}
         if dep.roles:
             attrs["aster.role"] = ",".join(dep.roles)
         return attrs
@@ -545,7 +577,7 @@ class Store:
         if not verified:
             return
         c = credentials.c
-        for subject in (PRODUCER, CONSUMER):
+        for subject in (PRODUCER, CONSUMER, DEVICE):
             endpoints = [item["endpoint_id"] for item, _ in verified if item["subject"] == subject]
             if endpoints:
                 conn.execute(sa.delete(credentials).where(c.deployment_id == deployment_id, c.subject == subject,
@@ -554,7 +586,7 @@ class Store:
             dict(deployment_id=deployment_id, endpoint_id=item["endpoint_id"], subject=item["subject"], type=cred.type,
                  credential=cred.to_json(), attributes=_j(cred.attributes), expires_at=cred.expires_at,
                  uploaded_at=now, uploaded_by=actor.endpoint_id if actor else "") for item, cred in verified])
-        renewed = [item["id"] for item, _ in verified if item["subject"] == PRODUCER]
+        renewed = [item["id"] for item, _ in verified if item["subject"] in (PRODUCER, DEVICE)]
         if renewed:
             conn.execute(sa.update(instances).where(instances.c.instance_id.in_(renewed)).values(renewed_at=now))
         # a fresh credential for the granted roles lifts a "roles reduced" revocation
@@ -767,6 +799,11 @@ class Store:
                                                                    instances.c.endpoint_id == endpoint_id)).first()
                     if inst is None or inst.disabled or inst.state == "revoked":
                         continue
+                elif r.subject == DEVICE:  # released once activated (review approved), never once revoked
+                    inst = conn.execute(sa.select(instances.c.state, instances.c.disabled).where(
+                        instances.c.deployment_id == r.deployment_id, instances.c.endpoint_id == endpoint_id)).first()
+                    if inst is None or inst.disabled or inst.state != "activated":
+                        continue
                 elif (r.deployment_id, endpoint_id) in revoked:
                     continue
                 out.append({"deployment_id": r.deployment_id, "subject": r.subject, "type": r.type,
@@ -785,6 +822,10 @@ class Store:
             granted: dict[str, list[str]] = {}
             for r in conn.execute(sa.select(grants).where(grants.c.deployment_id == deployment_id)):
                 granted.setdefault(r.consumer, []).append(r.role)
+            if dep.kind == plans.DEVICE:  # activated devices hold the deployment's roles
+                for r in conn.execute(sa.select(instances.c.endpoint_id).where(
+                        instances.c.deployment_id == deployment_id, instances.c.state == "activated")):
+                    granted.setdefault(r.endpoint_id, []).extend(dep.roles)
             return {"deployment_id": deployment_id, "version": dep.version, "generated_at": self._now(),
                     "revoked": revoked, "granted": {k: sorted(v) for k, v in granted.items()}}
 

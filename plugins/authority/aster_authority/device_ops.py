@@ -1,0 +1,309 @@
+"""What the ``aster dev`` commands do, without click: device provisioning on the operator's
+machine, activation on the device, and the admin calls for devices, activations and reviews.
+
+Deployment-level work (create, show, apply, plans, accept, reconcile, disable, remove) is
+:mod:`aster_authority.ops` with ``kind="device"``; only what is device-specific is here.
+
+Provisioning signs on this machine (keyring or ``--root-key FILE``, as ``svc provision``)
+and sends the authority the device's public key, its activation key, metadata and the
+signed credential, never the root secret: that goes only into the bundle (0600).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from aster_core.errors import AsterError, DeniedError, UsageError
+
+from . import devices
+from .client import Authority
+from .ops import DEFAULT_IDENTITY, _root_for, create as _create
+from .plans import DEVICE
+from .store import MAX_LIMIT, instance_id_for
+
+DEVICE_ADMIN, DEVICE_REVIEW, ACTIVATION = "DeviceAdmin", "DeviceReview", "DeviceActivation"
+INDEX_FILE = "index.csv"
+INDEX_COLUMNS = ("instance_id", "endpoint_id", "name", "serial_number", "model_number", "bundle")
+WAIT_FIRST, WAIT_MAX = 0.5, 10.0
+
+
+def create(auth: Authority, deployment_id: str, *, review_mode: str = "none",
+           roles: Iterable[str] = ()) -> dict[str, Any]:
+    return _create(auth, deployment_id, kind=DEVICE, review_mode=review_mode, roles=roles)
+
+
+def _page(auth: Authority, service: str, method: str, deployment_id: str, *, instance_id: str | None = None,
+          state: str | None = None, limit: int = 100, all_pages: bool = False) -> dict[str, Any]:
+    return auth.pages(service, method, {"deployment_id": deployment_id, "instance_id": instance_id or "",
+                                        "state": state or ""}, limit=limit, all_pages=all_pages)
+
+
+def instances(auth: Authority, deployment_id: str, *, state: str | None = None, limit: int = 100,
+              all_pages: bool = False) -> dict[str, Any]:
+    return _page(auth, DEVICE_ADMIN, "instances", deployment_id, state=state, limit=limit, all_pages=all_pages)
+
+
+def activations(auth: Authority, deployment_id: str, *, instance_id: str | None = None, state: str | None = None,
+                limit: int = 100, all_pages: bool = False) -> dict[str, Any]:
+    return _page(auth, DEVICE_ADMIN, "activations", deployment_id, instance_id=instance_id, state=state, limit=limit,
+                 all_pages=all_pages)
+
+
+def revoke(auth: Authority, deployment_id: str, instance_id: str) -> dict[str, Any]:
+    return auth.call(DEVICE_ADMIN, "revoke", {"deployment_id": deployment_id, "instance_id": instance_id})
+
+
+def _as_reviewer(fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except DeniedError as exc:
+        if "authority.admin" not in exc.message:
+            raise
+        raise DeniedError("the authority refused: this credential holds neither authority.admin nor "
+                          "authority.review", "pass --rcan FILE with an admin or reviewer credential (aster enroll "
+                          "node --role consumer --name reviewer --capabilities authority.review)") from None
+
+
+def reviews(auth: Authority, deployment_id: str, *, instance_id: str | None = None, state: str | None = None,
+            limit: int = 100, all_pages: bool = False) -> dict[str, Any]:
+    return _as_reviewer(lambda: _page(auth, DEVICE_REVIEW, "reviews", deployment_id, instance_id=instance_id,
+                                      state=state, limit=limit, all_pages=all_pages))
+
+
+def decide(auth: Authority, deployment_id: str, review_id: str, decision: str, *,
+           reason: str | None = None) -> dict[str, Any]:
+    return _as_reviewer(lambda: auth.call(DEVICE_REVIEW, "decide", {
+        "deployment_id": deployment_id, "review_id": review_id, "decision": decision, "reason": reason or ""}))
+
+
+# ── provisioning (operator's machine) ────────────────────────────────────────────
+
+
+def _signed(keys: devices.DeviceKeys, root: Any, template: dict[str, Any], metadata: dict[str, str]) -> dict[str, Any]:
+    from aster_trust import credentials
+
+    cred = credentials.sign(root, template["type"], expires_at=template["expires_at"],
+                            attributes=template["attributes"], endpoint_id=keys.endpoint_id)
+    return {"endpoint_id": keys.endpoint_id, "activation_key": devices.b64url(keys.activation_key),
+            "metadata": metadata, "credential": cred.to_dict()}
+
+
+def _batch_metadata(base: dict[str, str], name: str | None, serial: str | None, model: str | None, n: int,
+                    count: int) -> dict[str, str]:
+    meta = dict(base)
+    if name:
+        meta["name"] = name if count == 1 else f"{name}-{n + 1:0{len(str(count))}d}"
+    if serial:
+        meta["serial_number"] = serial
+    if model:
+        meta["model_number"] = model
+    return devices.check_metadata(meta)
+
+
+def provision(auth: Authority, deployment_id: str, *, name: str | None = None, serial_number: str | None = None,
+              model_number: str | None = None, metadata: dict[str, str] | None = None,
+              out: str | os.PathLike | None = None, count: int | None = None, out_dir: str | os.PathLike | None = None,
+              force: bool = False, root_key_file: str | None = None, profile: str | None = None,
+              progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Provision one device (bundle at ``out``) or ``count`` devices (one bundle each in ``out_dir``
+    and ``index.csv``). Each batch of up to 500 devices is one registration call, all or none."""
+    from aster_core.files import check_new_file
+
+    batch = count is not None or out_dir is not None
+    if batch and (count is None or out_dir is None):
+        raise UsageError("--count and --out-dir go together", "e.g. --count 100 --out-dir bundles/")
+    if batch and out is not None:
+        raise UsageError("--out names one bundle; --count writes into --out-dir", "drop --out, or drop --count")
+    if count is not None and not 1 <= count <= 100_000:
+        raise UsageError(f"--count {count} is not between 1 and 100000", "provision in several runs")
+    if batch and serial_number and count != 1:
+        raise UsageError("--serial-number names one device", "drop it with --count, or provision devices one by one")
+    total = count or 1
+    base = dict(metadata or {})
+    _batch_metadata(base, name, serial_number, model_number, 0, total)  # bad metadata before any work
+    if batch:
+        directory = Path(out_dir)  # type: ignore[arg-type]
+        if directory.exists() and not directory.is_dir():
+            raise UsageError(f"{directory} is not a directory", "give --out-dir a directory (made if missing)")
+        directory.mkdir(parents=True, exist_ok=True)
+        index_path = directory / INDEX_FILE
+        check_new_file(index_path, force)
+    else:
+        index_path = None
+    template = auth.call(DEVICE_ADMIN, "template", {"deployment_id": deployment_id})
+    root = _root_for(template["root_pubkey"], root_key_file, profile)
+
+    done: list[dict[str, Any]] = []
+    step = min(MAX_LIMIT, int(template.get("max_batch") or MAX_LIMIT))
+    try:
+        for start in range(0, total, step):
+            chunk = _provision_chunk(auth, deployment_id, template, root, base, name, serial_number, model_number,
+                                     range(start, min(total, start + step)), total,
+                                     Path(out) if not batch and out else None, directory if batch else None, force)
+            done += chunk
+            if progress:
+                progress(len(done), total)
+    except AsterError as exc:
+        if not done:
+            raise
+        _write_index(index_path, done)
+        raise AsterError(f"{exc.message} (after {len(done)} of {total} devices were registered; their bundles "
+                         f"and {INDEX_FILE} are in {out_dir})", exc.hint, exit_code=exc.exit_code) from None
+    if index_path is not None:
+        _write_index(index_path, done)
+    result: dict[str, Any] = {"deployment_id": deployment_id, "review_mode": template["review_mode"],
+                              "attributes": template["attributes"], "devices": done}
+    if index_path is not None:
+        result["index"] = str(index_path)
+    return result
+
+
+def _provision_chunk(auth: Authority, deployment_id: str, template: dict[str, Any], root: Any, base: dict[str, str],
+                     name: str | None, serial: str | None, model: str | None, numbers: range, total: int,
+                     out: Path | None, directory: Path | None, force: bool) -> list[dict[str, Any]]:
+    from aster_core.files import atomic_write, check_new_file
+
+    made = []
+    for n in numbers:
+        keys = devices.generate()
+        meta = _batch_metadata(base, name, serial, model, n, total)
+        iid = instance_id_for(keys.endpoint_id, DEVICE)
+        path = out if out is not None else (directory or Path(".")) / f"{iid}.bundle.json"
+        made.append((keys, meta, iid, path))
+    written: list[Path] = []
+    try:
+        for keys, meta, iid, path in made:
+            if out is not None:
+                check_new_file(path, force)
+            doc = devices.bundle_document(keys, authority=auth.address, deployment_id=deployment_id, instance_id=iid,
+                                          metadata=meta)
+            existed = path.exists()
+            atomic_write(path, devices.bundle_json(doc), mode=0o600, exclusive=not force)
+            if not existed:
+                written.append(path)
+        docs = [json.dumps(_signed(keys, root, template, meta)) for keys, meta, _, _ in made]
+        answer = auth.call(DEVICE_ADMIN, "register", {"deployment_id": deployment_id, "devices_json": docs})
+    except BaseException:
+        for path in written:  # nothing registered: leave nothing behind
+            path.unlink(missing_ok=True)
+        raise
+    expires = {r["endpoint_id"]: r["expires_at"] for r in answer["registered"]}
+    return [{"instance_id": iid, "endpoint_id": keys.endpoint_id, "metadata": meta, "bundle": str(path),
+             "expires_at": expires.get(keys.endpoint_id)} for keys, meta, iid, path in made]
+
+
+def _write_index(path: Path | None, done: list[dict[str, Any]]) -> None:
+    if path is None:
+        return
+    from aster_core.files import atomic_write
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(INDEX_COLUMNS)
+    for d in done:
+        m = d["metadata"]
+        writer.writerow([d["instance_id"], d["endpoint_id"], m.get("name", ""), m.get("serial_number", ""),
+                         m.get("model_number", ""), Path(d["bundle"]).name])
+    atomic_write(path, buf.getvalue(), mode=0o600)
+
+
+# ── activation (the device) ──────────────────────────────────────────────────────
+
+
+def read_bundle(path: str | os.PathLike) -> devices.Bundle:
+    from aster_core.files import load_json
+
+    return devices.parse_bundle(load_json(path, "device bundle", "give the file `aster dev ID provision` wrote"),
+                                str(path))
+
+
+def _check_identity(path: Path, bundle: devices.Bundle) -> bool:
+    """True when ``path`` exists and holds this device's node key; refuses another key."""
+    from aster_core.files import load_toml
+
+    from aster_enroll.identity import validate
+
+    if not path.exists():
+        return False
+    key = validate(load_toml(path), path)
+    if key is not None and key.endpoint_id != bundle.keys.endpoint_id:
+        raise UsageError(f"{path} holds another node key ({key.endpoint_id[:16]}...) than this bundle's device "
+                         f"({bundle.keys.endpoint_id[:16]}...)", "give the device's own --identity FILE, or a new path")
+    return key is not None
+
+
+def _node_table(bundle: devices.Bundle) -> dict[str, str]:
+    from aster_enroll.identity import NodeKey
+
+    return NodeKey.from_seed(bundle.keys.identity_seed).table()
+
+
+def _write_identity(path: Path, bundle: devices.Bundle, address: str) -> None:
+    from aster_core.files import atomic_write, dump_toml, update_toml
+
+    table = {"address": address, "deployment": bundle.deployment_id, "kind": DEVICE,
+             "instance_id": instance_id_for(bundle.keys.endpoint_id, DEVICE)}
+    if not path.exists():
+        atomic_write(path, dump_toml({"node": _node_table(bundle), "authority": table}), mode=0o600, exclusive=True)
+        return
+
+    def mutate(doc: dict[str, Any]) -> None:
+        doc.setdefault("node", _node_table(bundle))
+        doc["authority"] = table
+
+    update_toml(path, mutate, mode=0o600)
+
+
+def activate(bundle_file: str | os.PathLike, *, identity: str | os.PathLike = DEFAULT_IDENTITY,
+             authority: str | None = None, wait: bool = False, timeout: float = 600.0,
+             on_wait: Callable[[dict[str, Any], float], None] | None = None,
+             sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+    """Prove the activation key over fresh challenges until activated (or pending, without
+    ``wait`` or past ``timeout``). Activated: the node key and the released credential are
+    written into ``identity`` (through :func:`aster_authority.ops.fetch`)."""
+    from aster_core.files import atomic_write
+
+    bundle = read_bundle(bundle_file)
+    path = Path(identity)
+    _check_identity(path, bundle)
+    address = (authority or "").strip() or bundle.authority
+    keys = bundle.keys
+    deadline = time.monotonic() + timeout
+    delay = WAIT_FIRST
+    with tempfile.TemporaryDirectory(prefix="aster-device-") as tmp:
+        node_file = Path(tmp) / ".aster-identity"
+        atomic_write(node_file, f'[node]\nsecret_key = "{_node_table(bundle)["secret_key"]}"\n', mode=0o600)
+        with Authority.as_node(address, node_file) as auth:
+            while True:
+                answer = _activate_once(auth, bundle)
+                if answer["state"] == devices.ACTIVATED or not wait or time.monotonic() >= deadline:
+                    break
+                if on_wait:
+                    on_wait(answer, delay)
+                sleep(min(delay, max(0.0, deadline - time.monotonic())))
+                delay = min(delay * 2, WAIT_MAX)
+    result = {**answer, "endpoint_id": keys.endpoint_id, "identity_file": str(path), "written": []}
+    if answer["state"] == devices.ACTIVATED:
+        from .ops import fetch
+
+        _write_identity(path, bundle, address)
+        result["written"] = fetch(address, path)["written"]
+    return result
+
+
+def _activate_once(auth: Authority, bundle: devices.Bundle) -> dict[str, Any]:
+    challenge = auth.call(ACTIVATION, "challenge", {"deployment_id": bundle.deployment_id})["challenge"]
+    proof = devices.proof(bundle.keys.activation_key, devices.unb64url(challenge, "challenge", 32),
+                          bundle.keys.endpoint_id, bundle.deployment_id)
+    return auth.call(ACTIVATION, "activate", {"deployment_id": bundle.deployment_id, "challenge": challenge,
+                                              "proof": devices.b64url(proof)})
+
+
+__all__ = ["activate", "provision", "instances", "activations", "revoke", "reviews", "decide", "create"]
