@@ -45,6 +45,9 @@ def serve(*, db: str | None, smtp: str | None, identity: str | None, bind: tuple
     hosts = lifecycle.parse_bind(bind)
     key, key_path, created = lifecycle.load_node_key(identity, lifecycle.state_dir(SERVER))
     store = open_store(db)
+    if store.search_backend == "scan":
+        LOG.warning("this Python's sqlite3 has no FTS5: discover scans every service for word queries "
+                    "(use a Python built with FTS5, or PostgreSQL, for large registries)")
     from .service import Registry
 
     registry = Registry(store, mail)
@@ -68,6 +71,7 @@ def serve(*, db: str | None, smtp: str | None, identity: str | None, bind: tuple
         health=lambda: {"counts": store.counts(), "database": storage.describe(store.engine)},
         background=[reaper], on_stop=[store.engine.dispose], advertise=hosts,
         extra_ready={"database": storage.redact(store.engine.url), "mail": mail.describe(),
+                     "search": store.search_backend,
                      "identity": str(key_path), "identity_created": created})
     return lifecycle.run(spec, workdir=lifecycle.state_dir(SERVER), max_lifetime=max_lifetime)
 
@@ -81,6 +85,7 @@ def status(db: str | None) -> dict[str, Any]:
     try:
         return {"database": storage.describe(store.engine),
                 "schema": storage.current_revision(store.engine, MIGRATIONS),
+                "search": store.search_backend,
                 **store.counts()}
     finally:
         store.engine.dispose()

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from aster_server.storage import run_transaction
 
-from . import protect
+from . import protect, search
 from .protect import Envelope, Refused, bad
 
 MIGRATIONS = "aster_registry.server.migrations"
@@ -159,6 +159,9 @@ class Store:
         self.clock = clock
         self.limits = {**LIMITS, **(limits or {})}
         self._token_key = self._ensure_token_key()
+        with engine.connect() as conn:
+            #: how word queries are served: "fts5", "pg_trgm+tsvector" or "scan" (SQLite without FTS5)
+            self.search_backend = search.backend(conn)
 
     def now(self) -> int:
         return int(self.clock())
@@ -623,9 +626,9 @@ class Store:
         offset = protect.check_int(offset, "offset", 0, protect.MAX_OFFSET)
         now = self.now()
         s = t_services.c
-        where: list[Any] = []
-        rank: Any = sa.literal(0)
         text = query.strip()
+        columns = [c for c in t_services.c if c.name not in ("manifest_json", "search_text", "token_id")]
+        where: list[Any] = []
         if text.startswith("@"):
             handle, _, rest = text[1:].partition("/")
             where.append(s.handle == handle.lower())
@@ -633,21 +636,16 @@ class Store:
                 where.append(s.name_lower.contains(rest.lower(), autoescape=True))
         else:
             where.append(s.visibility == "public")
-            if text:
-                needle = text.lower()
-                words = [w for w in needle.split() if w]
-                where.extend(s.search_text.contains(word, autoescape=True) for word in words)
-                rank = (sa.case((s.name_lower == needle, 100), else_=0)
-                        + sa.case((s.name_lower.startswith(needle, autoescape=True), 40), else_=0)
-                        + sum(sa.case((s.name_lower.contains(w, autoescape=True), 20), else_=0) for w in words))
-
-        columns = [c for c in t_services.c if c.name not in ("manifest_json", "search_text", "token_id")]
 
         def body(conn: Connection) -> tuple[int, list[dict[str, Any]]]:
-            total = conn.execute(sa.select(sa.func.count()).select_from(t_services).where(*where)).scalar_one()
-            rows = [dict(r) for r in conn.execute(
-                sa.select(*columns).where(*where).order_by(rank.desc(), s.published_at.desc(), s.id.desc())
-                .limit(limit).offset(offset)).mappings()]
+            if text and not text.startswith("@"):
+                total, rows = search.WordSearch(conn, t_services, text, self.search_backend).page(
+                    columns, limit, offset)
+            else:
+                total = conn.execute(sa.select(sa.func.count()).select_from(t_services).where(*where)).scalar_one()
+                rows = [dict(r) for r in conn.execute(
+                    sa.select(*columns).where(*where).order_by(s.published_at.desc(), s.id.desc())
+                    .limit(limit).offset(offset)).mappings()]
             live: dict[int, int] = {}
             if rows:
                 live = dict(conn.execute(
