@@ -120,6 +120,8 @@ def dev_provision(name, serial_number, model_number, pairs, out, count, out_dir,
     from .devices import parse_metadata_pairs
 
     metadata = parse_metadata_pairs(pairs)
+    device_ops.check_provision(name=name, serial_number=serial_number, model_number=model_number, metadata=metadata,
+                               out=out, count=count, out_dir=out_dir)
 
     def progress(done: int, total: int) -> None:
         if total > 1:

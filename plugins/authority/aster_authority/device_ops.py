@@ -107,15 +107,10 @@ def _batch_metadata(base: dict[str, str], name: str | None, serial: str | None, 
     return devices.check_metadata(meta)
 
 
-def provision(auth: Authority, deployment_id: str, *, name: str | None = None, serial_number: str | None = None,
-              model_number: str | None = None, metadata: dict[str, str] | None = None,
-              out: str | os.PathLike | None = None, count: int | None = None, out_dir: str | os.PathLike | None = None,
-              force: bool = False, root_key_file: str | None = None, profile: str | None = None,
-              progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Provision one device (bundle at ``out``) or ``count`` devices (one bundle each in ``out_dir``
-    and ``index.csv``). Each batch of up to 500 devices is one registration call, all or none."""
-    from aster_core.files import check_new_file
-
+def check_provision(*, name: str | None = None, serial_number: str | None = None, model_number: str | None = None,
+                    metadata: dict[str, str] | None = None, out: str | os.PathLike | None = None,
+                    count: int | None = None, out_dir: str | os.PathLike | None = None) -> None:
+    """The options of :func:`provision` that cannot work together, refused before any network."""
     batch = count is not None or out_dir is not None
     if batch and (count is None or out_dir is None):
         raise UsageError("--count and --out-dir go together", "e.g. --count 100 --out-dir bundles/")
@@ -125,9 +120,23 @@ def provision(auth: Authority, deployment_id: str, *, name: str | None = None, s
         raise UsageError(f"--count {count} is not between 1 and 100000", "provision in several runs")
     if batch and serial_number and count != 1:
         raise UsageError("--serial-number names one device", "drop it with --count, or provision devices one by one")
+    _batch_metadata(dict(metadata or {}), name, serial_number, model_number, 0, count or 1)
+
+
+def provision(auth: Authority, deployment_id: str, *, name: str | None = None, serial_number: str | None = None,
+              model_number: str | None = None, metadata: dict[str, str] | None = None,
+              out: str | os.PathLike | None = None, count: int | None = None, out_dir: str | os.PathLike | None = None,
+              force: bool = False, root_key_file: str | None = None, profile: str | None = None,
+              progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Provision one device (bundle at ``out``) or ``count`` devices (one bundle each in ``out_dir``
+    and ``index.csv``). Each batch of up to 500 devices is one registration call, all or none."""
+    from aster_core.files import check_new_file
+
+    check_provision(name=name, serial_number=serial_number, model_number=model_number, metadata=metadata, out=out,
+                    count=count, out_dir=out_dir)
+    batch = count is not None
     total = count or 1
     base = dict(metadata or {})
-    _batch_metadata(base, name, serial_number, model_number, 0, total)  # bad metadata before any work
     if batch:
         directory = Path(out_dir)  # type: ignore[arg-type]
         if directory.exists() and not directory.is_dir():
