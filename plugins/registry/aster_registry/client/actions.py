@@ -8,6 +8,7 @@ Payloads are the ones aster-cli 0.1.2 sends (registry.md §2), with the document
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any, Callable
@@ -30,9 +31,14 @@ class Context:
         self._registry = registry
         self.root_key = root_key
         self.timeout = timeout
-        self.state = st.load(profile)
+        self._profile = profile
         self._key: Any = None
         self._address: RegistryAddress | None = None
+
+    @functools.cached_property
+    def state(self) -> st.ProfileState:
+        """The profile's registry state, read on first use: ``discover`` (unsigned) needs no profile."""
+        return st.load(self._profile)
 
     @property
     def address(self) -> RegistryAddress:

@@ -1,0 +1,164 @@
+"""Ranked full-text ``discover`` on both dialects (migration r0003): what matches (substring of
+every word, public only), the order (exact name, then relevance, then newest; ties newest
+first), the index kept in step with every write, the bounded ranking window, and the upgrade
+from r0002 with existing rows backfilled."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from aster_registry.server import search
+from aster_registry.server import store as st
+from aster_server import storage
+
+from .support import Key, publish_fields
+from .test_store import Clock, op
+
+
+def _handle_row(handle: str, key: Key, now: int) -> dict:
+    return {"handle": handle, "pubkey": key.pub, "email": f"{handle}@example.org",
+            "email_hash": st.email_hash(f"{handle}@example.org"), "status": "verified", "announcements": False,
+            "created_at": now, "verification_expires_at": now, "version": 1}
+
+
+class Registry:
+    """A store with verified handles; ``publish`` goes through the real signed publish path."""
+
+    def __init__(self, url: str) -> None:
+        self.clock = Clock()
+        self.store = st.Store(storage.open_database(url, st.MIGRATIONS), clock=self.clock,
+                              limits={"publish": (10_000, 60), "signed": (10_000, 60)})
+        self.keys = {h: Key() for h in ("alice", "bob")}
+        with storage.transaction(self.store.engine) as conn:
+            conn.execute(st.t_handles.insert(), [_handle_row(h, k, int(self.clock.t)) for h, k in self.keys.items()])
+
+    def publish(self, handle: str, name: str, description: str) -> None:
+        self.clock.t += 1  # each one newer than the last
+        op(self.store, self.keys[handle], "publish", **publish_fields(handle, name, description=description))
+
+    def signed(self, handle: str, action: str, fn, **fields) -> dict:
+        from aster_registry.server import protect
+
+        from .support import envelope
+
+        env = protect.open_envelope(envelope(self.keys[handle], action, ts=int(self.clock.t), handle=handle,
+                                             **fields), action, now=self.clock.t)
+        return fn(env)
+
+    def names(self, query: str, limit: int = 100, offset: int = 0) -> list[str]:
+        return [e["service_name"] for e in self.store.discover(query, limit, offset)[1]]
+
+    def total(self, query: str) -> int:
+        return self.store.discover(query, 20, 0)[0]
+
+
+@pytest.fixture
+def reg(database_url):
+    r = Registry(database_url)
+    yield r
+    r.store.engine.dispose()
+
+
+def test_backend_is_the_index(reg):
+    assert reg.store.search_backend == ("fts5" if reg.store.engine.dialect.name == "sqlite" else "pg_trgm+tsvector")
+
+
+def test_what_matches_and_the_order(reg):
+    reg.publish("alice", "Task", "plain jobs")
+    reg.publish("alice", "TaskQueue", "a queue of jobs")
+    reg.publish("bob", "BillingService", "invoices, and a task to bill them")
+    reg.publish("bob", "Ledger", "money in and out")
+    reg.publish("alice", "Secret", "task secrets")
+    reg.signed("alice", "set_visibility", reg.store.set_visibility, service_name="Secret", visibility="private")
+
+    # exact name first, then the name match above the description-only match; private hidden
+    assert reg.names("task") == ["Task", "TaskQueue", "BillingService"]
+    assert reg.total("task") == 3
+    assert reg.names("TASK") == reg.names("task")                       # case does not matter
+    assert reg.names("queue") == ["TaskQueue"]                           # a substring inside a name
+    assert sorted(reg.names("ask")) == ["BillingService", "Task", "TaskQueue"]  # no name is or starts with it
+    assert reg.names("task bill") == ["BillingService"]                  # every word must match
+    assert reg.names("qu") == ["TaskQueue"]                              # words under 3 characters too
+    assert reg.names("task qu") == ["TaskQueue"]
+    assert sorted(reg.names("bob")) == ["BillingService", "Ledger"]      # the handle is searched
+    assert reg.names("secrets") == [] and reg.names("nothing-like-it") == []
+    assert reg.names('a"b') == [] and reg.names("%") == [] and reg.names("_") == []  # quoting, LIKE wildcards
+    # pages of a ranked result are slices of it; the empty query lists all public ones, newest first
+    assert [reg.names("task", 1, i) for i in range(4)] == [["Task"], ["TaskQueue"], ["BillingService"], []]
+    assert reg.names("") == ["Ledger", "BillingService", "TaskQueue", "Task"]
+    assert reg.names("@alice") == ["Secret", "TaskQueue", "Task"]      # @handle: its own services, private too
+
+
+def test_ties_are_newest_first(reg):
+    reg.publish("bob", "Alpha1", "zeta")
+    reg.publish("bob", "Alpha2", "zeta")
+    reg.publish("bob", "Alpha3", "zeta")
+    assert reg.names("zeta") == ["Alpha3", "Alpha2", "Alpha1"]
+    assert reg.names("alpha") == ["Alpha3", "Alpha2", "Alpha1"]
+
+
+def test_the_index_follows_every_write(reg):
+    reg.publish("alice", "Weather", "forecasts")
+    assert reg.names("forecast") == ["Weather"]
+    reg.signed("alice", "update_service", reg.store.update_service, service_name="Weather", description="rain maps")
+    assert reg.names("forecast") == [] and reg.names("rain") == ["Weather"]
+    reg.publish("alice", "Weather", "storm tracks")                     # re-publish replaces the description
+    assert reg.names("rain") == [] and reg.names("storm") == ["Weather"]
+    reg.signed("alice", "set_visibility", reg.store.set_visibility, service_name="Weather", visibility="private")
+    assert reg.names("storm") == []
+    reg.signed("alice", "set_visibility", reg.store.set_visibility, service_name="Weather", visibility="public")
+    assert reg.names("storm") == ["Weather"]
+    reg.signed("alice", "unpublish", reg.store.unpublish, service_name="Weather")
+    assert reg.names("storm") == [] and reg.total("weather") == 0
+
+
+def test_ranking_window_keeps_exact_names_and_pages(reg, monkeypatch):
+    monkeypatch.setattr(search, "RANK_WINDOW", 3)
+    reg.publish("alice", "Echo", "the oldest, named exactly")
+    for i in range(6):
+        reg.publish("bob", f"Svc{i}", "echo " * (1 + i % 2) + "filler")
+    everything = reg.names("echo")
+    assert everything[0] == "Echo" and len(everything) == 7 == reg.total("echo")
+    # the newest three (Svc5, Svc4, Svc3) are ranked (bm25 / ts_rank: the doubled word wins), then the rest newest
+    assert sorted(everything[1:4]) == ["Svc3", "Svc4", "Svc5"] and everything[4:] == ["Svc2", "Svc1", "Svc0"]
+    assert everything[1:4] == ["Svc5", "Svc3", "Svc4"]
+    assert [n for off in range(0, 7, 2) for n in reg.names("echo", 2, off)] == everything
+
+
+def test_upgrade_from_r0002_backfills_existing_rows(database_url):
+    engine = storage.create_engine(database_url)
+    try:
+        assert storage.upgrade(engine, st.MIGRATIONS, "r0002") == "r0002"
+        now = int(time.time())
+        key = Key()
+        deleg = json.dumps({"authority": "consumer", "mode": "open", "token_ttl": 300, "rate_limit": None,
+                            "roles": ["consumer"]})
+        with storage.transaction(engine) as conn:
+            conn.execute(st.t_handles.insert().values(**_handle_row("olga", key, now)))
+            for i, (name, vis) in enumerate([("OldMaps", "public"), ("OldSecrets", "private"), ("Tiles", "public")]):
+                description = f"{name} from before the index"
+                conn.execute(st.t_services.insert().values(
+                    handle="olga", service_name=name, name_lower=name.lower(), version=1, contract_id="0" * 64,
+                    manifest_json="{}", description=description, status="stable", visibility=vis,
+                    delegation_json=deleg, method_count=1, token_id=f"t{i}", published_at=now + i, updated_at=now,
+                    search_text=st._search_text(name, description, "olga")))
+        assert storage.upgrade(engine, st.MIGRATIONS) == storage.head_revision(st.MIGRATIONS) == "r0003"
+        store = st.Store(engine)
+        assert [e["service_name"] for e in store.discover("old", 20, 0)[1]] == ["OldMaps"]
+        assert [e["service_name"] for e in store.discover("before index", 20, 0)[1]] == ["Tiles", "OldMaps"]
+        assert store.discover("oldsecrets", 20, 0)[0] == 0
+        with engine.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                vector = conn.execute(sa.text("SELECT search_vector::text FROM registry_services "
+                                              "WHERE service_name = 'Tiles'")).scalar_one()
+                assert "'tiles':1A" in vector and "'olga'" in vector
+            else:
+                indexed = conn.execute(sa.text(f"SELECT count(*) FROM {search.FTS} WHERE {search.FTS} MATCH "
+                                               "'\"olga\"'")).scalar_one()
+                assert indexed == 2  # the public rows only (a full scan would read the content table)
+    finally:
+        engine.dispose()
