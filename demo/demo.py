@@ -215,7 +215,7 @@ def authority(d: Demo) -> None:
           "--identity", "ops.identity", "-q")
     info = d.serve("The authority, trusting root.pub", "aster", "authority", "serve", "--db", "authority.db",
                    "--root-pubkey", "root.pub", "--identity", "authority.key", "--bind", "127.0.0.1",
-                   "--max-lifetime", "240")
+                   "--max-lifetime", "400")
     d.env.update(ASTER_AUTHORITY_ADDR=info["address"], ASTER_AUTHORITY_CREDENTIAL="ops.identity")
     svc = "tests.authority.services"
     d.run("A service deployment whose instances get the role 'tasks'", "aster", "svc", "tasks", "create",
@@ -265,6 +265,51 @@ def authority(d: Demo) -> None:
           "--role", "tasks.reader")
     d.run("The producer's gate refuses it at once (exit 3), though its credential has not expired", "aster", "call",
           tasks["address"], "TaskService.get", '{"task_id": 7}', "--rcan", "reader.identity", expect=3)
+    devices(d)
+
+
+def devices(d: Demo) -> None:
+    d.section("Devices: provisioning, activation, review, revocation",
+              "A device deployment with review required. The operator provisions devices on this machine: a "
+              "root secret from the OS, the device's node key and activation key derived from it (HKDF, the "
+              "Trellis scheme), its credential signed here and held by the authority, a bundle (0600) for the "
+              "device. The device activates by proving its activation key over a fresh server challenge; a "
+              "reviewer approves it; revoking it makes every producer's gate refuse it at once.")
+    d.run("A device deployment: devices get the role tasks.reader once a reviewer approves them", "aster", "dev",
+          "sensors", "create", "--review-mode", "required", "--role", "tasks.reader")
+    d.run("Provision a device (the root secret goes only into its bundle)", "aster", "dev", "sensors", "provision",
+          "--name", "hall-1", "--serial-number", "SN-001", "--model-number", "T1", "--metadata", "site=berlin",
+          "--out", "hall-1.bundle.json", "--root-key", "root.key")
+    d.run("And a second one", "aster", "dev", "sensors", "provision", "--name", "hall-2", "--serial-number",
+          "SN-002", "--model-number", "T1", "--out", "hall-2.bundle.json", "--root-key", "root.key")
+    d.run("A batch: one bundle per device and an index.csv (progress on stderr)", "aster", "dev", "sensors",
+          "provision", "--count", "3", "--name", "dock", "--out-dir", "fleet", "--root-key", "root.key")
+    d.run("The devices (name, serial, model; --show-metadata adds the rest)", "aster", "dev", "sensors", "instances",
+          "--show-metadata")
+    d.run("On the device: activate. Review required, so a review opens: exit 10 means 'pending, come back'",
+          "aster", "dev", "activate", "--bundle", "hall-1.bundle.json", "--identity", "hall-1.identity", expect=10)
+    pending = d.run("A reviewer sees it", "aster", "dev", "sensors", "reviews", "list", "--state", "pending",
+                    "--json", show=False)
+    review = json.loads(pending.stdout)["items"][0]["review_id"]
+    d.run("The pending reviews", "aster", "dev", "sensors", "reviews", "list", "--state", "pending")
+    d.run("Approve it (approving again is a no-op; rejecting it now would be an error)", "aster", "dev", "sensors",
+          "reviews", "approve", review, "--reason", "site visit done")
+    d.run("The device activates again: now its credential is written into its .aster-identity", "aster", "dev",
+          "activate", "--bundle", "hall-1.bundle.json", "--identity", "hall-1.identity")
+    d.env["AUTHTEST_DEPLOYMENT"] = "sensors"
+    gated = d.serve("A producer whose gate follows the revocation list of dev/sensors", sys.executable, "-m",
+                    "tests.support.serve", "--services", "tests.authority.services.tasks_gated:TaskService",
+                    "--root-pubkey-file", "root.pub", "--max-lifetime", "120")
+    d.run("The device calls the role-gated method with its credential", "aster", "call", gated["address"],
+          "TaskService.get", '{"task_id": 7}', "--rcan", "hall-1.identity")
+    instance = json.loads((WORK / "hall-1.bundle.json").read_text())["instance_id"]
+    d.run("Revoke the device's activation", "aster", "dev", "sensors", "activations", "revoke", instance)
+    d.run("The producer refuses it at once (exit 3); the authority no longer releases or renews its credential",
+          "aster", "call", gated["address"], "TaskService.get", '{"task_id": 7}', "--rcan", "hall-1.identity",
+          expect=3)
+    d.run("...and the device cannot activate again (exit 3)", "aster", "dev", "activate", "--bundle",
+          "hall-1.bundle.json", "--identity", "hall-1.identity", expect=3)
+    d.run("The activations", "aster", "dev", "sensors", "activations", "list")
 
 
 def registry(d: Demo) -> None:

@@ -92,10 +92,9 @@ def dev_instances(state, show_metadata, limit, all_pages, authority_addr, rcan, 
         page = device_ops.instances(auth, _dep_id(), state=state, limit=limit, all_pages=all_pages)
 
     def render(p: dict[str, Any]) -> None:
-        columns = ["instance", "state", "name", "serial", "model"] + (["metadata"] if show_metadata else []) + \
-            ["activated", "credential expires"]
-        print_table(columns, [(i["instance_id"], i["state"], *_meta_cells(i["metadata"], show_metadata),
-                               _ts(i["activated_at"]), _ts(i["credential_expires_at"])) for i in p["items"]])
+        columns = ["instance", "state", "name", "serial", "model"] + (["metadata"] if show_metadata else [])
+        print_table(columns, [(i["instance_id"], i["state"], *_meta_cells(i["metadata"], show_metadata))
+                              for i in p["items"]])
         _more(p)
 
     emit(page, as_json, render)
