@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import stat
 import time
 import tomllib
@@ -267,3 +268,33 @@ def test_commands_check_the_instance_and_review_belong_to_the_deployment(dmesh, 
     # remove --purge takes the reviews too
     removed = m.ok("dev", "north", "remove", "-f", "--cascade", "--purge")
     assert removed["purged"]["reviews"] == 1 and removed["purged"]["instances"] == 1
+
+
+def test_wait_ends_when_the_review_is_approved_and_times_out_pending(dmesh, tmp_path):
+    import subprocess
+
+    from aster_core.testing import aster_executable
+
+    m = dmesh
+    m.ok("dev", "waiting", "create", "--review-mode", "required", "--role", ROLE)
+    provision(m, "waiting", str(tmp_path / "w.bundle.json"))
+    # --timeout passes with the review still pending: exit 10, the same as without --wait
+    r = m.aster("dev", "activate", "--bundle", str(tmp_path / "w.bundle.json"), "--identity",
+                str(tmp_path / "w.identity"), "--wait", "--timeout", "1s")
+    assert r.returncode == 10 and "pending" in r.stderr + r.stdout
+    review = m.ok("dev", "waiting", "reviews", "list")["items"][0]["review_id"]
+    env = {**os.environ, **m.env()}
+    proc = subprocess.Popen([aster_executable(), "dev", "activate", "--bundle", str(tmp_path / "w.bundle.json"),
+                             "--identity", str(tmp_path / "w.identity"), "--wait", "--timeout", "60s", "--json"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.5)
+        assert proc.poll() is None  # still waiting
+        m.ok("dev", "waiting", "reviews", "approve", review)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert json.loads(out)["state"] == "activated"
+    assert tomllib.loads((tmp_path / "w.identity").read_text())["peers"][0]["attributes"]["aster.role"] == ROLE
