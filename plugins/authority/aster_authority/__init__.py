@@ -1,4 +1,4 @@
-"""`aster svc`, `aster grants`, `aster authority`: the deployment authority (Trellis-style reviewed plans).
+"""`aster svc`, `aster dev`, `aster grants`, `aster authority`: the deployment authority (Trellis-style reviewed plans).
 
 Library entry points (importable without click):
 
