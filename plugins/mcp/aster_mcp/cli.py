@@ -141,6 +141,11 @@ def mcp(address: str, rcan: str | None, allow: tuple[str, ...], deny: tuple[str,
                              "Retry (a producer may publish late), or give ASTER_MANIFEST_TIMEOUT more seconds; "
                              "a served `aster mcp` keeps reading them and announces new tools.")
         return
+    stdio = None
+    if transport == "stdio":
+        from .handshake import EarlyStdio
+
+        stdio = EarlyStdio()  # answers initialize while everything below loads
     from .server import start_sdk_import
 
     start_sdk_import()  # the SDK imports in a thread while the runtime loads and the peer is dialled
@@ -151,6 +156,6 @@ def mcp(address: str, rcan: str | None, allow: tuple[str, ...], deny: tuple[str,
     _setup_logging()
     try:
         run_loop(serve(Options(address=address, rcan=rcan, filters=filters, transport=transport,
-                                  host=host, port=port, connect_timeout=connect_timeout)))
+                                  host=host, port=port, connect_timeout=connect_timeout), stdio))
     except KeyboardInterrupt:
         pass

@@ -1,12 +1,13 @@
 """The MCP server: tools/list and tools/call on the official SDK's low-level Server.
 
-Start-up is ordered for a fast ``initialize``: :func:`start_sdk_import` imports
-the MCP SDK in a thread (``aster mcp`` starts it before anything else), while
-the event loop dials the Aster peer and reads its manifests; the SDK answers
-``initialize`` as soon as it is imported, without waiting for the peer, so
-``initialize`` costs the larger of the two, not their sum. Nothing but the SDK
-reads stdin or writes stdout (the runtime and our logs write to stderr).
-``tools/list`` waits for the peer. When manifests arrive late the catalogue
+Start-up is ordered for a fast ``initialize``: on stdio, ``aster mcp`` first
+claims the protocol's descriptors and answers ``initialize`` itself, before
+the SDK is imported (:mod:`aster_mcp.handshake`); :func:`start_sdk_import`
+imports the MCP SDK in a thread while the event loop dials the Aster peer and
+reads its manifests, and the SDK then takes over the session (the handshake
+replayed into it). Nothing but the protocol reads stdin or writes stdout (the
+runtime and our logs write to stderr). ``tools/list`` waits for the SDK and
+the peer. When manifests arrive late the catalogue
 grows and every client is told with ``notifications/tools/list_changed``
 (handshake-era sessions directly, 2026-07-28 clients on their
 ``subscriptions/listen`` stream).
@@ -25,6 +26,7 @@ from . import __version__
 from .arguments import ArgumentError, CallPlan, plan_call
 from .catalog import Filters, ToolSpec
 from .confirm import Refusal, confirm
+from .handshake import INSTRUCTIONS, SERVER_NAME, EarlyStdio
 from .peer import PeerLink, SessionPool
 from .results import collect, to_jsonable
 from .schema import BIDI_STREAM, SERVER_STREAM
@@ -36,8 +38,6 @@ DEFAULT_CALL_TIMEOUT = 60.0
 #: Idle Aster sessions of HTTP MCP sessions are closed after this long.
 HTTP_SESSION_IDLE = 30 * 60.0
 STDIO_SESSION = "stdio"
-INSTRUCTIONS = ("Each tool calls one method of a live Aster service. Streaming methods return their "
-                "messages collected in `items`; client-streaming methods take their messages in `_items`.")
 
 
 _SDK_MODULES = ("mcp_types", "mcp.server.lowlevel", "mcp.server.stdio", "mcp.server.subscriptions",
@@ -255,7 +255,7 @@ def build_server(link: PeerLink, sessions: SessionPool) -> Any:
             return tool_error(tool, "INTERNAL", f"{tool.name} failed: {type(exc).__name__}: {exc}")
         return types.CallToolResult(content=[types.TextContent(text=_text(result))], structured_content=result)
 
-    return Server("aster-mcp", version=__version__, instructions=INSTRUCTIONS,
+    return Server(SERVER_NAME, version=__version__, instructions=INSTRUCTIONS,
                   on_list_tools=list_tools, on_call_tool=call_tool,
                   on_subscriptions_listen=ListenHandler(bus))
 
@@ -267,8 +267,11 @@ def initialization_options(server: Any) -> Any:
     return server.create_initialization_options(NotificationOptions(tools_changed=True))
 
 
-async def serve(options: Options) -> None:
-    """Serve until the client goes away (stdio) or the process is stopped (http)."""
+async def serve(options: Options, stdio: EarlyStdio | None = None) -> None:
+    """Serve until the client goes away (stdio) or the process is stopped (http).
+
+    ``stdio``: the protocol's stdio as claimed at start-up (claimed here when not given).
+    """
     link = PeerLink(options.address, rcan=options.rcan, filters=options.filters,
                     connect_timeout=options.connect_timeout)
     sessions = SessionPool(idle_timeout=HTTP_SESSION_IDLE if options.transport == "http" else None)
@@ -276,19 +279,19 @@ async def serve(options: Options) -> None:
         if options.transport == "http":
             await _serve_http(options, link, sessions)
         else:
-            await _serve_stdio(link, sessions)
+            await _serve_stdio(link, sessions, stdio or EarlyStdio())
     finally:
         await sessions.close()
         await link.close()
 
 
-async def _serve_stdio(link: PeerLink, sessions: SessionPool) -> None:
+async def _serve_stdio(link: PeerLink, sessions: SessionPool, stdio: EarlyStdio) -> None:
     link.start()  # dial and read manifests while the SDK finishes importing
     start_sdk_import()
     await sdk_imported()
     from .stdio import answering_stdio_server
 
-    async with answering_stdio_server() as (read_stream, write_stream):
+    async with answering_stdio_server(stdio) as (read_stream, write_stream):
         server = build_server(link, sessions)
         await server.run(read_stream, write_stream, initialization_options(server))
 

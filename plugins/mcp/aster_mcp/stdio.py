@@ -18,19 +18,20 @@ An id that is not a string or integer is answered with ``"id": null`` (JSON-RPC
 2.0's "could not be determined"); a message with no id at all (a
 notification) gets nothing, as JSON-RPC says.
 
-The transport still claims the protocol's descriptors as the SDK's does: fd 0
-is read only from a private duplicate (fd 0 itself then reads the null
-device), and the SDK claims fd 1.
+The protocol's descriptors are claimed as the SDK's transport claims them, but
+earlier, by :class:`aster_mcp.handshake.EarlyStdio` (which also answers
+``initialize`` before the SDK is imported): fd 0 is read only from a private
+duplicate (fd 0 itself then reads the null device), and fd 1 writes to stderr.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import re
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
+
+from .handshake import EarlyStdio
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -204,25 +205,14 @@ class _ScreenedLines:
 
 
 @asynccontextmanager
-async def answering_stdio_server() -> AsyncIterator[tuple[Any, Any]]:
-    """``mcp.server.stdio.stdio_server()`` whose stdin is screened (see the module's docstring)."""
-    import fcntl
-
-    import anyio
+async def answering_stdio_server(early: EarlyStdio) -> AsyncIterator[tuple[Any, Any]]:
+    """``mcp.server.stdio.stdio_server()`` over the already claimed ``early`` stdio, its stdin screened."""
     from mcp.server.stdio import stdio_server
 
-    private = fcntl.fcntl(0, fcntl.F_DUPFD_CLOEXEC, 3)
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
-    text = io.TextIOWrapper(os.fdopen(private, "rb", closefd=False), encoding="utf-8", errors="replace")
-    lines = _ScreenedLines(anyio.wrap_file(text))
+    lines = _ScreenedLines(early.lines())
     try:
-        async with stdio_server(stdin=lines) as (read_stream, write_stream):  # type: ignore[arg-type]
+        async with stdio_server(stdin=lines, stdout=early) as (read_stream, write_stream):  # type: ignore[arg-type]
             lines.attach(write_stream)
             yield read_stream, write_stream
     finally:
-        try:
-            os.dup2(private, 0)
-        except OSError:
-            pass
+        early.restore()

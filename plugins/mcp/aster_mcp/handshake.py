@@ -1,0 +1,255 @@
+"""stdio claimed at once, and ``initialize`` answered before the MCP SDK is imported.
+
+Importing the SDK (pydantic models for every protocol version) is most of
+``aster mcp``'s start-up. The handshake needs none of it: the answer to
+``initialize`` depends only on the protocol version the client asks for. So
+``aster mcp`` claims stdin and stdout first (fd 0 then reads the null device
+and fd 1 writes to stderr, as under the SDK's own stdio transport), and a
+reader thread using nothing but the standard library answers the first line
+itself when it is an ``initialize`` request the SDK would certainly accept,
+with exactly the bytes the SDK would send (same version negotiation,
+capabilities, serverInfo and instructions). Every line, that one included, is
+then handed to the SDK in order once it is imported: its session sees the
+handshake and accepts what follows, and its own answer to the replayed
+``initialize`` is dropped (after comparing it with ours: a difference is
+logged). A line of any other shape, or an ``initialize`` with anything this
+module cannot vouch for, is left for the SDK to answer, as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import io
+import json
+import logging
+import os
+import threading
+from typing import Any, AsyncIterator
+
+from . import __version__
+
+log = logging.getLogger("aster_mcp")
+
+SERVER_NAME = "aster-mcp"
+INSTRUCTIONS = ("Each tool calls one method of a live Aster service. Streaming methods return their "
+                "messages collected in `items`; client-streaming methods take their messages in `_items`.")
+#: ``mcp_types.version.HANDSHAKE_PROTOCOL_VERSIONS``, oldest to newest (tests/mcp checks they agree)
+HANDSHAKE_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
+#: lines read ahead of the SDK (the reader waits beyond this, as a pipe would)
+READ_AHEAD = 16
+
+_ANY = "any object"
+#: what ``ClientCapabilities`` declares (other members are ignored by the SDK, so allowed here)
+_CAPABILITIES: dict[str, Any] = {
+    "experimental": "object of objects",
+    "extensions": "object of objects",
+    "sampling": {"context": _ANY, "tools": _ANY},
+    "elicitation": {"form": _ANY, "url": _ANY},
+    "roots": {"listChanged": bool},
+    "tasks": {"list": _ANY, "cancel": _ANY,
+              "requests": {"sampling": {"createMessage": _ANY}, "elicitation": {"create": _ANY}}},
+}
+_INT64 = 2 ** 63
+
+
+def initialize_result(requested: str) -> dict[str, Any]:
+    """The SDK's ``InitializeResult`` for a client asking for protocol version ``requested``."""
+    negotiated = requested if requested in HANDSHAKE_VERSIONS else HANDSHAKE_VERSIONS[-1]
+    return {"capabilities": {"tools": {"listChanged": True}}, "instructions": INSTRUCTIONS,
+            "protocolVersion": negotiated, "serverInfo": {"name": SERVER_NAME, "version": __version__}}
+
+
+def _fits(value: Any, shape: Any) -> bool:
+    if value is None:
+        return True  # every member described here is optional
+    if shape is bool:
+        return isinstance(value, bool)
+    if not isinstance(value, dict):
+        return False
+    if shape == "object of objects":
+        return all(isinstance(item, dict) for item in value.values())
+    if shape == _ANY:
+        return True
+    return all(_fits(value[key], inner) for key, inner in shape.items() if key in value)
+
+
+def _text_is_clean(value: Any) -> bool:
+    """No lone surrogates anywhere (the SDK's JSON reader refuses them; Python's takes them)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_text_is_clean(k) and _text_is_clean(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_text_is_clean(v) for v in value)
+    return True
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(name)  # NaN and Infinity are not JSON; the SDK refuses them
+
+
+def _acceptable(message: Any) -> bool:
+    """Whether ``message`` is an ``initialize`` request the SDK accepts (a strict subset of them)."""
+    if not isinstance(message, dict) or set(message) != {"jsonrpc", "id", "method", "params"}:
+        return False
+    ident, params = message["id"], message["params"]
+    if message["jsonrpc"] != "2.0" or message["method"] != "initialize" or not isinstance(params, dict):
+        return False
+    if isinstance(ident, bool) or not isinstance(ident, (int, str)):
+        return False
+    if isinstance(ident, int) and not -_INT64 <= ident < _INT64:
+        return False
+    if "_meta" in params or not isinstance(params.get("protocolVersion"), str):
+        return False
+    capabilities, client = params.get("capabilities"), params.get("clientInfo")
+    if not isinstance(capabilities, dict) or not isinstance(client, dict):
+        return False
+    if not all(_fits(capabilities[key], shape) for key, shape in _CAPABILITIES.items() if key in capabilities):
+        return False
+    if not isinstance(client.get("name"), str) or not isinstance(client.get("version"), str):
+        return False
+    if client.get("icons") is not None:
+        return False
+    if not all(isinstance(client.get(key), (str, type(None))) for key in ("title", "description", "websiteUrl")):
+        return False
+    return _text_is_clean(message)
+
+
+def early_answer(line: str) -> tuple[Any, str] | None:
+    """``(request id, response line)`` for an ``initialize`` this module can answer, else ``None``."""
+    text = line.strip()
+    if not text.startswith("{") or '"initialize"' not in text:
+        return None
+    try:
+        message = json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        return None
+    if not _acceptable(message):
+        return None
+    response = {"jsonrpc": "2.0", "id": message["id"],
+                "result": initialize_result(message["params"]["protocolVersion"])}
+    return message["id"], json.dumps(response, ensure_ascii=False, separators=(",", ":"))
+
+
+class EarlyStdio:
+    """The protocol's stdin and stdout, claimed before anything else runs (see the module docstring).
+
+    One reader thread owns stdin: it answers an opening ``initialize`` itself
+    and queues every line for :meth:`lines`, which the SDK's transport reads
+    once it is imported. :meth:`write` is the SDK's stdout; it drops the SDK's
+    answer to the ``initialize`` already answered.
+    """
+
+    def __init__(self) -> None:
+        self._in = fcntl.fcntl(0, fcntl.F_DUPFD_CLOEXEC, 3)
+        self._out = fcntl.fcntl(1, fcntl.F_DUPFD_CLOEXEC, 3)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+        os.dup2(2, 1)  # stray output of the runtime or of handlers misses the wire
+        self._write_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._slots = threading.Semaphore(READ_AHEAD)
+        self._pending: list[str | None] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue[str | None] | None = None
+        #: the id and line of the answer already sent for ``initialize``, until the SDK's own comes
+        self.answered: tuple[Any, str] | None = None
+        self._reader = threading.Thread(target=self._read, name="aster-mcp-stdin", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        text = io.TextIOWrapper(os.fdopen(self._in, "rb", closefd=False), encoding="utf-8", errors="replace")
+        first = True
+        while True:
+            self._slots.acquire()
+            try:
+                line = text.readline()
+            except (OSError, ValueError):
+                line = ""
+            if first and line.strip():
+                first = False
+                answer = early_answer(line)
+                if answer is not None:
+                    self.answered = answer
+                    try:
+                        self._write_bytes((answer[1] + "\n").encode("utf-8"))
+                    except OSError:
+                        self.answered = None
+            self._deliver(line or None)
+            if not line:
+                return
+
+    def _deliver(self, line: str | None) -> None:
+        with self._lock:
+            if self._loop is None:
+                self._pending.append(line)
+                return
+            loop, queue = self._loop, self._queue
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, line)  # type: ignore[union-attr]
+        except RuntimeError:
+            pass  # the loop has closed: the server is gone
+
+    def _write_bytes(self, data: bytes) -> None:
+        with self._write_lock:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._out, view):]
+
+    async def lines(self) -> AsyncIterator[str]:
+        """Every line read from stdin, in order, from the first; ends at end of input."""
+        with self._lock:
+            self._loop = asyncio.get_running_loop()
+            self._queue = asyncio.Queue()
+            for line in self._pending:
+                self._queue.put_nowait(line)
+            self._pending = []
+        while True:
+            line = await self._queue.get()
+            self._slots.release()
+            if line is None:
+                return
+            yield line
+
+    async def write(self, text: str) -> None:
+        """One line of the SDK's output (its ``stdio_server`` stdout)."""
+        if self.answered is not None and self._is_duplicate(text):
+            return
+        import anyio
+
+        await anyio.to_thread.run_sync(self._write_bytes, text.encode("utf-8"))
+
+    async def flush(self) -> None:
+        """Nothing to flush: :meth:`write` writes through."""
+
+    def _is_duplicate(self, text: str) -> bool:
+        """Whether ``text`` is the SDK's answer to the ``initialize`` answered early (compared with ours)."""
+        try:
+            message = json.loads(text)
+        except ValueError:
+            return False
+        if not isinstance(message, dict) or "method" in message or "id" not in message:
+            return False  # requests and notifications of the server's come first sometimes: not the answer
+        ident, ours = self.answered  # type: ignore[misc]
+        self.answered = None  # the SDK answers initialize inline, so its first response is that one
+        if message["id"] != ident:
+            log.warning("the SDK's first response was not to initialize (id %r); nothing dropped", message["id"])
+            return False
+        if text.rstrip("\n") != ours:
+            log.warning("initialize was answered early with %s; the SDK would have answered %s",
+                        ours, text.rstrip("\n"))
+        return True
+
+    def restore(self) -> None:
+        """Point fd 0 and fd 1 back at the protocol's pipes (at the end of serving)."""
+        for fd, private in ((0, self._in), (1, self._out)):
+            try:
+                os.dup2(private, fd)
+            except OSError:
+                pass
