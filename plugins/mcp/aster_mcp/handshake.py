@@ -136,6 +136,25 @@ def early_answer(line: str) -> tuple[Any, str] | None:
     return message["id"], json.dumps(response, ensure_ascii=False, separators=(",", ":"))
 
 
+def duplicate_verdict(answered: tuple[Any, str], text: str) -> tuple[bool, str | None] | None:
+    """For a line the SDK writes after ``answered`` went out early: ``None`` when it is no response
+    (a request or notification of the server's); else ``(drop it, warning)``: the SDK's answer to
+    the ``initialize`` already answered is dropped, and a difference from ours is a warning."""
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(message, dict) or "method" in message or "id" not in message:
+        return None
+    ident, ours = answered
+    if message["id"] != ident:
+        return False, f"the SDK's first response was not to initialize (id {message['id']!r}); nothing dropped"
+    theirs = text.rstrip("\n")
+    if theirs != ours:
+        return True, f"initialize was answered early with {ours}; the SDK would have answered {theirs}"
+    return True, None
+
+
 class EarlyStdio:
     """The protocol's stdin and stdout, claimed before anything else runs (see the module docstring).
 
@@ -229,22 +248,15 @@ class EarlyStdio:
         """Nothing to flush: :meth:`write` writes through."""
 
     def _is_duplicate(self, text: str) -> bool:
-        """Whether ``text`` is the SDK's answer to the ``initialize`` answered early (compared with ours)."""
-        try:
-            message = json.loads(text)
-        except ValueError:
+        """Whether ``text`` is the SDK's answer to the ``initialize`` answered early."""
+        verdict = duplicate_verdict(self.answered, text)  # type: ignore[arg-type]
+        if verdict is None:
             return False
-        if not isinstance(message, dict) or "method" in message or "id" not in message:
-            return False  # requests and notifications of the server's come first sometimes: not the answer
-        ident, ours = self.answered  # type: ignore[misc]
         self.answered = None  # the SDK answers initialize inline, so its first response is that one
-        if message["id"] != ident:
-            log.warning("the SDK's first response was not to initialize (id %r); nothing dropped", message["id"])
-            return False
-        if text.rstrip("\n") != ours:
-            log.warning("initialize was answered early with %s; the SDK would have answered %s",
-                        ours, text.rstrip("\n"))
-        return True
+        drop, warning = verdict
+        if warning:
+            log.warning("%s", warning)
+        return drop
 
     def restore(self) -> None:
         """Point fd 0 and fd 1 back at the protocol's pipes (at the end of serving)."""
