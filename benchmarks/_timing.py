@@ -74,3 +74,66 @@ def report(title: str, results: dict[str, tuple[float, float, float]], budgets: 
         print(f"  {name:<28} {subject*1000:7.1f} ms  baseline {base*1000:7.1f} ms  ratio {ratio:5.2f}"
               + (f" (budget {budget})" if budget else "") + verdict)
     return ok
+
+
+class McpPipe:
+    """A spawned ``aster mcp`` (ours or the released one) spoken to in newline-delimited JSON-RPC."""
+
+    def __init__(self, cmd: Sequence[str], env: dict | None = None) -> None:
+        import selectors
+
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(list(cmd), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, env=env)
+        self._sel = selectors.DefaultSelector()
+        self._sel.register(self.proc.stdout, selectors.EVENT_READ)
+        self._buf = b""
+        self._next_id = 0
+
+    def send(self, method: str, params: dict | None = None, *, notify: bool = False) -> int | None:
+        """Send a request (returns its id) or, with ``notify``, a notification."""
+        import json
+
+        message: dict = {"jsonrpc": "2.0", "method": method}
+        if params is not None:
+            message["params"] = params
+        ident = None
+        if not notify:
+            self._next_id += 1
+            ident = message["id"] = self._next_id
+        self.proc.stdin.write(json.dumps(message).encode() + b"\n")
+        self.proc.stdin.flush()
+        return ident
+
+    def receive(self, ident: int | None, timeout: float = 60) -> dict:
+        """The result of request ``ident``; RuntimeError for an error answer or an exit, TimeoutError."""
+        import json
+
+        deadline = time.monotonic() + timeout
+        while True:
+            while b"\n" in self._buf:
+                line, self._buf = self._buf.split(b"\n", 1)
+                message = json.loads(line)
+                if message.get("id") == ident:
+                    if "error" in message:
+                        raise RuntimeError(f"JSON-RPC error: {message['error']}")
+                    return message["result"]
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self._sel.select(remaining):
+                raise TimeoutError("aster mcp did not answer")
+            chunk = os.read(self.proc.stdout.fileno(), 1 << 20)
+            if not chunk:
+                raise RuntimeError("aster mcp exited")
+            self._buf += chunk
+
+    def call(self, method: str, params: dict | None = None, timeout: float = 60) -> dict:
+        return self.receive(self.send(method, params), timeout)
+
+    def close(self) -> None:
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(10)
+        except (subprocess.TimeoutExpired, OSError):
+            self.proc.kill()
+            self.proc.wait()
+        self._sel.close()

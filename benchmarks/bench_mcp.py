@@ -18,15 +18,12 @@ on this machine (issue 5). Run from the repository root:
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import selectors
 import statistics
-import subprocess
 import sys
 import time
 
-from _timing import BIN, ROOT, compile_sources, wall
+from _timing import BIN, ROOT, McpPipe, compile_sources, wall
 
 sys.path.insert(0, str(ROOT))
 ASTER = str(BIN / "aster")
@@ -34,62 +31,7 @@ RELEASED_INITIALIZE_S = 1.49
 ECHO = {"text": "bench", "times": 2}
 
 
-class Pipe:
-    """A spawned `aster mcp` spoken to in newline-delimited JSON-RPC."""
-
-    def __init__(self, address: str, env: dict[str, str]) -> None:
-        self.started = time.perf_counter()
-        self.proc = subprocess.Popen([ASTER, "mcp", address], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, env=env)
-        self._sel = selectors.DefaultSelector()
-        self._sel.register(self.proc.stdout, selectors.EVENT_READ)
-        self._buf = b""
-        self._next_id = 0
-
-    def send(self, method: str, params: dict | None = None, *, notify: bool = False) -> int | None:
-        message: dict = {"jsonrpc": "2.0", "method": method}
-        if params is not None:
-            message["params"] = params
-        ident = None
-        if not notify:
-            self._next_id += 1
-            ident = message["id"] = self._next_id
-        self.proc.stdin.write(json.dumps(message).encode() + b"\n")
-        self.proc.stdin.flush()
-        return ident
-
-    def receive(self, ident: int, timeout: float = 60) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            while b"\n" in self._buf:
-                line, self._buf = self._buf.split(b"\n", 1)
-                message = json.loads(line)
-                if message.get("id") == ident:
-                    if "error" in message:
-                        raise RuntimeError(f"JSON-RPC error: {message['error']}")
-                    return message["result"]
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self._sel.select(remaining):
-                raise TimeoutError("aster mcp did not answer")
-            chunk = os.read(self.proc.stdout.fileno(), 1 << 16)
-            if not chunk:
-                raise RuntimeError("aster mcp exited")
-            self._buf += chunk
-
-    def call(self, method: str, params: dict | None = None) -> dict:
-        return self.receive(self.send(method, params))
-
-    def close(self) -> None:
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._sel.close()
-
-
-def initialize(pipe: Pipe) -> dict:
+def initialize(pipe: McpPipe) -> dict:
     result = pipe.call("initialize", {"protocolVersion": "2025-11-25", "capabilities": {},
                                       "clientInfo": {"name": "bench", "version": "0"}})
     pipe.send("notifications/initialized", notify=True)
@@ -99,7 +41,7 @@ def initialize(pipe: Pipe) -> dict:
 def startup(address: str, env: dict[str, str], rounds: int) -> tuple[list[float], list[float], int]:
     init_times, list_times, tools = [], [], 0
     for _ in range(rounds):
-        pipe = Pipe(address, env)
+        pipe = McpPipe([ASTER, "mcp", address], env)
         try:
             initialize(pipe)
             init_times.append(time.perf_counter() - pipe.started)
@@ -111,7 +53,7 @@ def startup(address: str, env: dict[str, str], rounds: int) -> tuple[list[float]
 
 
 def mcp_calls(address: str, env: dict[str, str], calls: int) -> list[float]:
-    pipe = Pipe(address, env)
+    pipe = McpPipe([ASTER, "mcp", address], env)
     try:
         initialize(pipe)
         pipe.call("tools/list", {})

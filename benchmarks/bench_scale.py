@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import selectors
 import shutil
 import statistics
 import subprocess
@@ -37,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _timing import BIN, ROOT, compile_sources
+from _timing import BIN, ROOT, McpPipe, compile_sources
 
 sys.path.insert(0, str(ROOT))
 OURS = str(BIN / "aster")
@@ -72,69 +71,23 @@ def ensure_released() -> bool:
     return done.returncode == 0 and Path(RELEASED).exists()
 
 
-class Mcp:
-    """One spawned `aster mcp` spoken to in newline-delimited JSON-RPC."""
-
-    def __init__(self, exe: str, address: str, env: dict[str, str]) -> None:
-        self.started = time.perf_counter()
-        self.proc = subprocess.Popen([exe, "mcp", address], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, env=env)
-        self._sel = selectors.DefaultSelector()
-        self._sel.register(self.proc.stdout, selectors.EVENT_READ)
-        self._buf = b""
-        self._id = 0
-
-    def request(self, method: str, params: dict, timeout: float = 60) -> dict:
-        self._id += 1
-        self._send({"jsonrpc": "2.0", "id": self._id, "method": method, "params": params})
-        deadline = time.monotonic() + timeout
-        while True:
-            while b"\n" in self._buf:
-                line, self._buf = self._buf.split(b"\n", 1)
-                message = json.loads(line)
-                if message.get("id") == self._id:
-                    if "error" in message:
-                        raise RuntimeError(message["error"])
-                    return message["result"]
-            left = deadline - time.monotonic()
-            if left <= 0 or not self._sel.select(left):
-                raise TimeoutError(method)
-            chunk = os.read(self.proc.stdout.fileno(), 1 << 20)
-            if not chunk:
-                raise RuntimeError("exited")
-            self._buf += chunk
-
-    def _send(self, message: dict) -> None:
-        self.proc.stdin.write(json.dumps(message).encode() + b"\n")
-        self.proc.stdin.flush()
-
-    def close(self) -> None:
-        try:
-            self.proc.stdin.close()
-            self.proc.wait(10)
-        except (subprocess.TimeoutExpired, OSError):
-            self.proc.kill()
-            self.proc.wait()
-        self._sel.close()
-
-
 def mcp_run(exe: str, address: str, env: dict[str, str], expected: int) -> dict:
     """initialize, tools/list and one call: their times, and whether tools were lost."""
     out: dict = {"init": None, "list": None, "call": None, "tools": 0, "error": None, "call_error": None}
-    pipe = Mcp(exe, address, env)
+    pipe = McpPipe([exe, "mcp", address], env)
     try:
-        pipe.request("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
-                                    "clientInfo": {"name": "bench", "version": "0"}})
+        pipe.call("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                                 "clientInfo": {"name": "bench", "version": "0"}})
         out["init"] = time.perf_counter() - pipe.started
-        pipe._send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-        tools = pipe.request("tools/list", {})["tools"]
+        pipe.send("notifications/initialized", notify=True)
+        tools = pipe.call("tools/list", {})["tools"]
         out["list"] = time.perf_counter() - pipe.started
         out["tools"] = len(tools)
         name = next((t["name"] for t in tools if "Svc0" in t["name"] and t["name"].endswith("m0")), None)
         if name:
             start = time.perf_counter()
             # only "text": the released CLI types every int field as a string in its input schemas
-            result = pipe.request("tools/call", {"name": name, "arguments": {"text": "b"}})
+            result = pipe.call("tools/call", {"name": name, "arguments": {"text": "b"}})
             out["call"] = time.perf_counter() - start
             if result.get("isError"):
                 out["call"], out["call_error"] = None, str(result.get("content"))[:120]
