@@ -17,7 +17,7 @@
 
 Both on SQLite and, when the PostgreSQL binaries are installed, on a throwaway PostgreSQL
 cluster (tests/support/postgres.py). Run from the repository root:
-``.venv/bin/python benchmarks/bench_registry.py [--services 100000] [--clients 50] [--per-client 4]
+``.venv/bin/python benchmarks/bench_registry.py [--services 100000] [--clients 50] [--per-client 10]
 [--e2e-rounds 15] [--no-postgres]``.
 """
 
@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import secrets
 import statistics
 import subprocess
@@ -181,10 +182,11 @@ def main() -> int:
     parser.add_argument("--services", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=25)
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--per-client", type=int, default=4)
+    parser.add_argument("--per-client", type=int, default=10)
     parser.add_argument("--e2e-rounds", type=int, default=15)
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
+    os.environ["ASTER_RELAY_MODE"] = "disabled"  # loopback only (also for the in-process clients)
     import aster  # noqa: F401  (before any event loop: docs/runtime-notes.md)
 
     results: dict[str, dict] = {}

@@ -497,10 +497,8 @@ class Store:
             conn.execute(t_handles.update().where(t_handles.c.handle == handle).values(last_published_at=now))
             codes: list[str] = []
             if first:
-                for _ in range(RECOVERY_CODES):
-                    code = "-".join(secrets.token_hex(2) for _ in range(4))
-                    codes.append(code)
-                    conn.execute(t_recovery.insert().values(handle=handle, code_hash=_recovery_hash(code)))
+                codes = ["-".join(secrets.token_hex(2) for _ in range(4)) for _ in range(RECOVERY_CODES)]
+                conn.execute(t_recovery.insert(), [{"handle": handle, "code_hash": _recovery_hash(c)} for c in codes])
             self._audit(conn, handle, "publish", f"{name} {contract_id}")
             return {"handle": handle, "service_name": name, "contract_id": contract_id,
                     "producer_token": self._token(handle, name, contract_id, env.signer, token_id),
