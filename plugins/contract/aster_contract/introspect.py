@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import enum
 import importlib
@@ -21,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from aster_core.errors import AsterError, NotFoundError, UsageError
+
+from .hints import hints
 
 
 def _split_spec(spec: str) -> tuple[str, str]:
@@ -106,52 +107,7 @@ def load_service(spec: str) -> type:
 # ── Types a service uses ─────────────────────────────────────────────────────
 
 
-def _hints(cls: type) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(cls)
-    except Exception:
-        return {f.name: f.type for f in dataclasses.fields(cls)}
-
-
-@contextlib.contextmanager
-def shared_type_hints() -> Iterator[None]:
-    """Resolve each class's type hints once while describing services.
-
-    Importing a service and computing its identity resolve the same annotations over and
-    over: the runtime's ``@service`` check, its type graph, its method descriptors and our
-    own walk each call ``typing.get_type_hints`` on every message (six times per type, each
-    compiling every string annotation again). Inside this block, calls without explicit
-    namespaces are answered from a per-block cache (a copy each time, so callers may mutate
-    it); failures are not cached, so a forward reference that resolves later still does.
-    The runtime's modules that bound ``get_type_hints`` at import see the same cache.
-    """
-    original = typing.get_type_hints
-    cache: dict[tuple[int, bool], tuple[Any, dict[str, Any]]] = {}
-
-    def cached(obj: Any, globalns: Any = None, localns: Any = None, include_extras: bool = False) -> dict:
-        if globalns is not None or localns is not None:
-            return original(obj, globalns, localns, include_extras)
-        key = (id(obj), include_extras)
-        hit = cache.get(key)
-        if hit is None or hit[0] is not obj:
-            hit = cache[key] = (obj, original(obj, include_extras=include_extras))
-        return dict(hit[1])
-
-    bound = [m for m in (sys.modules.get(n) for n in _BINDS_GET_TYPE_HINTS)
-             if m is not None and getattr(m, "get_type_hints", None) is original]
-    typing.get_type_hints = cached
-    for module in bound:
-        module.get_type_hints = cached
-    try:
-        yield
-    finally:
-        typing.get_type_hints = original
-        for module in bound:
-            module.get_type_hints = original
-
-
-#: runtime modules that did ``from typing import get_type_hints`` (aster-rpc 0.1.2)
-_BINDS_GET_TYPE_HINTS = ("aster.contract.identity", "aster.codec", "aster.json_codec")
+_hints = hints  # a class's resolved field types, memoised (see aster_contract.hints)
 
 
 def _leaves(tp: Any) -> Iterator[Any]:

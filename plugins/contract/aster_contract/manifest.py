@@ -33,6 +33,8 @@ from aster_core.errors import AsterError, NotFoundError, UsageError
 from aster_core.files import atomic_write, read_text
 
 from . import introspect
+from .hints import installed
+from .identity import service_identity
 from .validate import HEX64, MANIFEST_KEYS, MAX_VERSION, PATTERNS, SCOPES, check_manifest  # noqa: F401
 
 ROLES = ("request", "response")
@@ -110,42 +112,35 @@ def build_manifest(service_cls: type, *, semver: str | None = None,
                    types: dict[type, set[str]] | None = None) -> dict[str, Any]:
     """The manifest of one ``@service`` class, as a JSON-ready dict (``types``: the service's
     reachable types with their roles, from :func:`introspect.service_types`, when known)."""
-    from aster.contract import (ContractManifest, ServiceContract, build_type_graph, canonical_xlang_bytes,
-                                compute_contract_id, compute_type_hash, resolve_with_cycles)
+    from aster.contract import ContractManifest
     from aster.contract.manifest import extract_method_descriptors
 
     info = service_cls.__aster_service_info__
+    if isinstance(info.version, bool) or not isinstance(info.version, int) or not 0 <= info.version <= MAX_VERSION:
+        raise UsageError(f"{info.name}: version {info.version!r} is not an integer from 0 to {MAX_VERSION}",
+                         "declare the service with @service(version=N), N a small whole number")
     try:
-        # the steps of aster.contract.contract_id_from_service, in its order, once
-        roots = [t for m in info.methods.values() for t in (m.request_type, m.response_type)
-                 if t is not None and isinstance(t, type)]
-        type_defs = resolve_with_cycles(build_type_graph(roots))
-        hashes = {fqn: compute_type_hash(canonical_xlang_bytes(td)) for fqn, td in type_defs.items()}
-        contract = ServiceContract.from_service_info(info, hashes)
-        contract_id = compute_contract_id(canonical_xlang_bytes(contract))
-        methods = extract_method_descriptors(info)
+        ident = service_identity(service_cls)
+        with installed():  # the runtime's descriptors resolve each message's hints again
+            methods = extract_method_descriptors(info)
         if types is None:
             types = introspect.service_types(service_cls)
     except RecursionError:
         raise UsageError(f"{info.name}: the runtime cannot compute the identity of its recursive types",
                          "break the reference cycle in the message types") from None
-    if isinstance(contract.version, bool) or not isinstance(contract.version, int) \
-            or not 0 <= contract.version <= MAX_VERSION:
-        raise UsageError(f"{info.name}: version {contract.version!r} is not an integer from 0 to {MAX_VERSION}",
-                         "declare the service with @service(version=N), N a small whole number")
     if methods:
         methods[0]["types"] = _lean_table(types, methods)
     vcs = vcs or {}
     manifest = ContractManifest(
-        service=contract.name,
-        version=contract.version,
-        contract_id=contract_id,
-        type_count=len(type_defs),
-        type_hashes=sorted(h.hex() for h in hashes.values()),
-        method_count=len(contract.methods),
+        service=info.name,
+        version=info.version,
+        contract_id=ident.contract_id,
+        type_count=len(ident.type_hashes),
+        type_hashes=sorted(h.hex() for h in ident.type_hashes.values()),
+        method_count=ident.method_count,
         methods=methods,
-        serialization_modes=list(contract.serialization_modes),
-        scoped=contract.scoped.name.lower(),
+        serialization_modes=ident.serialization_modes,
+        scoped=ident.scoped,
         semver=semver,
         vcs_revision=vcs.get("revision"),
         vcs_tag=vcs.get("tag"),
@@ -204,7 +199,7 @@ def build_manifests(specs: list[str], *, semver: str | None = None) -> GenResult
     vcs = vcs_info(Path.cwd())
     result = GenResult([])
     seen: dict[tuple[str, int], str] = {}
-    with introspect.shared_type_hints():
+    with installed():  # the runtime's @service check resolves each message's hints once per field
         for spec in specs:
             cls = introspect.load_service(spec)
             types = introspect.service_types(cls)
