@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 #: How many of the newest matches are ranked by relevance (the rest follow newest first).
-RANK_WINDOW = 1000
+RANK_WINDOW = 500
 #: The FTS5 table of migration r0003 (public services only, kept in sync by triggers).
 FTS = "registry_services_fts"
 #: Words shorter than a trigram cannot be looked up in the index; they filter the candidates.
@@ -107,10 +107,9 @@ class WordSearch:
 
     # ------------------------------------------------------------------ pieces
 
-    def _count(self, *where: Any) -> int:
+    def _count(self) -> int:
         p = self.plan
-        return self.conn.execute(sa.select(sa.func.count()).select_from(p.source)
-                                 .where(*p.where, *where)).scalar_one()
+        return self.conn.execute(sa.select(sa.func.count()).select_from(p.source).where(*p.where)).scalar_one()
 
     def _boundary(self) -> int:
         """The id of the :data:`RANK_WINDOW`-th newest match."""
@@ -131,6 +130,8 @@ class WordSearch:
         s = self.s.c
         p = self.plan
         total = self._count()
+        if total == 0:
+            return 0, []
         boundary = self._boundary() if total > RANK_WINDOW else None
         in_window = [p.id_col >= boundary] if boundary is not None else []
         exact_where = [s.visibility == "public", s.name_lower == self.needle]
