@@ -116,7 +116,9 @@ class Authority:
 
     def _wait(self, coro: Any) -> Any:
         assert self._loop is not None
-        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return self._result(asyncio.run_coroutine_threadsafe(coro, self._loop))
+
+    def _result(self, future: Any) -> Any:
         try:
             return future.result(self.timeout + 5)
         except AsterError as exc:
@@ -143,12 +145,17 @@ class Authority:
                         os.environ[k] = v
 
     def call(self, service: str, method: str, request: dict[str, Any]) -> Any:
-        reply = self._wait(self._conn.call(service, method, request, timeout=self.timeout))
-        text = reply.get("json") if isinstance(reply, dict) else None
-        if not isinstance(text, str):
-            raise AsterError(f"the authority answered {service}.{method} with no document",
-                             "check that the address is an aster authority")
-        return json.loads(text)
+        return self.submit(service, method, request).result()
+
+    def submit(self, service: str, method: str, request: dict[str, Any]) -> "Pending":
+        """Start a call and return at once; :meth:`Pending.result` waits for its document.
+
+        Several calls may be in flight on the one connection (each is a stream of its own):
+        reconcile signs the next batch while the authority verifies the last."""
+        assert self._loop is not None
+        future = asyncio.run_coroutine_threadsafe(
+            self._conn.call(service, method, request, timeout=self.timeout), self._loop)
+        return Pending(self, f"{service}.{method}", future)
 
     def pages(self, service: str, method: str, request: dict[str, Any], *, limit: int = 100,
               all_pages: bool = False) -> dict[str, Any]:
@@ -183,6 +190,22 @@ class Authority:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+class Pending:
+    """A call in flight (:meth:`Authority.submit`)."""
+
+    def __init__(self, auth: Authority, what: str, future: Any):
+        self._auth, self._what, self._future = auth, what, future
+
+    def result(self) -> Any:
+        """The reply's JSON document; the call's error as an :class:`AsterError`."""
+        reply = self._auth._result(self._future)
+        text = reply.get("json") if isinstance(reply, dict) else None
+        if not isinstance(text, str):
+            raise AsterError(f"the authority answered {self._what} with no document",
+                             "check that the address is an aster authority")
+        return json.loads(text)
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -22,7 +23,8 @@ from .client import ADMIN, NODE, Authority
 from .plans import MIGRATION, SERVICE, UPDATE
 
 DEFAULT_IDENTITY = ".aster-identity"
-UPLOAD_BATCH = 200
+UPLOAD_BATCH = 100
+UPLOADS_IN_FLIGHT = 3
 
 
 def _ref(kind: str, deployment_id: str, **extra: Any) -> dict[str, Any]:
@@ -184,9 +186,11 @@ def provision(auth: Authority, deployment_id: str, *, kind: str = SERVICE, insta
 def reconcile(auth: Authority, deployment_id: str, *, kind: str = SERVICE, desired_version: str | None = None,
               root_key_file: str | None = None, profile: str | None = None, dry_run: bool = False) -> dict[str, Any]:
     """Sign exactly what is missing, expiring or different, upload it, report each item
-    ``current`` / ``pending`` / ``failed``."""
-    from aster_trust import credentials
+    ``current`` / ``pending`` / ``failed``.
 
+    Signing and uploading overlap: batch k+1 is signed here while the authority verifies
+    and stores batch k (at most :data:`UPLOADS_IN_FLIGHT` uploads outstanding), so the
+    operator's machine and the authority work at the same time."""
     desired = auth.call(ADMIN, "desired", _ref(kind, deployment_id, desired_version=desired_version or ""))
     items = desired["items"]
     todo = [i for i in items if i["status"] != "current"]
@@ -194,23 +198,7 @@ def reconcile(auth: Authority, deployment_id: str, *, kind: str = SERVICE, desir
                       "status": "current", "action": "kept", "reason": ""} for i in items}
     if todo and not dry_run:
         root = _root_for(desired["root_pubkey"], root_key_file, profile)
-        signed = []
-        for item in todo:
-            cred = credentials.sign(root, item["type"], expires_at=item["expires_at"],
-                                    attributes=item["attributes"], endpoint_id=item["endpoint_id"])
-            signed.append((item, cred))
-        for start in range(0, len(signed), UPLOAD_BATCH):
-            batch = signed[start:start + UPLOAD_BATCH]
-            answer = auth.call(ADMIN, "upload", _ref(kind, deployment_id,
-                                                     credentials_json=[c.to_json() for _, c in batch]))
-            for result in answer["results"]:
-                item = batch[result["index"]][0]
-                entry = report[id(item)]
-                if result["status"] == "current":
-                    entry.update(status="current", action="issued" if item["status"] == "missing" else "renewed",
-                                 reason=item["reason"])
-                else:
-                    entry.update(status="failed", action="refused", reason=result["reason"])
+        _sign_and_upload(auth, kind, deployment_id, root, todo, report)
     elif todo:
         for item in todo:
             report[id(item)].update(status="pending", action="dry-run", reason=item["reason"])
@@ -218,6 +206,43 @@ def reconcile(auth: Authority, deployment_id: str, *, kind: str = SERVICE, desir
     counts = {s: sum(1 for r in rows if r["status"] == s) for s in ("current", "pending", "failed")}
     return {"deployment_id": deployment_id, "desired_version": desired["desired_version"], "items": rows,
             "counts": counts}
+
+
+def _sign_and_upload(auth: Authority, kind: str, deployment_id: str, root: Any, todo: list[dict[str, Any]],
+                     report: dict[int, dict[str, Any]]) -> None:
+    from collections import deque
+
+    from aster_trust import credentials
+
+    def record(batch: list[dict[str, Any]], answer: dict[str, Any]) -> None:
+        for result in answer["results"]:
+            item = batch[result["index"]]
+            entry = report[id(item)]
+            if result["status"] == "current":
+                entry.update(status="current", action="issued" if item["status"] == "missing" else "renewed",
+                             reason=item["reason"])
+            else:
+                entry.update(status="failed", action="refused", reason=result["reason"])
+
+    in_flight: deque = deque()
+    try:
+        for start in range(0, len(todo), UPLOAD_BATCH):
+            batch = todo[start:start + UPLOAD_BATCH]
+            docs = [credentials.sign(root, item["type"], expires_at=item["expires_at"], attributes=item["attributes"],
+                                     endpoint_id=item["endpoint_id"]).to_dict() for item in batch]
+            # compact JSON (the C encoder; to_json's indented form costs as much as signing)
+            docs = [json.dumps(doc, separators=(",", ":"), ensure_ascii=False) for doc in docs]
+            in_flight.append((batch, auth.submit(ADMIN, "upload", _ref(kind, deployment_id, credentials_json=docs))))
+            if len(in_flight) >= UPLOADS_IN_FLIGHT:
+                record(in_flight[0][0], in_flight[0][1].result())
+                in_flight.popleft()
+        while in_flight:
+            record(in_flight[0][0], in_flight[0][1].result())
+            in_flight.popleft()
+    finally:
+        for _, pending in in_flight:  # an upload failed: let the others finish before reporting the error
+            with contextlib.suppress(Exception):
+                pending.result()
 
 
 # ── grants ────────────────────────────────────────────────────────────────────────

@@ -29,7 +29,7 @@ import fnmatch
 import os
 import re
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Iterable
 
 from aster_core.errors import AsterError, ExitCode
@@ -187,14 +187,16 @@ class Plan:
 
     def view(self, deployment: Deployment | None, now: float, *, full: bool = True) -> dict[str, Any]:
         """What list/show return: the effective state, ``stale``, breaking changes counted."""
-        d = asdict(self)
+        if full:
+            d = asdict(self)
+        else:  # list rows: no deep copy of manifests and changes they do not carry
+            d = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("manifests", "changes")}
+            d["decided_by"] = dict(self.decided_by) if self.decided_by else self.decided_by
+            d["warnings"] = list(self.warnings)
         d["state"] = self.state_at(now)
         d["stale"] = bool(deployment is not None and d["state"] == PENDING and self.stale(deployment))
         d["breaking"] = sum(1 for c in self.changes if not c.get("compatible"))
         d["services"] = [f"{m['service']}@{m.get('version', 1)}" for m in self.manifests]
-        if not full:
-            for key in ("manifests", "changes"):
-                d.pop(key)
         return d
 
 

@@ -479,12 +479,18 @@ class Store:
         return self._write(tx)
 
     # -- desired credentials -----------------------------------------------------------------
-    def _desired(self, conn: sa.Connection, dep: Deployment, now: int) -> list[dict[str, Any]]:
-        """Every credential the deployment's desired state calls for, with its status."""
+    def _desired(self, conn: sa.Connection, dep: Deployment, now: int,
+                 endpoints: list[str] | None = None) -> list[dict[str, Any]]:
+        """Every credential the deployment's desired state calls for, with its status
+        (only those bound to ``endpoints`` when given: what an upload batch can match)."""
+        def only(column: Any) -> list[Any]:
+            return [] if endpoints is None else [column.in_(endpoints)]
+
         items: list[dict[str, Any]] = []
         for row in conn.execute(sa.select(instances).where(instances.c.deployment_id == dep.deployment_id,
                                                             instances.c.state != "revoked",
-                                                            instances.c.disabled.is_(False))
+                                                            instances.c.disabled.is_(False),
+                                                            *only(instances.c.endpoint_id))
                                 .order_by(instances.c.instance_id)):
             if dep.kind == plans.DEVICE:  # a device's consumer credential (held until it is activated)
                 items.append({"subject": DEVICE, "id": row.instance_id, "endpoint_id": row.endpoint_id,
@@ -495,15 +501,18 @@ class Store:
                           "type": "producer", "attributes": self.producer_attributes(dep),
                           "expires_at": now + self.policy.instance_lifetime})
         roles: dict[str, list[str]] = {}
-        for row in conn.execute(sa.select(grants).where(grants.c.deployment_id == dep.deployment_id)
+        for row in conn.execute(sa.select(grants).where(grants.c.deployment_id == dep.deployment_id,
+                                                         *only(grants.c.consumer))
                                 .order_by(grants.c.consumer, grants.c.role)):
             roles.setdefault(row.consumer, []).append(row.role)
         for consumer, rs in roles.items():
             items.append({"subject": CONSUMER, "id": consumer, "endpoint_id": consumer, "type": "policy",
                           "attributes": {"aster.role": ",".join(sorted(rs)), "aster.deployment": dep.deployment_id},
                           "expires_at": now + self.policy.grant_lifetime})
+        c = credentials.c
         stored = {(r.endpoint_id, r.subject): r for r in conn.execute(
-            sa.select(credentials).where(credentials.c.deployment_id == dep.deployment_id))}
+            sa.select(c.endpoint_id, c.subject, c.attributes, c.expires_at).where(
+                c.deployment_id == dep.deployment_id, *only(c.endpoint_id)))}
         for item in items:
             row = stored.get((item["endpoint_id"], item["subject"]))
             if row is None:
@@ -546,6 +555,14 @@ class Store:
 
     def _verify(self, doc: Any, item: dict[str, Any] | None, now: int) -> tuple[Any, str | None]:
         """(credential, None) when ``doc`` is exactly what ``item`` demands, else (cred or None, why not)."""
+        return self._matches(*self._admissible(doc, now), item, now)
+
+    def _admissible(self, doc: Any, now: int) -> tuple[Any, str | None, str | None]:
+        """Read ``doc`` and check what needs no database: structure, signature, mesh root,
+        expiry. Returns (credential or None, why it cannot be read, why it is refused).
+
+        The costly part of an upload (one ed25519 verification each; the library releases
+        the GIL), so :meth:`upload` runs it before taking the write lock."""
         from aster_core.errors import AsterError
 
         from aster_trust.credentials import check, credential_from_dict
@@ -553,16 +570,24 @@ class Store:
         try:
             cred = credential_from_dict(doc, "credential")
         except AsterError as exc:
-            return None, exc.message
+            return None, exc.message, None
+        found = check(cred, trusted_root=self.root_pubkey, now=now)
+        return cred, None, None if found.ok else "; ".join(found.problems())
+
+    def _matches(self, cred: Any, unreadable: str | None, refused: str | None, item: dict[str, Any] | None,
+                 now: int) -> tuple[Any, str | None]:
+        """What :meth:`_admissible` found, then the binding, type, attributes and expiry
+        ``item`` (the desired state, read in the write transaction) demands."""
+        if unreadable:
+            return None, unreadable
         if item is None:
             return cred, f"no instance or grant of this deployment is bound to endpoint {cred.endpoint_id}"
-        found = check(cred, trusted_root=self.root_pubkey, endpoint_id=item["endpoint_id"], now=now)
-        if not found.ok:
-            return cred, "; ".join(found.problems())
+        if refused:
+            return cred, refused
         if cred.type != item["type"]:
             return cred, f"it is a {cred.type} credential, the desired state calls for {item['type']}"
         if cred.endpoint_id != item["endpoint_id"]:
-            return cred, "it is not bound to the endpoint"
+            return cred, "it is bound to another endpoint"
         if dict(cred.attributes) != item["attributes"]:
             return cred, f"its attributes {_j(cred.attributes)} are not the desired {_j(item['attributes'])}"
         if cred.expires_at < now + self.policy.renew_before:
@@ -584,7 +609,7 @@ class Store:
                                                           c.endpoint_id.in_(endpoints)))
         conn.execute(sa.insert(credentials), [
             dict(deployment_id=deployment_id, endpoint_id=item["endpoint_id"], subject=item["subject"], type=cred.type,
-                 credential=cred.to_json(), attributes=_j(cred.attributes), expires_at=cred.expires_at,
+                 credential=_j(cred.to_dict()), attributes=_j(cred.attributes), expires_at=cred.expires_at,
                  uploaded_at=now, uploaded_by=actor.endpoint_id if actor else "") for item, cred in verified])
         renewed = [item["id"] for item, _ in verified if item["subject"] in (PRODUCER, DEVICE)]
         if renewed:
@@ -605,17 +630,23 @@ class Store:
             raise Refusal("invalid", f"credentials: give a list of at most {MAX_LIMIT}", "upload in batches",
                           field="credentials", exit_code=ExitCode.USAGE)
 
+        now = self._now()
+        checked = [self._admissible(doc, now) for doc in docs]  # outside the write lock
+        keys = []
+        for doc in docs:
+            endpoint = doc.get("endpoint_id") if isinstance(doc, dict) else None
+            ctype = (doc.get("type") or doc.get("credential_type")) if isinstance(doc, dict) else None
+            keys.append((endpoint, (str(endpoint).lower(), ctype)))
+
         def tx(conn: sa.Connection) -> dict[str, Any]:
             dep, revision = self._load(conn, deployment_id, kind)
-            now = self._now()
-            by_key = {(i["endpoint_id"], i["type"]): i for i in self._desired(conn, dep, now)}
+            endpoints = sorted({key[0] for _, key in keys})
+            by_key = {(i["endpoint_id"], i["type"]): i for i in self._desired(conn, dep, now, endpoints)}
             results = []
             verified: list[tuple[dict, Any]] = []
-            for n, doc in enumerate(docs):
-                endpoint = doc.get("endpoint_id") if isinstance(doc, dict) else None
-                ctype = (doc.get("type") or doc.get("credential_type")) if isinstance(doc, dict) else None
-                item = by_key.get((str(endpoint).lower(), ctype))
-                cred, problem = self._verify(doc, item, now)
+            for n, ((endpoint, key), found) in enumerate(zip(keys, checked)):
+                item = by_key.get(key)
+                cred, problem = self._matches(*found, item, now)
                 entry = {"index": n, "endpoint_id": endpoint, "subject": item["subject"] if item else None,
                          "id": item["id"] if item else None}
                 if problem:
