@@ -276,3 +276,10 @@ def test_manifest_checks_name_the_field(manifests):
     refused("invalid", check_manifests, manifests["v1"] * 2)
     assert digest(manifests["v1"]) == digest(copy.deepcopy(manifests["v1"]))
     assert digest(manifests["v1"]) != digest(manifests["update"])
+
+
+def test_ids_made_in_one_second_sort_in_the_order_they_were_made():
+    # The store's clock has whole seconds: plan lists ordered by id must keep creation order.
+    ids = [plans.new_ulid(1_700_000_000) for _ in range(200)]
+    assert ids == sorted(ids) and len(set(ids)) == 200
+    assert all(i.startswith(ids[0][:10]) for i in ids)  # the time part stays that second's

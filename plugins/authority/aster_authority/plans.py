@@ -28,6 +28,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import threading
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Iterable
@@ -72,10 +73,22 @@ def _invalid(field_name: str, message: str, hint: str) -> Refusal:
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
+_last_ulid = 0
+_ulid_lock = threading.Lock()
+
+
 def new_ulid(now: float | None = None) -> str:
-    """A ULID: 48-bit milliseconds and 80 random bits in Crockford base32 (26 characters)."""
+    """A ULID: 48-bit milliseconds and 80 random bits in Crockford base32 (26 characters).
+
+    Monotonic within a process: the store's clock has whole seconds, so ids made in one second
+    would otherwise sort at random, and lists ordered by id (plans, reviews) would shuffle."""
+    global _last_ulid
     ms = int((time.time() if now is None else now) * 1000)
     n = (ms << 80) | int.from_bytes(os.urandom(10), "big")
+    with _ulid_lock:
+        if n <= _last_ulid:
+            n = _last_ulid + 1
+        _last_ulid = n
     return "".join(_CROCKFORD[(n >> (5 * i)) & 31] for i in reversed(range(26)))
 
 
