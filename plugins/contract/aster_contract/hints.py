@@ -180,10 +180,10 @@ class _ClassBase:
 
     def unchanged(self) -> bool:
         cls = self.cls
-        if cls.__module__ != self.module_name or sys.modules.get(self.module_name) is not self.module \
-                or "__builtins__" in cls.__dict__:
-            return False
         namespace = cls.__dict__
+        if cls.__module__ != self.module_name or sys.modules.get(self.module_name) is not self.module \
+                or "__builtins__" in namespace:
+            return False
         ann = namespace.get("__annotations__")
         if ann is not self.annotations or (ann and tuple(ann.items()) != self.items):
             return False
@@ -214,9 +214,13 @@ class HintMemo:
         """What ``typing.get_type_hints(obj, include_extras=...)`` returns now (may raise as it does)."""
         key = (id(obj), include_extras)
         entry = self._entries.get(key)
-        if entry is not None and entry[0] is obj and not getattr(obj, "__no_type_check__", None) \
-                and obj.__mro__ == entry[1] and all(part.unchanged() for part in entry[2]):
-            return dict(entry[3])
+        if entry is not None and entry[0] is obj and obj.__mro__ == entry[1] \
+                and not getattr(obj, "__no_type_check__", None):
+            for part in entry[2]:
+                if not part.unchanged():
+                    break
+            else:
+                return dict(entry[3])
         try:
             if getattr(obj, "__no_type_check__", None):
                 raise _Undecidable
