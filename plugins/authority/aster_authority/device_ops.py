@@ -140,17 +140,24 @@ def provision(auth: Authority, deployment_id: str, *, name: str | None = None, s
     batch = count is not None
     total = count or 1
     base = dict(metadata or {})
+    directory: Path | None = None
+    index_path: Path | None = None
     if batch:
         directory = Path(out_dir)  # type: ignore[arg-type]
         if directory.exists() and not directory.is_dir():
             raise UsageError(f"{directory} is not a directory", "give --out-dir a directory (made if missing)")
-        directory.mkdir(parents=True, exist_ok=True)
         index_path = directory / INDEX_FILE
-        check_new_file(index_path, force)
-    else:
-        index_path = None
+        if directory.is_dir():
+            check_new_file(index_path, force)
     template = auth.call(DEVICE_ADMIN, "template", {"deployment_id": deployment_id})
     root = _root_for(template["root_pubkey"], root_key_file, profile)
+    if directory is not None and index_path is not None and not directory.is_dir():
+        try:  # made only once the authority and the root key are known to work
+            directory.mkdir(parents=True)
+        except OSError as exc:
+            raise UsageError(f"cannot make {directory}: {exc.strerror or exc}", "give a directory you may write to") \
+                from None
+        check_new_file(index_path, force)
 
     done: list[dict[str, Any]] = []
     step = min(MAX_LIMIT, int(template.get("max_batch") or MAX_LIMIT))
@@ -158,7 +165,7 @@ def provision(auth: Authority, deployment_id: str, *, name: str | None = None, s
         for start in range(0, total, step):
             chunk = _provision_chunk(auth, deployment_id, template, root, base, name, serial_number, model_number,
                                      range(start, min(total, start + step)), total,
-                                     Path(out) if not batch and out else None, directory if batch else None, force)
+                                     Path(out) if not batch and out else None, directory, force)
             done += chunk
             if progress:
                 progress(len(done), total)

@@ -19,7 +19,7 @@ import os
 from typing import Any
 
 import sqlalchemy as sa
-from aster_core.errors import ExitCode
+from aster_core.errors import ExitCode, UsageError
 
 from . import devices, plans
 from .plans import Actor, Deployment, Refusal, Review
@@ -89,9 +89,8 @@ class DeviceStore:
                 endpoint = _endpoint(doc.get("endpoint_id"), parse_endpoint_id, f"{where}.endpoint_id")
                 try:
                     key = devices.unb64url(doc.get("activation_key", ""), f"{where}.activation_key", 32)
-                except Exception as exc:  # noqa: BLE001 - a UsageError: report it on the field
-                    raise _bad(f"{where}.activation_key", getattr(exc, "message", str(exc)),
-                               "32 bytes, base64url") from None
+                except UsageError as exc:
+                    raise _bad(f"{where}.activation_key", exc.message, "32 bytes, base64url") from None
                 metadata = devices.check_metadata(doc.get("metadata", {}), f"{where}.metadata")
                 if endpoint in seen:
                     raise _bad(f"{where}.endpoint_id", "listed twice", "register each device once")
