@@ -249,7 +249,7 @@ def parse_json(text: str, source: str, hint: str) -> Any:
     except json.JSONDecodeError as exc:
         raise UsageError(f"{source} is not valid JSON ({exc.msg}, line {exc.lineno})", hint) from None
     except RecursionError:
-        raise UsageError(f"{source} is nested too deeply to read", hint) from None
+        raise UsageError(f"{source} is not valid JSON here: nested too deeply to read", hint) from None
     except ValueError as exc:  # e.g. an integer longer than Python converts
         raise UsageError(f"{source} is not valid JSON ({exc})", hint) from None
 
@@ -268,7 +268,7 @@ def parse_toml(text: str, source: str, hint: str = "fix or move the file aside; 
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{source} is not valid TOML ({exc})", hint) from None
     except RecursionError:
-        raise UsageError(f"{source} is nested too deeply to read", hint) from None
+        raise UsageError(f"{source} is not valid JSON here: nested too deeply to read", hint) from None
     except ValueError as exc:
         raise UsageError(f"{source} is not valid TOML ({exc})", hint) from None
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 import string
 import tomllib
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from aster_core.errors import UsageError
-from aster_core.files import read_text
+from aster_core.files import load_credential_file, read_text
 
 from .addresses import identity_path
 
@@ -79,9 +78,11 @@ def _pick(peers: list, peer: str | None) -> dict | None:
     return next((p for p in peers if p.get("role") == "consumer"), None)
 
 
-def check_identity(path: Path, *, peer: str | None = None, text: str | None = None) -> dict | None:
-    """Check an identity file (TOML); returns the peer entry the runtime would present, if any."""
-    data = _toml(path, read_text(path, "identity file", HINT) if text is None else text)
+def check_identity(path: Path, *, peer: str | None = None, data: dict | None = None) -> dict | None:
+    """Check an identity file (TOML, or its ``data`` already read); returns the peer entry the
+    runtime would present, if any."""
+    if data is None:
+        data = _toml(path, read_text(path, "identity file", HINT))
     node = data.get("node", {})
     if not isinstance(node, dict):
         raise _bad(path, "[node] must be a table")
@@ -104,19 +105,14 @@ def check_identity(path: Path, *, peer: str | None = None, text: str | None = No
 
 def credential_kind(path: Path) -> str:
     """``json`` or ``identity`` for a credential file, after checking every field the runtime reads."""
-    text = read_text(path, "credential file", HINT)
-    if text.lstrip().startswith("{"):
-        try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            raise _bad(path, f"not valid JSON ({getattr(exc, 'msg', exc)})") from None
+    kind, data = load_credential_file(path, "credential file", HINT)
+    if kind == "json":
         check_entry(data, path)
         return "json"
-    data = _toml(path, text)
     peers = data.get("peers")
     if not peers or not isinstance(peers, list):
         raise UsageError(f"{path} has no [[peers]] credential", "Enroll the node first: aster enroll node.")
-    check_identity(path, text=text)
+    check_identity(path, data=data)
     return "identity"
 
 
