@@ -6,6 +6,8 @@ and its baseline alternately in the same run and reports the ratio of medians.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import resource
 import statistics
@@ -13,7 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Iterator, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -74,6 +76,30 @@ def report(title: str, results: dict[str, tuple[float, float, float]], budgets: 
         print(f"  {name:<28} {subject*1000:7.1f} ms  baseline {base*1000:7.1f} ms  ratio {ratio:5.2f}"
               + (f" (budget {budget})" if budget else "") + verdict)
     return ok
+
+
+@contextlib.contextmanager
+def authority_server(tmp: Path, root: Any, db: str) -> Iterator[tuple[str, dict[str, str], Path]]:
+    """`aster authority serve` on loopback trusting ``root``, with an admin credential for it.
+
+    Yields the server's address, an environment naming it and the credential
+    (ASTER_AUTHORITY_ADDR, ASTER_AUTHORITY_CREDENTIAL) for the CLI, and the credential's path.
+    """
+    from aster_trust import credentials
+
+    admin = tmp / "admin.cred"
+    admin.write_text(credentials.sign(root, "policy", expires_at=int(time.time()) + 3600,
+                                      attributes={"aster.role": "authority.admin"}).to_json())
+    cmd = [str(BIN / "aster"), "authority", "serve", "--db", db, "--root-pubkey", root.public_hex,
+           "--identity", str(tmp / "node.key"), "--bind", "127.0.0.1", "--max-lifetime", "900"]
+    env = dict(os.environ, ASTER_SERVER_LOG_LEVEL="warning", ASTER_LOG_LEVEL="warning")
+    server = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    try:
+        address = json.loads(server.stdout.readline())["address"]
+        yield address, dict(env, ASTER_AUTHORITY_ADDR=address, ASTER_AUTHORITY_CREDENTIAL=str(admin)), admin
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 class McpPipe:

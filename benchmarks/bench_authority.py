@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("ASTER_RELAY_MODE", "disabled")
 
+from _timing import authority_server  # noqa: E402
+
 
 def main() -> int:
     ap = argparse.ArgumentParser()
@@ -98,59 +100,52 @@ def run(args: argparse.Namespace, db: str, tmp: Path) -> None:
                  endpoint_id=k.endpoint_id, state="active", disabled=False, metadata="{}", created_at=now,
                  renewed_at=None) for k in (NodeKey.generate() for _ in range(args.instances))])
 
-    admin = tmp / "admin.cred"
-    cred = credentials.sign(root, "policy", expires_at=now + 3600, attributes={"aster.role": "authority.admin"})
-    admin.write_text(cred.to_json())
-    cmd = [str(Path(sys.executable).with_name("aster")), "authority", "serve", "--db", db, "--root-pubkey",
-           root.public_hex, "--identity", str(tmp / "node.key"), "--bind", "127.0.0.1", "--max-lifetime", "900"]
-    env = dict(os.environ, ASTER_SERVER_LOG_LEVEL="warning", ASTER_LOG_LEVEL="warning")
-    server = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    aster = str(Path(sys.executable).with_name("aster"))
     try:
-        address = json.loads(server.stdout.readline())["address"]
-        env.update(ASTER_AUTHORITY_ADDR=address, ASTER_AUTHORITY_CREDENTIAL=str(admin))
-        t = time.perf_counter()
-        out = subprocess.run([cmd[0], "svc", "bench", "authority", "plan", "list", "--all", "--limit", "500",
-                              "--json"], capture_output=True, text=True, env=env, timeout=600)
-        listed = time.perf_counter() - t
-        count = len(json.loads(out.stdout)["items"])
-        print(f"plan list --all: {count} plans in {listed:.2f} s (one process, pages of 500)")
+        with authority_server(tmp, root, db) as (address, env, admin):
+            t = time.perf_counter()
+            out = subprocess.run([aster, "svc", "bench", "authority", "plan", "list", "--all", "--limit", "500",
+                                  "--json"], capture_output=True, text=True, env=env, timeout=600)
+            listed = time.perf_counter() - t
+            count = len(json.loads(out.stdout)["items"])
+            print(f"plan list --all: {count} plans in {listed:.2f} s (one process, pages of 500)")
 
-        with Authority.open(address, str(admin)) as auth:
-            ids = [p["plan_id"] for p in auth.call(ADMIN, "plan_list", {"kind": "service", "deployment_id": "bench",
-                                                                         "state": "pending", "limit": 500})["items"]]
-            times = []
-            for _ in range(args.accepts):
-                version = auth.call(ADMIN, "show", {"kind": "service", "deployment_id": "bench"})["version"]
-                plan = auth.call(ADMIN, "apply", {"kind": "service", "deployment_id": "bench",
-                                                  "manifests_json": json.dumps([{**manifest[0], "changelog": str(time.time())}])})
-                t = time.perf_counter()
-                auth.call(ADMIN, "accept", {"kind": "service", "deployment_id": "bench",
-                                            "plan_id": plan["plan"]["plan_id"], "classification": "update",
-                                            "expected_version": version})
-                times.append(time.perf_counter() - t)
-            print(f"accept latency: median {statistics.median(times) * 1000:.1f} ms over {len(times)} "
-                  f"({len(ids)} pending plans on the page)")
-            rec, local = [], []
-            for _ in range(args.rounds):
-                with st.engine.begin() as conn:  # every instance needs its credential again
-                    conn.execute(sa.delete(store.credentials))
-                t = time.perf_counter()
-                result = reconcile(auth, "bench", root_key_file=str(tmp / "root.key"))
-                rec.append(time.perf_counter() - t)
-                # the baseline: sign exactly the credentials reconcile signed (same endpoints,
-                # attributes and expiry), in this process, with aster_trust
-                items = auth.call(ADMIN, "desired", {"kind": "service", "deployment_id": "bench"})["items"]
-                t = time.perf_counter()
-                for i in items:
-                    credentials.sign(root, i["type"], expires_at=i["expires_at"], attributes=i["attributes"],
-                                     endpoint_id=i["endpoint_id"])
-                local.append(time.perf_counter() - t)
-        r, b = statistics.median(rec), statistics.median(local)
-        print(f"reconcile of {args.instances} instances: median {r:.2f} s ({result['counts']}); signing them "
-              f"in-process: {b:.2f} s; ratio {r / b:.2f}x (goal <= 1.5x; {args.rounds} rounds)")
+            with Authority.open(address, str(admin)) as auth:
+                page = auth.call(ADMIN, "plan_list", {"kind": "service", "deployment_id": "bench",
+                                                      "state": "pending", "limit": 500})
+                ids = [p["plan_id"] for p in page["items"]]
+                times = []
+                for _ in range(args.accepts):
+                    version = auth.call(ADMIN, "show", {"kind": "service", "deployment_id": "bench"})["version"]
+                    changed = [{**manifest[0], "changelog": str(time.time())}]
+                    plan = auth.call(ADMIN, "apply", {"kind": "service", "deployment_id": "bench",
+                                                      "manifests_json": json.dumps(changed)})
+                    t = time.perf_counter()
+                    auth.call(ADMIN, "accept", {"kind": "service", "deployment_id": "bench",
+                                                "plan_id": plan["plan"]["plan_id"], "classification": "update",
+                                                "expected_version": version})
+                    times.append(time.perf_counter() - t)
+                print(f"accept latency: median {statistics.median(times) * 1000:.1f} ms over {len(times)} "
+                      f"({len(ids)} pending plans on the page)")
+                rec, local = [], []
+                for _ in range(args.rounds):
+                    with st.engine.begin() as conn:  # every instance needs its credential again
+                        conn.execute(sa.delete(store.credentials))
+                    t = time.perf_counter()
+                    result = reconcile(auth, "bench", root_key_file=str(tmp / "root.key"))
+                    rec.append(time.perf_counter() - t)
+                    # the baseline: sign exactly the credentials reconcile signed (same endpoints,
+                    # attributes and expiry), in this process, with aster_trust
+                    items = auth.call(ADMIN, "desired", {"kind": "service", "deployment_id": "bench"})["items"]
+                    t = time.perf_counter()
+                    for i in items:
+                        credentials.sign(root, i["type"], expires_at=i["expires_at"], attributes=i["attributes"],
+                                         endpoint_id=i["endpoint_id"])
+                    local.append(time.perf_counter() - t)
+            r, b = statistics.median(rec), statistics.median(local)
+            print(f"reconcile of {args.instances} instances: median {r:.2f} s ({result['counts']}); signing them "
+                  f"in-process: {b:.2f} s; ratio {r / b:.2f}x (goal <= 1.5x; {args.rounds} rounds)")
     finally:
-        server.terminate()
-        server.wait(10)
         st.close()
 
 

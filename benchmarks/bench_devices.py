@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import ROOT, compile_sources  # noqa: E402
+from _timing import ROOT, authority_server, compile_sources  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("ASTER_RELAY_MODE", "disabled")
@@ -62,25 +62,14 @@ def main() -> int:
     args = ap.parse_args()
     compile_sources()
 
-    from aster_trust import credentials
     from aster_trust.keys import generate_root_key, write_key_pair
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-devices-"))
     os.environ["ASTER_HOME"] = str(tmp / "home")
     root = generate_root_key()
     write_key_pair(tmp / "root.key", root)
-    admin = tmp / "admin.cred"
-    now = int(time.time())
-    admin.write_text(credentials.sign(root, "policy", expires_at=now + 3600,
-                                      attributes={"aster.role": "authority.admin"}).to_json())
     aster = str(Path(sys.executable).with_name("aster"))
-    cmd = [aster, "authority", "serve", "--db", args.db or str(tmp / "authority.db"), "--root-pubkey",
-           root.public_hex, "--identity", str(tmp / "node.key"), "--bind", "127.0.0.1", "--max-lifetime", "900"]
-    env = dict(os.environ, ASTER_SERVER_LOG_LEVEL="warning", ASTER_LOG_LEVEL="warning")
-    server = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
-    try:
-        address = json.loads(server.stdout.readline())["address"]
-        env.update(ASTER_AUTHORITY_ADDR=address, ASTER_AUTHORITY_CREDENTIAL=str(admin))
+    with authority_server(tmp, root, args.db or str(tmp / "authority.db")) as (_address, env, _admin):
         subprocess.run([aster, "dev", "bench", "create", "--role", "telemetry"], env=env, check=True,
                        capture_output=True, timeout=120)
         command, local, files = [], [], []
@@ -107,9 +96,6 @@ def main() -> int:
               f"file and directory each): median {f:.2f} s")
         print(f"ratio {c / b:.1f}x (against signing alone); {c / (b + f):.1f}x against signing plus writing the "
               "files")
-    finally:
-        server.terminate()
-        server.wait(10)
     return 0
 
 
