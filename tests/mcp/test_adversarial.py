@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import shutil
 import subprocess
 import time
@@ -22,6 +21,7 @@ from aster_core.testing import aster_executable, assert_clean_error, run_aster
 from tests.mcp.conftest import stdio_mcp
 from tests.mcp.faulty import LONG_NAME
 from tests.support.aio import run
+from tests.support.mcp_stdio import RawMcp
 
 TS_DIR = Path(__file__).parent / "ts"
 SLACK = 2.5   # start-up + bounded close + exit beyond --connect-timeout (see tests/connect/test_adversarial.py)
@@ -36,36 +36,6 @@ def faulty():
 
 
 # -- item 10: every message with an id is answered, over raw stdio -------------------------------
-
-class RawStdio:
-    """`aster mcp ADDRESS` spoken to byte by byte."""
-
-    def __init__(self, address: str) -> None:
-        self.proc = subprocess.Popen([aster_executable(), "mcp", address], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-
-    def send(self, data: bytes) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(data + b"\n")
-        self.proc.stdin.flush()
-
-    def read(self, timeout: float = 20.0) -> dict | None:
-        assert self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        if not ready:
-            return None
-        line = self.proc.stdout.readline()
-        return json.loads(line) if line else None
-
-    def close(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-
 
 def _nested(levels: int) -> dict:
     value: object = "bottom"
@@ -94,28 +64,28 @@ BAD_MESSAGES = [
 
 
 def test_every_message_with_an_id_gets_an_answer(open_server):
-    mcp = RawStdio(open_server.address)
+    mcp = RawMcp(open_server.address)
     try:
         mcp.send(json.dumps({"jsonrpc": "2.0", "id": 0, "method": "initialize",
                              "params": {"protocolVersion": "2025-06-18", "capabilities": {},
                                         "clientInfo": {"name": "raw", "version": "1"}}}).encode())
-        assert mcp.read(60)["id"] == 0
+        assert mcp.read_json(60)["id"] == 0
         mcp.send(b'{"jsonrpc": "2.0", "method": "notifications/initialized"}')
         for data, request_id, code in BAD_MESSAGES:
             mcp.send(data)
             if code is None:
                 continue
-            answer = mcp.read()
+            answer = mcp.read_json(20)
             assert answer is not None, f"no answer to {data[:80]!r}"
             assert answer["id"] == request_id and answer["error"]["code"] == code, (data[:80], answer)
         # a batch: each element with an id is answered (MCP has no batches)
         mcp.send(b'[{"jsonrpc": "2.0", "id": 10, "method": "tools/list"}, {"jsonrpc": "2.0", "method": "x"},'
                  b' {"jsonrpc": "2.0", "id": 11, "method": "ping"}]')
-        batch = [mcp.read(), mcp.read()]
+        batch = [mcp.read_json(20), mcp.read_json(20)]
         assert [a["id"] for a in batch] == [10, 11] and {a["error"]["code"] for a in batch} == {-32600}
         # and the server still serves: a good request after all of that
         mcp.send(b'{"jsonrpc": "2.0", "id": 12, "method": "tools/list"}')
-        answer = mcp.read(60)
+        answer = mcp.read_json(60)
         assert answer["id"] == 12 and any(t["name"] == "EchoService.echo" for t in answer["result"]["tools"])
     finally:
         mcp.close()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import subprocess
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from aster_core.testing import aster_executable
 from aster_mcp.handshake import HANDSHAKE_VERSIONS, duplicate_verdict, early_answer
 from tests.mcp.conftest import stdio_mcp
 from tests.support.aio import run
+from tests.support.mcp_stdio import RawMcp
 
 TS_DIR = Path(__file__).parent / "ts"
 CLIENT = {"name": "c", "version": "1"}
@@ -161,49 +161,10 @@ def test_the_sdks_duplicate_is_dropped_and_a_difference_is_reported():
     assert not drop and "not to initialize" in warning
 
 
-class Raw:
-    """`aster mcp ADDRESS` spoken to line by line; its stderr kept."""
-
-    def __init__(self, address: str, log: Path) -> None:
-        self.log = log
-        self._err = open(log, "wb")
-        self.started = time.perf_counter()
-        self.proc = subprocess.Popen([aster_executable(), "mcp", address], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self._err)
-        self._buf = b""
-
-    def send(self, *lines: str) -> None:
-        self.proc.stdin.write("".join(line + "\n" for line in lines).encode())
-        self.proc.stdin.flush()
-
-    def read(self, timeout: float = 30.0) -> str | None:
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self._buf:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.proc.stdout], [], [], left)[0]:
-                return None
-            chunk = os.read(self.proc.stdout.fileno(), 1 << 16)
-            if not chunk:
-                return None
-            self._buf += chunk
-        line, self._buf = self._buf.split(b"\n", 1)
-        return line.decode()
-
-    def close(self) -> str:
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-        self._err.close()
-        return self.log.read_text(errors="replace")
-
-
 @pytest.mark.parametrize("version", ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2024-10-07"])
 def test_the_real_process_answers_once_and_the_sdk_takes_the_session(open_server, tmp_path, version):
     line = init_line(params(version), ident=1)
-    raw = Raw(open_server.address, tmp_path / "stderr.log")
+    raw = RawMcp(open_server.address, tmp_path / "stderr.log")
     try:
         # pipelined, as a hasty client may: the handshake, then a request only an initialized session takes
         raw.send(line, json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}),
@@ -221,7 +182,7 @@ def test_the_real_process_answers_once_and_the_sdk_takes_the_session(open_server
 
 
 def test_a_client_that_opens_with_another_request_is_served_by_the_sdk(open_server, tmp_path):
-    raw = Raw(open_server.address, tmp_path / "stderr.log")
+    raw = RawMcp(open_server.address, tmp_path / "stderr.log")
     try:
         raw.send(json.dumps({"jsonrpc": "2.0", "id": "p", "method": "ping"}))
         assert json.loads(raw.read())["id"] == "p"
@@ -234,7 +195,7 @@ def test_a_client_that_opens_with_another_request_is_served_by_the_sdk(open_serv
 
 def test_initialize_comes_before_the_sdk_is_imported(open_server, tmp_path):
     """The early answer arrives long before tools/list (which needs the imported SDK)."""
-    raw = Raw(open_server.address, tmp_path / "stderr.log")
+    raw = RawMcp(open_server.address, tmp_path / "stderr.log")
     try:
         raw.send(init_line())
         assert raw.read() is not None
