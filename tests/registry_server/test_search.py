@@ -129,6 +129,64 @@ def test_ranking_window_keeps_exact_names_and_pages(reg, monkeypatch):
     assert [n for off in range(0, 7, 2) for n in reg.names("echo", 2, off)] == everything
 
 
+#: (handle, name, description): repeats in every column, overlapping hits ("aaa" in "aaaaa"),
+#: non-ASCII text, and a description of over 127 trigrams (a two-byte size in FTS5's _docsize)
+CORPUS = [
+    ("alice", "Ana", "aaa aaaaa banana ananas"),
+    ("alice", "Banana", "ban anagram, an ANA of Ana"),
+    ("bob", "Nanana", "NANA nana " * 25 + "end"),
+    ("bob", "Cafe", "Café CAFÉ café crème, ünïcode Ünïcode"),
+    ("alice", "Anagram", "ana"),
+    ("bob", "Zanzibar", "far away ana"),
+    ("alice", "Anana", "ana ana ana"),
+    ("bob", "Anaconda", "a snake, not a banana"),
+]
+WORDS = ["ana", "aaa", "nana", "banana", "café", "ünïcode", "an", "bob", "ice", "anagram"]
+
+
+def _reference(conn: sa.engine.Connection, word: str) -> list[str]:
+    """The order of the first release's all-SQL ranking: the exact name, then name prefix, then
+    ``bm25(FTS, 10, 2, 1)`` / ``ts_rank``, then newest first (every match is in the window here)."""
+    if conn.dialect.name == "sqlite":
+        sql = (f"SELECT s.service_name FROM {search.FTS} f JOIN registry_services s ON s.id = f.rowid "
+               f"WHERE {search.FTS} MATCH :phrase ORDER BY s.name_lower = :w DESC, s.name_lower LIKE :w || '%' "
+               f"DESC, bm25({search.FTS}, 10.0, 2.0, 1.0), s.published_at DESC, s.id DESC")
+        if len(word) < search.MIN_INDEXED:
+            sql = (f"SELECT service_name FROM registry_services WHERE visibility = 'public' AND search_text LIKE "
+                   f"'%' || :w || '%' ORDER BY name_lower = :w DESC, name_lower LIKE :w || '%' DESC, "
+                   f"published_at DESC, id DESC")
+    else:
+        sql = ("SELECT service_name FROM registry_services WHERE visibility = 'public' AND search_text LIKE "
+               "'%' || :w || '%' ORDER BY name_lower = :w DESC, name_lower LIKE :w || '%' DESC, "
+               "ts_rank(search_vector, to_tsquery('simple', :w || ':*')) DESC, published_at DESC, id DESC")
+    return list(conn.execute(sa.text(sql), {"w": word.lower(), "phrase": f'"{word}"'}).scalars())
+
+
+def test_order_and_matches_equal_the_all_sql_ranking(reg):
+    for handle, name, description in CORPUS:
+        reg.publish(handle, name, description)
+    with reg.store.engine.connect() as conn:
+        for word in WORDS:
+            expected = _reference(conn, word)
+            assert expected, word
+            assert reg.names(word) == expected, word
+            assert reg.total(word) == len(expected)
+            assert [n for off in range(0, len(expected), 3) for n in reg.names(word, 3, off)] == expected
+    assert reg.names("ANA") == reg.names("ana") and reg.names("CAFÉ") == reg.names("café")
+    assert reg.names("aaaa") == ["Ana"] and reg.names("anaa") == []
+
+
+def test_the_empty_query_counts_public_services(reg):
+    for handle, name, description in CORPUS[:4]:
+        reg.publish(handle, name, description)
+    assert reg.total("") == 4
+    reg.signed("bob", "set_visibility", reg.store.set_visibility, service_name="Cafe", visibility="private")
+    reg.signed("alice", "unpublish", reg.store.unpublish, service_name="Ana")
+    assert reg.total("") == 2 == len(reg.names(""))
+    reg.signed("bob", "set_visibility", reg.store.set_visibility, service_name="Cafe", visibility="public")
+    assert reg.total("") == 3 and reg.names("") == ["Cafe", "Nanana", "Banana"]
+
+
 def test_upgrade_from_r0002_backfills_existing_rows(database_url):
     engine = storage.create_engine(database_url)
     try:

@@ -18,10 +18,18 @@ The order, deterministic on both dialects:
 The window bounds the ranking work: a word found in 10,000 services would otherwise have every
 one of them scored per query. Up to :data:`RANK_WINDOW` matches (every selective query) the
 whole result is ranked.
+
+The one full pass over the matches is the exact count. On SQLite, a one-word query does not let
+``bm25()`` make a second one (its idf needs the number of rows holding the word, which FTS5
+counts by walking the whole index again): :func:`_bm25` computes the same value, with the same
+floating-point operations, from that count, the index's own totals and per-row sizes (its
+``_data`` averages record and ``_docsize`` table) and the hits counted in the window's rows.
+Queries of several words keep ``bm25()`` (their idf terms need one count per word anyway).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -38,7 +46,11 @@ MIN_INDEXED = 3
 #: bm25 column weights in the FTS table's column order (name_lower, description, handle).
 BM25_WEIGHTS = (10.0, 2.0, 1.0)
 
+#: FTS5's bm25 constants (fts5_aux.c)
+BM25_K1, BM25_B = 1.2, 0.75
+
 _fts = sa.table(FTS, sa.column("rowid"), sa.column(FTS))
+_docsize = sa.table(f"{FTS}_docsize", sa.column("id"), sa.column("sz"))
 
 
 def backend(conn: Connection) -> str:
@@ -65,6 +77,78 @@ def _pg_tsquery(words: list[str]) -> str:
     return " & ".join(terms)
 
 
+def _varints(blob: bytes) -> list[int]:
+    """SQLite's varints (FTS5's averages record and ``_docsize`` blobs are runs of them)."""
+    out: list[int] = []
+    i = 0
+    while i < len(blob):
+        value = 0
+        for n in range(9):
+            byte = blob[i]
+            i += 1
+            if n == 8:
+                value = (value << 8) | byte
+                break
+            value = (value << 7) | (byte & 0x7F)
+            if byte < 0x80:
+                break
+        out.append(value)
+    return out
+
+
+def fts_totals(conn: Connection) -> tuple[int, int]:
+    """(rows, tokens) in the FTS index: its averages record, kept by FTS5 with every write."""
+    row = conn.exec_driver_sql(f"SELECT block FROM {FTS}_data WHERE id = 1").first()
+    values = _varints(row[0]) if row else []
+    return (values[0], sum(values[1:])) if values else (0, 0)
+
+
+def _fold(text: str) -> str:
+    """The trigram tokenizer's case folding (one character to one character)."""
+    if text.isascii():
+        return text.lower()
+    return "".join(low if len(low := c.lower()) == 1 else c for c in text)
+
+
+def _hits(text: str, word: str, overlaps: bool) -> int:
+    """Occurrences of ``word`` in ``text``, overlapping ones too (a phrase instance per start)."""
+    if not overlaps:
+        return text.count(word)
+    n, at = 0, text.find(word)
+    while at >= 0:
+        n, at = n + 1, text.find(word, at + 1)
+    return n
+
+
+def _size(blob: bytes) -> int:
+    """A row's token count: the sum of its ``_docsize`` varints (one byte each below 128)."""
+    return sum(blob) if blob.isascii() else sum(_varints(blob))
+
+
+class _Bm25:
+    """FTS5's ``bm25(FTS, *BM25_WEIGHTS)`` of a one-phrase query, bit for bit (fts5_aux.c), from
+    the phrase's row count (``hits``) and the index totals instead of another pass over it."""
+
+    def __init__(self, word: str, rows: int, tokens: int, hits: int) -> None:
+        self.word = word
+        self.overlaps = any(word[:k] == word[-k:] for k in range(1, len(word)))
+        idf = math.log((rows - hits + 0.5) / (hits + 0.5))
+        self.idf = idf if idf > 0.0 else 1e-6
+        self.avgdl = float(tokens) / float(rows)
+        self.memo: dict[tuple[float, int], float] = {}
+
+    def __call__(self, columns: tuple[str, str, str], sizes: bytes) -> float:
+        freq = 0.0
+        for text, weight in zip(columns, BM25_WEIGHTS):
+            freq += weight * _hits(_fold(text), self.word, self.overlaps)
+        length = _size(sizes)
+        score = self.memo.get((freq, length))
+        if score is None:
+            tf = (freq * (BM25_K1 + 1.0)) / (freq + BM25_K1 * (1 - BM25_B + BM25_B * float(length) / self.avgdl))
+            score = self.memo[(freq, length)] = -1.0 * (0.0 + self.idf * tf)
+        return score
+
+
 @dataclass
 class _Plan:
     source: Any                  # what counts and bounds select from
@@ -72,6 +156,7 @@ class _Plan:
     where: list[Any]             # every match condition
     id_col: Any                  # the services' id as seen from ``source``
     score: list[Any]             # relevance ORDER BY terms (best first)
+    phrase: str | None = None    # the one word whose bm25 :func:`_bm25` computes (SQLite)
 
 
 class WordSearch:
@@ -93,7 +178,8 @@ class WordSearch:
             match = sa.column(FTS).match(" ".join(_fts_phrase(w) for w in long_words))
             joined = _fts.join(self.s, s.id == _fts.c.rowid)
             bm25 = sa.func.bm25(sa.literal_column(FTS), *BM25_WEIGHTS)
-            return _Plan(joined if short else _fts, joined, [match, *short], _fts.c.rowid, [bm25])
+            phrase = _fold(self.words[0]) if len(self.words) == 1 and not short else None
+            return _Plan(joined if short else _fts, joined, [match, *short], _fts.c.rowid, [bm25], phrase)
         if engine_backend == "pg_trgm+tsvector":
             where = [s.visibility == "public", *(_pg_like(s.search_text, w) for w in self.words)]
             tsquery = _pg_tsquery(self.words)
@@ -123,6 +209,25 @@ class WordSearch:
         stmt = (sa.select(*columns).select_from(p.rows_source).where(*p.where, *where)
                 .order_by(*order, self.s.c.published_at.desc(), self.s.c.id.desc()).limit(limit).offset(offset))
         return [dict(r) for r in self.conn.execute(stmt).mappings()]
+
+    def _ranked_ids(self, where: list[Any], total: int) -> list[int]:
+        """The window's ids in rank order, scored by :class:`_Bm25` (a one-word FTS5 query)."""
+        p = self.plan
+        s = self.s.c
+        assert p.phrase is not None
+        bm25 = _Bm25(p.phrase, *fts_totals(self.conn), total)
+        stmt = (sa.select(s.id, s.name_lower, s.description, s.handle, s.published_at, _docsize.c.sz)
+                .select_from(p.rows_source.join(_docsize, _docsize.c.id == s.id)).where(*p.where, *where))
+        keys = [(0 if name.startswith(self.needle) else 1, bm25((name, description, handle), sizes),
+                 -published, -ident)
+                for ident, name, description, handle, published, sizes in self.conn.execute(stmt).all()]
+        keys.sort()
+        return [-k[3] for k in keys]
+
+    def _rows_by_id(self, columns: list[Any], ids: list[int]) -> list[dict[str, Any]]:
+        found = {r["id"]: dict(r) for r in self.conn.execute(
+            sa.select(*columns).where(self.s.c.id.in_(ids))).mappings()} if ids else {}
+        return [found[i] for i in ids]
 
     # ------------------------------------------------------------------ the page
 
@@ -158,8 +263,18 @@ class WordSearch:
             exact = 0
         prefix = [sa.case((s.name_lower.startswith(self.needle, autoescape=True), 0), else_=1)] if self.single else []
         window_size = (RANK_WINDOW if boundary is not None else total) - exact_in_window
-        segments.append((window_size, lambda off, n: self._rows(columns, [*in_window, *not_exact],
-                                                                 [*prefix, *p.score], off, n)))
+        if p.phrase is not None:
+            ranked: list[int] = []
+
+            def window_rows(off: int, n: int) -> list[dict[str, Any]]:
+                if not ranked:
+                    ranked.extend(self._ranked_ids([*in_window, *not_exact], total))
+                return self._rows_by_id(columns, ranked[off:off + n])
+
+            segments.append((window_size, window_rows))
+        else:
+            segments.append((window_size, lambda off, n: self._rows(columns, [*in_window, *not_exact],
+                                                                     [*prefix, *p.score], off, n)))
         if boundary is not None:
             segments.append((total - exact - window_size,
                              lambda off, n: self._rows(columns, [p.id_col < boundary, *not_exact], [], off, n)))

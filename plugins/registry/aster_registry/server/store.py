@@ -640,7 +640,10 @@ class Store:
                 total, rows = search.WordSearch(conn, t_services, text, self.search_backend).page(
                     columns, limit, offset)
             else:
-                total = conn.execute(sa.select(sa.func.count()).select_from(t_services).where(*where)).scalar_one()
+                if not text and self.search_backend == "fts5":  # the index holds every public service
+                    total = search.fts_totals(conn)[0]
+                else:
+                    total = conn.execute(sa.select(sa.func.count()).select_from(t_services).where(*where)).scalar_one()
                 rows = [dict(r) for r in conn.execute(
                     sa.select(*columns).where(*where).order_by(s.published_at.desc(), s.id.desc())
                     .limit(limit).offset(offset)).mappings()]
