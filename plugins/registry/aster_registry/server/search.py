@@ -21,7 +21,7 @@ whole result is ranked.
 
 The one full pass over the matches is the exact count. On SQLite, a one-word query does not let
 ``bm25()`` make a second one (its idf needs the number of rows holding the word, which FTS5
-counts by walking the whole index again): :func:`_bm25` computes the same value, with the same
+counts by walking the whole index again): :class:`_Bm25` computes the same value, with the same
 floating-point operations, from that count, the index's own totals and per-row sizes (its
 ``_data`` averages record and ``_docsize`` table) and the hits counted in the window's rows.
 Queries of several words keep ``bm25()`` (their idf terms need one count per word anyway).
@@ -43,7 +43,8 @@ RANK_WINDOW = 500
 FTS = "registry_services_fts"
 #: Words shorter than a trigram cannot be looked up in the index; they filter the candidates.
 MIN_INDEXED = 3
-#: bm25 column weights in the FTS table's column order (name_lower, description, handle).
+#: bm25 column weights in the FTS table's column order (name_lower, description, handle); whole
+#: numbers, so weight x hits is the sum FTS5 adds up one hit at a time.
 BM25_WEIGHTS = (10.0, 2.0, 1.0)
 
 #: FTS5's bm25 constants (fts5_aux.c)
@@ -156,7 +157,7 @@ class _Plan:
     where: list[Any]             # every match condition
     id_col: Any                  # the services' id as seen from ``source``
     score: list[Any]             # relevance ORDER BY terms (best first)
-    phrase: str | None = None    # the one word whose bm25 :func:`_bm25` computes (SQLite)
+    phrase: str | None = None    # the one word whose bm25 :class:`_Bm25` computes (SQLite)
 
 
 class WordSearch:
