@@ -23,7 +23,10 @@ from .client import ADMIN, NODE, Authority
 from .plans import MIGRATION, SERVICE, UPDATE
 
 DEFAULT_IDENTITY = ".aster-identity"
-UPLOAD_BATCH = 100
+#: Upload batch sizes: a small first batch so the authority starts verifying at once, then
+#: large ones (each upload costs a call and a transaction on top of its verifications).
+FIRST_BATCH = 50
+UPLOAD_BATCH = 250
 UPLOADS_IN_FLIGHT = 3
 
 
@@ -226,8 +229,9 @@ def _sign_and_upload(auth: Authority, kind: str, deployment_id: str, root: Any, 
 
     in_flight: deque = deque()
     try:
-        for start in range(0, len(todo), UPLOAD_BATCH):
-            batch = todo[start:start + UPLOAD_BATCH]
+        starts = [0, *range(FIRST_BATCH, len(todo), UPLOAD_BATCH)]
+        for start, end in zip(starts, [*starts[1:], len(todo)]):
+            batch = todo[start:end]
             docs = [credentials.sign(root, item["type"], expires_at=item["expires_at"], attributes=item["attributes"],
                                      endpoint_id=item["endpoint_id"]).to_dict() for item in batch]
             # compact JSON (the C encoder; to_json's indented form costs as much as signing)

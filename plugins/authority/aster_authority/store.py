@@ -109,8 +109,8 @@ challenges = sa.Table(
     sa.Column("endpoint_id", sa.String(64)), sa.Column("expires_at", sa.BigInteger))
 
 
-def _j(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+#: Sorted, compact, UTF-8 JSON; one encoder for every row (json.dumps builds one per call).
+_j = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 
 def instance_id_for(endpoint_id: str, kind: str = plans.SERVICE) -> str:
@@ -212,9 +212,14 @@ class Store:
     def _read(self, fn: Callable[[sa.Connection], T]) -> T:
         return storage.run_transaction(self.engine, fn, write=False)
 
-    def _load(self, conn: sa.Connection, deployment_id: Any, kind: str | None = None) -> tuple[Deployment, int]:
+    def _load(self, conn: sa.Connection, deployment_id: Any, kind: str | None = None, *,
+              lock: bool = False) -> tuple[Deployment, int]:
+        """The deployment and its revision; ``lock`` holds its row until the transaction ends
+        (PostgreSQL ``FOR UPDATE``; SQLite's write transaction already excludes other writers),
+        so concurrent writers queue instead of failing their compare-and-swap and retrying."""
         plans.check_deployment_id(deployment_id)
-        row = conn.execute(sa.select(deployments).where(deployments.c.deployment_id == deployment_id)).first()
+        query = sa.select(deployments).where(deployments.c.deployment_id == deployment_id)
+        row = conn.execute(query.with_for_update() if lock else query).first()
         if row is None or (kind is not None and row.kind != kind):
             prefix = plans.PREFIX.get(kind or plans.SERVICE, "svc")
             raise Refusal("not_found", f"no deployment {prefix}/{deployment_id}",
@@ -479,10 +484,11 @@ class Store:
         return self._write(tx)
 
     # -- desired credentials -----------------------------------------------------------------
-    def _desired(self, conn: sa.Connection, dep: Deployment, now: int,
-                 endpoints: list[str] | None = None) -> list[dict[str, Any]]:
+    def _desired(self, conn: sa.Connection, dep: Deployment, now: int, endpoints: list[str] | None = None,
+                 *, status: bool = True) -> list[dict[str, Any]]:
         """Every credential the deployment's desired state calls for, with its status
-        (only those bound to ``endpoints`` when given: what an upload batch can match)."""
+        (only those bound to ``endpoints`` when given: what an upload batch can match;
+        without ``status`` the stored credentials are not read: an upload replaces them)."""
         def only(column: Any) -> list[Any]:
             return [] if endpoints is None else [column.in_(endpoints)]
 
@@ -509,6 +515,8 @@ class Store:
             items.append({"subject": CONSUMER, "id": consumer, "endpoint_id": consumer, "type": "policy",
                           "attributes": {"aster.role": ",".join(sorted(rs)), "aster.deployment": dep.deployment_id},
                           "expires_at": now + self.policy.grant_lifetime})
+        if not status:
+            return items
         c = credentials.c
         stored = {(r.endpoint_id, r.subject): r for r in conn.execute(
             sa.select(c.endpoint_id, c.subject, c.attributes, c.expires_at).where(
@@ -639,11 +647,13 @@ class Store:
             keys.append((endpoint, (str(endpoint).lower(), ctype)))
 
         def tx(conn: sa.Connection) -> dict[str, Any]:
-            dep, revision = self._load(conn, deployment_id, kind)
+            dep, revision = self._load(conn, deployment_id, kind, lock=True)  # uploads in flight queue here
             endpoints = sorted({key[0] for _, key in keys})
-            by_key = {(i["endpoint_id"], i["type"]): i for i in self._desired(conn, dep, now, endpoints)}
+            desired = self._desired(conn, dep, now, endpoints, status=False)
+            by_key = {(i["endpoint_id"], i["type"]): i for i in desired}
             results = []
             verified: list[tuple[dict, Any]] = []
+            taken: set[tuple[str, Any]] = set()  # the desired items already matched
             for n, ((endpoint, key), found) in enumerate(zip(keys, checked)):
                 item = by_key.get(key)
                 cred, problem = self._matches(*found, item, now)
@@ -652,9 +662,10 @@ class Store:
                 if problem:
                     results.append({**entry, "status": "failed", "reason": f"credentials[{n}]: {problem}"})
                     continue
-                if any(v[0] is item for v in verified):
+                if key in taken:
                     results.append({**entry, "status": "failed", "reason": f"credentials[{n}]: uploaded twice"})
                     continue
+                taken.add(key)
                 verified.append((item, cred))
                 results.append({**entry, "status": "current", "expires_at": cred.expires_at})
             self._store_credentials(conn, deployment_id, verified, now, actor)
