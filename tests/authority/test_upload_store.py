@@ -1,6 +1,6 @@
 """Reconcile's upload in-process, on SQLite and PostgreSQL: one credential twice in a batch is
-stored once, and uploads in flight at the same time queue on the deployment (none is refused
-as busy, every credential is stored)."""
+stored once, and uploads in flight at the same time queue on the deployment (none loses its
+compare-and-swap and redoes its transaction; every credential is stored)."""
 
 from __future__ import annotations
 
@@ -54,11 +54,23 @@ def test_a_credential_twice_in_one_batch_is_stored_once(deployment):
     assert counts.count("current") == 1 and counts.count("missing") == 39
 
 
-def test_concurrent_uploads_queue_and_all_are_stored(deployment):
+def test_concurrent_uploads_queue_and_all_are_stored(deployment, monkeypatch):
     st, root = deployment
+    lost_swaps = []  # a compare-and-swap that lost to another upload means redoing the transaction
+    real_swap = Store._swap
+
+    def counting_swap(self, *args, **kw):
+        try:
+            return real_swap(self, *args, **kw)
+        except Exception as exc:
+            lost_swaps.append(exc)
+            raise
+
+    monkeypatch.setattr(Store, "_swap", counting_swap)
     docs = signed(st, root)
     batches = [docs[n:n + 4] for n in range(0, len(docs), 4)]  # 10 uploads at once
     with concurrent.futures.ThreadPoolExecutor(len(batches)) as pool:
         answers = list(pool.map(lambda b: st.upload(plans.SERVICE, "tasks", b, actor=ADMIN), batches))
     assert all(r["status"] == "current" for a in answers for r in a["results"])
     assert {i["status"] for i in st.desired(plans.SERVICE, "tasks")["items"]} == {"current"}
+    assert lost_swaps == []
