@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -95,6 +96,20 @@ def test_unreachable_peer(server_factory):
     address = gone.address
     gone.stop()
     assert_clean_error(call(address, "EchoService.echo", "{}", "--timeout", "3"), 7, "[UNAVAILABLE]")
+
+
+def test_a_finished_call_closes_its_connections_normally(server_factory):
+    """`aster call` ends without the runtime's draining wait, but the server still hears a normal close
+    (code 0) of both connections at once, not an idle timeout much later."""
+    srv = server_factory(("echo",), env={"ASTER_LOG_LEVEL": "debug"})
+    for _ in range(3):
+        assert json.loads(ok(call(srv.address, "EchoService.echo", '{"text": "x"}', "--json")))["text"] == "x"
+    deadline = time.monotonic() + 5
+    while srv.stderr_text().count("closed by peer: 0") < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    log = srv.stderr_text()
+    assert log.count("closed by peer: 0") == 3, log[-2000:]
+    assert "timed out" not in log and "Connection error" not in log, log[-2000:]
 
 
 # -- trusted mode: credentials made by the trust family ----------------------------------------

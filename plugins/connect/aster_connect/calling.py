@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 from aster_core.errors import UsageError
 from aster_core.output import print_json, print_json_line, progress
 
-from .client import connect, run
+from .client import Connection, connect, exit_now, run
 from .schema import MethodInfo
 
 OPEN_GATE_NOTE = "Note: the peer admitted us without a credential: it admits every consumer (open gate)."
@@ -43,35 +43,49 @@ async def _call(address: str, service: str, method: str, payload: Any, items: li
     with progress(f"Connecting to {address[:24]}..."):
         conn = await connect(address, rcan=rcan, timeout=timeout, schemas=[base])
     timeout = max(deadline - loop.time(), 0.001)
-    async with conn:
-        if conn.open_gate and sys.stderr.isatty():
-            print(OPEN_GATE_NOTE, file=sys.stderr)
-        svc = conn.service(service)
-        info = svc.method(method)
-        if info is None:
-            from aster_core.output import warn
+    try:
+        await _call_on(conn, service, method, payload, items, timeout=timeout, as_json=as_json,
+                       stdin_items=stdin_items)
+    except BaseException:
+        await conn.close()
+        raise
+    await conn.close_before_exit()
 
-            from .registry import fallback_note
 
-            warn(fallback_note(conn, svc))
-        request, stream = _request_stream(info, payload, items, stdin_items)
-        streamed = info.streams_responses if info is not None else False
-        results = conn.invoke(service, method, request, items=stream, timeout=timeout)
-        if streamed:
-            async for item in results:
-                print_json_line(item)
-            return
-        answers = [item async for item in results]
-        answer: Any = answers[0] if len(answers) == 1 else answers
-        if as_json:
-            print_json(answer, indent=None)
-        else:
-            print_json(answer)
+async def _call_on(conn: Connection, service: str, method: str, payload: Any, items: list | None, *,
+                   timeout: float, as_json: bool, stdin_items: Callable[[], Any]) -> None:
+    if conn.open_gate and sys.stderr.isatty():
+        print(OPEN_GATE_NOTE, file=sys.stderr)
+    svc = conn.service(service)
+    info = svc.method(method)
+    if info is None:
+        from aster_core.output import warn
+
+        from .registry import fallback_note
+
+        warn(fallback_note(conn, svc))
+    request, stream = _request_stream(info, payload, items, stdin_items)
+    streamed = info.streams_responses if info is not None else False
+    results = conn.invoke(service, method, request, items=stream, timeout=timeout)
+    if streamed:
+        async for item in results:
+            print_json_line(item)
+        return
+    answers = [item async for item in results]
+    answer: Any = answers[0] if len(answers) == 1 else answers
+    if as_json:
+        print_json(answer, indent=None)
+    else:
+        print_json(answer)
 
 
 def run_call(address: str, service: str, method: str, payload: Any, items: list | None, *, rcan: str | None,
-             timeout: float, as_json: bool, stdin_items: Callable[[], Any]) -> None:
-    """Run one call; every failure is raised as an AsterError for the host to print."""
+             timeout: float, as_json: bool, stdin_items: Callable[[], Any]) -> NoReturn:
+    """Run one call, then end the process (exit 0, see :func:`exit_now`).
+
+    Every failure is raised as an AsterError for the host to print.
+    """
     run(_call(address, service, method, payload, items, rcan=rcan, timeout=timeout, as_json=as_json,
-                      stdin_items=stdin_items))
+              stdin_items=stdin_items))
+    exit_now(0)
 
