@@ -35,7 +35,10 @@ which are also :mod:`aster_core.errors` classes with the right exit code)::
         # conn.call/invoke on a session-scoped service use a one-call session.
 
 Run the event loop with :func:`run` (``run(main())``), not ``asyncio.run``: the
-runtime must be imported before the loop exists or it may crash at exit.
+runtime must be imported before the loop exists or it may crash at exit. A
+command that ends right after its work may end with ``await
+conn.close_before_exit()`` inside the loop and :func:`exit_now` after it
+(no draining wait, no interpreter teardown; the peer still sees a normal close).
 
 Every version of a service is reachable (calls carry the announced version;
 see :mod:`aster_connect.wire`). Requests are checked against the schema first
@@ -60,8 +63,8 @@ from .errors import CallDenied, CallError, CallNotFound, CallUnavailable, call_e
 from .schema import MethodInfo, ServiceInfo, check_request
 from .wire import SessionStream, shared_call
 
-__all__ = ["Connection", "Session", "connect", "run", "resolve_address", "Address", "ServiceInfo", "MethodInfo",
-           "CallError"]
+__all__ = ["Connection", "Session", "connect", "run", "exit_now", "resolve_address", "Address", "ServiceInfo",
+           "MethodInfo", "CallError"]
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = 10.0
