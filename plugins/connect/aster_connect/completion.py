@@ -1,17 +1,24 @@
-"""Tab completion for `aster shell`: commands, paths, services, methods and field names."""
+"""Tab completion for `aster shell`: commands, paths, services, methods and field names.
+
+Completing a service's methods or fields reads that service's manifest first
+(once per shell: :meth:`Shell.load_schema` with ``retry=False``); a manifest that
+cannot be read is named above the prompt with its reason, rather than offering
+nothing without a word. Completing services needs no manifest.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, AsyncGenerator, Iterable
 
-from prompt_toolkit.completion import Completer, Completion
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
 from aster_core.errors import AsterError
 
-from .shell import BUILTIN_HELP, SERVICES, normalise, resolve
+from .shell import BUILTIN_HELP, SERVICES, normalise, resolve, service_at
 
 if TYPE_CHECKING:
+    from .schema import ServiceInfo
     from .shell import Shell
 
 PATH_COMMANDS = ("cd", "ls", "describe")
@@ -37,6 +44,41 @@ class ShellCompleter(Completer):
             return [f"{s.ref}/" for s in conn.services]
         return sorted(svc.methods or {})
 
+    # manifests it needs ---------------------------------------------------------------------
+    def _needed(self, document: Document) -> "ServiceInfo | None":
+        """The service whose methods the completion at ``document`` lists, if any."""
+        shell = self.shell
+        words = document.text_before_cursor.split(" ")
+        command, current = words[0], words[-1]
+        try:
+            if len(words) == 1:
+                return service_at(shell.ctx.connection, shell.ctx.cwd) if current.startswith(".") else None
+            if command in PATH_COMMANDS and len(words) == 2:
+                head = current.rpartition("/")[0]
+                base = normalise(shell.ctx.cwd, (head or "/") if current.startswith("/") or head else ".")
+                return None if command == "cd" else service_at(shell.ctx.connection, base)
+            if command == "invoke" and len(words) == 2:
+                return shell.target_service(current) if "." in current else \
+                    service_at(shell.ctx.connection, shell.ctx.cwd)
+            if command == "invoke" or command.startswith("./"):
+                return shell.target_service(words[1] if command == "invoke" else command[2:])
+        except AsterError:
+            return None
+        return None
+
+    async def get_completions_async(self, document: Document,
+                                    complete_event: CompleteEvent) -> AsyncGenerator[Completion, None]:
+        svc = self._needed(document)
+        if svc is not None and not await self.shell.load_schema(svc, retry=False):
+            from prompt_toolkit.application import run_in_terminal
+
+            from .registry import missing_reason
+
+            why = missing_reason(self.shell.ctx.connection, svc)
+            await run_in_terminal(lambda: print(f"(no completions: the schema of {svc.ref} is unknown: {why})"))
+        for completion in self.get_completions(document, complete_event):
+            yield completion
+
     def _current_methods(self) -> list[str]:
         return [name for name in self._children(self.shell.ctx.cwd) if not name.endswith("/")] \
             if self.shell.ctx.cwd.startswith(SERVICES + "/") else []
@@ -55,11 +97,22 @@ class ShellCompleter(Completer):
             refs = [s.ref for s in self.shell.ctx.services if s.is_session]
             yield from _matching(current, refs)
         elif command == "invoke" and len(words) == 2:
-            yield from _matching(current, self._current_methods()
-                                 + [f"{s.ref}.{m}" for s in self.shell.ctx.services for m in sorted(s.methods or {})])
+            yield from _matching(current, self._current_methods() + self._service_methods(current))
         elif command == "invoke" or command.startswith("./"):
             target = words[1] if command == "invoke" else command[2:]
             yield from self._fields(target, current, words[2:-1] if command == "invoke" else words[1:-1])
+
+    def _service_methods(self, current: str) -> list[str]:
+        """``Service.`` for every service, then ``Service.method`` once a known service is typed."""
+        candidates = [f"{s.ref}." for s in self.shell.ctx.services]
+        if "." in current:
+            try:
+                svc = self.shell.target_service(current)
+            except AsterError:
+                return candidates
+            if svc is not None:
+                candidates += [f"{svc.ref}.{m}" for m in sorted(svc.methods or {})]
+        return candidates
 
     def _commands(self, current: str) -> Iterable[Completion]:
         names = [n for n in BUILTIN_HELP if n != "./"] + list(self.shell.plugins)

@@ -8,6 +8,17 @@ where a relative path that names nothing there is read from the root (``cd
 services``, ``ls blobs``), and names match case-insensitively when only one
 service or method matches that way.
 
+Manifests on demand: the shell connects with the service list alone (names,
+versions, scopes: what admission answers), so ``ls /services`` and the
+prompt cost nothing per service. A service's manifest is read when the shell
+first needs its methods (``cd`` into it, ``ls``/``describe`` of it, a call, or
+Tab completing its methods or fields), through
+:func:`aster_connect.registry.load_manifests`, the reader ``aster call`` uses:
+the cache under the home first, then the peer's registry document, within
+``ASTER_MANIFEST_TIMEOUT``. A manifest that cannot be read is named with its
+reason (calls then go out unchecked, as with ``aster call``); it is not taken
+for a service without methods.
+
 Input: a terminal gets a prompt_toolkit prompt with history (``<ASTER_HOME>/
 shell_history``) and Tab completion; anything else is read line by line, so
 the shell can be scripted. With ``--json`` every result, listing and error is
@@ -110,7 +121,7 @@ def normalise(cwd: str, path: str | None) -> str:
 
 
 def locate(conn: Connection, cwd: str, path: str | None) -> str:
-    """The normalised path ``path`` names from ``cwd``.
+    """The normalised path ``path`` names from ``cwd`` (decided from the service list alone).
 
     From ``/services`` (where the shell starts), a relative path that names
     nothing there but does from the root is read from the root, so scripts
@@ -120,12 +131,12 @@ def locate(conn: Connection, cwd: str, path: str | None) -> str:
     if not path or path.startswith("/") or cwd != SERVICES:
         return here
     try:
-        resolve(conn, here)
+        service_at(conn, here)
         return here
     except AsterError:
         rooted = normalise(ROOT, path)
         try:
-            resolve(conn, rooted)
+            service_at(conn, rooted)
         except AsterError:
             return here  # neither: report the path as typed from here
         return rooted
@@ -146,24 +157,45 @@ def _service(conn: Connection, name: str) -> ServiceInfo:
         raise
 
 
-def resolve(conn: Connection, path: str) -> tuple[ServiceInfo | None, MethodInfo | None]:
-    """(service, method) a normalised path names; NotFound for a path outside the tree.
+def service_at(conn: Connection, path: str) -> ServiceInfo | None:
+    """The service a normalised path is in, from the service list alone (no manifest is read).
 
     ``/``, ``/services`` and the released shell's other top-level directories
-    (``/blobs``, ``/docs``, ``/gossip``) name no service: ``(None, None)``.
+    (``/blobs``, ``/docs``, ``/gossip``) are in no service: ``None``. NotFound
+    for a path outside the tree or a service the peer does not offer.
     """
     parts = [p for p in path.split("/") if p]
     if not parts or (len(parts) == 1 and parts[0] in ROOT_DIRS):
-        return None, None
+        return None
     if parts[0] != "services" or len(parts) > 3:
         raise _no_such(path)
-    svc = _service(conn, parts[1])
-    if len(parts) == 2:
+    return _service(conn, parts[1])
+
+
+def resolve(conn: Connection, path: str) -> tuple[ServiceInfo | None, MethodInfo | None]:
+    """(service, method) a normalised path names; NotFound for a path outside the tree.
+
+    A method is found in the service's schema, so read its manifest first
+    (:meth:`Shell.load_schema`); without one, a path naming a method is an
+    error that says why the schema is missing.
+    """
+    svc = service_at(conn, path)
+    parts = [p for p in path.split("/") if p]
+    if svc is None or len(parts) == 2:
         return svc, None
     method = _find_method(svc, parts[2])
     if method is None:
-        raise UsageError(f"the schema of {svc.ref} is unknown", "The peer published no manifest for it.")
+        raise schema_unknown(conn, svc)
     return svc, method
+
+
+def schema_unknown(conn: Connection, svc: ServiceInfo) -> CallError:
+    """The error for needing the methods of a service whose manifest could not be read."""
+    from .registry import missing_reason
+
+    return CallError("FAILED_PRECONDITION", f"the schema of {svc.ref} is unknown ({missing_reason(conn, svc)})",
+                     "Retry once the peer has published its manifest (ASTER_MANIFEST_TIMEOUT allows more time); "
+                     f"calls still work: ./METHOD {{json}} is sent unchecked.")
 
 
 def _find_method(svc: ServiceInfo, name: str) -> MethodInfo | None:
@@ -210,8 +242,10 @@ def listing(conn: Connection, path: str) -> dict:
         entries = []  # /blobs, /docs, /gossip: the released shell's, nothing in them here
     elif svc is None:
         entries = [_service_entry(s) for s in conn.services]
+    elif svc.methods is None:
+        raise schema_unknown(conn, svc)
     elif method is None:
-        entries = [_method_entry(m) for m in (svc.methods or {}).values()]
+        entries = [_method_entry(m) for m in svc.methods.values()]
     else:
         entries = [_method_entry(method)]
     return {"path": path, "entries": entries}
@@ -226,6 +260,10 @@ def description(conn: Connection, path: str) -> dict:
         data = {"path": path, **svc.to_dict()}
         if svc.methods is not None:
             data["methods"] = [{**m.to_dict(), "signature": signature(m)} for m in svc.methods.values()]
+        else:
+            from .registry import missing_reason
+
+            data["schema_missing"] = missing_reason(conn, svc)
         return data
     return {"path": path, "service": svc.ref, "version": svc.version, "scoped": svc.scoped, **method.to_dict(),
             "signature": signature(method)}
@@ -267,7 +305,7 @@ def render_description(data: dict) -> str:
         for m in data["methods"] or []:
             lines.append(f"  {m['name']:<20} {m['pattern']:<14} {m['signature']}")
         if data["methods"] is None:
-            lines.append("  (schema unknown: the peer published no manifest)")
+            lines.append(f"  (schema unknown: {data.get('schema_missing') or 'its manifest was not read'})")
         return "\n".join(lines)
     return render_listing({"entries": data["services"]})
 
@@ -284,6 +322,31 @@ class Shell:
         self.exit_code = 0
         self._prompt: Any = None
         self._saved_cwd: str | None = None
+        #: refs of services whose manifest this shell has tried to read (so Tab does not wait twice)
+        self.schema_tried: set[str] = set()
+
+    async def load_schema(self, svc: ServiceInfo | None, *, retry: bool = True) -> bool:
+        """Read ``svc``'s manifest if it is not known yet (that service's only); True when it is known.
+
+        ``retry=False`` (Tab completion) does not wait again for a manifest
+        already tried in this shell.
+        """
+        if svc is None or svc.has_schema:
+            return True
+        if retry or svc.ref not in self.schema_tried:
+            from .registry import load_manifests
+
+            self.schema_tried.add(svc.ref)
+            await load_manifests(self.ctx.connection, [svc])
+        return svc.has_schema
+
+    async def load_path(self, path: str) -> None:
+        """Read the manifest of the service ``path`` is in, if any (nothing for /services)."""
+        svc = service_at(self.ctx.connection, path)
+        if svc is not None and not await self.load_schema(svc):
+            from .registry import missing_reason
+
+            self.note(f"Warning: no method schema for {svc.ref}: {missing_reason(self.ctx.connection, svc)}.")
 
     # output ---------------------------------------------------------------------------------
     def emit(self, data: Any, render: Callable[[Any], str] | None = None) -> None:
@@ -358,13 +421,15 @@ class Shell:
             self.emit(self.help(args), None if ctx.as_json else lambda d: d["text"])
         elif name == "pwd":
             self.emit({"path": ctx.cwd} if ctx.as_json else ctx.cwd)
-        elif name == "ls":
-            self.emit(listing(ctx.connection, locate(ctx.connection, ctx.cwd, args or None)), render_listing)
+        elif name in ("ls", "describe"):
+            path = locate(ctx.connection, ctx.cwd, args or None)
+            await self.load_schema(service_at(ctx.connection, path))
+            if name == "ls":
+                self.emit(listing(ctx.connection, path), render_listing)
+            else:
+                self.emit(description(ctx.connection, path), render_description)
         elif name == "cd":
-            self.cd(args)
-        elif name == "describe":
-            self.emit(description(ctx.connection, locate(ctx.connection, ctx.cwd, args or None)),
-                      render_description)
+            await self.cd(args)
         elif name == "invoke":
             target, _, rest = args.partition(" ")
             if not target:
@@ -392,14 +457,27 @@ class Shell:
         text = "\n".join(f"  {v}" for v in commands.values()) + "\n" + ARGS_HELP
         return {"commands": commands, "arguments": ARGS_HELP, "text": text}
 
-    def cd(self, args: str) -> None:
+    async def cd(self, args: str) -> None:
         path = locate(self.ctx.connection, self.ctx.cwd, args or SERVICES)
+        if path.count("/") > 2:  # names a method: only its schema can tell
+            await self.load_schema(service_at(self.ctx.connection, path))
         svc, method = resolve(self.ctx.connection, path)
         if method is not None:
             raise UsageError(f"{path} is a method, not a directory", f"Call it with ./{method.name} or describe it.")
         if self.ctx.session is not None and (svc is None or svc.name != self.ctx.session.service.name):
             raise UsageError("a session subshell stays in its service", "Type exit to leave the session first.")
         self.ctx.cwd = path if svc is None or path == ROOT else f"{SERVICES}/{svc.ref}"
+        if svc is not None:
+            await self.load_path(self.ctx.cwd)
+
+    def target_service(self, target: str) -> ServiceInfo | None:
+        """The service a call target (``method``, ``Service.method`` or a path) is in; reads no manifest."""
+        conn = self.ctx.connection
+        if "/" in target:
+            return service_at(conn, locate(conn, self.ctx.cwd, target))
+        if "." in target:
+            return _service(conn, target.rpartition(".")[0])
+        return service_at(conn, self.ctx.cwd)
 
     def _target(self, target: str) -> tuple[ServiceInfo, MethodInfo | None, str]:
         conn = self.ctx.connection
@@ -421,6 +499,11 @@ class Shell:
         return svc, method, method.name if method is not None else name
 
     async def invoke(self, target: str, args: str) -> None:
+        svc = self.target_service(target)
+        if not await self.load_schema(svc) and "/" not in target:  # a path to a method needs the schema
+            from .registry import fallback_note
+
+            self.note(f"Warning: {fallback_note(self.ctx.connection, svc)}")
         svc, method, name = self._target(target)
         if method is not None and not args.strip() and self.interactive and (method.fields or method.streams_requests):
             request, items = await self.prompt_request(method)
@@ -485,6 +568,7 @@ class Shell:
         if not args:
             raise UsageError("session needs a service", "For example: session CounterSession.")
         svc = _service(self.ctx.connection, args.split()[0])
+        await self.load_schema(svc)
         try:
             session = await asyncio.wait_for(self.ctx.connection.session(svc.ref), self.ctx.timeout)
         except asyncio.TimeoutError:
@@ -629,7 +713,7 @@ def plugin_commands() -> dict[str, PluginShellCommand]:
 
 async def _main(address: str, rcan: str | None, timeout: float, as_json: bool) -> int:
     with progress(f"Connecting to {address[:24]}..."):
-        conn = await connect(address, rcan=rcan, timeout=timeout)
+        conn = await connect(address, rcan=rcan, timeout=timeout, schemas=False)  # read on demand
     async with conn:
         ctx = ShellContext(address, conn, as_json, asyncio.get_running_loop(), timeout)
         interactive = sys.stdin.isatty()
