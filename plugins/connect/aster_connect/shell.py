@@ -195,7 +195,7 @@ def schema_unknown(conn: Connection, svc: ServiceInfo) -> CallError:
 
     return CallError("FAILED_PRECONDITION", f"the schema of {svc.ref} is unknown ({missing_reason(conn, svc)})",
                      "Retry once the peer has published its manifest (ASTER_MANIFEST_TIMEOUT allows more time); "
-                     f"calls still work: ./METHOD {{json}} is sent unchecked.")
+                     "calls still work: ./METHOD {json} is sent unchecked.")
 
 
 def _find_method(svc: ServiceInfo, name: str) -> MethodInfo | None:
