@@ -15,7 +15,7 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from aster_core.errors import AsterError, ExitCode, UsageError
 
@@ -211,6 +211,13 @@ def reconcile(auth: Authority, deployment_id: str, *, kind: str = SERVICE, desir
             "counts": counts}
 
 
+def _batches(todo: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """``todo`` in upload batches: :data:`FIRST_BATCH` items, then :data:`UPLOAD_BATCH` at a time."""
+    yield todo[:FIRST_BATCH]
+    for start in range(FIRST_BATCH, len(todo), UPLOAD_BATCH):
+        yield todo[start:start + UPLOAD_BATCH]
+
+
 def _sign_and_upload(auth: Authority, kind: str, deployment_id: str, root: Any, todo: list[dict[str, Any]],
                      report: dict[int, dict[str, Any]]) -> None:
     from collections import deque
@@ -229,9 +236,7 @@ def _sign_and_upload(auth: Authority, kind: str, deployment_id: str, root: Any, 
 
     in_flight: deque = deque()
     try:
-        starts = [0, *range(FIRST_BATCH, len(todo), UPLOAD_BATCH)]
-        for start, end in zip(starts, [*starts[1:], len(todo)]):
-            batch = todo[start:end]
+        for batch in _batches(todo):
             docs = [credentials.sign(root, item["type"], expires_at=item["expires_at"], attributes=item["attributes"],
                                      endpoint_id=item["endpoint_id"]).to_dict() for item in batch]
             # compact JSON (the C encoder; to_json's indented form costs as much as signing)
