@@ -101,15 +101,7 @@ class Authority:
         self._thread = threading.Thread(target=self._loop.run_forever, name="aster-authority", daemon=True)
         self._thread.start()
         try:
-            try:
-                self._conn = self._wait(self._connect())
-            except UnavailableError as exc:
-                if "within" in exc.message:  # a timeout: do not wait twice
-                    raise
-                import time
-
-                time.sleep(0.3)  # a connection lost during admission (a loaded peer): one more try
-                self._conn = self._wait(self._connect())
+            self._conn = self._wait(self._connect())  # connect() retries an admission the peer dropped
         except BaseException:
             self.close()
             raise

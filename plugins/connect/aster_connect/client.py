@@ -71,6 +71,10 @@ DEFAULT_TIMEOUT = 10.0
 from .registry import SCHEMA_TIMEOUT  # noqa: E402  (seconds for reading schemas; ASTER_MANIFEST_TIMEOUT)
 #: seconds closing a connection may take (see :func:`_quiet_close`)
 CLOSE_TIMEOUT = 0.25
+#: more admission attempts after a connection lost mid-admission, and the pause before the
+#: first (the n-th waits n times as long): see :func:`_admitted_client`
+ADMISSION_RETRIES = 2
+ADMISSION_RETRY_PAUSE = 0.2
 #: seconds left to the runtime's I/O thread to send the close frames (:meth:`Connection.close_before_exit`)
 SEND_CLOSE_S = 0.005
 
@@ -424,38 +428,7 @@ async def connect(address: str | Address, *, rcan: str | os.PathLike | None = No
         credential = credential or f"peer {addr.peer!r} of {addr.identity_file}"
     check_files(identity=kwargs.get("identity"), peer=kwargs.get("peer"),
                 credential_file=kwargs.get("enrollment_credential_file"))
-    from aster import AsterClient
-    from aster.runtime import AdmissionDeniedError
-
-    try:
-        client = AsterClient(**kwargs)
-    except (ValueError, KeyError, OSError) as exc:
-        raise UsageError(f"cannot use the credential: {exc}",
-                         "Check the file given with --rcan (or ASTER_ENROLLMENT_CREDENTIAL).") from exc
-    if credential is None and getattr(client, "_inline_credential", None):
-        credential = "the consumer peer of ./.aster-identity"
-    elif credential is None and getattr(client, "_enrollment_credential_file", None):
-        credential = str(client._enrollment_credential_file)
-    try:
-        await asyncio.wait_for(client.connect(), timeout)
-    except AdmissionDeniedError as exc:
-        await _quiet_close(client)
-        raise CallDenied("PERMISSION_DENIED", f"admission refused by {addr.text[:24]}...",
-                         f"Credential presented: {credential or 'none'} (our endpoint id "
-                         f"{exc.our_endpoint_id or '?'}). It may be expired, bound to another endpoint, or "
-                         "signed by a root key this server does not trust.") from None
-    except asyncio.TimeoutError:
-        await _quiet_close(client)
-        raise CallUnavailable("UNAVAILABLE", f"no answer from {addr.text[:24]}... within {timeout:g}s",
-                              "Check that the server is running and the address is current "
-                              "(a restarted server prints a new ticket).") from None
-    except (UsageError, CallError):
-        await _quiet_close(client)
-        raise
-    except Exception as exc:
-        await _quiet_close(client)
-        raise CallUnavailable("UNAVAILABLE", f"cannot reach {addr.text[:24]}...: {exc}",
-                              "Check the address and that the server is running.") from None
+    client = await _admitted_client(kwargs, addr, credential, timeout, deadline)
     services = [ServiceInfo(name=s.name, version=int(s.version), scoped=getattr(s, "pattern", "shared") or "shared",
                             contract_id=s.contract_id,
                             serialization_modes=tuple(getattr(s, "serialization_modes", ()) or ()), summary=s)
@@ -470,6 +443,67 @@ async def connect(address: str | Address, *, rcan: str | os.PathLike | None = No
         left = SCHEMA_TIMEOUT if deadline is None else min(SCHEMA_TIMEOUT, max(deadline - loop.time(), 0.001))
         await conn.load_schemas(None if schemas is True else list(schemas), timeout=left)  # type: ignore[arg-type]
     return conn
+
+
+async def _admitted_client(kwargs: dict[str, Any], addr: Address, credential: str | None,
+                           timeout: float | None, deadline: float | None) -> Any:
+    """A runtime client that passed consumer admission, or the error that says why not.
+
+    The producer drops its admission connection as soon as it has written the
+    answer; on a loaded machine that can arrive as ``connection lost`` before
+    the answer was read (seen in CI: one of ten concurrent `aster svc` commands).
+    Such a loss is retried :data:`ADMISSION_RETRIES` more times within the
+    deadline with the same credential (a one-time credential the first try spent is
+    then refused, and said so as a denial).
+    """
+    from aster import AsterClient
+    from aster.runtime import AdmissionDeniedError
+
+    loop = asyncio.get_running_loop()
+    attempt = 0
+    while True:
+        try:
+            client = AsterClient(**kwargs)
+        except (ValueError, KeyError, OSError) as exc:
+            raise UsageError(f"cannot use the credential: {exc}",
+                             "Check the file given with --rcan (or ASTER_ENROLLMENT_CREDENTIAL).") from exc
+        if credential is None and getattr(client, "_inline_credential", None):
+            credential = "the consumer peer of ./.aster-identity"
+        elif credential is None and getattr(client, "_enrollment_credential_file", None):
+            credential = str(client._enrollment_credential_file)
+        left = None if deadline is None else max(deadline - loop.time(), 0.001)
+        try:
+            await asyncio.wait_for(client.connect(), left)
+            return client
+        except AdmissionDeniedError as exc:
+            await _quiet_close(client)
+            raise CallDenied("PERMISSION_DENIED", f"admission refused by {addr.text[:24]}...",
+                             f"Credential presented: {credential or 'none'} (our endpoint id "
+                             f"{exc.our_endpoint_id or '?'}). It may be expired, bound to another endpoint, or "
+                             "signed by a root key this server does not trust.") from None
+        except asyncio.TimeoutError:
+            await _quiet_close(client)
+            raise CallUnavailable("UNAVAILABLE", f"no answer from {addr.text[:24]}... within {timeout:g}s",
+                                  "Check that the server is running and the address is current "
+                                  "(a restarted server prints a new ticket).") from None
+        except (UsageError, CallError):
+            await _quiet_close(client)
+            raise
+        except Exception as exc:
+            await _quiet_close(client)
+            pause = ADMISSION_RETRY_PAUSE * (attempt + 1)
+            if (attempt < ADMISSION_RETRIES and _lost_connection(exc)
+                    and (deadline is None or deadline - loop.time() > pause)):
+                await asyncio.sleep(pause)
+                attempt += 1
+                continue
+            raise CallUnavailable("UNAVAILABLE", f"cannot reach {addr.text[:24]}...: {exc}",
+                                  "Check the address and that the server is running.") from None
+
+
+def _lost_connection(exc: BaseException) -> bool:
+    """The runtime's ``IrohError("... connection lost")``: the peer closed the QUIC connection."""
+    return type(exc).__name__ == "IrohError" and "connection lost" in str(exc)
 
 
 def exit_now(code: int = 0) -> NoReturn:
