@@ -63,7 +63,7 @@ from .errors import CallDenied, CallError, CallNotFound, CallUnavailable, call_e
 from .schema import MethodInfo, ServiceInfo, check_request
 from .wire import SessionStream, shared_call
 
-__all__ = ["Connection", "Session", "connect", "run", "exit_now", "resolve_address", "Address", "ServiceInfo",
+__all__ = ["Connection", "Session", "connect", "run", "exit_now", "close_client_before_exit", "resolve_address", "Address", "ServiceInfo",
            "MethodInfo", "CallError"]
 
 T = TypeVar("T")
@@ -299,29 +299,8 @@ class Connection:
         await _quiet_close(self._client)
 
     async def close_before_exit(self) -> None:
-        """Close the peer connections for a process that ends next, with :func:`exit_now`.
-
-        The runtime's graceful close waits for the endpoint's QUIC draining
-        period (measured: 80-90 ms on loopback, after the peer has already been
-        told), and the interpreter's finalisation after it costs 40-60 ms more.
-        Here each connection is closed with code 0 at once (the peer sees a
-        normal close, as after :meth:`close`) and the endpoint is left to the
-        process exit. A node with persistent storage (``ASTER_STORAGE_PATH``)
-        is closed gracefully, so its store is flushed.
-        """
-        client = self._client
-        if getattr(getattr(client, "_config", None), "storage_path", None):
-            await self.close()
-            return
-        conns = list(getattr(client, "_rpc_conns", {}).values())
-        for conn in conns:
-            conn.close(0, b"")
-        try:
-            await asyncio.wait_for(asyncio.gather(*(c.closed() for c in conns), return_exceptions=True),
-                                   CLOSE_TIMEOUT)
-            await asyncio.sleep(SEND_CLOSE_S)
-        except asyncio.TimeoutError:
-            pass
+        """Close the peer connections for a process that ends next: :func:`close_client_before_exit`."""
+        await close_client_before_exit(self._client)
 
     async def __aenter__(self) -> "Connection":
         return self
@@ -504,6 +483,31 @@ async def _admitted_client(kwargs: dict[str, Any], addr: Address, credential: st
 def _lost_connection(exc: BaseException) -> bool:
     """The runtime's ``IrohError("... connection lost")``: the peer closed the QUIC connection."""
     return type(exc).__name__ == "IrohError" and "connection lost" in str(exc)
+
+
+async def close_client_before_exit(client: Any) -> None:
+    """Close a runtime client's peer connections for a process that ends next, with :func:`exit_now`.
+
+    The runtime's graceful close waits for the endpoint's QUIC draining
+    period (measured: 80-90 ms on loopback, after the peer has already been
+    told), and the interpreter's finalisation after it costs 40-60 ms more.
+    Here each connection is closed with code 0 at once (the peer sees a
+    normal close, as after a graceful one) and the endpoint is left to the
+    process exit. A node with persistent storage (``ASTER_STORAGE_PATH``)
+    is closed gracefully, so its store is flushed.
+    """
+    if getattr(getattr(client, "_config", None), "storage_path", None):
+        await _quiet_close(client)
+        return
+    conns = list(getattr(client, "_rpc_conns", {}).values())
+    for conn in conns:
+        conn.close(0, b"")
+    try:
+        await asyncio.wait_for(asyncio.gather(*(c.closed() for c in conns), return_exceptions=True),
+                               CLOSE_TIMEOUT)
+        await asyncio.sleep(SEND_CLOSE_S)
+    except asyncio.TimeoutError:
+        pass
 
 
 def exit_now(code: int = 0) -> NoReturn:

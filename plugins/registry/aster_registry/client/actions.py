@@ -27,8 +27,10 @@ class Context:
     """What every command needs: the registry, the timeout, the profile and its signing key."""
 
     def __init__(self, registry: str | None = None, *, root_key: str | None = None,
-                 timeout: float = DEFAULT_TIMEOUT, profile: str | None = None):
+                 timeout: float = DEFAULT_TIMEOUT, profile: str | None = None, ends_process: bool = False):
         self._registry = registry
+        #: the command ends the process after its work (see :class:`RegistrySession`)
+        self.ends_process = ends_process
         self.root_key = root_key
         self.timeout = timeout
         self._profile = profile
@@ -63,7 +65,7 @@ class Context:
                                   signature=env.signature)
 
     def session(self) -> RegistrySession:
-        return RegistrySession(self.address, self.timeout)
+        return RegistrySession(self.address, self.timeout, ends_process=self.ends_process)
 
 
 def _run(coro_fn: Callable[[], Any]) -> Any:

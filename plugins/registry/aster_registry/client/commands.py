@@ -8,7 +8,7 @@ it prints data, ``--json``. Nothing heavy is imported before the arguments are p
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 import click
 
@@ -28,12 +28,22 @@ def _registry_options(func: Callable) -> Callable:
     return func
 
 
-def _ctx(registry: str | None, root_key: str | None, timeout: float) -> Any:
+def _ctx(registry: str | None, root_key: str | None, timeout: float, *, ends_process: bool = False) -> Any:
+    """The actions' context; ``ends_process`` for a command that only prints what it read and
+    then ends with :func:`_print_and_exit`."""
     from .actions import Context
 
     if not (0 < timeout <= 3600):
         raise UsageError(f"--timeout {timeout:g} is not a number of seconds from 0 to 3600", "e.g. --timeout 15")
-    return Context(registry, root_key=root_key, timeout=timeout)
+    return Context(registry, root_key=root_key, timeout=timeout, ends_process=ends_process)
+
+
+def _print_and_exit(data: Any, as_json: bool, render: Callable[[Any], None]) -> NoReturn:
+    """Print a read-only command's result and end the process at once (its session closed for it)."""
+    from aster_connect.client import exit_now
+
+    emit(data, as_json, render)
+    exit_now(0)
 
 
 def _seconds(text: str, flag: str) -> int:
@@ -281,7 +291,7 @@ def discover(query: str, limit: int, offset: int, registry: str | None, root_key
     """Search published services (words, a service name, or @handle for one handle's services)."""
     from .actions import discover as run
 
-    data = run(_ctx(registry, root_key, timeout), query, limit=limit, offset=offset)
+    data = run(_ctx(registry, root_key, timeout, ends_process=True), query, limit=limit, offset=offset)
 
     def render(d: dict[str, Any]) -> None:
         click.echo(f"Found {d['total']} service(s).")
@@ -292,7 +302,7 @@ def discover(query: str, limit: int, offset: int, registry: str | None, root_key
             if s["description"]:
                 click.echo(f"    {s['description']}")
 
-    emit(data, as_json, render)
+    _print_and_exit(data, as_json, render)
 
 
 # ── access ────────────────────────────────────────────────────────────────────
@@ -369,7 +379,8 @@ def list_(service_arg: str | None, service: str | None, registry: str | None, ro
     """The grants of a service."""
     from .actions import list_access
 
-    data = list_access(_ctx(registry, root_key, timeout), _one_service(service_arg, service, "list"))
+    data = list_access(_ctx(registry, root_key, timeout, ends_process=True),
+                       _one_service(service_arg, service, "list"))
 
     def render(d: dict[str, Any]) -> None:
         from aster_core.output import print_table
@@ -378,7 +389,7 @@ def list_(service_arg: str | None, service: str | None, registry: str | None, ro
                     [(f"@{g['consumer_handle']}", g["role"] or "consumer", g["scope"] or "handle", g["granted_at"])
                      for g in d["grants"]], title=f"{d['service']}: {len(d['grants'])} grant(s)")
 
-    emit(data, as_json, render)
+    _print_and_exit(data, as_json, render)
 
 
 @access.command("delegation")

@@ -41,11 +41,17 @@ def registry_error(status: str, message: str, hint: str | None = None) -> CallEr
 
 
 class RegistrySession:
-    """``async with RegistrySession(address, timeout) as reg: await reg.call(service, method, req)``."""
+    """``async with RegistrySession(address, timeout) as reg: await reg.call(service, method, req)``.
 
-    def __init__(self, address: RegistryAddress, timeout: float = DEFAULT_TIMEOUT):
+    ``ends_process``: the command ends the process right after (with
+    ``aster_connect.client.exit_now``), so a session that ends without an
+    error closes at once instead of waiting for the graceful close.
+    """
+
+    def __init__(self, address: RegistryAddress, timeout: float = DEFAULT_TIMEOUT, *, ends_process: bool = False):
         self.address = address
         self.timeout = timeout
+        self.ends_process = ends_process
         self._client: Any = None
         self._codec: Any = None
         self._deadline = 0.0
@@ -91,7 +97,13 @@ class RegistrySession:
         self._codec = ForyCodec(types=all_types())
         return self
 
-    async def __aexit__(self, *exc: Any) -> None:
+    async def __aexit__(self, exc_type: Any, *exc: Any) -> None:
+        if self.ends_process and exc_type is None and self._client is not None:
+            from aster_connect.client import close_client_before_exit
+
+            client, self._client = self._client, None
+            await close_client_before_exit(client)
+            return
         await self._close()
 
     async def _close(self) -> None:
