@@ -127,7 +127,9 @@ def build_cli() -> click.Group:
 def report_error(error: AsterError) -> None:
     """One line on stderr: ``Error: <what went wrong>. Hint: <what to do>``."""
     message = error.message.rstrip(".")
-    click.echo(f"Error: {message}." + (f" Hint: {error.hint}" if error.hint else ""), err=True)
+    if not message.endswith(("?", "!")):  # a quoted tool's question keeps its own mark
+        message += "."
+    click.echo(f"Error: {message}" + (f" Hint: {error.hint}" if error.hint else ""), err=True)
 
 
 def main(argv: list[str] | None = None) -> Any:

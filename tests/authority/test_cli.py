@@ -41,3 +41,20 @@ def test_instance_seed():
         with pytest.raises(Exception) as info:
             parse_seed(bad)
         assert info.value.exit_code == 2 and "instance-seed" in info.value.message
+
+
+def test_apply_image_through_an_unreachable_engine_is_one_line(tmp_path):
+    """A reference that is not a local OCI layout goes to podman or docker. Here the real client
+    is pointed at an engine nobody runs (the machine has no daemon): one Error line whose hint
+    names the way that needs no engine; or, with neither installed, exit 4 saying so."""
+    import shutil
+
+    args = ["svc", "payments", "apply", "--image", "example.invalid/none:1", "--authority", "aster1qqqq"]
+    if shutil.which("podman") or not shutil.which("docker"):
+        expected = (1, "podman") if shutil.which("podman") else (4, "neither podman nor docker is installed")
+        assert_clean_error(run_aster(args, cwd=tmp_path), *expected)
+        return
+    out = run_aster(args, cwd=tmp_path, env={"DOCKER_HOST": "tcp://127.0.0.1:9"})
+    assert_clean_error(out, 1, "docker image failed")
+    line = out.stderr.strip()
+    assert "?." not in line and "start docker's service" in line and "OCI image layout" in line, line

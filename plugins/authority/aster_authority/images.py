@@ -8,6 +8,7 @@ reference goes through ``podman`` or ``docker`` when one is installed.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import json
@@ -22,6 +23,8 @@ from aster_core.errors import AsterError, NotFoundError, UsageError
 
 LABEL = "io.aster.contract.path"
 DEFAULT_PATH = "/aster/manifest.json"
+#: seconds one podman/docker command may take
+ENGINE_TIMEOUT = 120
 _HINT = "build the image with the manifest at /aster/manifest.json (or set the io.aster.contract.path label)"
 
 
@@ -101,17 +104,33 @@ def _parse(data: bytes, source: str) -> list[dict[str, Any]]:
     return [validate_manifest(m, source) for m in items]
 
 
+def _engine_hint(tool: str, ref: str, said: str) -> str:
+    """What to do about a failure ``tool`` (podman or docker) reported as ``said``."""
+    lowered = said.lower()
+    layout = "or pass the path of an OCI image layout (directory or archive), which needs no engine"
+    if "daemon" in lowered or "cannot connect" in lowered or ".sock" in lowered:
+        return f"start {tool}'s service, {layout}"
+    if "no such" in lowered or "not found" in lowered or "unknown" in lowered:
+        return f"pull the image first (`{tool} pull {ref}`), {layout}"
+    return f"check the image reference, {layout}"
+
+
 def _from_engine(ref: str) -> list[dict[str, Any]]:
-    tool = shutil.which("podman") or shutil.which("docker")
-    if tool is None:
+    found = shutil.which("podman") or shutil.which("docker")
+    if found is None:
         raise NotFoundError(f"{ref!r} is not a local OCI layout and neither podman nor docker is installed",
                             "give the path of an OCI image layout (directory or archive), or install podman")
+    tool = Path(found).name
 
     def run(*args: str) -> str:
-        done = subprocess.run([tool, *args], capture_output=True, text=True, timeout=120)
+        try:
+            done = subprocess.run([found, *args], capture_output=True, text=True, timeout=ENGINE_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise AsterError(f"{tool} {args[0]} did not finish within {ENGINE_TIMEOUT} s",
+                             _engine_hint(tool, ref, "")) from None
         if done.returncode != 0:
-            raise AsterError(f"{Path(tool).name} {args[0]} failed: {(done.stderr or done.stdout).strip()[:200]}",
-                             "check the image reference")
+            said = " ".join((done.stderr or done.stdout).split())  # one line, whatever the tool printed
+            raise AsterError(f"{tool} {args[0]} failed: {said[:200]}", _engine_hint(tool, ref, said))
         return done.stdout.strip()
 
     labels = json.loads(run("image", "inspect", "--format", "{{json .Config.Labels}}", ref) or "null") or {}
@@ -122,4 +141,5 @@ def _from_engine(ref: str) -> list[dict[str, Any]]:
             run("cp", f"{container}:{wanted}", f"{tmp}/manifest.json")
             return _parse(Path(tmp, "manifest.json").read_bytes(), f"{ref}:{wanted}")
     finally:
-        subprocess.run([tool, "rm", container], capture_output=True, timeout=60)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            subprocess.run([found, "rm", container], capture_output=True, timeout=60)
