@@ -63,8 +63,8 @@ from .errors import CallDenied, CallError, CallNotFound, CallUnavailable, call_e
 from .schema import MethodInfo, ServiceInfo, check_request
 from .wire import SessionStream, shared_call
 
-__all__ = ["Connection", "Session", "connect", "run", "exit_now", "close_client_before_exit", "resolve_address", "Address", "ServiceInfo",
-           "MethodInfo", "CallError"]
+__all__ = ["Connection", "Session", "connect", "run", "exit_now", "close_client_before_exit", "resolve_address",
+           "Address", "ServiceInfo", "MethodInfo", "CallError"]
 
 T = TypeVar("T")
 DEFAULT_TIMEOUT = 10.0

@@ -16,8 +16,8 @@ import os
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from aster_core.errors import AsterError, NotFoundError, UsageError
 from aster_core.files import check_new_file, parse_json, read_text
