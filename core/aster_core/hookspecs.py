@@ -28,6 +28,11 @@ Rules for plugin modules:
   the start-up path); build them with keywords or positions.
 - Every hook is optional. A function named ``aster_*`` that matches no spec
   below is reported by ``aster doctor`` (and is an error in strict mode).
+
+Address forms: aster-connect knows the runtime's own (tickets, NodeAddrs,
+endpoint ids, peer names) and asks the families, through
+``aster_address_resolvers``, for any other wherever an address goes (``aster
+call``, ``shell``, ``mcp``): ``@handle/Service`` is the registry family's.
 """
 
 from __future__ import annotations
@@ -39,7 +44,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 PROJECT = "aster"
 
 #: Every hook the host calls (the functions at the end of this module).
-HOOK_NAMES = ("aster_commands", "aster_config_fields", "aster_shell_commands", "aster_doctor_checks")
+HOOK_NAMES = ("aster_commands", "aster_config_fields", "aster_shell_commands", "aster_doctor_checks",
+              "aster_address_resolvers")
 
 
 def hookimpl(function: F | None = None, *, tryfirst: bool = False, trylast: bool = False) -> Any:
@@ -104,6 +110,24 @@ class ShellCommand(NamedTuple):
     target: str
 
 
+class AddressResolver(NamedTuple):
+    """A form of address a family resolves to one the runtime dials.
+
+    ``prefix`` begins every address of the form (``"@"`` for ``@handle/Service``);
+    it may not begin with a letter, a digit or ``+/=_-``, so no family can take a
+    ticket, a NodeAddr or an endpoint id. ``help`` names the form in messages.
+    ``target`` is ``"module:attribute"`` of an object with ``check(text)``, which
+    raises ``UsageError`` for a malformed address without using the network, and
+    ``async resolve(text, *, timeout)``, which returns an ``aster1...`` ticket, a
+    base64 NodeAddr or a 64-hex endpoint id within ``timeout`` seconds (``None``:
+    no limit). It is imported only when an address with that prefix is used.
+    """
+
+    prefix: str
+    help: str
+    target: str
+
+
 class CheckResult(NamedTuple):
     """What a doctor check found. ``status`` is ``ok``, ``warn`` or ``fail``."""
 
@@ -139,3 +163,7 @@ def aster_shell_commands() -> list[ShellCommand]:
 
 def aster_doctor_checks() -> list[DoctorCheck]:
     """Health checks this family contributes to ``aster doctor``."""
+
+
+def aster_address_resolvers() -> list[AddressResolver]:
+    """Address forms this family resolves, for every command that dials a peer."""
