@@ -407,8 +407,3 @@ def run(spec: ServerSpec, *, workdir: str | os.PathLike[str] | None = None, **kw
     import aster  # noqa: F401  (uvloop policy before any loop; avoids the exit crash)
 
     return asyncio.run(serve(spec, workdir=Path(workdir) if workdir else state_dir(spec.name), **kwargs))
-
-
-async def in_thread(fn: Callable[..., Any], *args: Any) -> Any:
-    """Run blocking work (a database call) off the event loop."""
-    return await asyncio.to_thread(fn, *args)

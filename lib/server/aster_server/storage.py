@@ -1,4 +1,5 @@
-"""Storage shared by the servers: engines, transactions, compare-and-swap, migrations.
+"""Storage shared by the servers: engines, transactions, row locks, dialect-neutral writes,
+migrations.
 
 SQLAlchemy Core 2.x for both dialects:
 
@@ -8,12 +9,14 @@ SQLAlchemy Core 2.x for both dialects:
 - PostgreSQL through psycopg 3: ``postgresql+psycopg://...``; ``postgresql://`` and
   ``postgres://`` are accepted and mean the same.
 
-Every state change runs in one transaction (:func:`transaction` / :func:`run_transaction`);
-where two writers can race on one row, :func:`compare_and_swap` updates it only if its
-version column still holds the value the caller read. Schema changes are Alembic
-migrations run programmatically (:func:`upgrade`): each server ships a ``migrations``
-package with a ``versions/`` folder and its own version table, so two servers can share
-one database.
+Every state change runs in one transaction (:func:`transaction`). Where two writers can race
+on one record, the transaction first takes the record's parent row with :func:`lock`
+(``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the write transaction already excludes
+other writers), so writers queue and none loses an update (README: "Concurrency").
+:func:`insert_ignore` and :func:`upsert` write a row in one statement on both dialects.
+Schema changes are Alembic migrations run programmatically (:func:`upgrade`): each server
+ships a ``migrations`` package with a ``versions/`` folder and its own version table, so two
+servers can share one database.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import time
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, TypeVar
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -99,13 +102,6 @@ def redact(url: str | URL) -> str:
     except Exception:  # noqa: BLE001
         return "<unparsable URL>"
     return parsed.render_as_string(hide_password=True)
-
-
-def dialect_name(engine_or_url: Engine | Connection | URL | str) -> str:
-    """``"sqlite"`` or ``"postgresql"``."""
-    if isinstance(engine_or_url, (Engine, Connection)):
-        return engine_or_url.dialect.name
-    return normalize_url(engine_or_url).get_backend_name()
 
 
 # ---------------------------------------------------------------------------- engines
@@ -185,6 +181,65 @@ def transaction(engine: Engine, *, write: bool = True) -> Iterator[Connection]:
             yield conn
 
 
+def _where(table: sa.Table, where: Mapping[str, Any] | Any) -> Any:
+    if isinstance(where, Mapping):
+        return sa.and_(*(table.c[name] == value for name, value in where.items()))
+    return where
+
+
+def lock(conn: Connection, table: sa.Table, where: Mapping[str, Any] | Any) -> dict[str, Any] | None:
+    """The row of ``table`` matching ``where``, held until the transaction ends; ``None`` when
+    there is none.
+
+    ``where`` is a mapping of column name to value (ANDed) or a SQLAlchemy clause, matching at
+    most one row. PostgreSQL: ``SELECT ... FOR UPDATE``, so another transaction locking the same
+    row waits here until this one commits, then reads what it wrote. SQLite: a write transaction
+    (``BEGIN IMMEDIATE``) already excludes every other writer, so a plain read is enough. Only
+    in a write transaction: a read transaction (``write=False``) holds no lock on SQLite, so
+    calling this there is a programming error (``RuntimeError``).
+    """
+    if not conn.get_execution_options().get(_WRITE, True):
+        raise RuntimeError("storage.lock needs a write transaction (transaction(engine, write=True))")
+    query = sa.select(table).where(_where(table, where))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def _insert(conn: Connection, table: sa.Table) -> Any:
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def insert_ignore(conn: Connection, table: sa.Table, values: Mapping[str, Any],
+                  keys: Sequence[str] | None = None) -> bool:
+    """Insert ``values`` unless a row with the same ``keys`` (default: any unique key) exists;
+    True when a row was inserted. One statement (``ON CONFLICT DO NOTHING``): two writers racing
+    to insert the same row both succeed and exactly one row results."""
+    stmt = _insert(conn, table).values(**values)
+    stmt = stmt.on_conflict_do_nothing(index_elements=list(keys)) if keys else stmt.on_conflict_do_nothing()
+    return conn.execute(stmt).rowcount == 1
+
+
+def upsert(conn: Connection, table: sa.Table, values: Mapping[str, Any], keys: Sequence[str],
+           update: Mapping[str, Any] | None = None) -> None:
+    """Insert ``values``, or when a row with the same ``keys`` exists, set ``update`` on it
+    (default: every non-key column of ``values``). ``update`` values may be expressions over
+    the existing row, e.g. ``{"count": table.c.count + 1}``. One statement (``ON CONFLICT DO
+    UPDATE``) on both dialects."""
+    changes = dict(update) if update is not None else {k: v for k, v in values.items() if k not in keys}
+    stmt = _insert(conn, table).values(**values)
+    if changes:
+        stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_=changes)
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(keys))
+    conn.execute(stmt)
+
+
 def is_retryable(exc: BaseException) -> bool:
     """True for errors a fresh attempt may not hit: SQLite busy/locked, PostgreSQL
     serialization failures and deadlocks, a connection that was dropped."""
@@ -229,11 +284,7 @@ def compare_and_swap(conn: Connection, table: sa.Table, where: Mapping[str, Any]
     write are one statement.
     """
     version = table.c[version_column]
-    if isinstance(where, Mapping):
-        clause = sa.and_(*(table.c[name] == value for name, value in where.items()))
-    else:
-        clause = where
-    stmt = (sa.update(table).where(clause, version == expected_version)
+    stmt = (sa.update(table).where(_where(table, where), version == expected_version)
             .values({**values, version_column: version + 1}))
     result = conn.execute(stmt)
     if result.rowcount != 1:
