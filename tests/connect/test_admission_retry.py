@@ -14,7 +14,7 @@ import base64
 
 import pytest
 
-from aster_connect import client as connect_client
+from aster_connect import dial
 from aster_connect.client import connect
 from aster_connect.errors import CallUnavailable
 from tests.support.aio import run
@@ -57,7 +57,7 @@ class DroppingProducer:
         await self.node.close()
 
 
-@pytest.mark.parametrize("drops", [1, connect_client.ADMISSION_RETRIES])
+@pytest.mark.parametrize("drops", [1, dial.ADMISSION_RETRIES])
 def test_admission_dropped_before_the_answer_is_tried_again(drops):
     async def body():
         async with DroppingProducer(drops) as producer:
@@ -76,5 +76,5 @@ def test_admission_dropped_every_time_ends_with_one_clear_error():
             return producer.requests, info.value
 
     requests, error = run(body())
-    assert requests == connect_client.ADMISSION_RETRIES + 1
+    assert requests == dial.ADMISSION_RETRIES + 1
     assert "connection lost" in error.message and error.hint

@@ -41,7 +41,8 @@ def deadline_ms(timeout: float | None) -> int:
     return int((time.time() + timeout) * 1000) if timeout else 0
 
 
-async def _aiter(items: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:
+async def async_items(items: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:
+    """The items of a plain or an async iterable, one by one (request streams may be either)."""
     if hasattr(items, "__aiter__"):
         async for item in items:  # type: ignore[union-attr]
             yield item
@@ -153,7 +154,7 @@ async def shared_call(conn: Any, service: str, version: int, method: str,
     await _io(write_frame(send, codec.encode(header), flags=HEADER))
 
     async def pump() -> None:
-        async for item in _aiter(requests):
+        async for item in async_items(requests):
             await _io(write_frame(send, codec.encode(item), flags=0))
         await _io(send.finish())
 
@@ -226,7 +227,7 @@ class SessionStream:
 
             async def pump() -> None:
                 sent = 0
-                async for item in _aiter(requests):
+                async for item in async_items(requests):
                     await _io(write_frame(self._send, codec.encode(item), flags=0))
                     sent += 1
                     if not streamed_in:

@@ -1,6 +1,6 @@
 """Registers the registry family with the host. Imports nothing heavy."""
 
-from aster_core.hookspecs import CommandSpec, ConfigField, DoctorCheck, hookimpl
+from aster_core.hookspecs import AddressResolver, CommandSpec, ConfigField, DoctorCheck, hookimpl
 
 _CLIENT = "aster_registry.client.commands"
 
@@ -37,3 +37,9 @@ def aster_config_fields():
 @hookimpl
 def aster_doctor_checks():
     return [DoctorCheck("registry", "aster_registry.client.checks:check_registry", ("registry",))]
+
+
+@hookimpl
+def aster_address_resolvers():
+    return [AddressResolver("@", "@handle/Service: a service published in a registry",
+                            "aster_registry.client.resolve:Resolver")]

@@ -1,18 +1,20 @@
 """``@handle/Service`` to a live endpoint: the one place every family resolves it.
 
 ``aster call``, ``shell``, ``mcp`` and ``contract gen-client`` take ``@alice/TaskService``
-wherever an address goes. :mod:`aster_connect.addresses` recognises the form (no network)
-and ``aster_connect.client.connect`` calls :func:`resolve` here, which asks the configured
-registry (``ASTER_SERVICE_ADDR`` or ``[aster_service] node_id``) for the service's live
-endpoints (``PublicationService.resolve``: only endpoints whose ``registered_at + ttl`` is
-still ahead, freshest first, each an ``aster1...`` ticket) and returns the freshest.
+wherever an address goes. The family contributes the form through the host's
+``aster_address_resolvers`` hook (:mod:`aster_registry.plugin`), naming :class:`Resolver`:
+``aster_connect.addresses`` calls :meth:`Resolver.check` when it parses the address (no
+network) and :meth:`Resolver.resolve` when it dials it, which asks the configured registry
+(``ASTER_SERVICE_ADDR`` or ``[aster_service] node_id``) for the service's live endpoints
+(``PublicationService.resolve``: only endpoints whose ``registered_at + ttl`` is still
+ahead, freshest first, each an ``aster1...`` ticket) and returns the freshest.
 """
 
 from __future__ import annotations
 
 from aster_core.errors import NotFoundError, UsageError
 
-from .. import rules, wire
+from .. import rules
 
 #: the part of the budget resolution may take when the caller gives none
 DEFAULT_TIMEOUT = 10.0
@@ -36,6 +38,7 @@ def is_service_ref(text: str) -> bool:
 
 async def resolve(text: str, *, timeout: float | None = None) -> str:
     """The ticket of the freshest live endpoint of ``@handle/Service`` (a CallError or NotFoundError if none)."""
+    from .. import wire  # the runtime's types: imported only when the registry is asked
     from .address import registry_address
     from .session import RegistrySession
 
@@ -49,6 +52,20 @@ async def resolve(text: str, *, timeout: float | None = None) -> str:
         raise NotFoundError(f"@{handle}/{base} has no live endpoint (none registered within its TTL)",
                             "start the producer where `aster publish` stored its token; it registers itself")
     return with_loopback(endpoints[0])
+
+
+class Resolver:
+    """What the ``aster_address_resolvers`` hook names for the ``@`` prefix."""
+
+    @staticmethod
+    def check(text: str) -> None:
+        """UsageError when ``text`` is not a well-formed ``@handle/Service`` (no network)."""
+        parse(text)
+
+    @staticmethod
+    async def resolve(text: str, *, timeout: float | None = None) -> str:
+        """The ticket of the freshest live endpoint of ``@handle/Service``."""
+        return await resolve(text, timeout=timeout)
 
 
 def with_loopback(ticket: str) -> str:

@@ -1,8 +1,8 @@
 """One connection to a registry and typed unary calls on it.
 
 The connection presents no credential and reads no ``.aster-identity`` (a registry runs
-open-gate, and an enrollment credential meant for another mesh would be refused: T5), keeps
-nothing on disk, and every step is bounded by the command's ``--timeout`` (T10: the runtime
+open-gate, and an enrollment credential meant for another mesh would be refused), keeps
+nothing on disk, and every step is bounded by the command's ``--timeout`` (the runtime
 itself sets no deadline). Calls use the types of :mod:`aster_registry.wire` with the
 runtime's Fory XLANG codec, the encoding the released client and our server share.
 
@@ -21,6 +21,8 @@ from aster_connect.errors import CallError, call_error
 from .address import RegistryAddress
 
 DEFAULT_TIMEOUT = 15.0
+#: where a server's error text puts its hint (the format of aster_server.request.error_text)
+HINT_SEP = "\nHint: "
 
 #: hints for the statuses a registry answers with (the server's message says what was wrong)
 _HINTS = {
@@ -68,7 +70,7 @@ class RegistrySession:
 
         self._deadline = time.monotonic() + self.timeout
         config = AsterConfig.from_env()
-        config.identity_file = "/dev/null/.aster-identity"  # never present a mesh credential (T5)
+        config.identity_file = "/dev/null/.aster-identity"  # never present a mesh credential
         config.enrollment_credential_file = None
         config.storage_path = None
         where = self.address.value[:24]
@@ -110,9 +112,9 @@ class RegistrySession:
         client, self._client = self._client, None
         if client is None:
             return
-        from aster_connect.client import _quiet_close  # bounded, and silences the runtime's exit noise
+        from aster_connect.client import quiet_close  # bounded, and silences the runtime's exit noise
 
-        await _quiet_close(client)
+        await quiet_close(client)
 
     def _channel(self, service: str) -> str:
         names = []
@@ -143,7 +145,8 @@ class RegistrySession:
         except RpcError as exc:
             code = getattr(exc, "code", None)
             status = getattr(code, "name", None) or str(code or "UNKNOWN")
-            raise registry_error(status, str(getattr(exc, "message", "") or exc)) from None
+            message, _, hint = str(getattr(exc, "message", "") or exc).partition(HINT_SEP)
+            raise registry_error(status, message, hint or None) from None
         except asyncio.TimeoutError:
             raise registry_error("DEADLINE_EXCEEDED", f"{service}.{method} got no answer within "
                                  f"{self.timeout:g}s") from None

@@ -1,0 +1,1 @@
+"""A third-party family that adds an address form (``%name``) through ``aster_address_resolvers``."""
