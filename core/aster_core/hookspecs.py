@@ -99,7 +99,7 @@ class ShellCommand(NamedTuple):
     """A command other families add to ``aster shell``.
 
     ``target`` is ``"module:attribute"`` of ``handler(shell, argv) -> object``:
-    ``shell`` is the running shell (see ``aster_connect.shell.ShellContext``:
+    ``shell`` is the running shell (see ``aster_connect.shell_commands.ShellContext``:
     ``.address``, ``.cwd``, ``.as_json``, ``.services``), ``argv`` the words
     after the command name. A returned object is printed (as JSON with
     ``--json``); ``None`` prints nothing.

@@ -8,24 +8,31 @@ nothing without a word. Completing services needs no manifest.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, AsyncGenerator, Iterable
+from typing import AsyncGenerator, Iterable, Protocol
 
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
 
 from aster_core.errors import AsterError
 
-from .shell import BUILTIN_HELP, SERVICES, normalise, resolve, service_at
-
-if TYPE_CHECKING:
-    from .schema import ServiceInfo
-    from .shell import Shell
+from .schema import ServiceInfo
+from .shell_commands import BUILTIN_HELP, PluginShellCommand, ShellContext
+from .shell_paths import SERVICES, call_target, normalise, resolve, service_at, target_service
 
 PATH_COMMANDS = ("cd", "ls", "describe")
 
 
+class CompletedShell(Protocol):
+    """What completion needs of the running shell (``aster_connect.shell.Shell`` is one)."""
+
+    ctx: ShellContext
+    plugins: dict[str, PluginShellCommand]
+
+    async def load_schema(self, svc: ServiceInfo | None, *, retry: bool = True) -> bool: ...
+
+
 class ShellCompleter(Completer):
-    def __init__(self, shell: "Shell"):
+    def __init__(self, shell: CompletedShell):
         self.shell = shell
 
     # what exists ------------------------------------------------------------------------------
@@ -45,7 +52,7 @@ class ShellCompleter(Completer):
         return sorted(svc.methods or {})
 
     # manifests it needs ---------------------------------------------------------------------
-    def _needed(self, document: Document) -> "ServiceInfo | None":
+    def _needed(self, document: Document) -> ServiceInfo | None:
         """The service whose methods the completion at ``document`` lists, if any."""
         shell = self.shell
         words = document.text_before_cursor.split(" ")
@@ -58,10 +65,11 @@ class ShellCompleter(Completer):
                 base = normalise(shell.ctx.cwd, (head or "/") if current.startswith("/") or head else ".")
                 return None if command == "cd" else service_at(shell.ctx.connection, base)
             if command == "invoke" and len(words) == 2:
-                return shell.target_service(current) if "." in current else \
+                return target_service(shell.ctx.connection, shell.ctx.cwd, current) if "." in current else \
                     service_at(shell.ctx.connection, shell.ctx.cwd)
             if command == "invoke" or command.startswith("./"):
-                return shell.target_service(words[1] if command == "invoke" else command[2:])
+                return target_service(shell.ctx.connection, shell.ctx.cwd,
+                                      words[1] if command == "invoke" else command[2:])
         except AsterError:
             return None
         return None
@@ -107,7 +115,7 @@ class ShellCompleter(Completer):
         candidates = [f"{s.ref}." for s in self.shell.ctx.services]
         if "." in current:
             try:
-                svc = self.shell.target_service(current)
+                svc = target_service(self.shell.ctx.connection, self.shell.ctx.cwd, current)
             except AsterError:
                 return candidates
             if svc is not None:
@@ -134,7 +142,7 @@ class ShellCompleter(Completer):
 
     def _fields(self, target: str, current: str, previous: list[str]) -> Iterable[Completion]:
         try:
-            method = self.shell._target(target)[1]
+            method = call_target(self.shell.ctx.connection, self.shell.ctx.cwd, target)[1]
         except AsterError:
             return
         if method is None or "=" in current:

@@ -1,12 +1,9 @@
-"""`aster shell`: a virtual tree of a peer's services, with calls, sessions and completion.
+"""`aster shell`: the REPL over a live connection: reading lines, running commands, printing.
 
-Tree: ``/services/<Service>/<method>`` (``<Service>`` is ``Name`` for the
-highest version offered and ``Name@N`` for older ones). The root also holds
-``blobs``, ``docs`` and ``gossip``, as the released ``aster-cli`` shell's does
-(empty here), so its scripts run unchanged: the shell starts in ``/services``,
-where a relative path that names nothing there is read from the root (``cd
-services``, ``ls blobs``), and names match case-insensitively when only one
-service or method matches that way.
+Its parts: :mod:`.shell_paths` (the path tree ``/services/<Service>/<method>``),
+:mod:`.shell_render` (what ``ls`` and ``describe`` show), :mod:`.shell_commands` (the
+built-ins' help, :class:`~aster_connect.shell_commands.ShellContext` and the commands
+families add through ``aster_shell_commands``) and :mod:`.completion` (Tab).
 
 Manifests on demand: the shell connects with the service list alone (names,
 versions, scopes: what admission answers), so ``ls /services`` and the
@@ -24,293 +21,29 @@ shell_history``) and Tab completion; anything else is read line by line, so
 the shell can be scripted. With ``--json`` every result, listing and error is
 one JSON line on stdout and nothing else is written there. The shell carries
 on after a failed command; its exit status is that of the first failure.
-
-Other families add commands through the ``aster_shell_commands`` hook: a
-handler ``handler(shell, argv)`` receives the :class:`ShellContext` and the
-words after its name, runs in a worker thread (so it may block, and may run
-coroutines on the shell's connection with ``shell.run(coro)``), and returns an
-object to print (``None`` prints nothing).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import posixpath
 import sys
 from pathlib import Path
-from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable
 
 from aster_core.errors import AsterError, UsageError
 from aster_core.output import print_json, print_json_line, progress
 
-from .arguments import convert, parse_arguments, split_words
-from .client import Connection, Session, connect, run
+from .arguments import convert, parse_arguments
+from .client import connect, run
 from .errors import CallError
 from .schema import FieldInfo, MethodInfo, ServiceInfo
+from .shell_commands import PluginShellCommand, ShellContext, help_data, plugin_commands, run_plugin_command
+from .shell_paths import ROOT, SERVICES, call_target, find_service, locate, resolve, service_at, target_service
+from .shell_render import description, listing, render_description, render_listing, signature
 
-ROOT = "/"
-SERVICES = "/services"
-#: the released shell's top level: only ``services`` has anything in it here
-ROOT_DIRS = ("blobs", "docs", "gossip", "services")
+__all__ = ["Shell", "ShellContext", "run_shell"]
 
-BUILTIN_HELP: dict[str, str] = {
-    "ls": "ls [PATH]: list services, or the methods of a service",
-    "cd": "cd [PATH]: move in the tree (/services/<Service>); `cd ..` goes up",
-    "pwd": "pwd: print the current path",
-    "describe": "describe [PATH]: a service's methods, or a method's fields and response",
-    "invoke": "invoke METHOD|Service.method|PATH [ARGS]: call a method",
-    "./": "./METHOD [ARGS]: call a method of the current service",
-    "session": "session SERVICE: open a subshell holding a session with a session-scoped service",
-    "help": "help [COMMAND]: this list, or one command's help",
-    "exit": "exit: leave the session subshell, or the shell",
-}
-ARGS_HELP = ("ARGS: JSON ({\"text\": \"hi\"}), key=value words (text=\"hi there\" inner.n=2), or plain words "
-             "filling the fields in order. With no ARGS in a terminal, each field is prompted for.")
-
-
-@dataclass(frozen=True)
-class PluginShellCommand:
-    name: str
-    help: str
-    target: str
-    distribution: str
-
-
-class ShellContext:
-    """What a shell command (built-in or from another family) can see and use.
-
-    - ``address``: the address as the user typed it;
-    - ``cwd``: the current virtual path, e.g. ``/services/EchoService``;
-    - ``as_json``: True when output must be JSON lines only;
-    - ``services``: the peer's :class:`~aster_connect.schema.ServiceInfo` list;
-    - ``connection``: the live :class:`~aster_connect.client.Connection`;
-    - ``session``: the open :class:`~aster_connect.client.Session` in a
-      session subshell, else ``None``;
-    - ``timeout``: seconds allowed for each call;
-    - ``run(coro)``: run a coroutine on the shell's event loop and return its
-      result (from a command handler, which runs in a worker thread).
-    """
-
-    def __init__(self, address: str, connection: Connection, as_json: bool, loop: asyncio.AbstractEventLoop,
-                 timeout: float | None = None):
-        self.address = address
-        self.timeout = timeout
-        self.connection = connection
-        self.as_json = as_json
-        self.cwd = SERVICES
-        self.session: Session | None = None
-        self._loop = loop
-
-    @property
-    def services(self) -> list[ServiceInfo]:
-        return self.connection.services
-
-    def run(self, coro: Awaitable[Any]) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()  # type: ignore[arg-type]
-
-
-# -- the tree -------------------------------------------------------------------------------
-
-def normalise(cwd: str, path: str | None) -> str:
-    if not path:
-        return cwd
-    joined = posixpath.normpath(posixpath.join(cwd, path))
-    return "/" if joined in ("/", "//") else joined
-
-
-def locate(conn: Connection, cwd: str, path: str | None) -> str:
-    """The normalised path ``path`` names from ``cwd`` (decided from the service list alone).
-
-    From ``/services`` (where the shell starts), a relative path that names
-    nothing there but does from the root is read from the root, so scripts
-    written for the released shell (which starts at ``/``) run unchanged.
-    """
-    here = normalise(cwd, path)
-    if not path or path.startswith("/") or cwd != SERVICES:
-        return here
-    try:
-        service_at(conn, here)
-        return here
-    except AsterError:
-        rooted = normalise(ROOT, path)
-        try:
-            service_at(conn, rooted)
-        except AsterError:
-            return here  # neither: report the path as typed from here
-        return rooted
-
-
-def _service(conn: Connection, name: str) -> ServiceInfo:
-    """``conn.service(name)``, or the one service whose name matches ignoring case."""
-    try:
-        return conn.service(name)
-    except CallError:
-        refs = {s.ref for s in conn.services if s.ref.lower() == name.lower()}
-        if len(refs) == 1:
-            return conn.service(refs.pop())
-        base, at, version = name.partition("@")
-        names = {s.name for s in conn.services if s.name.lower() == base.lower()}
-        if not refs and len(names) == 1:
-            return conn.service(names.pop() + at + version)
-        raise
-
-
-def service_at(conn: Connection, path: str) -> ServiceInfo | None:
-    """The service a normalised path is in, from the service list alone (no manifest is read).
-
-    ``/``, ``/services`` and the released shell's other top-level directories
-    (``/blobs``, ``/docs``, ``/gossip``) are in no service: ``None``. NotFound
-    for a path outside the tree or a service the peer does not offer.
-    """
-    parts = [p for p in path.split("/") if p]
-    if not parts or (len(parts) == 1 and parts[0] in ROOT_DIRS):
-        return None
-    if parts[0] != "services" or len(parts) > 3:
-        raise _no_such(path)
-    return _service(conn, parts[1])
-
-
-def resolve(conn: Connection, path: str) -> tuple[ServiceInfo | None, MethodInfo | None]:
-    """(service, method) a normalised path names; NotFound for a path outside the tree.
-
-    A method is found in the service's schema, so read its manifest first
-    (:meth:`Shell.load_schema`); without one, a path naming a method is an
-    error that says why the schema is missing.
-    """
-    svc = service_at(conn, path)
-    parts = [p for p in path.split("/") if p]
-    if svc is None or len(parts) == 2:
-        return svc, None
-    method = _find_method(svc, parts[2])
-    if method is None:
-        raise schema_unknown(conn, svc)
-    return svc, method
-
-
-def schema_unknown(conn: Connection, svc: ServiceInfo) -> CallError:
-    """The error for needing the methods of a service whose manifest could not be read."""
-    from .registry import missing_reason
-
-    return CallError("FAILED_PRECONDITION", f"the schema of {svc.ref} is unknown ({missing_reason(conn, svc)})",
-                     "Retry once the peer has published its manifest (ASTER_MANIFEST_TIMEOUT allows more time); "
-                     "calls still work: ./METHOD {json} is sent unchecked.")
-
-
-def _find_method(svc: ServiceInfo, name: str) -> MethodInfo | None:
-    """``svc.method(name)``, or the one method whose name matches ignoring case."""
-    try:
-        return svc.method(name)
-    except CallError:
-        folded = [m for m in (svc.methods or {}) if m.lower() == name.lower()]
-        if len(folded) == 1:
-            return svc.method(folded[0])
-        raise
-
-
-def _no_such(path: str) -> AsterError:
-    from aster_core.errors import NotFoundError
-
-    return NotFoundError(f"no such path: {path}", "Paths look like /services/<Service>/<method>; try ls.")
-
-
-def signature(method: MethodInfo) -> str:
-    args = ", ".join(f"{f.name}: {f.type_label}" for f in method.fields)
-    ret = method.response_type or "?"
-    if method.streams_requests:
-        args = f"stream {method.request_type or '?'}({args})"
-    if method.streams_responses:
-        ret = f"stream {ret}"
-    return f"({args}) -> {ret}"
-
-
-def _service_entry(svc: ServiceInfo) -> dict:
-    return {"name": svc.ref, "type": "service", "service": svc.name, "version": svc.version, "scoped": svc.scoped,
-            "methods": None if svc.methods is None else len(svc.methods)}
-
-
-def _method_entry(method: MethodInfo) -> dict:
-    return {"name": method.name, "type": "method", "pattern": method.pattern, "signature": signature(method)}
-
-
-def listing(conn: Connection, path: str) -> dict:
-    svc, method = resolve(conn, path)
-    if path == ROOT:
-        entries = [{"name": name, "type": "dir"} for name in ROOT_DIRS]
-    elif svc is None and path != SERVICES:
-        entries = []  # /blobs, /docs, /gossip: the released shell's, nothing in them here
-    elif svc is None:
-        entries = [_service_entry(s) for s in conn.services]
-    elif svc.methods is None:
-        raise schema_unknown(conn, svc)
-    elif method is None:
-        entries = [_method_entry(m) for m in svc.methods.values()]
-    else:
-        entries = [_method_entry(method)]
-    return {"path": path, "entries": entries}
-
-
-def description(conn: Connection, path: str) -> dict:
-    svc, method = resolve(conn, path)
-    if svc is None:
-        services = conn.services if path in (ROOT, SERVICES) else []
-        return {"path": path, "services": [_service_entry(s) for s in services]}
-    if method is None:
-        data = {"path": path, **svc.to_dict()}
-        if svc.methods is not None:
-            data["methods"] = [{**m.to_dict(), "signature": signature(m)} for m in svc.methods.values()]
-        else:
-            from .registry import missing_reason
-
-            data["schema_missing"] = missing_reason(conn, svc)
-        return data
-    return {"path": path, "service": svc.ref, "version": svc.version, "scoped": svc.scoped, **method.to_dict(),
-            "signature": signature(method)}
-
-
-def render_listing(data: dict) -> str:
-    lines = []
-    for e in data["entries"]:
-        if e["type"] == "dir":
-            lines.append(f"{e['name']}/")
-        elif e["type"] == "service":
-            count = "?" if e["methods"] is None else e["methods"]
-            lines.append(f"{e['name'] + '/':<28} v{e['version']:<3} {e['scoped']:<8} {count} methods")
-        else:
-            lines.append(f"{e['name']:<20} {e['pattern']:<14} {e['signature']}")
-    return "\n".join(lines) if lines else "(empty)"
-
-
-def _field_line(f: dict, width: int = 16) -> str:
-    req = "required" if f["required"] else f"default {f['default']!r}"
-    return f"    {f['name']:<16} {f['type']:<{width}} {req}"
-
-
-def _field_lines(fields: list[dict]) -> list[str]:
-    width = max([16, *(len(f["type"]) for f in fields)])
-    return [_field_line(f, width) for f in fields] or ["    (no fields)"]
-
-
-def render_description(data: dict) -> str:
-    if "signature" in data:
-        lines = [f"{data['service']}.{data['name']}  {data['pattern']}  {data['signature']}",
-                 f"  request {data['request_type'] or '?'}:"]
-        lines += _field_lines(data["fields"])
-        lines.append(f"  response {data['response_type'] or '?'}:")
-        lines += _field_lines(data["response_fields"])
-        return "\n".join(lines)
-    if "methods" in data and "ref" in data:
-        lines = [f"{data['ref']}  v{data['version']}  {data['scoped']}  contract {data['contract_id'][:16]}"]
-        for m in data["methods"] or []:
-            lines.append(f"  {m['name']:<20} {m['pattern']:<14} {m['signature']}")
-        if data["methods"] is None:
-            lines.append(f"  (schema unknown: {data.get('schema_missing') or 'its manifest was not read'})")
-        return "\n".join(lines)
-    return render_listing({"entries": data["services"]})
-
-
-# -- the shell ----------------------------------------------------------------------------
 
 class Shell:
     """One interactive or scripted shell over a live connection."""
@@ -418,7 +151,7 @@ class Shell:
                 return True
             return False
         if name == "help":
-            self.emit(self.help(args), None if ctx.as_json else lambda d: d["text"])
+            self.emit(help_data(self.plugins, args), None if ctx.as_json else lambda d: d["text"])
         elif name == "pwd":
             self.emit({"path": ctx.cwd} if ctx.as_json else ctx.cwd)
         elif name in ("ls", "describe"):
@@ -441,21 +174,10 @@ class Shell:
         elif name == "session":
             await self.open_session(args)
         elif name in self.plugins:
-            await self.run_plugin(self.plugins[name], args)
+            self.emit(await run_plugin_command(ctx, self.plugins[name], args))
         else:
             raise UsageError(f"unknown command {name!r}", "Type help for the list of commands.")
         return True
-
-    def help(self, topic: str) -> dict:
-        commands = dict(BUILTIN_HELP)
-        commands.update({p.name: f"{p.name}: {p.help} (from {p.distribution})" for p in self.plugins.values()})
-        if topic:
-            key = "./" if topic.startswith("./") else topic
-            if key not in commands:
-                raise UsageError(f"no help for {topic!r}", "Type help for the list of commands.")
-            return {"commands": {key: commands[key]}, "text": commands[key]}
-        text = "\n".join(f"  {v}" for v in commands.values()) + "\n" + ARGS_HELP
-        return {"commands": commands, "arguments": ARGS_HELP, "text": text}
 
     async def cd(self, args: str) -> None:
         path = locate(self.ctx.connection, self.ctx.cwd, args or SERVICES)
@@ -470,41 +192,13 @@ class Shell:
         if svc is not None:
             await self.load_path(self.ctx.cwd)
 
-    def target_service(self, target: str) -> ServiceInfo | None:
-        """The service a call target (``method``, ``Service.method`` or a path) is in; reads no manifest."""
-        conn = self.ctx.connection
-        if "/" in target:
-            return service_at(conn, locate(conn, self.ctx.cwd, target))
-        if "." in target:
-            return _service(conn, target.rpartition(".")[0])
-        return service_at(conn, self.ctx.cwd)
-
-    def _target(self, target: str) -> tuple[ServiceInfo, MethodInfo | None, str]:
-        conn = self.ctx.connection
-        if "/" in target:
-            svc, method = resolve(conn, locate(conn, self.ctx.cwd, target))
-            if svc is None or method is None:
-                raise UsageError(f"{target} is not a method", "Name a method: ./method or /services/S/method.")
-            return svc, method, method.name
-        if "." in target:
-            service, _, name = target.rpartition(".")
-            svc = _service(conn, service)
-        else:
-            svc, _ = resolve(conn, self.ctx.cwd)
-            name = target
-        if svc is None:
-            raise UsageError(f"not inside a service: {target!r} is ambiguous",
-                             "cd into a service first, or write Service.method.")
-        method = _find_method(svc, name)
-        return svc, method, method.name if method is not None else name
-
     async def invoke(self, target: str, args: str) -> None:
-        svc = self.target_service(target)
+        svc = target_service(self.ctx.connection, self.ctx.cwd, target)
         if not await self.load_schema(svc) and "/" not in target:  # a path to a method needs the schema
             from .registry import fallback_note
 
             self.note(f"Warning: {fallback_note(self.ctx.connection, svc)}")
-        svc, method, name = self._target(target)
+        svc, method, name = call_target(self.ctx.connection, self.ctx.cwd, target)
         if method is not None and not args.strip() and self.interactive and (method.fields or method.streams_requests):
             request, items = await self.prompt_request(method)
         else:
@@ -567,7 +261,7 @@ class Shell:
             raise UsageError("a session is already open", "Type exit to leave it first.")
         if not args:
             raise UsageError("session needs a service", "For example: session CounterSession.")
-        svc = _service(self.ctx.connection, args.split()[0])
+        svc = find_service(self.ctx.connection, args.split()[0])
         await self.load_schema(svc)
         try:
             session = await asyncio.wait_for(self.ctx.connection.session(svc.ref), self.ctx.timeout)
@@ -593,25 +287,6 @@ class Shell:
         self.note(note or f"Session with {session.service.ref} closed.")
         if self.ctx.as_json:
             print_json_line({"session": session.service.ref, "open": False})
-
-    async def run_plugin(self, command: PluginShellCommand, args: str) -> None:
-        from aster_core.loading import load_target
-
-        try:
-            handler = load_target(command.target)
-        except Exception as exc:
-            raise AsterError(f"shell command {command.name!r} from {command.distribution} failed to load: {exc}",
-                             f"Reinstall or remove {command.distribution}.") from None
-        try:
-            result = await asyncio.to_thread(handler, self.ctx, split_words(args))
-            if asyncio.iscoroutine(result):
-                result = await result
-        except AsterError:
-            raise
-        except Exception as exc:
-            raise AsterError(f"shell command {command.name!r} from {command.distribution} failed: "
-                             f"{type(exc).__name__}: {exc}", "Report it to the family's authors.") from None
-        self.emit(result)
 
     # input loops ----------------------------------------------------------------------------
     async def run_script(self) -> None:
@@ -694,23 +369,6 @@ def _field_prompt(spec: FieldInfo) -> str:
     return f"  {spec.name} ({spec.type_label}, {extra}): "
 
 
-def plugin_commands() -> dict[str, PluginShellCommand]:
-    """Shell commands other families contribute (built-in names win, with a warning)."""
-    from aster_core.host import get_host
-
-    found: dict[str, PluginShellCommand] = {}
-    for distribution, item in get_host().collect("aster_shell_commands"):
-        name = getattr(item, "name", None)
-        if not name or name in BUILTIN_HELP or name in ("quit",) or name in found:
-            owner = "a built-in" if name in BUILTIN_HELP or name == "quit" else found[name].distribution \
-                if name in found else "nobody"
-            print(f"Warning: shell command {name!r} from {distribution} is ignored: the name belongs to {owner}.",
-                  file=sys.stderr)
-            continue
-        found[name] = PluginShellCommand(name, item.help, item.target, distribution)
-    return found
-
-
 async def _main(address: str, rcan: str | None, timeout: float, as_json: bool) -> int:
     with progress(f"Connecting to {address[:24]}..."):
         conn = await connect(address, rcan=rcan, timeout=timeout, schemas=False)  # read on demand
@@ -731,4 +389,3 @@ async def _main(address: str, rcan: str | None, timeout: float, as_json: bool) -
 def run_shell(address: str, *, rcan: str | None, timeout: float, as_json: bool) -> int:
     """Run the shell until exit or end of input; returns the exit status."""
     return run(_main(address, rcan, timeout, as_json))
-
