@@ -2,7 +2,7 @@
 
 A producer publishes each service's manifest under ``manifests/<contract id>``
 in a read-only iroh-docs document whose namespace comes with admission (see
-``shared/spec/compat.md``). :func:`load_manifests` reads the manifests of the
+``docs/file-formats.md``, "Contract manifests"). :func:`load_manifests` reads the manifests of the
 services asked for, and only those:
 
 1. from the :mod:`aster_connect.cache` (a contract id names its manifest for

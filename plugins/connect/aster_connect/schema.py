@@ -2,7 +2,7 @@
 
 The service list comes from the admission answer; method schemas come from the
 ``manifests/<contract_id>`` entries the producer publishes (see
-``shared/spec/compat.md``, "Talking to live services"). This module turns both
+``docs/file-formats.md``, "Contract manifests"). This module turns both
 into plain dataclasses (fields and their types are :mod:`aster_connect.types`)
 and checks a request against a method's fields before it is sent (the walk is
 :mod:`aster_connect.values`, shared with ``aster mcp``), so a wrong field name or

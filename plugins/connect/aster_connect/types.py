@@ -1,6 +1,6 @@
 """The types a published manifest describes: fields, their value types, and a table of messages.
 
-A manifest (``shared/spec/compat.md``, "Contracts") describes only each method's
+A manifest (``docs/file-formats.md``, "Contract manifests") describes only each method's
 request and response fields; a nested message names its type (``ref_name`` /
 ``wire_tag``) and nothing more. :class:`TypeTable` collects the fields of every
 request and response type the peer publishes, so both ``aster call`` (checking a

@@ -2,7 +2,7 @@
 calls, and change local state (``config.toml``, ``.aster-identity``) only after the registry
 said yes. Each returns JSON-ready data; the click modules render it.
 
-Payloads are the ones aster-cli 0.1.2 sends (registry.md §2), with the documented explicit
+Payloads are the ones aster-cli 0.1.2 sends, with the documented explicit
 ``null`` fields, so one server serves both clients.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-from pathlib import Path
 from typing import Any, Callable
 
 from aster_core.errors import AsterError, NotFoundError, UsageError
@@ -159,7 +158,8 @@ def status(ctx: Context, *, local: bool = False) -> dict[str, Any]:
     """Local registry state, and (unless ``local``) what the registry knows of our key.
 
     The registry's answer replaces the local handle and status only when it names a handle:
-    an unknown key (``unregistered``, empty handle) never wipes a local claim (T6).
+    an unknown key (``unregistered``, empty handle) never wipes a local claim, since an
+    answer naming nothing is no evidence that the claim is gone.
     """
     out: dict[str, Any] = {"local": ctx.state.as_dict()}
     if local:
@@ -231,7 +231,7 @@ def _manifest(target: str, manifest_path: str) -> dict[str, Any]:
 
 
 def directory_id(manifest: dict[str, Any]) -> tuple[str, str]:
-    """``(manifest_json, contract_id)`` as the registry verifies them (registry.md §4.9)."""
+    """``(manifest_json, contract_id)`` as the registry verifies them: the contract id is the BLAKE3 of exactly these bytes."""
     import blake3
     from aster.contract.manifest import ContractManifest
 
@@ -382,9 +382,9 @@ _ENTRY_FIELDS = ("handle", "service_name", "version", "contract_id", "descriptio
                  "endpoint_count", "visibility", "delegation_mode", "published_at")
 
 
-def discover(ctx: Context, query: str = "", *, limit: int = 20, offset: int = 0) -> dict[str, Any]:
-    if not 1 <= limit <= 100:
-        raise UsageError(f"--limit {limit} is out of range", "use 1 to 100")
+def discover(ctx: Context, query: str = "", *, limit: int = wire.DEFAULT_LIMIT, offset: int = 0) -> dict[str, Any]:
+    if not 1 <= limit <= wire.MAX_LIMIT:
+        raise UsageError(f"--limit {limit} is out of range", f"use 1 to {wire.MAX_LIMIT}")
     if offset < 0:
         raise UsageError(f"--offset {offset} is negative", "use 0 or more")
     if len(query) > 200:

@@ -1,11 +1,11 @@
-"""Which registry a command talks to (registry.md §1.1; the same order as aster-cli 0.1.2).
+"""Which registry a command talks to (the same order as aster-cli 0.1.2).
 
 1. ``--registry ADDR`` (``--aster ADDR``, the 0.1.2 spelling, is accepted too);
 2. the environment variable ``ASTER_SERVICE_ADDR`` (whitespace stripped);
 3. ``[aster_service] node_id`` in ``config.toml``, read only while ``[aster_service]
    enabled`` is true (the default).
 
-The producer side of the runtime reads ``ASTER_SERVICE_ADDRESS`` instead (T4); our
+The producer side of the runtime reads another variable, ``ASTER_SERVICE_ADDRESS``; our
 ``publish`` writes the address into the producer peer's ``aster_service`` key, so the
 runtime finds it without either variable.
 """

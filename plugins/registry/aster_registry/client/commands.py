@@ -13,7 +13,7 @@ from typing import Any, Callable, NoReturn
 import click
 
 from aster_core.errors import UsageError
-from aster_core.output import emit, info, json_option
+from aster_core.output import emit, json_option
 
 DEFAULT_TIMEOUT = 15.0
 

@@ -1,4 +1,4 @@
-"""The signed request envelope every state-changing registry call carries (registry.md §2.1).
+"""The signed request envelope every state-changing registry call carries.
 
 ``payload_json`` is the payload ``{action, ...fields, timestamp, nonce}`` as canonical JSON
 (keys sorted, separators ``,``/``:``, non-ASCII kept as UTF-8, ``None`` as ``null``);

@@ -1,4 +1,4 @@
-"""The profile's registry state in ``config.toml`` (compat.md; the keys aster-cli 0.1.2 uses).
+"""The profile's registry state in ``config.toml`` (the keys aster-cli 0.1.2 uses; ``docs/file-formats.md``, "Registry state").
 
 ``[profiles.<name>]`` holds ``handle``, ``handle_status`` (``unregistered`` | ``pending`` |
 ``verified``), ``handle_claimed_at`` (ISO 8601 UTC), ``email`` and ``published_services``

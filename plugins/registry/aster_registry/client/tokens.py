@@ -1,4 +1,4 @@
-"""Producer tokens in ``.aster-identity``, in the layout the runtime reads (registry.md §2.6).
+"""Producer tokens in ``.aster-identity``, in the layout the runtime reads.
 
 ``AsterServer`` loads the *first* ``[[peers]]`` entry with ``role = "producer"`` and reads
 its nested ``published_services`` table and its ``aster_service`` key (the registry
