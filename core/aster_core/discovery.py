@@ -1,10 +1,24 @@
 """Find installed families without importing them (or importlib.metadata).
 
-Reading ``*.dist-info/entry_points.txt`` straight off ``sys.path`` costs well
-under a millisecond, while importing :mod:`importlib.metadata` alone costs
-more than the host's whole start-up budget (benchmarks/bench_startup.py).
-The result is what ``importlib.metadata.entry_points(group=...)`` would give,
-with the first distribution of a name on ``sys.path`` winning, as there.
+Reading the metadata folders on ``sys.path`` directly costs well under a
+millisecond, while importing :mod:`importlib.metadata` alone costs more than
+the host's whole start-up budget (benchmarks/bench_startup.py). The result is
+what ``importlib.metadata.entry_points(group=...)`` gives, found the same way:
+
+- every ``*.dist-info`` and ``*.egg-info`` folder of every ``sys.path`` entry,
+  in path order (so an editable install's ``.pth`` entries and the egg-info
+  setuptools leaves in a source tree count too);
+- one distribution per name, the first found winning, with the name taken
+  from the folder as importlib.metadata takes it (up to the first ``-``,
+  normalised), so a second version further down the path is ignored;
+- ``entry_points.txt`` read as importlib.metadata reads it (``#`` comments,
+  a section is any ``[...]`` line), name and version from ``METADATA`` (or
+  ``PKG-INFO``) headers as the email parser reads them.
+
+Where importlib.metadata raises (an entry-point line without ``=``, a file
+that is not UTF-8) the line or distribution is skipped instead, and zipped
+path entries and ``.egg`` folders are not searched.
+``tests/core/test_discovery.py`` builds real distributions and compares.
 """
 
 from __future__ import annotations
@@ -12,7 +26,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import NamedTuple
+from typing import Iterable, NamedTuple
 
 from . import ENTRY_POINT_GROUP
 
@@ -24,124 +38,148 @@ class FoundPlugin(NamedTuple):
     value: str           #: ``module`` or ``module:attr`` of the plugin module
     distribution: str    #: distribution name as published, e.g. ``aster-trust``
     version: str
-    dist_path: str       #: the ``.dist-info`` directory
+    dist_path: str       #: the ``.dist-info`` (or ``.egg-info``) directory
     requires_core: str   #: the ``aster-core`` specifier it declares, "" if none
 
 
-def _normalise(name: str) -> str:
+class Scan(NamedTuple):
+    plugins: list[FoundPlugin]    #: sorted by distribution, then entry-point name
+    installed: tuple[str, ...]    #: every metadata folder seen, in path order (what the plugin cache keys on)
+
+
+def normalise_name(name: str) -> str:
+    """A distribution or entry-point name as comparisons see it (``Aster_Core`` -> ``aster-core``)."""
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except (OSError, ValueError):  # missing, unreadable or not UTF-8: as if absent
+        return None
+
+
 def _entry_points(text: str, group: str) -> list[tuple[str, str]]:
-    found, in_group = [], False
+    found, section = [], None
     for raw in text.splitlines():
         line = raw.strip()
-        if not line or line.startswith(("#", ";")):
+        if not line or line.startswith("#"):
             continue
-        if line.startswith("["):
-            in_group = line == f"[{group}]"
-        elif in_group and "=" in line:
-            name, _, value = line.partition("=")
-            found.append((name.strip(), value.strip()))
+        if line.startswith("[") and line.endswith("]"):
+            section = line.strip("[]")
+        elif section == group:
+            name, sep, value = line.partition("=")
+            if sep:
+                found.append((name.strip(), value.strip()))
     return found
 
 
+#: A header line as the email parser recognises one; anything else ends the headers.
+_HEADER = re.compile(r"[\041-\071\073-\176]*:")
+#: A requirement's name, its extras and the rest (version specifier, marker).
+_REQUIREMENT = re.compile(r"\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:\[[^\]]*\])?(.*)", re.S)
+
+
+def _headers(text: str) -> dict[str, list[str]]:
+    """Header name (lower case) -> every value, as ``email`` would parse them."""
+    headers: dict[str, list[str]] = {}
+    for line in re.split(r"\r\n|\r|\n", text):
+        if line[:1] in (" ", "\t"):
+            continue  # a folded continuation: none of the headers we read are folded
+        if not _HEADER.match(line):
+            break  # a blank line, or a line that is not a header, ends them
+        key, _, value = line.partition(":")
+        headers.setdefault(key.lower(), []).append(value.strip())
+    return headers
+
+
+def _requirements(dist_info: str, headers: dict[str, list[str]]) -> list[str]:
+    """Requires-Dist headers, or the unconditional and marker sections of an egg-info's requires.txt."""
+    if "requires-dist" in headers:
+        return headers["requires-dist"]
+    found, section = [], ""
+    for raw in (_read(os.path.join(dist_info, "requires.txt")) or "").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line.strip("[]")
+            continue
+        extra, _, marker = section.partition(":")
+        found.append(f"{line}; extra == {extra!r}" if extra else f"{line}; {marker}" if marker else line)
+    return found
+
+
+def core_requirement(requirements: Iterable[str]) -> str:
+    """The ``aster-core`` specifier of a distribution's requirements ("" when none).
+
+    Several clauses combine; one that only applies with an extra is left out
+    (the host is never installed as an extra); other environment markers are
+    not evaluated, so the range applies everywhere.
+    """
+    clauses = []
+    for line in requirements:
+        m = _REQUIREMENT.match(line)
+        if not m or normalise_name(m.group(1)) != "aster-core":
+            continue
+        spec, _, marker = m.group(2).partition(";")
+        if re.search(r"\bextra\b", marker):
+            continue
+        spec = spec.strip()
+        if spec.startswith("@"):
+            continue  # a URL: no version range
+        if spec.startswith("(") and spec.endswith(")"):
+            spec = spec[1:-1].strip()
+        if spec:
+            clauses.append(spec)
+    return ",".join(clauses)
+
+
 def _metadata(dist_info: str) -> tuple[str, str, str]:
-    """(name, version, aster-core specifier) from a METADATA file's headers."""
-    name = version = requires = ""
-    try:
-        with open(os.path.join(dist_info, "METADATA"), encoding="utf-8") as fh:
-            for line in fh:
-                if not line.strip():
-                    break  # headers end at the first blank line
-                key, _, value = line.partition(":")
-                value = value.strip()
-                if key == "Name":
-                    name = value
-                elif key == "Version":
-                    version = value
-                elif key == "Requires-Dist":
-                    req = value.split(";")[0].strip()
-                    m = re.match(r"^(aster[-_.]core)\s*\(?\s*([^)]*)\)?$", req, re.IGNORECASE)
-                    if m:
-                        requires = m.group(2).strip()
-    except OSError:
-        pass
-    return name, version, requires
+    """(name, version, aster-core specifier) of a metadata folder."""
+    text = _read(os.path.join(dist_info, "METADATA")) or _read(os.path.join(dist_info, "PKG-INFO")) or ""
+    headers = _headers(text)
+    name = headers.get("name", [""])[0]
+    version = headers.get("version", [""])[0]
+    return name, version, core_requirement(_requirements(dist_info, headers))
 
 
-def find_plugins(group: str = ENTRY_POINT_GROUP) -> list[FoundPlugin]:
-    """Every entry point in ``group``, sorted by distribution then entry-point name."""
+def scan(group: str = ENTRY_POINT_GROUP, path: list[str] | None = None) -> Scan:
+    """Every entry point in ``group`` on ``path`` (default ``sys.path``), and every metadata folder seen."""
     seen: set[str] = set()
     found: list[FoundPlugin] = []
-    for entry in sys.path:
+    installed: list[str] = []
+    for entry in sys.path if path is None else path:
+        root = entry or "."
         try:
-            names = os.listdir(entry or ".")
+            names = os.listdir(root)
         except OSError:
             continue
         for item in names:
-            if not item.endswith(".dist-info"):
+            low = item.lower()
+            if not low.endswith((".dist-info", ".egg-info")):
                 continue
-            dist_key = _normalise(item[:-10].rsplit("-", 1)[0])
-            if dist_key in seen:
+            dist_info = os.path.join(root, item)
+            installed.append(dist_info)
+            stem_name = item.rpartition(".")[0].partition("-")[0]
+            key = normalise_name(stem_name)
+            if key in seen:
                 continue
-            seen.add(dist_key)
-            dist_info = os.path.join(entry or ".", item)
-            try:
-                with open(os.path.join(dist_info, "entry_points.txt"), encoding="utf-8") as fh:
-                    text = fh.read()
-            except OSError:
+            seen.add(key)
+            text = _read(os.path.join(dist_info, "entry_points.txt"))
+            if not text or f"[{group}]" not in text:
                 continue
-            if f"[{group}]" not in text:
+            entry_points = _entry_points(text, group)
+            if not entry_points:
                 continue
             name, version, requires = _metadata(dist_info)
-            for ep_name, value in _entry_points(text, group):
-                found.append(FoundPlugin(ep_name, value, name or dist_key, version, dist_info, requires))
-    return sorted(found, key=lambda p: (_normalise(p.distribution), p.name))
+            for ep_name, value in entry_points:
+                found.append(FoundPlugin(ep_name, value, name or stem_name, version, dist_info, requires))
+    found.sort(key=lambda p: (normalise_name(p.distribution), p.name))
+    return Scan(found, tuple(installed))
 
 
-# -- version ranges -----------------------------------------------------------
-
-def _release(version: str) -> tuple[int, ...]:
-    parts = []
-    for piece in version.split("."):
-        digits = re.match(r"\d+", piece)
-        if not digits:
-            break
-        parts.append(int(digits.group()))
-    return tuple(parts)
-
-
-def _cmp(a: tuple[int, ...], b: tuple[int, ...]) -> int:
-    width = max(len(a), len(b))
-    a, b = a + (0,) * (width - len(a)), b + (0,) * (width - len(b))
-    return (a > b) - (a < b)
-
-
-def version_satisfies(version: str, specifier: str) -> bool:
-    """Whether ``version`` meets a PEP 440 specifier such as ``>=0.1,<0.2``.
-
-    Handles the operators plugins use (``>= > <= < == != ~=``, ``==X.*``) on
-    release numbers; an empty specifier accepts everything.
-    """
-    have = _release(version)
-    for clause in filter(None, (c.strip() for c in specifier.split(","))):
-        m = re.match(r"^(~=|==|!=|>=|<=|>|<)\s*(\S+)$", clause)
-        if not m:
-            return False
-        op, target = m.groups()
-        if target.endswith(".*") and op in ("==", "!="):
-            prefix = _release(target[:-2])
-            match = have[: len(prefix)] == prefix
-            if match != (op == "=="):
-                return False
-            continue
-        want = _release(target)
-        c = _cmp(have, want)
-        ok = {
-            ">=": c >= 0, ">": c > 0, "<=": c <= 0, "<": c < 0, "==": c == 0, "!=": c != 0,
-            "~=": c >= 0 and have[: max(len(want) - 1, 1)] == want[: max(len(want) - 1, 1)],
-        }[op]
-        if not ok:
-            return False
-    return True
+def find_plugins(group: str = ENTRY_POINT_GROUP, path: list[str] | None = None) -> list[FoundPlugin]:
+    """Every entry point in ``group``, sorted by distribution then entry-point name."""
+    return scan(group, path).plugins

@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import AsterError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def home_dir() -> str:
+    """The home directory as a string (not created).
+
+    The start-up path (the plugin cache) reads it, so it stays free of pathlib's import.
+    """
+    override = os.environ.get("ASTER_HOME")
+    return os.path.expanduser(override) if override else os.path.join(os.path.expanduser("~"), ".aster")
 
 
 def aster_home() -> Path:
     """The home directory (not created)."""
-    override = os.environ.get("ASTER_HOME")
-    return Path(override).expanduser() if override else Path.home() / ".aster"
+    from pathlib import Path
+
+    return Path(home_dir())
 
 
 def ensure_home() -> Path:
@@ -28,3 +41,4 @@ def ensure_home() -> Path:
 def config_path() -> Path:
     """``<home>/config.toml``: profiles and family settings."""
     return aster_home() / "config.toml"
+

@@ -18,7 +18,13 @@ primary command and whose value is a small *plugin module*::
 Rules for plugin modules:
 
 - Import nothing heavy at module level (no rich, cryptography, aster, mcp, ...):
-  the host imports every plugin module to build ``aster --help``.
+  the host imports every plugin module to build ``aster --help`` whenever
+  what is installed has changed (otherwise it reads the plugin cache).
+- ``aster_commands`` must depend only on the installed code: its answer is
+  cached in ``<home>/cache/plugins.marshal`` until a distribution is added,
+  removed or upgraded or the plugin module file changes (delete the file to
+  clear it; ``--strict-plugins`` never reads it). Every other hook is called
+  each time a command asks for it.
 - Name implementations by ``"module:attribute"`` strings; the host imports
   them only when that command, check or shell command actually runs.
 - Declare the ``aster-core`` versions you support in your distribution's
@@ -28,6 +34,23 @@ Rules for plugin modules:
   the start-up path); build them with keywords or positions.
 - Every hook is optional. A function named ``aster_*`` that matches no spec
   below is reported by ``aster doctor`` (and is an error in strict mode).
+
+Hooks are called through pluggy: every implementation returns a list, and
+the host gets one list per family. ``@hookimpl(tryfirst=True)`` runs before
+the others (``trylast=True`` after); otherwise the built-in plugin comes
+first, then families by distribution name. A wrapper,
+``@hookimpl(wrapper=True)``, is a generator that yields once and receives
+every family's list (the built-in plugin's included)::
+
+    @hookimpl(wrapper=True)
+    def aster_doctor_checks():
+        results = yield                    # [[DoctorCheck, ...], [...], ...]
+        return [[c for c in got if c.name != "noisy"] for got in results]
+
+It must return such a list of lists; lists it adds count as its own family's.
+The older ``@hookimpl(hookwrapper=True)`` (receive pluggy's ``Result``, and
+``force_result``) works too. A family whose implementation or wrapper raises
+is reported once on stderr and marked failed; the others' results are kept.
 
 Address forms: aster-connect knows the runtime's own (tickets, NodeAddrs,
 endpoint ids, peer names) and asks the families, through
@@ -48,19 +71,21 @@ HOOK_NAMES = ("aster_commands", "aster_config_fields", "aster_shell_commands", "
               "aster_address_resolvers")
 
 
-def hookimpl(function: F | None = None, *, tryfirst: bool = False, trylast: bool = False) -> Any:
+def hookimpl(function: F | None = None, *, tryfirst: bool = False, trylast: bool = False,
+             wrapper: bool = False, hookwrapper: bool = False) -> Any:
     """Mark a function in a plugin module as the implementation of a hook.
 
-    Use it bare (``@hookimpl``) or with pluggy's ordering options
-    (``@hookimpl(tryfirst=True)``). The host registers plugins with pluggy and
-    reads this mark through ``PluginManager.parse_hookimpl_opts``, pluggy's
-    documented customisation point. The mark is made here rather than with
-    ``pluggy.HookimplMarker`` so that importing a plugin module does not import
-    pluggy (and ``inspect``) on every ``aster --help``.
+    Use it bare (``@hookimpl``) or with pluggy's options: ordering
+    (``tryfirst=True``, ``trylast=True``) and wrappers (``wrapper=True``, or the
+    older ``hookwrapper=True``); see the module docstring. The host registers
+    plugins with pluggy and reads this mark through
+    ``PluginManager.parse_hookimpl_opts``, pluggy's documented customisation
+    point. The mark is made here rather than with ``pluggy.HookimplMarker`` so
+    that importing a plugin module does not import pluggy.
     """
     def mark(func: F) -> F:
-        func.aster_impl = {"wrapper": False, "hookwrapper": False, "optionalhook": False,  # type: ignore[attr-defined]
-                           "tryfirst": tryfirst, "trylast": trylast, "specname": None}
+        func.aster_impl = {"wrapper": wrapper, "hookwrapper": hookwrapper,  # type: ignore[attr-defined]
+                           "optionalhook": False, "tryfirst": tryfirst, "trylast": trylast, "specname": None}
         return func
 
     return mark(function) if function is not None else mark

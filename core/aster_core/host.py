@@ -1,10 +1,18 @@
 """The plugin host: loads families, contains their failures, settles command names.
 
-One :class:`PluginHost` per process (:func:`get_host`). It imports each
-family's small plugin module, registers it with pluggy, calls its hooks one
-implementation at a time (so one broken family cannot break another) and
-records a :class:`PluginRecord` per entry point for ``aster plugins`` and
-``aster doctor``.
+One :class:`PluginHost` per process (:func:`get_host`). Every hook is called
+through pluggy (``pm.hook.<name>()``, see :meth:`PluginHost.collect`): the
+built-in plugin and each family are registered as stand-ins
+(:func:`.hookcall.family_proxy`) that contain a family's failure, so one broken
+family cannot break another, while ``tryfirst``/``trylast`` and hook wrappers
+work as pluggy defines them. A :class:`PluginRecord` per entry point is kept
+for ``aster plugins`` and ``aster doctor``.
+
+``aster --help``, completion and finding the command to run need only what
+``aster_commands`` returned. The plugin cache (:mod:`.plugincache`) keeps that,
+so a start with nothing changed imports neither pluggy nor any plugin module;
+otherwise the host imports the families, calls ``aster_commands`` through
+pluggy and rewrites the cache. Strict mode never reads the cache.
 
 Switches (environment or root options):
 
@@ -22,10 +30,8 @@ import os
 import sys
 from typing import Any, Callable, NamedTuple
 
-from . import __version__
-from .discovery import FoundPlugin, _normalise, find_plugins, version_satisfies
+from .discovery import FoundPlugin, Scan, normalise_name, scan
 from .errors import PluginError
-from .hookspecs import HOOK_NAMES
 
 #: Built-in commands: name -> (one-line help, implementation). Built-ins always win a name.
 BUILTINS: dict[str, tuple[str, str]] = {
@@ -84,25 +90,40 @@ def _env_list(name: str) -> set[str] | None:
     raw = os.environ.get(name)
     if raw is None:
         return None
-    return {_normalise(x) for x in raw.split(",") if x.strip() and x.strip() != "-"}
+    return {normalise_name(x) for x in raw.split(",") if x.strip() and x.strip() != "-"}
 
 
 def _truthy(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _command(spec: Any) -> tuple[str, str, str]:
+    """(name, help, target) of one item ``aster_commands`` returned; TypeError when it is not a CommandSpec."""
+    fields = (getattr(spec, "name", None), getattr(spec, "help", None), getattr(spec, "target", None))
+    if not all(isinstance(field, str) for field in fields):
+        raise TypeError(f"aster_commands() returned {spec!r}, not a CommandSpec")
+    return fields  # type: ignore[return-value]
+
+
 class PluginHost:
     """Loads plugins once and answers questions about them."""
 
     def __init__(self, *, no_plugins: bool = False, strict: bool = False,
-                 discover: Callable[[], list[FoundPlugin]] = find_plugins):
+                 discover: Callable[[], Scan] = scan, use_cache: bool = True):
         self.no_plugins = no_plugins or _truthy("ASTER_NO_PLUGINS")
         self.strict = strict or _truthy("ASTER_STRICT_PLUGINS")
+        self.use_cache = use_cache
         self._discover = discover
         self._records: list[PluginRecord] | None = None
         self._commands: dict[str, CommandEntry] = {}
         self._clashes: dict[str, list[PluginRecord]] = {}
-        self._pm = None
+        self._pm: Any = None
+        self._failures: list[tuple[PluginRecord | None, str]] = []
+        self._cached: dict | None = None    #: the cache's entries as read this run
 
     # -- loading ---------------------------------------------------------------
 
@@ -113,29 +134,40 @@ class PluginHost:
         return self._records  # type: ignore[return-value]
 
     @property
-    def pm(self):
+    def pm(self) -> Any:
         """The pluggy PluginManager with the built-in plugin and every loaded family.
 
-        Built on first use (``plugins``, ``doctor``, ``config show``, the shell),
-        not for ``--help``: pluggy and ``inspect`` are not needed to list commands.
-        A family pluggy rejects (e.g. a hook with the wrong arguments) is marked failed.
+        Built on first use (a command calling a hook, ``plugins``, ``doctor``),
+        or while loading when the plugin cache could not answer; a start that
+        only lists commands never builds it. A family pluggy rejects (e.g. a
+        hook with the wrong arguments) is marked failed.
         """
         if self._pm is None:
-            from . import builtin_plugin
-
-            pm = _plugin_manager()
-            pm.register(builtin_plugin, name="aster-core")
-            self._pm = pm
-            for rec in self.records:
-                if rec.module is not None and rec.status != "failed":
-                    try:
-                        pm.register(rec.module, name=rec.distribution)
-                    except Exception as exc:
-                        self._fail(rec, f"{type(exc).__name__}: {exc}")
+            self.records
+            if self._pm is None:
+                self._pm = self._build_manager()
         return self._pm
 
+    def _build_manager(self) -> Any:
+        from . import builtin_plugin
+        from .hookcall import family_proxy, make_manager
+
+        pm = make_manager()
+        # pluggy calls the implementation registered last first: registering in reverse makes a
+        # call run the built-in plugin, then the families by name (tryfirst/trylast/wrappers aside)
+        for rec in reversed(self._records or []):
+            if rec.status not in ("loaded", "shadowed") or (rec.module is None and not self._import(rec)):
+                continue
+            try:
+                pm.register(family_proxy(rec.module, rec, rec.distribution, self._report),
+                            name=f"{rec.distribution}:{rec.entry_point}")
+            except Exception as exc:
+                self._fail(rec, _one_line(f"{type(exc).__name__}: {exc}"))
+        pm.register(family_proxy(builtin_plugin, None, "aster-core", self._report), name="aster-core")
+        return pm
+
     def _selected(self, plugin: FoundPlugin) -> bool:
-        names = {_normalise(plugin.distribution), _normalise(plugin.name)}
+        names = {normalise_name(plugin.distribution), normalise_name(plugin.name)}
         only = _env_list("ASTER_PLUGINS")
         disabled = _env_list("ASTER_DISABLE_PLUGINS") or set()
         if self.no_plugins or (only is not None and not names & only):
@@ -143,69 +175,147 @@ class PluginHost:
         return not names & disabled
 
     def _load(self) -> None:
+        from . import __version__
+        from .versions import version_satisfies
+
         self._records = []
         self._commands = {name: CommandEntry(name, help_, target, None) for name, (help_, target) in BUILTINS.items()}
-        claims: dict[str, list[tuple[PluginRecord, Any]]] = {}
-        for found in self._discover():
-            rec = PluginRecord(found)
+        found = self._discover()
+        candidates = []
+        for plugin in found.plugins:
+            rec = PluginRecord(plugin)
             self._records.append(rec)
-            if not self._selected(found):
+            if not self._selected(plugin):
                 rec.status = "disabled"
-                continue
-            if found.requires_core and not version_satisfies(__version__, found.requires_core):
+            elif plugin.requires_core and not version_satisfies(__version__, plugin.requires_core):
                 rec.status = "incompatible"
-                rec.error = f"needs aster-core {found.requires_core}, this is {__version__}"
+                rec.error = f"needs aster-core {plugin.requires_core}, this is {__version__}"
                 self._problem(rec)
-                continue
-            if not self._import(rec):
-                continue
-            for spec in self._call_one(rec, "aster_commands"):
-                claims.setdefault(spec.name, []).append((rec, spec))
+            else:
+                candidates.append(rec)
+        claims = None
+        if candidates and self.use_cache and not self.strict:
+            claims = self._cached_claims(candidates, found.installed)
+        if claims is None:
+            claims = self._declare(candidates, found.installed) if candidates else {}
         self._settle_names(claims)
         if self.strict:
             self.pm  # validate every family with pluggy now
 
+    def _cached_claims(self, candidates: list[PluginRecord], installed: tuple[str, ...]) -> dict | None:
+        """Command claims from the plugin cache, or None when any family's entry is missing or stale."""
+        from . import plugincache
+
+        self._cached = plugincache.read(plugincache.environment_key(installed))
+        if self._cached is None:
+            return None
+        found = []
+        for rec in candidates:
+            declared = plugincache.declared(self._cached, plugincache.entry_id(rec.path, rec.entry_point, rec.value),
+                                            rec.path)
+            if declared is None:
+                return None
+            found.append((rec, declared))
+        claims: dict[str, list[tuple[PluginRecord, tuple[str, str, str]]]] = {}
+        for rec, (hooks, unknown, commands) in found:
+            rec.hooks, rec.unknown_hooks = hooks, unknown
+            for command in commands:
+                claims.setdefault(command[0], []).append((rec, command))
+        return claims
+
+    def _declare(self, candidates: list[PluginRecord], installed: tuple[str, ...]) -> dict:
+        """Command claims the real way: import every family, call ``aster_commands`` through pluggy,
+        and remember the answer in the plugin cache."""
+        self._pm = self._build_manager()
+        declared: dict[PluginRecord, list[tuple[str, str, str]]] = {rec: [] for rec in candidates}
+        for got in self._call("aster_commands"):
+            rec = got.owner
+            if rec is None:
+                continue  # the built-in plugin's commands are BUILTINS
+            try:
+                declared[rec].extend(_command(spec) for spec in got)
+            except TypeError as exc:
+                self._unregister(rec)
+                self._fail(rec, str(exc))
+        claims: dict[str, list[tuple[PluginRecord, tuple[str, str, str]]]] = {}
+        for rec in candidates:
+            if rec.status != "failed":
+                for command in declared[rec]:
+                    claims.setdefault(command[0], []).append((rec, command))
+        if self.use_cache:
+            self._remember(candidates, declared, installed)
+        return claims
+
+    def _remember(self, candidates: list[PluginRecord], declared: dict, installed: tuple[str, ...]) -> None:
+        from . import plugincache
+
+        entries = {
+            plugincache.entry_id(rec.path, rec.entry_point, rec.value): plugincache.make_entry(
+                rec.path, getattr(rec.module, "__file__", None), rec.hooks, rec.unknown_hooks, declared[rec])
+            for rec in candidates if rec.status != "failed"}
+        cached = self._cached or {}
+        if any(cached.get(ident) != entry for ident, entry in entries.items()):
+            plugincache.write(plugincache.environment_key(installed), entries)
+
     def _import(self, rec: PluginRecord) -> bool:
         """Import the plugin module and note its hooks; False (and reported) if it fails."""
+        from .hookcall import implemented_hooks, unknown_hooks
         from .loading import load_target
 
         try:
             module = load_target(rec.value)
         except Exception as exc:  # a family's import error must not break the host
-            self._fail(rec, f"{type(exc).__name__}: {exc}")
+            self._fail(rec, _one_line(f"{type(exc).__name__}: {exc}"))
             return False
         rec.module = module
-        rec.hooks = [name for name in HOOK_NAMES if hasattr(getattr(module, name, None), "aster_impl")]
-        rec.unknown_hooks = self._unknown_hooks(module)
+        rec.hooks = implemented_hooks(module)
+        rec.unknown_hooks = unknown_hooks(module)
         if rec.unknown_hooks and self.strict:
             self._fail(rec, "unknown hooks: " + ", ".join(rec.unknown_hooks))
             return False
         return True
 
-    def _unknown_hooks(self, module: Any) -> list[str]:
-        """``aster_*`` functions that match no hookspec (misspelled or unmarked)."""
-        unknown = []
-        for name in dir(module):
-            if name.startswith("aster_") and callable(getattr(module, name)):
-                if name not in HOOK_NAMES:
-                    unknown.append(name)
-                elif not hasattr(getattr(module, name), "aster_impl"):
-                    unknown.append(f"{name} (missing @hookimpl)")
-        return unknown
+    # -- calling hooks ----------------------------------------------------------
 
-    def _call_one(self, rec: PluginRecord, hook: str) -> list[Any]:
-        impl = getattr(rec.module, hook, None)
-        if impl is None or hook not in rec.hooks:
-            return []
+    def _report(self, owner: PluginRecord | None, message: str) -> None:
+        """Called by a family's stand-in when its code failed during a hook call."""
+        self._failures.append((owner, message))
+
+    def _call(self, hook: str, **kwargs: Any) -> list[Any]:
+        """``pm.hook.<hook>(**kwargs)``: every contribution of a family still loaded, in pluggy's order."""
+        caller = getattr(self.pm.hook, hook)
         try:
-            return list(impl() or [])
-        except Exception as exc:
-            self._fail(rec, f"{hook}() raised {type(exc).__name__}: {exc}")
-            return []
+            results = caller(**kwargs)
+        finally:
+            failures, self._failures = self._failures, []
+            for owner, message in failures:
+                if owner is None:  # the built-in plugin failing is a bug in the host itself
+                    raise RuntimeError(f"aster-core's {message}")
+                if owner.status != "failed":
+                    self._unregister(owner)
+                    self._fail(owner, _one_line(message))
+        return [got for got in results if getattr(got, "owner", None) is None or got.owner.status != "failed"]
 
-    def _settle_names(self, claims: dict[str, list[tuple[PluginRecord, Any]]]) -> None:
+    def _unregister(self, rec: PluginRecord) -> None:
+        plugin = self._pm.get_plugin(f"{rec.distribution}:{rec.entry_point}") if self._pm is not None else None
+        if plugin is not None:
+            self._pm.unregister(plugin)
+
+    def collect(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Results of ``hook`` (any name in ``hookspecs.HOOK_NAMES``, called with ``kwargs``) from
+        the built-in plugin and every loaded family, through pluggy, each paired with the
+        distribution that gave it. Order is pluggy's: ``tryfirst`` implementations first, then
+        the built-in plugin and families by name, ``trylast`` ones last; hook wrappers see
+        (and may change) the whole list. A family whose code raises is reported, marked
+        failed and skipped from then on."""
+        return [(got.owner.distribution if got.owner is not None else "aster-core", item)
+                for got in self._call(hook, **kwargs) for item in got]
+
+    # -- settling names ---------------------------------------------------------
+
+    def _settle_names(self, claims: dict[str, list[tuple[PluginRecord, tuple[str, str, str]]]]) -> None:
         for name, holders in sorted(claims.items()):
-            live = [(r, s) for r, s in holders if r.status != "failed"]
+            live = [(r, c) for r, c in holders if r.status != "failed"]
             if not live:
                 continue
             if name in BUILTINS:
@@ -218,9 +328,9 @@ class PluginHost:
                     others = ", ".join(o.distribution for o, _ in live if o is not rec)
                     rec.shadowed[name] = f"also provided by {others}"
                 continue
-            rec, spec = live[0]
+            rec, (_, help_, target) = live[0]
             rec.commands.append(name)
-            self._commands[name] = CommandEntry(name, spec.help, spec.target, rec)
+            self._commands[name] = CommandEntry(name, help_, target, rec)
         for rec in self._records or []:
             if rec.shadowed and rec.status == "loaded":
                 rec.status = "shadowed"
@@ -275,19 +385,6 @@ class PluginHost:
                                "reinstall it, or remove it with " + " / ".join(f"`{r.uninstall}`" for r in broken))
         return None
 
-    def collect(self, hook: str) -> list[tuple[str, Any]]:
-        """Results of ``hook`` from the built-in plugin and every loaded family,
-        each paired with the distribution that gave it. A raising family is
-        reported and skipped."""
-        from . import builtin_plugin
-
-        self.pm  # families pluggy rejects are marked failed before we call them
-        results: list[tuple[str, Any]] = [("aster-core", item) for item in getattr(builtin_plugin, hook)() or []]
-        for rec in self.records:
-            if rec.status in ("loaded", "shadowed"):
-                results.extend((rec.distribution, item) for item in self._call_one(rec, hook))
-        return results
-
     def validated_records(self) -> list[PluginRecord]:
         """Every record, after pluggy has checked each loaded family."""
         self.pm
@@ -308,24 +405,3 @@ def get_host() -> PluginHost:
 def set_host(host: PluginHost | None) -> None:
     global _host
     _host = host
-
-
-def _plugin_manager():
-    """A pluggy manager that reads our light-weight marks (see hookspecs.hookimpl)."""
-    import pluggy
-
-    from . import hookspecs
-
-    class AsterPluginManager(pluggy.PluginManager):
-        def parse_hookspec_opts(self, module_or_class, name):
-            if module_or_class is hookspecs and name in HOOK_NAMES:
-                return {"firstresult": False, "historic": False, "warn_on_impl": None, "warn_on_impl_args": None}
-            return None
-
-        def parse_hookimpl_opts(self, plugin, name):
-            opts = getattr(getattr(plugin, name, None), "aster_impl", None)
-            return dict(opts) if isinstance(opts, dict) else None
-
-    pm = AsterPluginManager(hookspecs.PROJECT)
-    pm.add_hookspecs(hookspecs)
-    return pm

@@ -355,7 +355,8 @@ def test_no_lock_file_is_left_behind(aster_env, tmp_path):
                  ["trust", "keygen", "root", "--out", str(tmp_path / "r.key")]):
         run_aster(args, cwd=tmp_path)
     assert lock_files(aster_env, tmp_path) == []
-    assert sorted(p.name for p in aster_env.iterdir()) == ["config.toml"]
+    assert sorted(p.name for p in aster_env.iterdir()) == ["cache", "config.toml"]
+    assert [p.name for p in (aster_env / "cache").iterdir()] == ["plugins.marshal"]  # the plugin cache, no temp file
 
 
 def test_a_lock_file_left_by_a_killed_writer_is_reused_and_removed(aster_env):

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from aster_core import durations, files
-from aster_core.discovery import version_satisfies
+from aster_core.versions import version_satisfies
 from aster_core.errors import ExitCode, UsageError
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)

@@ -1,0 +1,148 @@
+"""The plugin cache: what each family declared, so ``aster --help`` imports no plugin module.
+
+Listing commands means importing every family's plugin module, registering it
+with pluggy and calling ``aster_commands`` through it. That answer changes only
+when installed code changes, so the host keeps it in
+``<home>/cache/plugins.marshal`` and uses it instead of the pluggy call only
+while nothing it depends on has changed:
+
+- the environment (one slot per interpreter and ``sys.path``, the last few
+  kept): the host's version, the hookspecs module's size and mtime, the
+  Python version, and the name of every metadata folder on ``sys.path``, so
+  installing, removing or upgrading any distribution rebuilds it;
+- each family: its metadata folder, and the size and mtime of its
+  ``entry_points.txt``, ``METADATA`` (or ``PKG-INFO``), ``RECORD`` and plugin
+  module file (an edit to an editable install's plugin module counts).
+
+What it holds per family: the commands ``aster_commands`` returned, the hooks
+the plugin module implements and the ``aster_*`` names that match none.
+Only families that loaded cleanly are stored; one that failed is loaded (and
+reported) again on every run. Every other hook still runs through pluggy when a
+command asks for it. A missing, corrupt or unreadable cache is ignored and
+rewritten; failing to write it is silent. Deleting the file is always safe.
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import sys
+import zlib
+from typing import Any
+
+from . import __version__
+
+_MAGIC = b"aster-plugin-cache 1\n"
+#: Environments (interpreter + sys.path) remembered side by side, oldest dropped first.
+MAX_ENVIRONMENTS = 8
+_HOOKSPECS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hookspecs.py")
+_FAMILY_FILES = ("entry_points.txt", "METADATA", "PKG-INFO", "RECORD")
+
+#: One family's entry: (stamp, plugin module file, hooks, unknown hooks, ((name, help, target), ...)).
+Entry = tuple
+
+
+def cache_file() -> str:
+    from .home import home_dir
+
+    return os.path.join(home_dir(), "cache", "plugins.marshal")
+
+
+def _stamp(path: str) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return info.st_mtime_ns, info.st_size
+
+
+def environment_key(installed: tuple[str, ...]) -> tuple:
+    """What every entry of this environment's slot depends on (see the module docstring)."""
+    return __version__, _stamp(_HOOKSPECS), sys.version, installed
+
+
+def family_stamp(dist_path: str, module_file: str | None) -> tuple:
+    return (*(_stamp(os.path.join(dist_path, name)) for name in _FAMILY_FILES),
+            _stamp(module_file) if module_file else None)
+
+
+def entry_id(dist_path: str, entry_point: str, value: str) -> tuple[str, str, str]:
+    return dist_path, entry_point, value
+
+
+def make_entry(dist_path: str, module_file: str | None, hooks: list[str], unknown_hooks: list[str],
+               commands: list[tuple[str, str, str]]) -> Entry:
+    return family_stamp(dist_path, module_file), module_file, tuple(hooks), tuple(unknown_hooks), tuple(commands)
+
+
+def _environment() -> tuple:
+    return sys.executable, tuple(sys.path)
+
+
+def _read_store() -> dict | None:
+    try:
+        with open(cache_file(), "rb") as fh:
+            data = fh.read()
+    except (OSError, ValueError):
+        return None
+    try:
+        if not data.startswith(_MAGIC):
+            return None
+        checksum, payload = data[len(_MAGIC):len(_MAGIC) + 4], data[len(_MAGIC) + 4:]
+        if zlib.crc32(payload).to_bytes(4, "big") != checksum:
+            return None
+        store = marshal.loads(payload)
+        return store if isinstance(store, dict) else None
+    except Exception:  # whatever a damaged file does to the decoder, it is only a cache miss
+        return None
+
+
+def read(key: tuple) -> dict | None:
+    """This environment's entries if they were written under ``key``, else None."""
+    store = _read_store()
+    slot = store.get(_environment()) if store else None
+    try:
+        if slot is not None and slot[0] == key and isinstance(slot[1], dict):
+            return slot[1]
+    except Exception:
+        pass
+    return None
+
+
+def declared(entries: dict, ident: tuple, dist_path: str) -> tuple[list[str], list[str], list[tuple]] | None:
+    """(hooks, unknown hooks, commands) cached for one family, None when missing or stale."""
+    try:
+        stamp, module_file, hooks, unknown, commands = entries[ident]
+        if stamp != family_stamp(dist_path, module_file):
+            return None
+        names = [*hooks, *unknown] + [part for command in commands for part in command]
+        if not all(isinstance(name, str) for name in names) or any(len(c) != 3 for c in commands):
+            return None
+        return list(hooks), list(unknown), [tuple(command) for command in commands]
+    except Exception:
+        return None
+
+
+def write(key: tuple, entries: dict[tuple, Entry]) -> None:
+    """Store ``entries`` for this environment under ``key`` (keeping other entries written under
+    the same key, and up to :data:`MAX_ENVIRONMENTS` other environments). Never raises."""
+    try:
+        store = _read_store() or {}
+        environment = _environment()
+        old = store.pop(environment, None)
+        merged = dict(old[1]) if isinstance(old, tuple) and len(old) == 2 and old[0] == key \
+            and isinstance(old[1], dict) else {}
+        merged.update(entries)
+        store[environment] = (key, merged)
+        while len(store) > MAX_ENVIRONMENTS:
+            del store[next(iter(store))]
+        payload = marshal.dumps(store)
+        from .files import atomic_write
+        from .home import ensure_home
+
+        ensure_home()
+        folder = os.path.dirname(cache_file())
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        atomic_write(cache_file(), _MAGIC + zlib.crc32(payload).to_bytes(4, "big") + payload)
+    except Exception:  # an unwritable home (or anything else) only costs the next start-up its speed
+        pass
