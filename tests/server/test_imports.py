@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from tests.core.test_host import imported_modules
 
-SERVER_ONLY = ("sqlalchemy", "alembic", "psycopg", "aiosmtpd", "argon2", "aster_server.storage", "aster_server.request",
-               "aster_server.lifecycle", "aster_registry.server.store",
+SERVER_ONLY = ("sqlalchemy", "alembic", "psycopg", "aiosmtpd", "argon2", "aster_server.storage",
+               "aster_server.request", "aster_server.lifecycle", "aster_registry.server.store",
                "aster_registry.server.service", "aster_registry.server.mail", "aster_registry.server.app")
 
 

@@ -144,9 +144,9 @@ class Refused(AsterError):
 
 def error_text(message: str, hint: str | None = None, field: str | None = None) -> str:
     """``[<field>: ]<message>[HINT_SEP<hint>]``; the field is not repeated when the message
-    already starts with it."""
+    already starts with it ("limit: ..." or "limit must ...")."""
     text = message
-    if field and not message.startswith(f"{field}:"):
+    if field and not message.startswith((f"{field}:", f"{field} ")):
         text = f"{field}: {message}"
     return text + (HINT_SEP + hint if hint else "")
 

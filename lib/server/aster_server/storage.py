@@ -222,7 +222,8 @@ def insert_ignore(conn: Connection, table: sa.Table, values: Mapping[str, Any],
     to insert the same row both succeed and exactly one row results."""
     stmt = _insert(conn, table).values(**values)
     stmt = stmt.on_conflict_do_nothing(index_elements=list(keys)) if keys else stmt.on_conflict_do_nothing()
-    return conn.execute(stmt).rowcount == 1
+    # RETURNING, not rowcount: psycopg reports no row count for INSERT ... ON CONFLICT here
+    return conn.execute(stmt.returning(sa.literal(1))).first() is not None
 
 
 def upsert(conn: Connection, table: sa.Table, values: Mapping[str, Any], keys: Sequence[str],
