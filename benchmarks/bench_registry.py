@@ -3,7 +3,7 @@
 
 - ``discover``: N published services (default 100,000) bulk-inserted into a fresh database
   through the store's tables (the FTS triggers / generated column index them as the server's
-  own writes would), then the server's own query path (``Store.discover``, what the handler
+  own writes would), then the server's own query path (``Directory.discover``, what the handler
   runs) timed per query over a mix of queries (a word in 10,000 or 20,000 services, a rare
   word, an exact name, ``@handle``, an empty query, a miss, two words); p50 and p99.
   Goal: p99 <= 20 ms on SQLite. The worst case, a word found in every service, is timed and
@@ -50,32 +50,33 @@ def load(url: str, n: int) -> object:
     import sqlalchemy as sa
 
     from aster_registry.server import store as st
+    from aster_registry.server import tables
     from aster_server import storage
 
-    engine = storage.open_database(url, st.MIGRATIONS)
+    engine = storage.open_database(url, tables.MIGRATIONS)
     now = int(time.time())
     handles = [{"handle": f"h{i:05d}", "pubkey": secrets.token_hex(32), "email": f"h{i}@example.org",
-                "email_hash": st.email_hash(f"h{i}@example.org"), "status": "verified", "announcements": False,
-                "created_at": now, "verification_expires_at": now, "version": 1} for i in range(max(1, n // 100))]
+                "email_hash": tables.email_hash(f"h{i}@example.org"), "status": "verified", "announcements": False,
+                "created_at": now, "verification_expires_at": now} for i in range(max(1, n // 100))]
     deleg = json.dumps({"authority": "consumer", "mode": "open", "token_ttl": 300, "rate_limit": None,
                         "roles": ["consumer"]})
     with storage.transaction(engine) as conn:
-        conn.execute(st.t_handles.insert(), handles)
+        conn.execute(tables.t_handles.insert(), handles)
         batch = []
         for i in range(n):
             name = f"Svc{i:05d}{WORDS[i % len(WORDS)].capitalize()}"
             batch.append({"handle": handles[i % len(handles)]["handle"], "service_name": name,
                           "name_lower": name.lower(), "version": 1, "contract_id": secrets.token_hex(32),
                           "manifest_json": "{}", "description": f"{WORDS[(i * 7) % len(WORDS)]} service number {i}",
-                          "search_text": st._search_text(name, f"{WORDS[(i * 7) % len(WORDS)]} service number {i}",
-                                                         handles[i % len(handles)]["handle"]),
+                          "search_text": tables.search_text(name, f"{WORDS[(i * 7) % len(WORDS)]} service number {i}",
+                                                          handles[i % len(handles)]["handle"]),
                           "status": "stable", "visibility": "public", "delegation_json": deleg, "method_count": 3,
                           "token_id": secrets.token_hex(8), "published_at": now - i, "updated_at": now})
             if len(batch) == 5000:
-                conn.execute(st.t_services.insert(), batch)
+                conn.execute(tables.t_services.insert(), batch)
                 batch = []
         if batch:
-            conn.execute(st.t_services.insert(), batch)
+            conn.execute(tables.t_services.insert(), batch)
     if engine.dialect.name == "postgresql":  # what autovacuum does soon after a bulk load
         with engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
@@ -85,7 +86,7 @@ def load(url: str, n: int) -> object:
 
 def _timed(store: object, query: str) -> float:
     t0 = time.perf_counter()
-    store.discover(query, 20, 0)
+    store.directory.discover(query, 20, 0)
     return (time.perf_counter() - t0) * 1000
 
 
@@ -138,18 +139,18 @@ def bench_end_to_end(url: str, home: Path, rounds: int) -> dict:
 def bench_publish(url: str, clients: int, per_client: int, home: Path) -> dict:
     import sqlalchemy as sa
 
-    from aster_registry.server import store as st
+    from aster_registry.server import tables
     from aster_server import storage
     from tests.registry_server.support import Key, RegistryClient, publish_fields, start_registry
 
     keys = [Key() for _ in range(clients)]
-    engine = storage.open_database(url, st.MIGRATIONS)
+    engine = storage.open_database(url, tables.MIGRATIONS)
     now = int(time.time())
     with storage.transaction(engine) as conn:
-        conn.execute(st.t_handles.insert(), [
+        conn.execute(tables.t_handles.insert(), [
             {"handle": f"pub{i:03d}", "pubkey": k.pub, "email": f"p{i}@example.org",
-             "email_hash": st.email_hash(f"p{i}@example.org"), "status": "verified", "announcements": False,
-             "created_at": now, "verification_expires_at": now, "version": 1} for i, k in enumerate(keys)])
+             "email_hash": tables.email_hash(f"p{i}@example.org"), "status": "verified", "announcements": False,
+             "created_at": now, "verification_expires_at": now} for i, k in enumerate(keys)])
     engine.dispose()
     with start_registry(url, home=home, dev_mail=True, env={"ASTER_SERVER_LOG_LEVEL": "warning"}) as reg:
         async def all_clients() -> tuple[int, float]:

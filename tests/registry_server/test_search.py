@@ -11,7 +11,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from aster_registry.server import search
+from aster_registry.server import search, tables
 from aster_registry.server import store as st
 from aster_server import storage
 
@@ -21,8 +21,8 @@ from .test_store import Clock, op
 
 def _handle_row(handle: str, key: Key, now: int) -> dict:
     return {"handle": handle, "pubkey": key.pub, "email": f"{handle}@example.org",
-            "email_hash": st.email_hash(f"{handle}@example.org"), "status": "verified", "announcements": False,
-            "created_at": now, "verification_expires_at": now, "version": 1}
+            "email_hash": tables.email_hash(f"{handle}@example.org"), "status": "verified", "announcements": False,
+            "created_at": now, "verification_expires_at": now}
 
 
 class Registry:
@@ -30,11 +30,11 @@ class Registry:
 
     def __init__(self, url: str) -> None:
         self.clock = Clock()
-        self.store = st.Store(storage.open_database(url, st.MIGRATIONS), clock=self.clock,
+        self.store = st.Store(storage.open_database(url, tables.MIGRATIONS), clock=self.clock,
                               limits={"publish": (10_000, 60), "signed": (10_000, 60)})
         self.keys = {h: Key() for h in ("alice", "bob")}
         with storage.transaction(self.store.engine) as conn:
-            conn.execute(st.t_handles.insert(), [_handle_row(h, k, int(self.clock.t)) for h, k in self.keys.items()])
+            conn.execute(tables.t_handles.insert(), [_handle_row(h, k, int(self.clock.t)) for h, k in self.keys.items()])
 
     def publish(self, handle: str, name: str, description: str) -> None:
         self.clock.t += 1  # each one newer than the last
@@ -50,10 +50,10 @@ class Registry:
         return fn(env)
 
     def names(self, query: str, limit: int = 100, offset: int = 0) -> list[str]:
-        return [e["service_name"] for e in self.store.discover(query, limit, offset)[1]]
+        return [e["service_name"] for e in self.store.directory.discover(query, limit, offset)[1]]
 
     def total(self, query: str) -> int:
-        return self.store.discover(query, 20, 0)[0]
+        return self.store.directory.discover(query, 20, 0)[0]
 
 
 @pytest.fixture
@@ -73,7 +73,7 @@ def test_what_matches_and_the_order(reg):
     reg.publish("bob", "BillingService", "invoices, and a task to bill them")
     reg.publish("bob", "Ledger", "money in and out")
     reg.publish("alice", "Secret", "task secrets")
-    reg.signed("alice", "set_visibility", reg.store.set_visibility, service_name="Secret", visibility="private")
+    reg.signed("alice", "set_visibility", reg.store.publications.set_visibility, service_name="Secret", visibility="private")
 
     # exact name first, then the name match above the description-only match; private hidden
     assert reg.names("task") == ["Task", "TaskQueue", "BillingService"]
@@ -104,15 +104,15 @@ def test_ties_are_newest_first(reg):
 def test_the_index_follows_every_write(reg):
     reg.publish("alice", "Weather", "forecasts")
     assert reg.names("forecast") == ["Weather"]
-    reg.signed("alice", "update_service", reg.store.update_service, service_name="Weather", description="rain maps")
+    reg.signed("alice", "update_service", reg.store.publications.update_service, service_name="Weather", description="rain maps")
     assert reg.names("forecast") == [] and reg.names("rain") == ["Weather"]
     reg.publish("alice", "Weather", "storm tracks")                     # re-publish replaces the description
     assert reg.names("rain") == [] and reg.names("storm") == ["Weather"]
-    reg.signed("alice", "set_visibility", reg.store.set_visibility, service_name="Weather", visibility="private")
+    reg.signed("alice", "set_visibility", reg.store.publications.set_visibility, service_name="Weather", visibility="private")
     assert reg.names("storm") == []
-    reg.signed("alice", "set_visibility", reg.store.set_visibility, service_name="Weather", visibility="public")
+    reg.signed("alice", "set_visibility", reg.store.publications.set_visibility, service_name="Weather", visibility="public")
     assert reg.names("storm") == ["Weather"]
-    reg.signed("alice", "unpublish", reg.store.unpublish, service_name="Weather")
+    reg.signed("alice", "unpublish", reg.store.publications.unpublish, service_name="Weather")
     assert reg.names("storm") == [] and reg.total("weather") == 0
 
 
@@ -180,35 +180,35 @@ def test_the_empty_query_counts_public_services(reg):
     for handle, name, description in CORPUS[:4]:
         reg.publish(handle, name, description)
     assert reg.total("") == 4
-    reg.signed("bob", "set_visibility", reg.store.set_visibility, service_name="Cafe", visibility="private")
-    reg.signed("alice", "unpublish", reg.store.unpublish, service_name="Ana")
+    reg.signed("bob", "set_visibility", reg.store.publications.set_visibility, service_name="Cafe", visibility="private")
+    reg.signed("alice", "unpublish", reg.store.publications.unpublish, service_name="Ana")
     assert reg.total("") == 2 == len(reg.names(""))
-    reg.signed("bob", "set_visibility", reg.store.set_visibility, service_name="Cafe", visibility="public")
+    reg.signed("bob", "set_visibility", reg.store.publications.set_visibility, service_name="Cafe", visibility="public")
     assert reg.total("") == 3 and reg.names("") == ["Cafe", "Nanana", "Banana"]
 
 
 def test_upgrade_from_r0002_backfills_existing_rows(database_url):
     engine = storage.create_engine(database_url)
     try:
-        assert storage.upgrade(engine, st.MIGRATIONS, "r0002") == "r0002"
+        assert storage.upgrade(engine, tables.MIGRATIONS, "r0002") == "r0002"
         now = int(time.time())
         key = Key()
         deleg = json.dumps({"authority": "consumer", "mode": "open", "token_ttl": 300, "rate_limit": None,
                             "roles": ["consumer"]})
         with storage.transaction(engine) as conn:
-            conn.execute(st.t_handles.insert().values(**_handle_row("olga", key, now)))
+            conn.execute(tables.t_handles.insert().values(**_handle_row("olga", key, now)))
             for i, (name, vis) in enumerate([("OldMaps", "public"), ("OldSecrets", "private"), ("Tiles", "public")]):
                 description = f"{name} from before the index"
-                conn.execute(st.t_services.insert().values(
+                conn.execute(tables.t_services.insert().values(
                     handle="olga", service_name=name, name_lower=name.lower(), version=1, contract_id="0" * 64,
                     manifest_json="{}", description=description, status="stable", visibility=vis,
                     delegation_json=deleg, method_count=1, token_id=f"t{i}", published_at=now + i, updated_at=now,
-                    search_text=st._search_text(name, description, "olga")))
-        assert storage.upgrade(engine, st.MIGRATIONS) == storage.head_revision(st.MIGRATIONS) == "r0003"
+                    search_text=tables.search_text(name, description, "olga")))
+        assert storage.upgrade(engine, tables.MIGRATIONS) == storage.head_revision(tables.MIGRATIONS) == "r0004"
         store = st.Store(engine)
-        assert [e["service_name"] for e in store.discover("old", 20, 0)[1]] == ["OldMaps"]
-        assert [e["service_name"] for e in store.discover("before index", 20, 0)[1]] == ["Tiles", "OldMaps"]
-        assert store.discover("oldsecrets", 20, 0)[0] == 0
+        assert [e["service_name"] for e in store.directory.discover("old", 20, 0)[1]] == ["OldMaps"]
+        assert [e["service_name"] for e in store.directory.discover("before index", 20, 0)[1]] == ["Tiles", "OldMaps"]
+        assert store.directory.discover("oldsecrets", 20, 0)[0] == 0
         with engine.connect() as conn:
             if engine.dialect.name == "postgresql":
                 vector = conn.execute(sa.text("SELECT search_vector::text FROM registry_services "

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from aster_registry.server import protect
+from aster_registry.server import profiles, protect, tables
 from aster_registry.server import store as st
 from aster_server import storage
+from aster_server.request import Refused
 
 from .support import Key, envelope, publish_fields
 
@@ -24,7 +25,7 @@ class Clock:
 @pytest.fixture
 def reg(database_url):
     clock = Clock()
-    s = st.Store(storage.open_database(database_url, st.MIGRATIONS), clock=clock)
+    s = st.Store(storage.open_database(database_url, tables.MIGRATIONS), clock=clock)
     s.test_clock = clock
     yield s
     s.engine.dispose()
@@ -32,14 +33,14 @@ def reg(database_url):
 
 def op(s: st.Store, key: Key, action: str, **fields):
     env = protect.open_envelope(envelope(key, action, ts=int(s.clock()), **fields), action, now=s.clock())
-    return {"join": s.join, "verify": s.verify, "resend_verification": s.resend, "publish": s.publish,
-            "handle_status": s.handle_status}[action](env)
+    return {"join": s.profiles.join, "verify": s.profiles.verify, "resend_verification": s.profiles.resend,
+            "publish": s.publications.publish, "handle_status": s.profiles.handle_status}[action](env)
 
 
 def refused(status: str, fn, *args, **kw) -> str:
-    with pytest.raises(protect.Refused) as info:
+    with pytest.raises(Refused) as info:
         fn(*args, **kw)
-    assert info.value.code == status, info.value
+    assert info.value.status.name == status, info.value
     return info.value.message
 
 
@@ -48,7 +49,7 @@ def test_codes_attempts_lifetimes_and_resends(reg):
     _, mail = op(reg, key, "join", handle="carol", email="carol@example.org", announcements=False)
     assert mail.code.isdigit() and len(mail.code) == 6
     with reg.engine.connect() as conn:  # hashed at rest
-        stored = conn.execute(st.t_codes.select()).mappings().one()
+        stored = conn.execute(tables.t_codes.select()).mappings().one()
     assert mail.code not in stored["code_hash"] and stored["code_hash"].startswith("$argon2id$")
     wrong = "000000" if mail.code != "000000" else "111111"
     for left in (4, 3, 2, 1, 0):
@@ -58,10 +59,10 @@ def test_codes_attempts_lifetimes_and_resends(reg):
     reg.test_clock.t += 61
     _, mail2 = op(reg, key, "resend_verification", handle="carol")
     assert "retry in" in refused("RESOURCE_EXHAUSTED", op, reg, key, "resend_verification", handle="carol")
-    reg.test_clock.t += st.CODE_TTL_S + 1  # the code expires after 15 minutes
+    reg.test_clock.t += profiles.CODE_TTL_S + 1  # the code expires after 15 minutes
     assert "expired" in refused("FAILED_PRECONDITION", op, reg, key, "verify", handle="carol", code=mail2.code)
     reg.test_clock.t += 3600  # a fresh hourly rate window (refused resends count against it too)
-    for _ in range(st.MAX_RESENDS - 1):
+    for _ in range(profiles.MAX_RESENDS - 1):
         reg.test_clock.t += 61
         _, latest = op(reg, key, "resend_verification", handle="carol")
     reg.test_clock.t += 61
@@ -72,9 +73,9 @@ def test_codes_attempts_lifetimes_and_resends(reg):
 def test_verification_window_and_reaper(reg):
     key, other = Key(), Key()
     op(reg, key, "join", handle="dave", email="dave@example.org", announcements=False)
-    assert reg.check_availability("dave") == (False, "taken")
-    reg.test_clock.t += st.VERIFY_WINDOW_S + 1
-    assert reg.check_availability("dave") == (True, "")  # an expired pending claim frees the handle
+    assert reg.profiles.check_availability("dave") == (False, "taken")
+    reg.test_clock.t += profiles.VERIFY_WINDOW_S + 1
+    assert reg.profiles.check_availability("dave") == (True, "")  # an expired pending claim frees the handle
     op(reg, other, "join", handle="dave", email="dave2@example.org", announcements=False)  # someone else takes it
     assert op(reg, other, "handle_status")["status"] == "pending"
     refused("NOT_FOUND", op, reg, key, "handle_status")
@@ -85,9 +86,9 @@ def test_stale_endpoints_and_old_nonces_are_reaped(reg):
     _, mail = op(reg, key, "join", handle="erin", email="erin@example.org", announcements=False)
     op(reg, key, "verify", handle="erin", code=mail.code)
     op(reg, key, "publish", **publish_fields("erin", endpoints=[{"node_id": "ab" * 32, "relay": "", "ttl": 60}]))
-    assert reg.discover("@erin", 20, 0)[1][0]["endpoint_count"] == 1
+    assert reg.directory.discover("@erin", 20, 0)[1][0]["endpoint_count"] == 1
     reg.test_clock.t += 61
-    assert reg.discover("@erin", 20, 0)[1][0]["endpoint_count"] == 0  # stale: not counted even before reaping
+    assert reg.directory.discover("@erin", 20, 0)[1][0]["endpoint_count"] == 0  # stale: not counted even before reaping
     assert reg.counts()["endpoints"] == 1
     dropped = reg.reap()
     assert dropped["endpoints"] == 1 and reg.counts()["endpoints"] == 0

@@ -24,6 +24,11 @@ from aster.codec import wire_type
 # No ``from __future__ import annotations``: pyfory reads the real annotation objects, so a
 # struct is defined before any struct that nests it.
 
+#: Paging (``discover``, ``list_directory_handles``): rows a page holds when the request asks for
+#: none, and at most (a larger limit is clamped to it). Our client refuses a larger ``--limit``.
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
 
 @wire_type("aster/SignedRequest")
 @dataclass
@@ -102,7 +107,7 @@ class RecoverResult:
 @dataclass
 class DiscoverRequest:
     query: str = ""
-    limit: int = 20
+    limit: int = DEFAULT_LIMIT
     offset: int = 0
 
 
@@ -168,7 +173,7 @@ class ListServicesResult:
 @wire_type("aster/ListDirectoryHandlesRequest")
 @dataclass
 class ListDirectoryHandlesRequest:
-    limit: int = 20
+    limit: int = DEFAULT_LIMIT
     offset: int = 0
 
 

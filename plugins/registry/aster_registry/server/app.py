@@ -20,18 +20,23 @@ def default_db() -> str:
     return str(state_dir(SERVER) / "registry.db")
 
 
-def open_store(db: str | None) -> Any:
+def open_store(db: str | None, **settings: Any) -> Any:
+    """The store on ``db`` (migrated); ``settings`` go to :class:`.store.Store`."""
     from aster_server import storage
 
-    from .store import MIGRATIONS, Store
+    from .store import Store
+    from .tables import MIGRATIONS
 
     engine = storage.open_database(db or default_db(), MIGRATIONS)
-    return Store(engine)
+    return Store(engine, **settings)
 
 
 def serve(*, db: str | None, smtp: str | None, identity: str | None, bind: tuple[str, ...], dev_mail: bool,
           mail_from: str | None = None, starttls: bool = False, smtp_user: str | None = None,
-          reap_interval: float = 30.0, max_lifetime: float | None = None) -> int:
+          resend_cooldown: int | None = None, reap_interval: float = 30.0,
+          max_lifetime: float | None = None) -> int:
+    """Serve until stopped. ``resend_cooldown``: seconds between two verification mails for one
+    handle (``--resend-cooldown`` / ``ASTER_REGISTRY_RESEND_COOLDOWN``; default 60)."""
     from aster_server import lifecycle, storage
 
     from .mail import MailConfig, parse_smtp
@@ -44,7 +49,7 @@ def serve(*, db: str | None, smtp: str | None, identity: str | None, bind: tuple
                       password=os.environ.get("ASTER_REGISTRY_SMTP_PASSWORD"))
     hosts = lifecycle.parse_bind(bind)
     key, key_path, created = lifecycle.load_node_key(identity, lifecycle.state_dir(SERVER))
-    store = open_store(db)
+    store = open_store(db, **({} if resend_cooldown is None else {"resend_cooldown": resend_cooldown}))
     if store.search_backend == "scan":
         LOG.warning("this Python's sqlite3 has no FTS5: discover scans every service for word queries "
                     "(use a Python built with FTS5, or PostgreSQL, for large registries)")
@@ -79,7 +84,7 @@ def serve(*, db: str | None, smtp: str | None, identity: str | None, bind: tuple
 def status(db: str | None) -> dict[str, Any]:
     from aster_server import storage
 
-    from .store import MIGRATIONS
+    from .tables import MIGRATIONS
 
     store = open_store(db)
     try:

@@ -21,8 +21,12 @@ _DB = click.option("--db", metavar="URL", envvar="ASTER_REGISTRY_DB",
 @click.option("--dev-mail", is_flag=True, help="Print verification codes to the server log instead of mailing (development only).")
 @click.option("--identity", metavar="FILE", help="Node key file (created when missing). Default: $ASTER_HOME/servers/registry/node.key.")
 @click.option("--bind", multiple=True, metavar="HOST", help="Address to advertise in the printed ticket; repeatable.")
+@click.option("--resend-cooldown", type=click.IntRange(0, 86400), default=60, show_default=True, metavar="SECONDS",
+              envvar="ASTER_REGISTRY_RESEND_COOLDOWN",
+              help="Seconds a handle waits before another verification code is mailed.")
 @click.option("--max-lifetime", type=float, default=None, hidden=True)
-def serve(db, smtp, smtp_starttls, smtp_user, mail_from, dev_mail, identity, bind, max_lifetime) -> None:
+def serve(db, smtp, smtp_starttls, smtp_user, mail_from, dev_mail, identity, bind, resend_cooldown,
+          max_lifetime) -> None:
     """Serve ProfileService, PublicationService and AccessService (the registry).
 
     Prints one JSON ready line on stdout (address, endpoint_id, services, database, mail)
@@ -32,7 +36,7 @@ def serve(db, smtp, smtp_starttls, smtp_user, mail_from, dev_mail, identity, bin
 
     raise SystemExit(run_serve(db=db, smtp=smtp, identity=identity, bind=bind, dev_mail=dev_mail,
                                mail_from=mail_from, starttls=smtp_starttls, smtp_user=smtp_user,
-                               max_lifetime=max_lifetime))
+                               resend_cooldown=resend_cooldown, max_lifetime=max_lifetime))
 
 
 @click.command()

@@ -13,9 +13,17 @@ from email.utils import formatdate, make_msgid
 
 from aster_core.errors import UsageError
 
-from .store import Mail
-
 LOG = logging.getLogger("aster_server.registry.mail")
+
+
+@dataclass
+class Mail:
+    """A verification code to deliver once the transaction that made it committed."""
+
+    to: str
+    handle: str
+    code: str
+    expires_at: int
 
 
 @dataclass

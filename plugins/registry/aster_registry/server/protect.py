@@ -1,8 +1,9 @@
-"""What the registry checks before it touches the database (registry.md §2.1, §4).
+"""What the registry checks before it touches the database: the signed envelope and values.
 
-Every refusal is a :class:`Refused` carrying the status the client sees; the service layer
-turns it into an ``RpcError``. Nothing here touches the database: nonce replay and rate
-limits are in :mod:`.store`, because they must be remembered across restarts and replicas.
+Every refusal is an :class:`aster_server.request.Refused` carrying the status the client sees
+(and the field at fault); the request layer turns it into an ``RpcError``. Nothing here
+touches the database: nonce replay and rate limits are in :mod:`.database` and
+:mod:`.limits`, because they must be remembered across restarts and replicas.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import re
 import time
 from dataclasses import dataclass
 from typing import Any
+
+from aster_server.request import Refused
 
 from .. import rules
 
@@ -28,13 +31,11 @@ MAX_RELAY = 512
 MAX_ROLES = 32
 MAX_ROLE = 64
 MAX_QUERY = 200
-MAX_LIMIT = 100
-MAX_OFFSET = 1_000_000
 MAX_TTL = 7 * 24 * 3600
 MAX_CODE = 32
 MAX_MAP = 64 * 1024
 
-_HEX64 = re.compile(r"[0-9a-f]{64}")
+HEX64 = re.compile(r"[0-9a-f]{64}")
 _HEX128 = re.compile(r"[0-9a-fA-F]{128}")
 _HEX32 = re.compile(r"[0-9a-fA-F]{16,64}")
 _ROLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
@@ -48,19 +49,8 @@ MODES = ("open", "closed")
 RESERVED = rules.RESERVED
 
 
-@dataclass
-class Refused(Exception):
-    """A request refused with ``code`` (an ``aster.StatusCode`` name) and a user-facing message."""
-
-    code: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"[{self.code}] {self.message}"
-
-
-def bad(message: str) -> Refused:
-    return Refused("INVALID_ARGUMENT", message)
+def bad(message: str, field: str | None = None) -> Refused:
+    return Refused("INVALID_ARGUMENT", message, field=field)
 
 
 # ---------------------------------------------------------------------------- values
@@ -78,19 +68,19 @@ def check_handle(handle: Any, what: str = "handle") -> str:
         handle = handle[1:]
     problem = handle_problem(handle)
     if problem:
-        raise bad(problem if what == "handle" else f"{what}: {problem}")
+        raise bad(problem if what == "handle" else f"{what}: {problem}", what)
     return handle
 
 
 def check_email(email: Any) -> str:
     if not isinstance(email, str) or rules.check_email(email):
-        raise bad("email must look like name@example.org (at most 254 characters)")
+        raise bad("email must look like name@example.org (at most 254 characters)", "email")
     return email
 
 
 def check_service_name(name: Any) -> str:
     if not isinstance(name, str) or rules.check_service_name(name):
-        raise bad("service_name must be an identifier (letters, digits, _; at most 128)")
+        raise bad("service_name must be an identifier (letters, digits, _; at most 128)", "service_name")
     return name
 
 
@@ -98,31 +88,31 @@ def check_str(value: Any, field: str, limit: int, *, required: bool = False, nul
     if value is None and nullable:
         return None
     if not isinstance(value, str):
-        raise bad(f"{field} must be a string")
+        raise bad(f"{field} must be a string", field)
     if required and not value.strip():
-        raise bad(f"{field} is required")
+        raise bad(f"{field} is required", field)
     if len(value) > limit:
-        raise bad(f"{field} is longer than {limit} characters")
+        raise bad(f"{field} is longer than {limit} characters", field)
     if any(ord(ch) < 32 and ch not in "\t" for ch in value):
-        raise bad(f"{field} contains control characters")
+        raise bad(f"{field} contains control characters", field)
     return value
 
 
 def check_choice(value: Any, field: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
-        raise bad(f"{field} must be one of {', '.join(choices)}")
+        raise bad(f"{field} must be one of {', '.join(choices)}", field)
     return value
 
 
 def check_int(value: Any, field: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise bad(f"{field} must be an integer from {low} to {high}")
+        raise bad(f"{field} must be an integer from {low} to {high}", field)
     return value
 
 
 def check_node_id(value: Any, field: str = "node_id") -> str:
-    if not isinstance(value, str) or not _HEX64.fullmatch(value.lower()):
-        raise bad(f"{field} must be 64 hex characters (an endpoint id)")
+    if not isinstance(value, str) or not HEX64.fullmatch(value.lower()):
+        raise bad(f"{field} must be 64 hex characters (an endpoint id)", field)
     return value.lower()
 
 
@@ -130,13 +120,13 @@ def check_replacement(value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise bad("replacement must be @handle/Service")
+        raise bad("replacement must be @handle/Service", "replacement")
     if value == "":
         return None
     text = value.removeprefix("@")
     handle, _, service = text.partition("/")
     if handle_problem(handle) or rules.check_service_name(service):
-        raise bad("replacement must be @handle/Service")
+        raise bad("replacement must be @handle/Service", "replacement")
     return f"@{handle}/{service}"
 
 
@@ -144,20 +134,20 @@ def check_delegation(value: Any) -> dict[str, Any]:
     if value is None:
         return {"authority": "consumer", "mode": "open", "token_ttl": 300, "rate_limit": None, "roles": ["consumer"]}
     if not isinstance(value, dict):
-        raise bad("delegation must be an object")
+        raise bad("delegation must be an object", "delegation")
     unknown = set(value) - {"authority", "mode", "token_ttl", "rate_limit", "roles"}
     if unknown:
-        raise bad(f"delegation has unknown fields: {', '.join(sorted(unknown))}")
+        raise bad(f"delegation has unknown fields: {', '.join(sorted(unknown))}", "delegation")
     if value.get("authority", "consumer") != "consumer":
-        raise bad("delegation.authority must be consumer")
+        raise bad("delegation.authority must be consumer", "delegation.authority")
     mode = check_choice(value.get("mode", "open"), "delegation.mode", MODES)
     ttl = check_int(value.get("token_ttl", 300), "delegation.token_ttl", 60, 86400)
     rate = value.get("rate_limit")
     if rate is not None and (not isinstance(rate, str) or rules.check_rate_limit(rate)):
-        raise bad("delegation.rate_limit must look like 10/1h or 5/30m")
+        raise bad("delegation.rate_limit must look like 10/1h or 5/30m", "delegation.rate_limit")
     roles = value.get("roles", ["consumer"])
     if not isinstance(roles, list) or not roles or len(roles) > MAX_ROLES:
-        raise bad(f"delegation.roles must be a non-empty list of at most {MAX_ROLES} roles")
+        raise bad(f"delegation.roles must be a non-empty list of at most {MAX_ROLES} roles", "delegation.roles")
     for role in roles:
         check_role(role, "delegation.roles")
     return {"authority": "consumer", "mode": mode, "token_ttl": ttl, "rate_limit": rate,
@@ -166,7 +156,7 @@ def check_delegation(value: Any) -> dict[str, Any]:
 
 def check_role(role: Any, field: str = "role") -> str:
     if not isinstance(role, str) or not _ROLE.fullmatch(role):
-        raise bad(f"{field}: a role is 1-64 letters, digits, and _ . : -")
+        raise bad(f"{field}: a role is 1-64 letters, digits, and _ . : -", field)
     return role
 
 
@@ -190,11 +180,11 @@ def open_envelope(req: Any, action: str, *, now: float | None = None) -> Envelop
     if not isinstance(payload_json, str) or not isinstance(signer, str) or not isinstance(signature, str):
         raise bad("a signed request needs payload_json, signer_pubkey and signature")
     if len(payload_json.encode("utf-8")) > MAX_PAYLOAD:
-        raise bad(f"payload_json is larger than {MAX_PAYLOAD} bytes")
-    if not _HEX64.fullmatch(signer.lower()):
-        raise bad("signer_pubkey must be 64 hex characters")
+        raise bad(f"payload_json is larger than {MAX_PAYLOAD} bytes", "payload_json")
+    if not HEX64.fullmatch(signer.lower()):
+        raise bad("signer_pubkey must be 64 hex characters", "signer_pubkey")
     if not _HEX128.fullmatch(signature):
-        raise bad("signature must be 128 hex characters")
+        raise bad("signature must be 128 hex characters", "signature")
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 

@@ -1,0 +1,132 @@
+"""PublicationService's reads: discover (ranked words through :mod:`.search`, ``@handle``, or
+everything public), one service, one handle's card, the directory of handles, manifests and
+live endpoints. Each is one read transaction; none is signed (the handler counts the read
+against the caller's read limit).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from aster_server.request import Page, Refused
+
+from .. import wire
+from . import protect, search
+from .database import Database
+from .tables import entry, iso, live_endpoints, service, t_endpoints, t_handles, t_services
+
+#: every column a listing shows (not the manifest, the search text or the token id)
+_LISTED = [c for c in t_services.c if c.name not in ("manifest_json", "search_text", "token_id")]
+
+
+class Directory:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def describe_service(self, handle: str, name: str) -> dict[str, Any]:
+        handle = protect.check_handle(handle)
+        name = protect.check_service_name(name)
+
+        def body(conn: Connection) -> dict[str, Any]:
+            svc = service(conn, handle, name)
+            return entry(svc, live_endpoints(conn, [svc["id"]], self.db.now()).get(svc["id"], 0))
+
+        return self.db.read(body)
+
+    def discover(self, query: str, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+        """``(total matches, one page of entries)``; see README "Discovery" for the order."""
+        text = (protect.check_str(query, "query", protect.MAX_QUERY) or "").strip()
+        page = Page.of(limit, offset, wire.MAX_LIMIT, wire.DEFAULT_LIMIT)
+        s = t_services.c
+        where: list[Any] = []
+        if text.startswith("@"):
+            handle, _, rest = text[1:].partition("/")
+            where.append(s.handle == handle.lower())
+            if rest:
+                where.append(s.name_lower.contains(rest.lower(), autoescape=True))
+        else:
+            where.append(s.visibility == "public")
+        backend = self.db.search_backend
+
+        def body(conn: Connection) -> tuple[int, list[dict[str, Any]]]:
+            if text and not text.startswith("@"):
+                total, rows = search.WordSearch(conn, t_services, text, backend).page(_LISTED, page.limit,
+                                                                                      page.offset)
+            else:
+                if not text and backend == "fts5":  # the index holds every public service
+                    total = search.fts_totals(conn)[0]
+                else:
+                    total = conn.execute(sa.select(sa.func.count()).select_from(t_services).where(*where)).scalar_one()
+                rows = [dict(r) for r in conn.execute(
+                    sa.select(*_LISTED).where(*where).order_by(s.published_at.desc(), s.id.desc())
+                    .limit(page.limit).offset(page.offset)).mappings()]
+            live = live_endpoints(conn, [r["id"] for r in rows], self.db.now())
+            return total, [entry(r, live.get(r["id"], 0)) for r in rows]
+
+        return self.db.read(body)
+
+    def list_services(self, handle: str) -> tuple[str, list[dict[str, Any]]]:
+        handle = protect.check_handle(handle)
+        return handle, self.discover(f"@{handle}", wire.MAX_LIMIT, 0)[1]
+
+    def get_manifest(self, handle: str, name: str) -> dict[str, Any]:
+        handle = protect.check_handle(handle)
+        name = protect.check_service_name(name)
+        svc = self.db.read(lambda c: service(c, handle, name))
+        return {"handle": handle, "service_name": name, "contract_id": svc["contract_id"],
+                "manifest_json": svc["manifest_json"]}
+
+    def resolve(self, handle: str, name: str) -> tuple[dict[str, Any], list[tuple[str, str, list[str]]]]:
+        """The service and its live endpoints ``(node_id, relay, direct_addrs)``, those with
+        addresses first, newest first."""
+        handle = protect.check_handle(handle)
+        name = protect.check_service_name(name)
+        now = self.db.now()
+        e = t_endpoints.c
+
+        def body(conn: Connection) -> Any:
+            svc = service(conn, handle, name)
+            rows = conn.execute(sa.select(t_endpoints).where(e.service_id == svc["id"], e.expires_at >= now)
+                                .order_by(sa.case((e.direct_addrs == "[]", 1), else_=0),
+                                          e.registered_at.desc())).mappings().all()
+            return svc, [(r["node_id"], r["relay"], json.loads(r["direct_addrs"] or "[]")) for r in rows]
+
+        return self.db.read(body)
+
+    def describe_handle(self, handle: str) -> dict[str, Any]:
+        handle = protect.check_handle(handle)
+
+        def body(conn: Connection) -> dict[str, Any]:
+            row = conn.execute(sa.select(t_handles).where(t_handles.c.handle == handle,
+                                                          t_handles.c.status == "verified")).mappings().first()
+            if row is None:
+                raise Refused("NOT_FOUND", f"@{handle} is not a verified handle")
+            return _card(conn, dict(row))
+
+        return self.db.read(body)
+
+    def list_directory_handles(self, limit: int, offset: int) -> list[dict[str, Any]]:
+        """Verified handles, most recently published first."""
+        page = Page.of(limit, offset, wire.MAX_LIMIT, wire.DEFAULT_LIMIT)
+        h = t_handles.c
+
+        def body(conn: Connection) -> list[dict[str, Any]]:
+            rows = conn.execute(sa.select(t_handles).where(h.status == "verified").order_by(
+                sa.func.coalesce(h.last_published_at, 0).desc(), h.created_at.desc(), h.handle)
+                .limit(page.limit).offset(page.offset)).mappings().all()
+            return [_card(conn, dict(r)) for r in rows]
+
+        return self.db.read(body)
+
+
+def _card(conn: Connection, handle_row: dict[str, Any]) -> dict[str, Any]:
+    """A handle as a ``DirectoryHandle``'s fields (its public services counted)."""
+    count = conn.execute(sa.select(sa.func.count()).select_from(t_services).where(
+        t_services.c.handle == handle_row["handle"], t_services.c.visibility == "public")).scalar_one()
+    return {"handle": handle_row["handle"], "service_count": count, "display_name": handle_row["display_name"],
+            "registered_at": iso(handle_row["created_at"]),
+            "last_published_at": iso(handle_row["last_published_at"]) or None}
