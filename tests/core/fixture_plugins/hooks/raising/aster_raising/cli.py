@@ -1,0 +1,6 @@
+import click
+
+
+@click.command()
+def raising():
+    click.echo("raising ran")
