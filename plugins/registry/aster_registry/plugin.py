@@ -2,25 +2,28 @@
 
 from aster_core.hookspecs import AddressResolver, CommandSpec, ConfigField, DoctorCheck, hookimpl
 
-_CLIENT = "aster_registry.client.commands"
+_HANDLES = "aster_registry.client.commands_handles"
+_PUBLICATION = "aster_registry.client.commands_publication"
 
 
 @hookimpl
 def aster_commands():
     return [
         CommandSpec("registry", "Run a registry server (serve) and inspect it (status).", "aster_registry.cli:registry"),
-        CommandSpec("join", "Claim a handle on the registry (a code is mailed to you).", f"{_CLIENT}:join"),
-        CommandSpec("verify", "Finish registration with the mailed code (or --resend it).", f"{_CLIENT}:verify"),
-        CommandSpec("whoami", "Your handle: local state and the registry's view of your key.", f"{_CLIENT}:whoami"),
-        CommandSpec("status", "Same as whoami.", f"{_CLIENT}:status"),
-        CommandSpec("recover", "Bind your handle to a new root key with a recovery code.", f"{_CLIENT}:recover"),
-        CommandSpec("publish", "Publish a service under your handle; stores its producer token.", f"{_CLIENT}:publish"),
-        CommandSpec("unpublish", "Withdraw a published service.", f"{_CLIENT}:unpublish"),
+        CommandSpec("join", "Claim a handle on the registry (a code is mailed to you).", f"{_HANDLES}:join"),
+        CommandSpec("verify", "Finish registration with the mailed code (or --resend it).", f"{_HANDLES}:verify"),
+        CommandSpec("whoami", "Your handle: local state and the registry's view of your key.", f"{_HANDLES}:whoami"),
+        CommandSpec("status", "Same as whoami.", f"{_HANDLES}:status"),
+        CommandSpec("recover", "Bind your handle to a new root key with a recovery code.", f"{_HANDLES}:recover"),
+        CommandSpec("publish", "Publish a service under your handle; stores its producer token.",
+                    f"{_PUBLICATION}:publish"),
+        CommandSpec("unpublish", "Withdraw a published service.", f"{_PUBLICATION}:unpublish"),
         CommandSpec("update-service", "Change a published service's description, status or replacement.",
-                    f"{_CLIENT}:update_service"),
-        CommandSpec("visibility", "Make a published service public or private.", f"{_CLIENT}:visibility"),
-        CommandSpec("discover", "Search the registry's published services.", f"{_CLIENT}:discover"),
-        CommandSpec("access", "Grants, delegation and visibility of your published services.", f"{_CLIENT}:access"),
+                    f"{_PUBLICATION}:update_service"),
+        CommandSpec("visibility", "Make a published service public or private.", f"{_PUBLICATION}:visibility"),
+        CommandSpec("discover", "Search the registry's published services.", f"{_PUBLICATION}:discover"),
+        CommandSpec("access", "Grants, delegation and visibility of your published services.",
+                    "aster_registry.client.commands_access:access"),
     ]
 
 

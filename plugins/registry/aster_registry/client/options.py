@@ -1,0 +1,77 @@
+"""What every registry client command shares: its options, its context, how it ends.
+
+The commands (``commands_handles``, ``commands_publication``, ``commands_access``) parse with
+click, call the actions (:mod:`.handles`, :mod:`.publication`, :mod:`.access`) and render with
+``emit``. Every command takes ``--registry ADDR`` (``--aster``, the 0.1.2 spelling, too),
+``--timeout`` and, where it prints data, ``--json``. Nothing heavy is imported before the
+arguments are parsed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NoReturn
+
+import click
+
+from aster_core.errors import UsageError
+from aster_core.output import emit
+
+DEFAULT_TIMEOUT = 15.0
+
+
+def registry_options(func: Callable) -> Callable:
+    """``--registry`` (``--aster``), ``--root-key`` and ``--timeout``: every command's."""
+    func = click.option("--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True,
+                        help="Seconds the whole command may take.")(func)
+    func = click.option("--root-key", "root_key", metavar="FILE", default=None,
+                        help="Root key pair file to sign with (default: the profile's keyring key).")(func)
+    func = click.option("--registry", "--aster", "registry", metavar="ADDR", default=None,
+                        help="Registry address (default: ASTER_SERVICE_ADDR, then [aster_service] node_id).")(func)
+    return func
+
+
+def command_context(registry: str | None, root_key: str | None, timeout: float, *, ends_process: bool = False) -> Any:
+    """The actions' context; ``ends_process`` for a command that only prints what it read and
+    then ends with :func:`print_and_exit`."""
+    from .context import Context
+
+    if not (0 < timeout <= 3600):
+        raise UsageError(f"--timeout {timeout:g} is not a number of seconds from 0 to 3600", "e.g. --timeout 15")
+    return Context(registry, root_key=root_key, timeout=timeout, ends_process=ends_process)
+
+
+def print_and_exit(data: Any, as_json: bool, render: Callable[[Any], None]) -> NoReturn:
+    """Print a read-only command's result and end the process at once (its session closed for it)."""
+    from aster_connect.client import exit_now
+
+    emit(data, as_json, render)
+    exit_now(0)
+
+
+def seconds(text: str, flag: str) -> int:
+    """A duration flag (``300``, ``5m``, ``1h``) in whole seconds; UsageError naming ``flag``."""
+    from aster_core.durations import parse_duration
+
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        return int(parse_duration(text).total_seconds())
+    except UsageError as exc:
+        raise UsageError(f"{flag}: {exc.message}", "e.g. 300, 5m or 1h") from None
+
+
+def delegation_options(func: Callable) -> Callable:
+    """``--token-ttl``, ``--rate-limit`` and ``--role``: how consumer tokens are issued."""
+    func = click.option("--role", "roles", multiple=True, metavar="ROLE",
+                        help="Role delegated tokens carry (repeatable; default consumer).")(func)
+    func = click.option("--rate-limit", default=None, metavar="N/PERIOD", help="Token issuance limit, e.g. 5/1h.")(func)
+    func = click.option("--token-ttl", default="5m", show_default=True, help="Lifetime of delegated tokens (1m-24h).")(func)
+    return func
+
+
+def interactive() -> bool:
+    """True when stdin is a terminal (then missing values may be prompted for)."""
+    import sys
+
+    return sys.stdin.isatty()
