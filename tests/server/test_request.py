@@ -113,7 +113,8 @@ def test_offload_maps_every_kind_of_error_in_one_place(layer):
         "unavailable": (StatusCode.UNAVAILABLE, "the engine is down" + HINT_SEP + "start it"),
         "failed": (StatusCode.FAILED_PRECONDITION, "plan 7 was already accepted" + HINT_SEP + "propose a new plan"),
         "rpc_status": (StatusCode.ABORTED, "the deployment kept changing" + HINT_SEP + "retry in a moment"),
-        "field": (StatusCode.INVALID_ARGUMENT, "deployment_id: not a deployment id" + HINT_SEP + "use lowercase letters"),
+        "field": (StatusCode.INVALID_ARGUMENT,
+                  "deployment_id: not a deployment id" + HINT_SEP + "use lowercase letters"),
         "busy": (StatusCode.UNAVAILABLE, "the server's database is busy" + HINT_SEP + "retry in a moment"),
         "unexpected": (StatusCode.INTERNAL, "internal error (KeyError); see the server log"),
     }

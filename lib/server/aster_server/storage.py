@@ -17,6 +17,9 @@ other writers), so writers queue and none loses an update (README: "Concurrency"
 Schema changes are Alembic migrations run programmatically (:func:`upgrade`): each server
 ships a ``migrations`` package with a ``versions/`` folder and its own version table, so two
 servers can share one database.
+
+Over 400 lines while the retiring compare-and-swap helpers are still here (their section says
+why); without them it is under.
 """
 
 from __future__ import annotations
@@ -50,7 +53,8 @@ class StorageError(AsterError):
 
 
 class Conflict(AsterError):
-    """A compare-and-swap lost: the row changed since it was read (exit 1)."""
+    """A compare-and-swap lost: the row changed since it was read (exit 1). Retiring with
+    :func:`compare_and_swap`."""
 
 
 # ---------------------------------------------------------------------------- URLs
@@ -254,6 +258,11 @@ def is_retryable(exc: BaseException) -> bool:
         text = str(orig or exc).lower()
         return "database is locked" in text or "database is busy" in text
     return False
+
+
+# ---------------------------------------------------------------------------- retiring: compare-and-swap
+# The approach both servers leave for row locks (README, "Concurrency"). Kept only while the
+# authority still calls run_transaction / compare_and_swap; deleted with its last use.
 
 
 def run_transaction(engine: Engine, fn: Callable[[Connection], T], *, write: bool = True,

@@ -90,8 +90,8 @@ class Access:
             if me is None:
                 raise denied
             svc = service(conn, owner, name, denied=True)
-            mine = conn.execute(sa.select(t_grants).where(t_grants.c.service_id == svc["id"],
-                                                          t_grants.c.consumer_handle == me["handle"])).mappings().first()
+            mine = conn.execute(sa.select(t_grants).where(
+                t_grants.c.service_id == svc["id"], t_grants.c.consumer_handle == me["handle"])).mappings().first()
             if mine is None:
                 delegation = json.loads(svc["delegation_json"])
                 if delegation.get("mode") == "open":

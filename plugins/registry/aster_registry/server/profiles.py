@@ -116,7 +116,8 @@ class Profiles:
                 attempts = stored["attempts"] + 1
                 conn.execute(t_codes.update().where(t_codes.c.handle == handle).values(attempts=attempts))
                 left = CODE_ATTEMPTS - attempts
-                return Deferred(Refused("INVALID_ARGUMENT", f"invalid code ({left} attempt{'s' if left != 1 else ''} left)"))
+                plural = "s" if left != 1 else ""
+                return Deferred(Refused("INVALID_ARGUMENT", f"invalid code ({left} attempt{plural} left)"))
             conn.execute(t_codes.delete().where(t_codes.c.handle == handle))
             conn.execute(t_handles.update().where(t_handles.c.handle == handle).values(status="verified",
                                                                                       verified_at=now))

@@ -35,7 +35,8 @@ def parse_endpoint(e: Any) -> tuple[str, str, list[str], int]:
     node_id = protect.check_node_id(e.get("node_id"), "endpoint node_id")
     relay = protect.check_str(e.get("relay") or "", "endpoint relay", protect.MAX_RELAY) or ""
     addrs = e.get("direct_addrs", [])
-    if not isinstance(addrs, list) or len(addrs) > 16 or not all(isinstance(a, str) and 0 < len(a) <= 64 for a in addrs):
+    if (not isinstance(addrs, list) or len(addrs) > 16
+            or not all(isinstance(a, str) and 0 < len(a) <= 64 for a in addrs)):
         raise bad("endpoint direct_addrs must be at most 16 host:port strings")
     ttl = protect.check_int(e.get("ttl", DEFAULT_ENDPOINT_TTL), "endpoint ttl", 30, protect.MAX_TTL)
     return node_id, relay, addrs, ttl
