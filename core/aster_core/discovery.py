@@ -42,14 +42,14 @@ class FoundPlugin(NamedTuple):
     requires_core: str   #: the ``aster-core`` specifier it declares, "" if none
 
 
-class Scan(NamedTuple):
-    plugins: list[FoundPlugin]    #: sorted by distribution, then entry-point name
-    installed: tuple[str, ...]    #: every metadata folder seen, in path order (what the plugin cache keys on)
-
-
 def normalise_name(name: str) -> str:
-    """A distribution or entry-point name as comparisons see it (``Aster_Core`` -> ``aster-core``)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+    """A distribution or entry-point name as comparisons see it (``Aster_Core`` -> ``aster-core``):
+    every run of ``-``, ``_`` and ``.`` becomes one ``-`` (without a regular expression to compile
+    on the start-up path)."""
+    name = name.lower().replace("_", "-").replace(".", "-")
+    while "--" in name:
+        name = name.replace("--", "-")
+    return name
 
 
 def _read(path: str) -> str | None:
@@ -75,10 +75,11 @@ def _entry_points(text: str, group: str) -> list[tuple[str, str]]:
     return found
 
 
+# Patterns as text: compiled on first use (reading metadata), not on every start.
 #: A header line as the email parser recognises one; anything else ends the headers.
-_HEADER = re.compile(r"[\041-\071\073-\176]*:")
+_HEADER = r"[\041-\071\073-\176]*:"
 #: A requirement's name, its extras and the rest (version specifier, marker).
-_REQUIREMENT = re.compile(r"\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:\[[^\]]*\])?(.*)", re.S)
+_REQUIREMENT = r"(?s)\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:\[[^\]]*\])?(.*)"
 
 
 def _headers(text: str) -> dict[str, list[str]]:
@@ -87,7 +88,7 @@ def _headers(text: str) -> dict[str, list[str]]:
     for line in re.split(r"\r\n|\r|\n", text):
         if line[:1] in (" ", "\t"):
             continue  # a folded continuation: none of the headers we read are folded
-        if not _HEADER.match(line):
+        if not re.match(_HEADER, line):
             break  # a blank line, or a line that is not a header, ends them
         key, _, value = line.partition(":")
         headers.setdefault(key.lower(), []).append(value.strip())
@@ -120,7 +121,7 @@ def core_requirement(requirements: Iterable[str]) -> str:
     """
     clauses = []
     for line in requirements:
-        m = _REQUIREMENT.match(line)
+        m = re.match(_REQUIREMENT, line)
         if not m or normalise_name(m.group(1)) != "aster-core":
             continue
         spec, _, marker = m.group(2).partition(";")
@@ -145,28 +146,33 @@ def _metadata(dist_info: str) -> tuple[str, str, str]:
     return name, version, core_requirement(_requirements(dist_info, headers))
 
 
-def scan(group: str = ENTRY_POINT_GROUP, path: list[str] | None = None) -> Scan:
-    """Every entry point in ``group`` on ``path`` (default ``sys.path``), and every metadata folder seen."""
-    seen: set[str] = set()
-    found: list[FoundPlugin] = []
-    installed: list[str] = []
+def metadata_folders(path: list[str] | None = None) -> list[tuple[str, list[str]]]:
+    """(folder, its ``*.dist-info``/``*.egg-info`` children in listing order) for each entry of
+    ``path`` (default ``sys.path``) that can be listed: every place a distribution is found."""
+    listing = []
     for entry in sys.path if path is None else path:
         root = entry or "."
         try:
             names = os.listdir(root)
         except OSError:
             continue
-        for item in names:
-            low = item.lower()
-            if not low.endswith((".dist-info", ".egg-info")):
-                continue
-            dist_info = os.path.join(root, item)
-            installed.append(dist_info)
+        listing.append((root, [n for n in names if n.lower().endswith((".dist-info", ".egg-info"))]))
+    return listing
+
+
+def plugins_in(listing: list[tuple[str, list[str]]], group: str = ENTRY_POINT_GROUP) -> list[FoundPlugin]:
+    """Every entry point in ``group`` among the distributions of ``listing`` (see :func:`metadata_folders`),
+    sorted by distribution then entry-point name."""
+    seen: set[str] = set()
+    found: list[FoundPlugin] = []
+    for root, items in listing:
+        for item in items:
             stem_name = item.rpartition(".")[0].partition("-")[0]
             key = normalise_name(stem_name)
             if key in seen:
                 continue
             seen.add(key)
+            dist_info = os.path.join(root, item)
             text = _read(os.path.join(dist_info, "entry_points.txt"))
             if not text or f"[{group}]" not in text:
                 continue
@@ -177,9 +183,10 @@ def scan(group: str = ENTRY_POINT_GROUP, path: list[str] | None = None) -> Scan:
             for ep_name, value in entry_points:
                 found.append(FoundPlugin(ep_name, value, name or stem_name, version, dist_info, requires))
     found.sort(key=lambda p: (normalise_name(p.distribution), p.name))
-    return Scan(found, tuple(installed))
+    return found
 
 
 def find_plugins(group: str = ENTRY_POINT_GROUP, path: list[str] | None = None) -> list[FoundPlugin]:
-    """Every entry point in ``group``, sorted by distribution then entry-point name."""
-    return scan(group, path).plugins
+    """Every entry point in ``group`` on ``path`` (default ``sys.path``), sorted by distribution
+    then entry-point name."""
+    return plugins_in(metadata_folders(path), group)

@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
-from .discovery import FoundPlugin, Scan, normalise_name, scan
+from .discovery import FoundPlugin, normalise_name
 from .errors import PluginError
 
 #: Built-in commands: name -> (one-line help, implementation). Built-ins always win a name.
@@ -101,6 +101,14 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def _admits(plugin: FoundPlugin) -> bool:
+    """Whether the family's declared ``aster-core`` range includes this host."""
+    from . import __version__
+    from .versions import version_satisfies
+
+    return not plugin.requires_core or version_satisfies(__version__, plugin.requires_core)
+
+
 def _command(spec: Any) -> tuple[str, str, str]:
     """(name, help, target) of one item ``aster_commands`` returned; TypeError when it is not a CommandSpec."""
     fields = (getattr(spec, "name", None), getattr(spec, "help", None), getattr(spec, "target", None))
@@ -112,18 +120,18 @@ def _command(spec: Any) -> tuple[str, str, str]:
 class PluginHost:
     """Loads plugins once and answers questions about them."""
 
-    def __init__(self, *, no_plugins: bool = False, strict: bool = False,
-                 discover: Callable[[], Scan] = scan, use_cache: bool = True):
+    def __init__(self, *, no_plugins: bool = False, strict: bool = False, use_cache: bool = True):
         self.no_plugins = no_plugins or _truthy("ASTER_NO_PLUGINS")
         self.strict = strict or _truthy("ASTER_STRICT_PLUGINS")
         self.use_cache = use_cache
-        self._discover = discover
         self._records: list[PluginRecord] | None = None
         self._commands: dict[str, CommandEntry] = {}
         self._clashes: dict[str, list[PluginRecord]] = {}
         self._pm: Any = None
         self._failures: list[tuple[PluginRecord | None, str]] = []
-        self._cached: dict | None = None    #: the cache's entries as read this run
+        self._cache_key: tuple | None = None
+        self._cached: Any = None                     #: the plugin cache's snapshot as read this run
+        self._found: list[tuple[FoundPlugin, bool]] = []   #: every entry point, and whether it admits this host
 
     # -- loading ---------------------------------------------------------------
 
@@ -175,55 +183,65 @@ class PluginHost:
         return not names & disabled
 
     def _load(self) -> None:
-        from . import __version__
-        from .versions import version_satisfies
+        from .discovery import metadata_folders, plugins_in
 
         self._records = []
         self._commands = {name: CommandEntry(name, help_, target, None) for name, (help_, target) in BUILTINS.items()}
-        found = self._discover()
+        listing = metadata_folders()
+        declared = None
+        if self.use_cache:
+            from . import plugincache
+
+            self._cache_key = plugincache.environment_key(listing)
+            if not self.strict:
+                self._cached = plugincache.read(self._cache_key)
+        if self._cached is not None:
+            self._found = [(FoundPlugin(*fields[:6]), fields[6]) for fields in self._cached.found]
+            declared = self._cached_declarations()
+        if declared is None:  # nothing cached, or not all of it: discover and load for real
+            self._found = [(plugin, _admits(plugin)) for plugin in plugins_in(listing)]
         candidates = []
-        for plugin in found.plugins:
+        for plugin, admits in self._found:
             rec = PluginRecord(plugin)
             self._records.append(rec)
             if not self._selected(plugin):
                 rec.status = "disabled"
-            elif plugin.requires_core and not version_satisfies(__version__, plugin.requires_core):
+            elif not admits:
+                from . import __version__
+
                 rec.status = "incompatible"
                 rec.error = f"needs aster-core {plugin.requires_core}, this is {__version__}"
                 self._problem(rec)
             else:
                 candidates.append(rec)
-        claims = None
-        if candidates and self.use_cache and not self.strict:
-            claims = self._cached_claims(candidates, found.installed)
-        if claims is None:
-            claims = self._declare(candidates, found.installed) if candidates else {}
+        if declared is None:
+            claims = self._declare(candidates) if candidates else {}
+        else:
+            claims = {}
+            for rec in candidates:
+                ident = plugincache.entry_id(rec.path, rec.entry_point, rec.value)
+                rec.hooks, rec.unknown_hooks, commands = declared[ident]
+                for command in commands:
+                    claims.setdefault(command[0], []).append((rec, command))
         self._settle_names(claims)
         if self.strict:
             self.pm  # validate every family with pluggy now
 
-    def _cached_claims(self, candidates: list[PluginRecord], installed: tuple[str, ...]) -> dict | None:
-        """Command claims from the plugin cache, or None when any family's entry is missing or stale."""
+    def _cached_declarations(self) -> dict | None:
+        """What the plugin cache says each family that will load declared; None when any is missing or stale."""
         from . import plugincache
 
-        self._cached = plugincache.read(plugincache.environment_key(installed))
-        if self._cached is None:
-            return None
-        found = []
-        for rec in candidates:
-            declared = plugincache.declared(self._cached, plugincache.entry_id(rec.path, rec.entry_point, rec.value),
-                                            rec.path)
-            if declared is None:
-                return None
-            found.append((rec, declared))
-        claims: dict[str, list[tuple[PluginRecord, tuple[str, str, str]]]] = {}
-        for rec, (hooks, unknown, commands) in found:
-            rec.hooks, rec.unknown_hooks = hooks, unknown
-            for command in commands:
-                claims.setdefault(command[0], []).append((rec, command))
-        return claims
+        declared = {}
+        for plugin, admits in self._found:
+            if admits and self._selected(plugin):
+                ident = plugincache.entry_id(plugin.dist_path, plugin.name, plugin.value)
+                got = plugincache.declared(self._cached, ident, plugin.dist_path)
+                if got is None:
+                    return None
+                declared[ident] = got
+        return declared
 
-    def _declare(self, candidates: list[PluginRecord], installed: tuple[str, ...]) -> dict:
+    def _declare(self, candidates: list[PluginRecord]) -> dict:
         """Command claims the real way: import every family, call ``aster_commands`` through pluggy,
         and remember the answer in the plugin cache."""
         self._pm = self._build_manager()
@@ -242,20 +260,21 @@ class PluginHost:
             if rec.status != "failed":
                 for command in declared[rec]:
                     claims.setdefault(command[0], []).append((rec, command))
-        if self.use_cache:
-            self._remember(candidates, declared, installed)
+        if self._cache_key is not None:
+            self._remember(candidates, declared)
         return claims
 
-    def _remember(self, candidates: list[PluginRecord], declared: dict, installed: tuple[str, ...]) -> None:
+    def _remember(self, candidates: list[PluginRecord], declared: dict) -> None:
         from . import plugincache
 
+        found = tuple((*plugin, admits) for plugin, admits in self._found)
         entries = {
             plugincache.entry_id(rec.path, rec.entry_point, rec.value): plugincache.make_entry(
                 rec.path, getattr(rec.module, "__file__", None), rec.hooks, rec.unknown_hooks, declared[rec])
             for rec in candidates if rec.status != "failed"}
-        cached = self._cached or {}
-        if any(cached.get(ident) != entry for ident, entry in entries.items()):
-            plugincache.write(plugincache.environment_key(installed), entries)
+        cached = self._cached
+        if cached is None or cached.found != found or any(cached.entries.get(i) != e for i, e in entries.items()):
+            plugincache.write(self._cache_key, found, entries)
 
     def _import(self, rec: PluginRecord) -> bool:
         """Import the plugin module and note its hooks; False (and reported) if it fails."""

@@ -28,6 +28,21 @@ def _broken_command(name: str, error: AsterError) -> click.Command:
                          context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 
 
+def write_rows(formatter: click.HelpFormatter, rows: list[tuple[str, str]]) -> None:
+    """What ``formatter.write_dl(rows)`` writes, without its text wrapper when no row needs
+    wrapping (short helps always fit): for forty-odd commands the wrapper is a measurable
+    share of ``aster --help``. Anything else goes to ``write_dl`` itself."""
+    first_col = min(max(len(name) for name, _ in rows), 30) + 2
+    text_width = max(formatter.width - first_col - 2, 10)
+    if any(len(name) > 30 or len(text) > text_width or text != " ".join(text.split()) or "\x1b" in name + text
+           for name, text in rows):
+        formatter.write_dl(rows)
+        return
+    indent = " " * formatter.current_indent
+    formatter.write("".join(f"{indent}{name}{' ' * (first_col - len(name))}{text}\n" if text else f"{indent}{name}\n"
+                            for name, text in rows))
+
+
 class AsterGroup(click.Group):
     """Root group whose subcommands come from the plugin host, loaded on demand."""
 
@@ -64,7 +79,7 @@ class AsterGroup(click.Group):
         if rows:
             limit = formatter.width - 6 - max(len(n) for n, _ in rows)
             with formatter.section("Commands"):
-                formatter.write_dl([(n, click.utils.make_default_short_help(h, limit)) for n, h in rows])
+                write_rows(formatter, [(n, click.utils.make_default_short_help(h, limit)) for n, h in rows])
 
     def shell_complete(self, ctx: click.Context, incomplete: str):
         """Top-level names from the specs (nothing implemented is imported), or options."""

@@ -1,25 +1,31 @@
-"""The plugin cache: what each family declared, so ``aster --help`` imports no plugin module.
+"""The plugin cache: what discovery found and each family declared, so ``aster --help``
+neither reads every distribution's metadata nor imports any plugin module.
 
-Listing commands means importing every family's plugin module, registering it
-with pluggy and calling ``aster_commands`` through it. That answer changes only
-when installed code changes, so the host keeps it in
-``<home>/cache/plugins.marshal`` and uses it instead of the pluggy call only
-while nothing it depends on has changed:
+Listing commands means reading the entry points of every distribution on
+``sys.path``, importing every family's plugin module, registering it with
+pluggy and calling ``aster_commands`` through it. That answer changes only when
+installed code changes, so the host keeps it in ``<home>/cache/plugins.marshal``
+and uses it instead of that work only while nothing it depends on has changed:
 
 - the environment (one slot per interpreter and ``sys.path``, the last few
-  kept): the host's version, the hookspecs module's size and mtime, the
-  Python version, and the name of every metadata folder on ``sys.path``, so
-  installing, removing or upgrading any distribution rebuilds it;
-- each family: its metadata folder, and the size and mtime of its
-  ``entry_points.txt``, ``METADATA`` (or ``PKG-INFO``), ``RECORD`` and plugin
-  module file (an edit to an editable install's plugin module counts).
+  kept): the host's version, the hookspecs module's size and mtime, the Python
+  version, and the name and mtime of every metadata folder on ``sys.path``.
+  Installing, removing, upgrading or reinstalling a distribution creates or
+  removes such folders (editable installs included); only an edit in place of a
+  file inside one by hand goes unseen.
+- each family: the size and mtime of its ``entry_points.txt``, ``METADATA``
+  (or ``PKG-INFO``), ``RECORD`` and plugin module file, so an edit to an
+  editable install's plugin module counts.
 
-What it holds per family: the commands ``aster_commands`` returned, the hooks
-the plugin module implements and the ``aster_*`` names that match none.
-Only families that loaded cleanly are stored; one that failed is loaded (and
-reported) again on every run. Every other hook still runs through pluggy when a
-command asks for it. A missing, corrupt or unreadable cache is ignored and
-rewritten; failing to write it is silent. Deleting the file is always safe.
+What it holds: every entry point discovery found in our group with whether its
+``aster-core`` range admits this host, and per family the commands
+``aster_commands`` returned, the hooks its plugin module implements and the
+``aster_*`` names that match none. Only families that loaded cleanly get an
+entry; one that failed is loaded (and reported) again on every run, and a
+start the cache cannot fully answer discovers and loads everything afresh.
+Every other hook still runs through pluggy when a command asks for it. A
+missing, corrupt or unreadable cache is ignored and rewritten; failing to write
+it is silent. Deleting the file is always safe.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from typing import Any
 
 from . import __version__
 
-_MAGIC = b"aster-plugin-cache 1\n"
+_MAGIC = b"aster-plugin-cache 2\n"
 #: Environments (interpreter + sys.path) remembered side by side, oldest dropped first.
 MAX_ENVIRONMENTS = 8
 _HOOKSPECS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hookspecs.py")
@@ -40,6 +46,16 @@ _FAMILY_FILES = ("entry_points.txt", "METADATA", "PKG-INFO", "RECORD")
 
 #: One family's entry: (stamp, plugin module file, hooks, unknown hooks, ((name, help, target), ...)).
 Entry = tuple
+
+
+class Snapshot:
+    """One environment's slot as read (a plain class: this module is on the start-up path)."""
+
+    __slots__ = ("found", "entries")
+
+    def __init__(self, found: tuple, entries: dict):
+        self.found = found        #: (FoundPlugin fields..., admits this host) per entry point
+        self.entries = entries    #: entry_id -> Entry
 
 
 def cache_file() -> str:
@@ -56,9 +72,11 @@ def _stamp(path: str) -> tuple[int, int] | None:
     return info.st_mtime_ns, info.st_size
 
 
-def environment_key(installed: tuple[str, ...]) -> tuple:
-    """What every entry of this environment's slot depends on (see the module docstring)."""
-    return __version__, _stamp(_HOOKSPECS), sys.version, installed
+def environment_key(listing: list[tuple[str, list[str]]]) -> tuple:
+    """What this environment's slot depends on, from :func:`.discovery.metadata_folders`."""
+    folders = tuple((root, tuple((name, _stamp(os.path.join(root, name))) for name in names))
+                    for root, names in listing)
+    return __version__, _stamp(_HOOKSPECS), sys.version, folders
 
 
 def family_stamp(dist_path: str, module_file: str | None) -> tuple:
@@ -97,22 +115,28 @@ def _read_store() -> dict | None:
         return None
 
 
-def read(key: tuple) -> dict | None:
-    """This environment's entries if they were written under ``key``, else None."""
+def _valid_found(found: Any) -> bool:
+    return isinstance(found, tuple) and all(
+        isinstance(f, tuple) and len(f) == 7 and all(isinstance(x, str) for x in f[:6]) and isinstance(f[6], bool)
+        for f in found)
+
+
+def read(key: tuple) -> Snapshot | None:
+    """This environment's snapshot if it was written under ``key``, else None."""
     store = _read_store()
     slot = store.get(_environment()) if store else None
     try:
-        if slot is not None and slot[0] == key and isinstance(slot[1], dict):
-            return slot[1]
+        if slot is not None and slot[0] == key and _valid_found(slot[1]) and isinstance(slot[2], dict):
+            return Snapshot(slot[1], slot[2])
     except Exception:
         pass
     return None
 
 
-def declared(entries: dict, ident: tuple, dist_path: str) -> tuple[list[str], list[str], list[tuple]] | None:
+def declared(snapshot: Snapshot, ident: tuple, dist_path: str) -> tuple[list[str], list[str], list[tuple]] | None:
     """(hooks, unknown hooks, commands) cached for one family, None when missing or stale."""
     try:
-        stamp, module_file, hooks, unknown, commands = entries[ident]
+        stamp, module_file, hooks, unknown, commands = snapshot.entries[ident]
         if stamp != family_stamp(dist_path, module_file):
             return None
         names = [*hooks, *unknown] + [part for command in commands for part in command]
@@ -123,17 +147,18 @@ def declared(entries: dict, ident: tuple, dist_path: str) -> tuple[list[str], li
         return None
 
 
-def write(key: tuple, entries: dict[tuple, Entry]) -> None:
-    """Store ``entries`` for this environment under ``key`` (keeping other entries written under
-    the same key, and up to :data:`MAX_ENVIRONMENTS` other environments). Never raises."""
+def write(key: tuple, found: tuple, entries: dict[tuple, Entry]) -> None:
+    """Store this environment's snapshot under ``key`` (keeping the entries of families not
+    loaded this time if they were written under the same key, and up to
+    :data:`MAX_ENVIRONMENTS` other environments). Never raises."""
     try:
         store = _read_store() or {}
         environment = _environment()
         old = store.pop(environment, None)
-        merged = dict(old[1]) if isinstance(old, tuple) and len(old) == 2 and old[0] == key \
-            and isinstance(old[1], dict) else {}
+        merged = dict(old[2]) if isinstance(old, tuple) and len(old) == 3 and old[0] == key \
+            and isinstance(old[2], dict) else {}
         merged.update(entries)
-        store[environment] = (key, merged)
+        store[environment] = (key, found, merged)
         while len(store) > MAX_ENVIRONMENTS:
             del store[next(iter(store))]
         payload = marshal.dumps(store)
@@ -141,8 +166,7 @@ def write(key: tuple, entries: dict[tuple, Entry]) -> None:
         from .home import ensure_home
 
         ensure_home()
-        folder = os.path.dirname(cache_file())
-        os.makedirs(folder, mode=0o700, exist_ok=True)
+        os.makedirs(os.path.dirname(cache_file()), mode=0o700, exist_ok=True)
         atomic_write(cache_file(), _MAGIC + zlib.crc32(payload).to_bytes(4, "big") + payload)
     except Exception:  # an unwritable home (or anything else) only costs the next start-up its speed
         pass

@@ -162,3 +162,21 @@ def test_click_usage_errors_are_one_line_with_a_hint():
         assert result.returncode == 2, args
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("Error: ") and "Hint: see `aster " in lines[0], result.stderr
+
+
+@pytest.mark.parametrize("width", [20, 40, 80, 120])
+def test_the_command_list_is_laid_out_exactly_as_clicks_definition_list(width):
+    """`aster --help` writes its command rows without click's text wrapper when none needs it."""
+    import click
+
+    from aster_core.main import write_rows
+
+    cases = [[("a", "x"), ("bbbb", "")], [("profile", "Manage profiles."), ("update-service", "Change a service...")],
+             [("x" * 31, "a name longer than the first column"), ("y", "z")], [("a", "w " * 60)],
+             [("a", "two  spaces")], [("a", "")]]
+    for rows in cases:
+        theirs, ours = click.HelpFormatter(width=width), click.HelpFormatter(width=width)
+        theirs.current_indent = ours.current_indent = 2
+        theirs.write_dl(rows)
+        write_rows(ours, rows)
+        assert ours.getvalue() == theirs.getvalue(), rows

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from aster_core import plugincache
-from aster_core.discovery import scan
+from aster_core.discovery import metadata_folders
 from aster_core.host import PluginHost
 from aster_core.testing import run_aster
 from tests.core.attack import unprivileged
@@ -161,20 +161,32 @@ def test_an_unreadable_cache_or_unwritable_home_is_not_an_error(aster_env, tmp_p
 
 def test_the_cache_answers_listing_only_and_strict_mode_never_reads_it(aster_env):
     assert "hello" in PluginHost().commands  # cold: writes the cache
-    key = plugincache.environment_key(scan().installed)
-    entries = plugincache.read(key)
-    assert entries is not None
+    key = plugincache.environment_key(metadata_folders())
+    snapshot = plugincache.read(key)
+    assert snapshot is not None
+    entries = dict(snapshot.entries)
     ident = next(i for i in entries if i[1] == "hello")
     stamp, module_file, hooks, unknown, commands = entries[ident]
     entries[ident] = (stamp, module_file, hooks, unknown,
                       (*commands, ("cached-only", "Only the cache knows it.", "aster_hello.cli:hello")))
-    plugincache.write(key, entries)
+    plugincache.write(key, snapshot.found, entries)
 
     warm = PluginHost()
     assert "cached-only" in warm.commands  # the listing came from the cache...
     shell = {(dist, item.name) for dist, item in warm.collect("aster_shell_commands")}
     assert ("aster-hello", "hello") in shell  # ...every other hook from pluggy
     assert "cached-only" not in PluginHost(strict=True).commands
+
+
+def test_reinstalling_the_same_version_with_a_new_entry_point_is_seen(layout):
+    """A plugin author adds the entry point and runs `pip install -e .` again: same folder name."""
+    site, src, env = layout
+    dist = write_family(site, src, "aster_tmpfam", "0.1", "Help.")
+    (dist / "entry_points.txt").write_text("[console_scripts]\ntmpfam = aster_tmpfam.cli:main\n")
+    assert "aster_tmpfam" not in help_rows(env)
+    shutil.rmtree(dist)
+    write_family(site, src, "aster_tmpfam", "0.1", "Help.")
+    assert help_rows(env)["aster_tmpfam"] == "Help."
 
 
 def test_switches_behave_the_same_with_a_warm_cache(aster_env):
