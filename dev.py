@@ -2,7 +2,8 @@
 """Set up this checkout and run the demo or the tests: needs nothing but python3 (3.11+).
 
     python3 dev.py demo               # wheels of every distribution + what the demo needs, then the demo
-    python3 dev.py test [PYTEST ARGS] # wheels + test tools, then the whole suite (what CI runs)
+    python3 dev.py test [PYTEST ARGS] # wheels + test tools, then the whole suite (what CI runs) on
+                                      # several pytest-xdist workers (ASTER_TEST_WORKERS, or -n N)
     python3 dev.py setup [--editable] # set-up only, with test tools; --editable for local development
     python3 dev.py dist               # sdists and wheels of every distribution into dist/, checked
 
@@ -246,6 +247,20 @@ def dist() -> None:
 
 # ---------------------------------------------------------------------------- main
 
+# pytest-xdist workers for `dev.py test`. The tests mostly wait on subprocesses and servers,
+# so more workers than cores pay off; measured on 2 cores (CONTRIBUTING.md has the figures).
+TEST_WORKERS = 4
+
+
+def pytest_args(rest: list[str]) -> list[str]:
+    """The suite (or what the caller named) on TEST_WORKERS workers, unless the caller chose
+    workers (-n), a distribution mode (--dist) or turned xdist off (-p no:xdist)."""
+    args = rest or ["tests"]
+    chose = any(a.startswith(("-n", "--numprocesses", "--dist")) or a == "no:xdist" for a in args)
+    workers = os.environ.get("ASTER_TEST_WORKERS", str(TEST_WORKERS))
+    return args if chose else ["-n", workers, "--dist", "loadgroup", *args]
+
+
 
 def main(argv: list[str]) -> int:
     action = argv[0] if argv else "help"
@@ -266,7 +281,7 @@ def main(argv: list[str]) -> int:
             return subprocess.run([str(PY), str(ROOT / "demo" / "demo.py"), *rest], env=env).returncode
         if action == "test":
             env["ASTER_WHEELHOUSE"] = str(WHEELHOUSE)
-            return subprocess.run([str(PY), "-m", "pytest", *(rest or ["tests"])], cwd=ROOT, env=env).returncode
+            return subprocess.run([str(PY), "-m", "pytest", *pytest_args(rest)], cwd=ROOT, env=env).returncode
         return 0
     except SetupError as exc:
         print(f"Error: {exc}. Hint: {exc.hint}.", file=sys.stderr)

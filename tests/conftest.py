@@ -2,6 +2,9 @@
 
 Nothing a test does touches the developer's ~/.aster or OS keyring, and the
 runtime never waits on relay servers (there is no internet here).
+
+The test-support layer (``tests/support``, see its README) is registered here, once, as
+pytest plugins: its fixtures are visible to every test without imports.
 """
 
 from __future__ import annotations
@@ -17,6 +20,13 @@ os.environ["ASTER_RELAY_MODE"] = "disabled"
 os.environ.setdefault("NO_COLOR", "1")
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # so `tests.support` imports from subprocesses too
+
+pytest_plugins = [
+    "tests.support.markers",    # pg / install markers from fixture use; long modules first
+    "tests.support.fixtures",   # open_server, server_factory, trusted_server, root_key
+    "tests.support.postgres",   # pg_cluster (one per pytest process, so one per xdist worker), pg_url, database_url
+    "tests.support.mail",       # smtp: a real SMTP sink on loopback
+]
 
 
 @pytest.fixture(autouse=True)

@@ -4,8 +4,9 @@
   and a real file-based keyring backend (keyrings.alt, a test dependency).
 - :func:`run_aster` runs the installed ``aster`` script in a subprocess, as a
   user would, optionally loading only the plugins a test names.
-- :func:`invoke` runs the host in-process with click's runner (faster, same
-  plugin selection).
+- :func:`invoke` runs the same entry point in-process with click's runner
+  (same plugin selection, same result type, each call isolated), for tests
+  where a subprocess adds nothing.
 - :func:`assert_clean_error` checks what every failing command must do: one
   ``Error: ... Hint: ...`` line on stderr, the documented exit code, nothing on
   stdout, no traceback.
@@ -68,30 +69,57 @@ def run_aster(args: Sequence[str], *, plugins: Iterable[str] | None = None,
 
 
 def invoke(args: Sequence[str], *, plugins: Iterable[str] | None = None, input: str | None = None,
-           env: Mapping[str, str] | None = None):
-    """Run the host in-process with click's CliRunner; returns its Result."""
+           env: Mapping[str, str | None] | None = None, cwd: str | os.PathLike | None = None,
+           timeout: float | None = None) -> subprocess.CompletedProcess:
+    """Run ``aster ARGS`` in this process, as :func:`run_aster` would in a subprocess.
+
+    The same entry point runs (:func:`aster_core.main.main`: one ``Error:`` line and the
+    documented exit code for every failure), with stdin, stdout and stderr swapped for
+    buffers by click's runner, ``env`` applied (a ``None`` value removes a variable),
+    ``cwd`` entered, and a fresh plugin host; all of it is put back afterwards, so calls
+    cannot leak into each other. Returns a ``CompletedProcess`` with text output.
+
+    For commands that parse, check and print; keep :func:`run_aster` for what is about the
+    process itself (the installed script, start-up imports, signals, a tty, the runtime's
+    event loop). ``timeout`` is accepted for symmetry with :func:`run_aster` and ignored.
+    """
+    import click.formatting
     from click.testing import CliRunner
 
     from . import output
-    from .main import build_cli
+    from .host import set_host
+    from .main import main
 
-    full_env = dict(env or {})
+    full_env: dict[str, str | None] = dict(env or {})
     if plugins is not None:
         names = list(plugins)
         full_env["ASTER_PLUGINS"] = ",".join(names) if names else "-"
+    old_cwd = os.getcwd()
+    set_host(None)
     output.reset_consoles()
-    runner = CliRunner()
-    old = {k: os.environ.get(k) for k in full_env}
-    os.environ.update(full_env)
+    code: int | str | None = 0
     try:
-        return runner.invoke(build_cli(), list(args), input=input, catch_exceptions=False)
+        with CliRunner().isolation(input=input, env=full_env) as (out, err, _):
+            # help wraps where it does in a subprocess, whose stdout is a pipe, not a terminal
+            # (the runner forces 80 columns; isolation() puts the old value back)
+            columns = os.environ.get("COLUMNS", "")
+            click.formatting.FORCED_WIDTH = max(min(int(columns) if columns.isdigit() else 80, 80) - 2, 50)
+            if cwd is not None:
+                os.chdir(cwd)
+            try:
+                main(list(args))
+            except SystemExit as exc:
+                code = exc.code
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                stdout, stderr = out.getvalue().decode(), err.getvalue().decode("utf-8", "replace")
     finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        os.chdir(old_cwd)
+        set_host(None)
         output.reset_consoles()
+    returncode = code if isinstance(code, int) else (0 if code is None else 1)
+    return subprocess.CompletedProcess(["aster", *args], returncode, stdout, stderr)
 
 
 def assert_clean_error(result: subprocess.CompletedProcess, code: int, *needles: str, hint: bool = True) -> str:

@@ -9,7 +9,6 @@ from typing import Iterator
 import aster  # noqa: F401  (before any event loop: see aster_connect.client.run)
 import pytest
 
-from tests.support.fixtures import *  # noqa: F401,F403
 from tests.support.server import RunningServer, start_server
 
 #: Every pattern (EchoService v1), a second version of it, a session-scoped

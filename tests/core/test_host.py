@@ -1,4 +1,4 @@
-"""The host as a user meets it: the installed `aster` script in a subprocess."""
+"""The host as a user meets it: the installed `aster` script in a subprocess (the --help walk in-process)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from aster_core.testing import aster_executable, run_aster
+from aster_core.testing import aster_executable, invoke, run_aster
 
 FAMILY_MODULE_PREFIXES = ("aster_trust.", "aster_enroll.", "aster_contract.", "aster_connect.", "aster_mcp.",
                           "aster_hello.cli", "aster_core.commands")
@@ -110,8 +110,8 @@ def test_every_command_help_works():
 
     walk(root, [])
     assert ["profile", "create"] in paths and ["hello"] in paths
-    for path in paths:
-        result = run_aster([*path, "--help"])
+    for path in paths:  # in-process: the script's start-up is what the imported_modules tests check
+        result = invoke([*path, "--help"])
         assert result.returncode == 0, (path, result.stderr)
         assert "Usage: aster " in result.stdout, path
 

@@ -1,7 +1,8 @@
 """The distributions as users get them: wheels (and sdists) built the way a release builds them.
 
 `python3 dev.py test` builds them into build/wheelhouse right before the suite and says so
-in ASTER_WHEELHOUSE; run on its own, the suite builds its own copy with the same function.
+in ASTER_WHEELHOUSE; run on its own, the suite builds its own copy with the same function,
+once for all pytest-xdist workers.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import dev
+from tests.support.shared import made_once
 
 
 @pytest.fixture(scope="session")
@@ -21,9 +23,8 @@ def wheelhouse(tmp_path_factory) -> Path:
     given = os.environ.get("ASTER_WHEELHOUSE")
     if given and any(Path(given).glob("*.whl")):
         return Path(given)
-    out = tmp_path_factory.mktemp("wheelhouse")
-    dev.build_distributions(out, python=Path(sys.executable))
-    return out
+    return made_once(tmp_path_factory, "wheelhouse",
+                     lambda out: dev.build_distributions(out, python=Path(sys.executable)))
 
 
 def wheel_of(wheelhouse: Path, distribution: str) -> Path:

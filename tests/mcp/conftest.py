@@ -12,8 +12,6 @@ from typing import Any, AsyncIterator, Iterator
 
 import pytest
 
-from tests.support.fixtures import *  # noqa: F401,F403
-
 URL_LINE = re.compile(r"serving MCP over streamable HTTP at (http://\S+)")
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from aster_core.testing import assert_clean_error, run_aster
-from tests.support.postgres import database_url, pg_cluster  # noqa: F401  (fixtures)
 
 from .client_harness import mail_sink, start_producer, start_registry
 
@@ -46,7 +45,7 @@ class Client:
 
 
 @pytest.fixture
-def registry(database_url, tmp_path):  # noqa: F811 (the fixture above)
+def registry(database_url, tmp_path):
     with mail_sink() as mail:
         proc = start_registry(database_url, mail.port, tmp_path / "registry", dict(os.environ))
         try:

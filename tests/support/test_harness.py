@@ -8,7 +8,6 @@ import pytest
 
 from tests.support.aio import run, with_client
 from tests.support.credentials import make_root_key, sign_consumer_credential
-from tests.support.fixtures import *  # noqa: F401,F403
 from tests.support.server import ServerStartError, start_server
 
 

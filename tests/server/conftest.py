@@ -1,1 +1,0 @@
-from tests.support.postgres import database_url, pg_cluster, pg_url  # noqa: F401
