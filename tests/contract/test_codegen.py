@@ -153,6 +153,15 @@ def test_unreachable_and_malformed_addresses(workdir):
     assert "Traceback" not in done.stderr and not target.exists()
 
 
+def test_registry_address_without_the_registry_family_names_it(workdir):
+    # only aster-contract is loaded here: the hint must say which family resolves @handle/Service
+    target = workdir / "never"
+    done = aster("contract", "gen-client", "@alice/TaskService", "--out", str(target))
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "aster-registry" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and not target.exists()
+
+
 def test_existing_foreign_directory_is_not_replaced(workdir):
     manifest = workdir / "m.json"
     assert aster("contract", "gen", "--service", CART, "--out", str(manifest)).returncode == 0

@@ -38,8 +38,9 @@ def fetch_manifests(address: str, *, timeout: float = 15.0) -> list[dict[str, An
     try:
         target = resolve_address(address)
     except UsageError as exc:
+        # connect's hint is kept: for a form a family resolves (``@handle/Service``) it names the family to install
         raise UsageError(f"{address[:24]}… is not an Aster address ({exc.message})",
-                         "pass an aster1... ticket, a base64 NodeAddr or a 64-hex endpoint id") from None
+                         exc.hint or "pass an aster1... ticket, a base64 NodeAddr or a 64-hex endpoint id") from None
 
     async def collect() -> list[dict[str, Any]]:
         conn = await connect(target, timeout=timeout, schemas=False)
