@@ -71,9 +71,13 @@ def main() -> int:
 def run(args: argparse.Namespace, db: str, tmp: Path) -> None:
     import sqlalchemy as sa
 
-    from aster_authority import plans, store
-    from aster_authority.client import ADMIN, Authority
-    from aster_authority.ops import reconcile
+    from aster_authority.client.connection import Authority
+    from aster_authority.client.signing import reconcile
+    from aster_authority.domain import plans
+    from aster_authority.domain.ids import instance_id_for, new_ulid
+    from aster_authority.server import tables as store
+    from aster_authority.server.store import Store
+    from aster_authority.wire import ADMIN
     from aster_enroll.identity import NodeKey
     from aster_trust import credentials
     from aster_trust.keys import generate_root_key, write_key_pair
@@ -82,7 +86,7 @@ def run(args: argparse.Namespace, db: str, tmp: Path) -> None:
     os.environ["ASTER_HOME"] = str(tmp / "home")
     root = generate_root_key()
     write_key_pair(tmp / "root.key", root)
-    st = store.Store.open(db, root.public_key)
+    st = Store.open(db, root.public_key)
     from aster_contract.manifest import build_manifests
 
     manifest = build_manifests(["tests.authority.services.tasks_v1:TaskService"]).manifests
@@ -95,12 +99,12 @@ def run(args: argparse.Namespace, db: str, tmp: Path) -> None:
     with st.engine.begin() as conn:
         rows = []
         for n in range(args.plans):
-            p = plans.Plan(plans.new_ulid(), "bench", "update", "pending", dep["version"], manifest,
+            p = plans.Plan(new_ulid(), "bench", "update", "pending", dep["version"], manifest,
                            f"blake3:{n:064x}", [], [], now, now + 86400)
-            rows.append(store._plan_values(p))
+            rows.append(store.plan_values(p))
         conn.execute(sa.insert(store.plan_rows), rows)
         conn.execute(sa.insert(store.instances), [
-            dict(instance_id=store.instance_id_for(k.endpoint_id), deployment_id="bench", kind="service",
+            dict(instance_id=instance_id_for(k.endpoint_id), deployment_id="bench", kind="service",
                  endpoint_id=k.endpoint_id, state="active", disabled=False, metadata="{}", created_at=now,
                  renewed_at=None) for k in (NodeKey.generate() for _ in range(args.instances))])
 

@@ -6,7 +6,7 @@ import pytest
 
 from aster_core.testing import assert_clean_error, run_aster
 
-from aster_authority.ops import parse_seed
+from aster_authority.client.signing import parse_seed
 
 
 def test_help_lists_the_families_commands_without_importing_them():

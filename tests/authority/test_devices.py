@@ -41,7 +41,7 @@ def dmesh(request, tmp_path_factory):
 
 def snapshot(mesh) -> dict:
     """Every device-related row of the authority's database (challenges aside: they are spent)."""
-    from aster_authority import store
+    from aster_authority.server import tables as store
     from aster_server.storage import create_engine
 
     engine = create_engine(mesh.server.db)
@@ -157,13 +157,14 @@ def test_provision_activate_review_approve_call_revoke_refused(dmesh):
 
 def _raw_activate(mesh, bundle_path: Path, *, deployment: str | None = None, key: bytes | None = None):
     """The activation protocol by hand: (connection, challenge, proof) with the device's identity key."""
-    from aster_authority import device_ops, devices
-    from aster_authority.client import Authority
+    from aster_authority.client import activation as device_ops
+    from aster_authority.client.connection import Authority
+    from aster_authority.domain import devices
 
     bundle = device_ops.read_bundle(bundle_path)
     node = bundle_path.with_suffix(".node")
     if not node.exists():
-        node.write_text(f'[node]\nsecret_key = "{device_ops._node_table(bundle)["secret_key"]}"\n')
+        node.write_text(f'[node]\nsecret_key = "{device_ops.node_table(bundle)["secret_key"]}"\n')
     auth = Authority.as_node(mesh.server.address, node)
     dep = deployment or bundle.deployment_id
     challenge = auth.call("DeviceActivation", "challenge", {"deployment_id": dep})["challenge"]

@@ -10,9 +10,9 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from aster_authority import devices, plans
-from aster_authority.device_store import CHALLENGE_TTL, DeviceStore
-from aster_authority.store import Store
+from aster_authority.domain import devices, plans
+from aster_authority.server.devices import CHALLENGE_TTL, DeviceStore
+from aster_authority.server.store import Store
 
 ADMIN = plans.Actor("ab" * 32, "ops")
 
@@ -137,7 +137,7 @@ def test_a_0001_database_upgrades_to_0002(database_url):
     """An authority database made before devices (0001, with a service instance) keeps its rows."""
     from aster_server import storage
 
-    from aster_authority.store import MIGRATIONS
+    from aster_authority.server.tables import MIGRATIONS
 
     engine = storage.create_engine(database_url)
     try:

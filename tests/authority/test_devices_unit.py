@@ -10,8 +10,9 @@ import pytest
 from aster_core.errors import AsterError
 from aster_core.testing import assert_clean_error, run_aster
 
-from aster_authority import devices, plans
-from aster_authority.plans import Refusal, Review
+from aster_authority.domain import devices, plans
+from aster_authority.domain.devices import Review
+from aster_authority.domain.errors import Refusal
 
 
 def test_hkdf_test_vector_of_the_spec():
@@ -82,19 +83,19 @@ def test_activation_refusals(state, review, code):
 def test_review_state_machine():
     pending = Review("R1", "sensors", "dev_x", "pending", 100)
     actor = plans.Actor("ab" * 32, "rev")
-    approved = plans.decide_review(pending, "approved", now=200, reason=" ok ", actor=actor)
+    approved = devices.decide_review(pending, "approved", now=200, reason=" ok ", actor=actor)
     assert (approved.state, approved.decided_at, approved.reason) == ("approved", 200, "ok")
     assert approved.decided_by == {"endpoint_id": "ab" * 32, "name": "rev"}
-    assert plans.decide_review(approved, "approved", now=300) is None          # idempotent
+    assert devices.decide_review(approved, "approved", now=300) is None          # idempotent
     with pytest.raises(Refusal) as info:
-        plans.decide_review(approved, "rejected", now=300)                     # the other decision
+        devices.decide_review(approved, "rejected", now=300)                     # the other decision
     assert info.value.code == "wrong_state"
-    rejected = plans.decide_review(pending, "rejected", now=200)
-    assert rejected.state == "rejected" and plans.decide_review(rejected, "rejected", now=1) is None
+    rejected = devices.decide_review(pending, "rejected", now=200)
+    assert rejected.state == "rejected" and devices.decide_review(rejected, "rejected", now=1) is None
     with pytest.raises(Refusal):
-        plans.decide_review(rejected, "approved", now=300)
+        devices.decide_review(rejected, "approved", now=300)
     with pytest.raises(Refusal) as info:
-        plans.decide_review(pending, "maybe", now=1)
+        devices.decide_review(pending, "maybe", now=1)
     assert info.value.field == "decision" and info.value.exit_code == 2
 
 

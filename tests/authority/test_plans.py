@@ -9,29 +9,31 @@ import copy
 
 import pytest
 
-from aster_authority import plans
-from aster_authority.classify import check_manifests, classify, digest
-from aster_authority.plans import Actor, Refusal
+from aster_authority.domain import devices, plans
+from aster_authority.domain.classify import check_manifests, classify, digest
+from aster_authority.domain.errors import Refusal
+from aster_authority.domain.ids import new_ulid
+from aster_authority.domain.plans import Actor
 
 NOW = 1_800_000_000
 ADMIN = Actor("ab" * 32, "ops")
 
 
 def deployment(**kw):
-    return plans.new_deployment("payments", plans.SERVICE, now=NOW, version=plans.new_ulid(NOW), **kw)
+    return plans.new_deployment("payments", plans.SERVICE, now=NOW, version=new_ulid(NOW), **kw)
 
 
 def proposal(dep, manifests, *, now=NOW, pending=(), ttl=plans.DEFAULT_PLAN_TTL):
     c = classify(dep.desired_manifests, manifests)
     return plans.propose(dep, manifests, digest(manifests), classification=c.classification, changes=c.changes,
-                         warnings=c.warnings, pending=pending, now=now, plan_id=plans.new_ulid(now),
-                         new_version=plans.new_ulid(now), ttl=ttl, actor=ADMIN)
+                         warnings=c.warnings, pending=pending, now=now, plan_id=new_ulid(now),
+                         new_version=new_ulid(now), ttl=ttl, actor=ADMIN)
 
 
 def accepted(dep, manifests):
     """``dep`` with ``manifests`` accepted as its desired state."""
     plan = proposal(dep, manifests).plan
-    new_dep, _ = plans.accept(dep, plan, plan.classification, now=NOW + 1, new_version=plans.new_ulid(NOW + 1),
+    new_dep, _ = plans.accept(dep, plan, plan.classification, now=NOW + 1, new_version=new_ulid(NOW + 1),
                               actor=ADMIN, acknowledgement="ok" if plan.classification == plans.MIGRATION else None)
     return new_dep
 
@@ -51,9 +53,9 @@ def refused(code, fn, *args, **kw):
 
 
 def test_ulids_sort_by_time_and_are_unique():
-    a, b = plans.new_ulid(NOW), plans.new_ulid(NOW + 1)
+    a, b = new_ulid(NOW), new_ulid(NOW + 1)
     assert len(a) == 26 and a < b
-    assert len({plans.new_ulid(NOW) for _ in range(1000)}) == 1000
+    assert len({new_ulid(NOW) for _ in range(1000)}) == 1000
 
 
 @pytest.mark.parametrize("bad", ["", "Payments", "-x", "a" * 64, "a b", "a/b", None, 7])
@@ -255,12 +257,12 @@ def test_disable_enable_bump_the_version_once():
 
 
 def test_review_decisions():
-    r = plans.Review("R1", "sensors", "dev_x", "pending", NOW)
-    ok = plans.decide_review(r, "approved", now=NOW + 1, reason="fine")
+    r = devices.Review("R1", "sensors", "dev_x", "pending", NOW)
+    ok = devices.decide_review(r, "approved", now=NOW + 1, reason="fine")
     assert ok.state == "approved" and ok.decided_at == NOW + 1
-    assert plans.decide_review(ok, "approved", now=NOW + 2) is None
-    refused("wrong_state", plans.decide_review, ok, "rejected", now=NOW + 2)
-    refused("invalid", plans.decide_review, r, "maybe", now=NOW)
+    assert devices.decide_review(ok, "approved", now=NOW + 2) is None
+    refused("wrong_state", devices.decide_review, ok, "rejected", now=NOW + 2)
+    refused("invalid", devices.decide_review, r, "maybe", now=NOW)
 
 
 # ── manifests ────────────────────────────────────────────────────────────────────
@@ -280,6 +282,6 @@ def test_manifest_checks_name_the_field(manifests):
 
 def test_ids_made_in_one_second_sort_in_the_order_they_were_made():
     # The store's clock has whole seconds: plan lists ordered by id must keep creation order.
-    ids = [plans.new_ulid(1_700_000_000) for _ in range(200)]
+    ids = [new_ulid(1_700_000_000) for _ in range(200)]
     assert ids == sorted(ids) and len(set(ids)) == 200
     assert all(i.startswith(ids[0][:10]) for i in ids)  # the time part stays that second's

@@ -148,7 +148,7 @@ def test_plan_refusals_through_the_server(sqlite_mesh, manifest_files, manifests
     bad = copy.deepcopy(manifests["v1"])
     bad[0]["version"] = "one"
     (tmp_path / "bad.json").write_text(json.dumps(bad))
-    from aster_authority import client, ops
+    from aster_authority.client import connection as client, deployments as ops
 
     with client.Authority.open(m.server.address, str(m.admin_identity)) as auth:
         with pytest.raises(Exception) as info:
@@ -238,7 +238,8 @@ def test_ten_concurrent_accepts_exactly_one_wins(mesh, manifest_files, manifests
 
 
 def test_uploaded_credentials_are_verified_and_bad_ones_not_stored(sqlite_mesh, manifest_files, tmp_path):
-    from aster_authority import client, ops
+    from aster_authority import wire
+    from aster_authority.client import connection as client, deployments as ops
     from aster_trust import credentials
     from aster_trust.keys import generate_root_key, load_root_key_file
 
@@ -251,14 +252,14 @@ def test_uploaded_credentials_are_verified_and_bad_ones_not_stored(sqlite_mesh, 
     m.ok("grants", "add", "--deployment", DEP, "--consumer", consumer, "--role", "tasks.reader", "--role", "x")
     root = load_root_key_file(m.root.key_file)
     with client.Authority.open(m.server.address, str(m.admin_identity)) as auth:
-        item = auth.call(client.ADMIN, "desired", {"kind": "service", "deployment_id": DEP})["items"][0]
+        item = auth.call(wire.ADMIN, "desired", {"kind": "service", "deployment_id": DEP})["items"][0]
         assert item["attributes"] == {"aster.role": "tasks.reader,x", "aster.deployment": DEP}
 
         def upload(signer, **changes):
             kw = dict(expires_at=item["expires_at"], attributes=item["attributes"], endpoint_id=consumer)
             kw.update(changes)
             cred = credentials.sign(signer, "policy", **kw)
-            return auth.call(client.ADMIN, "upload", {"kind": "service", "deployment_id": DEP,
+            return auth.call(wire.ADMIN, "upload", {"kind": "service", "deployment_id": DEP,
                                                       "credentials_json": [cred.to_json()]})["results"][0]
 
         bad = {
@@ -273,7 +274,7 @@ def test_uploaded_credentials_are_verified_and_bad_ones_not_stored(sqlite_mesh, 
         assert "no instance or grant" in bad["binding"]["reason"]
         assert "attributes" in bad["attributes"]["reason"]
         # nothing was stored: still missing, and nothing is released
-        assert auth.call(client.ADMIN, "desired", {"kind": "service", "deployment_id": DEP})["items"][0]["status"] \
+        assert auth.call(wire.ADMIN, "desired", {"kind": "service", "deployment_id": DEP})["items"][0]["status"] \
             == "missing"
         assert upload(root)["status"] == "current"
         # provisioning with a credential signed by another root is refused and registers nothing
@@ -284,7 +285,7 @@ def test_uploaded_credentials_are_verified_and_bad_ones_not_stored(sqlite_mesh, 
 
 
 def _provision_forged(auth, tmp_path):
-    from aster_authority.client import ADMIN
+    from aster_authority.wire import ADMIN
     from aster_enroll.identity import NodeKey
     from aster_trust import credentials
     from aster_trust.keys import generate_root_key

@@ -10,8 +10,10 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from aster_authority import plans, store as store_mod
-from aster_authority.store import Store
+from aster_authority.domain import plans
+from aster_authority.domain.ids import instance_id_for
+from aster_authority.server import tables as store_mod
+from aster_authority.server.store import Store
 
 ADMIN = plans.Actor("ab" * 32, "ops")
 
@@ -29,7 +31,7 @@ def deployment(database_url, manifests):
     now = int(time.time())
     with st.engine.begin() as conn:
         conn.execute(sa.insert(store_mod.instances), [
-            dict(instance_id=store_mod.instance_id_for(k.endpoint_id), deployment_id="tasks", kind=plans.SERVICE,
+            dict(instance_id=instance_id_for(k.endpoint_id), deployment_id="tasks", kind=plans.SERVICE,
                  endpoint_id=k.endpoint_id, state="active", disabled=False, metadata="{}", created_at=now,
                  renewed_at=None) for k in (NodeKey.generate() for _ in range(40))])
     yield st, root
@@ -57,7 +59,7 @@ def test_a_credential_twice_in_one_batch_is_stored_once(deployment):
 def test_concurrent_uploads_queue_and_all_are_stored(deployment, monkeypatch):
     st, root = deployment
     lost_swaps = []  # a compare-and-swap that lost to another upload means redoing the transaction
-    real_swap = Store._swap
+    real_swap = Store.bump
 
     def counting_swap(self, *args, **kw):
         try:
@@ -66,7 +68,7 @@ def test_concurrent_uploads_queue_and_all_are_stored(deployment, monkeypatch):
             lost_swaps.append(exc)
             raise
 
-    monkeypatch.setattr(Store, "_swap", counting_swap)
+    monkeypatch.setattr(Store, "bump", counting_swap)
     docs = signed(st, root)
     batches = [docs[n:n + 4] for n in range(0, len(docs), 4)]  # 10 uploads at once
     with concurrent.futures.ThreadPoolExecutor(len(batches)) as pool:

@@ -7,12 +7,13 @@ from aster_core.hookspecs import CommandSpec, ConfigField, DoctorCheck, hookimpl
 def aster_commands():
     return [
         CommandSpec("svc", "Service deployments: reviewed authority plans, instances, reconcile.",
-                    "aster_authority.cli:svc"),
+                    "aster_authority.cli.svc:svc"),
         CommandSpec("dev", "Device deployments: provisioning, activation, reviews, revocation.",
-                    "aster_authority.cli_dev:dev"),
-        CommandSpec("grants", "Deployment grants: which consumers get which roles.", "aster_authority.cli:grants"),
+                    "aster_authority.cli.dev:dev"),
+        CommandSpec("grants", "Deployment grants: which consumers get which roles.",
+                    "aster_authority.cli.grants:grants"),
         CommandSpec("authority", "Run the deployment authority, fetch a node's credentials, check it.",
-                    "aster_authority.cli:authority"),
+                    "aster_authority.cli.authority:authority"),
     ]
 
 
@@ -28,4 +29,4 @@ def aster_config_fields():
 
 @hookimpl
 def aster_doctor_checks():
-    return [DoctorCheck("authority", "aster_authority.checks:check_authority", ("authority",))]
+    return [DoctorCheck("authority", "aster_authority.client.checks:check_authority", ("authority",))]

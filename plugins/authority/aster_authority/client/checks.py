@@ -7,15 +7,15 @@ from aster_core.hookspecs import CheckResult
 
 
 def check_authority() -> CheckResult:
-    from .client import _setting, admin_credential
+    from .settings import admin_credential, setting
 
-    address = _setting("ASTER_AUTHORITY_ADDR", "address")
+    address = setting("ASTER_AUTHORITY_ADDR", "address")
     if not address:
         return CheckResult("authority", "ok", "no authority configured (ASTER_AUTHORITY_ADDR or authority.address in config.toml)")
-    from . import ops
+    from .nodes import status
 
     try:
-        info = ops.status(address, admin_credential(None))
+        info = status(address, admin_credential(None))
     except AsterError as exc:
         return CheckResult("authority", "fail", exc.message, exc.hint)
     if not info["database"].get("reachable"):

@@ -1,13 +1,15 @@
-"""Calling the authority: where it is, which credential to present, paging, errors.
+"""One connection to the authority, driven from synchronous code: calls, paging, errors.
 
     with Authority.open(address=None, rcan=None) as auth:     # --authority / --rcan or the settings
-        auth.call("AuthorityAdmin", "show", {"kind": "service", "deployment_id": "payments"})
-        auth.pages("AuthorityAdmin", "plan_list", {...}, limit=100, all_pages=True)
+        auth.call(ADMIN, "show", DeploymentRef("service", "payments"))
+        auth.pages(ADMIN, "plan_list", Page("service", "payments"), limit=100, all_pages=True)
 
-Address: ``--authority ADDR`` > ``ASTER_AUTHORITY_ADDR`` > ``[authority] address`` in
-config.toml. Admin credential: ``--rcan FILE`` > ``ASTER_AUTHORITY_CREDENTIAL`` >
-``[authority] credential``. The event loop runs in a worker thread of its own so the
-synchronous library functions (and click) stay simple.
+Requests are the types of :mod:`aster_authority.wire` (a plain dict is sent as it is); every
+answer is the reply's JSON document.
+
+Where the authority is and which credential to present: :mod:`.settings`. The event loop
+runs in a worker thread of its own so the synchronous library functions (and click) stay
+simple.
 """
 
 from __future__ import annotations
@@ -23,35 +25,13 @@ from typing import Any, Iterator
 
 from aster_core.errors import AsterError, DeniedError, ExitCode, NotFoundError, UnavailableError, UsageError
 
-ADMIN, NODE = "AuthorityAdmin", "AuthorityNode"
+from ..wire import DEFAULT_LIMIT, HINT_SEP, MAX_LIMIT, as_object
+from .settings import admin_credential, authority_address
+
 TIMEOUT = 20.0
 _EXIT = {"INVALID_ARGUMENT": ExitCode.USAGE, "CONTRACT_VIOLATION": ExitCode.USAGE, "NOT_FOUND": ExitCode.NOT_FOUND,
          "PERMISSION_DENIED": ExitCode.DENIED, "UNAUTHENTICATED": ExitCode.DENIED,
          "UNAVAILABLE": ExitCode.UNAVAILABLE, "DEADLINE_EXCEEDED": ExitCode.UNAVAILABLE}
-
-
-def _setting(env: str, key: str) -> str | None:
-    value = os.environ.get(env, "").strip()
-    if value:
-        return value
-    from aster_core.profiles import read_config
-
-    table = read_config().get("authority", {})
-    value = table.get(key) if isinstance(table, dict) else None
-    return str(value).strip() if isinstance(value, str) and value.strip() else None
-
-
-def authority_address(explicit: str | None) -> str:
-    address = (explicit or "").strip() or _setting("ASTER_AUTHORITY_ADDR", "address")
-    if not address:
-        raise UsageError("no authority address given",
-                         "pass --authority ADDR, set ASTER_AUTHORITY_ADDR, or set [authority] address in config.toml "
-                         "(the ticket `aster authority serve` prints)")
-    return address
-
-
-def admin_credential(explicit: str | None) -> str | None:
-    return (explicit or "").strip() or _setting("ASTER_AUTHORITY_CREDENTIAL", "credential")
 
 
 def _error(exc: Exception) -> AsterError:
@@ -62,7 +42,7 @@ def _error(exc: Exception) -> AsterError:
         return DeniedError("the authority refused: this credential does not hold the role authority.admin",
                            "pass --rcan FILE with an admin credential (aster enroll node --role consumer "
                            "--name ops --capabilities authority.admin)")
-    message, _, hint = str(detail).partition("\nHint: ")
+    message, _, hint = str(detail).partition(HINT_SEP)
     if isinstance(exc, AsterError) and not hint:
         return exc
     return AsterError(message.rstrip("."), hint or None, exit_code=_EXIT.get(status or "", ExitCode.FAILED))
@@ -136,27 +116,28 @@ class Authority:
                     if v is not None:
                         os.environ[k] = v
 
-    def call(self, service: str, method: str, request: dict[str, Any]) -> Any:
+    def call(self, service: str, method: str, request: Any) -> Any:
+        """One call: ``request`` is a :mod:`aster_authority.wire` type; the reply's document."""
         return self.submit(service, method, request).result()
 
-    def submit(self, service: str, method: str, request: dict[str, Any]) -> "Pending":
+    def submit(self, service: str, method: str, request: Any) -> "Pending":
         """Start a call and return at once; :meth:`Pending.result` waits for its document.
 
         Several calls may be in flight on the one connection (each is a stream of its own):
         reconcile signs the next batch while the authority verifies the last."""
         assert self._loop is not None
         future = asyncio.run_coroutine_threadsafe(
-            self._conn.call(service, method, request, timeout=self.timeout), self._loop)
+            self._conn.call(service, method, as_object(request), timeout=self.timeout), self._loop)
         return Pending(self, f"{service}.{method}", future)
 
-    def pages(self, service: str, method: str, request: dict[str, Any], *, limit: int = 100,
+    def pages(self, service: str, method: str, request: Any, *, limit: int = DEFAULT_LIMIT,
               all_pages: bool = False) -> dict[str, Any]:
-        """One page (``limit`` rows), or every page when ``all_pages`` (following ``next_offset``)."""
-        from .store import MAX_LIMIT
-
+        """One page (``limit`` rows), or every page when ``all_pages`` (following ``next_offset``):
+        ``request`` is a :class:`~aster_authority.wire.Page` or :class:`~aster_authority.wire.DevicePage`."""
         if not 1 <= limit <= MAX_LIMIT:
             raise UsageError(f"--limit {limit} is not between 1 and {MAX_LIMIT}",
                              f"the authority pages at most {MAX_LIMIT} rows; use --all to read every page")
+        request = as_object(request)
         items: list[Any] = []
         offset: int | None = int(request.get("offset", 0))
         page: dict[str, Any] = {}

@@ -1,8 +1,10 @@
-"""What the ``aster dev`` commands do, without click: device provisioning on the operator's
-machine, activation on the device, and the admin calls for devices, activations and reviews.
+"""What the device commands of ``aster dev`` do on the operator's machine, without click:
+provisioning (keys, signed credentials, bundles, registration) and the admin and reviewer
+calls for devices, activations and reviews.
 
 Deployment-level work (create, show, apply, plans, accept, reconcile, disable, remove) is
-:mod:`aster_authority.ops` with ``kind="device"``; only what is device-specific is here.
+:mod:`.deployments` and :mod:`.signing` with ``kind="device"``; only what is device-specific
+is here, and what the device itself runs is :mod:`.activation`.
 
 Provisioning signs on this machine (keyring or ``--root-key FILE``, as ``svc provision``)
 and sends the authority the device's public key, its activation key, metadata and the
@@ -15,52 +17,49 @@ import csv
 import io
 import json
 import os
-import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from aster_core.errors import AsterError, DeniedError, UsageError
 
-from . import devices
-from .client import Authority
-from .ops import DEFAULT_IDENTITY, _root_for, create as _create
-from .plans import DEVICE
-from .store import MAX_LIMIT, instance_id_for
+from .. import wire as w
+from ..domain import devices
+from ..domain.ids import DEVICE, instance_id_for
+from . import deployments
+from .connection import Authority
+from .signing import root_for
 
-DEVICE_ADMIN, DEVICE_REVIEW, ACTIVATION = "DeviceAdmin", "DeviceReview", "DeviceActivation"
 INDEX_FILE = "index.csv"
 INDEX_COLUMNS = ("instance_id", "endpoint_id", "name", "serial_number", "model_number", "bundle")
-WAIT_FIRST, WAIT_MAX = 0.5, 10.0
 #: bundle files written at once (each write waits on its fsyncs; the threads overlap them)
 WRITERS = 8
 
 
 def create(auth: Authority, deployment_id: str, *, review_mode: str = "none",
            roles: Iterable[str] = ()) -> dict[str, Any]:
-    return _create(auth, deployment_id, kind=DEVICE, review_mode=review_mode, roles=roles)
+    return deployments.create(auth, deployment_id, kind=DEVICE, review_mode=review_mode, roles=roles)
 
 
 def _page(auth: Authority, service: str, method: str, deployment_id: str, *, instance_id: str | None = None,
-          state: str | None = None, limit: int = 100, all_pages: bool = False) -> dict[str, Any]:
-    return auth.pages(service, method, {"deployment_id": deployment_id, "instance_id": instance_id or "",
-                                        "state": state or ""}, limit=limit, all_pages=all_pages)
+          state: str | None = None, limit: int = w.DEFAULT_LIMIT, all_pages: bool = False) -> dict[str, Any]:
+    return auth.pages(service, method, w.DevicePage(deployment_id, instance_id or "", state or ""), limit=limit,
+                      all_pages=all_pages)
 
 
-def instances(auth: Authority, deployment_id: str, *, state: str | None = None, limit: int = 100,
+def instances(auth: Authority, deployment_id: str, *, state: str | None = None, limit: int = w.DEFAULT_LIMIT,
               all_pages: bool = False) -> dict[str, Any]:
-    return _page(auth, DEVICE_ADMIN, "instances", deployment_id, state=state, limit=limit, all_pages=all_pages)
+    return _page(auth, w.DEVICE_ADMIN, "instances", deployment_id, state=state, limit=limit, all_pages=all_pages)
 
 
 def activations(auth: Authority, deployment_id: str, *, instance_id: str | None = None, state: str | None = None,
-                limit: int = 100, all_pages: bool = False) -> dict[str, Any]:
-    return _page(auth, DEVICE_ADMIN, "activations", deployment_id, instance_id=instance_id, state=state, limit=limit,
+                limit: int = w.DEFAULT_LIMIT, all_pages: bool = False) -> dict[str, Any]:
+    return _page(auth, w.DEVICE_ADMIN, "activations", deployment_id, instance_id=instance_id, state=state, limit=limit,
                  all_pages=all_pages)
 
 
 def revoke(auth: Authority, deployment_id: str, instance_id: str) -> dict[str, Any]:
-    return auth.call(DEVICE_ADMIN, "revoke", {"deployment_id": deployment_id, "instance_id": instance_id})
+    return auth.call(w.DEVICE_ADMIN, "revoke", w.DeviceInstance(deployment_id, instance_id))
 
 
 def _as_reviewer(fn: Callable[[], Any]) -> Any:
@@ -75,15 +74,15 @@ def _as_reviewer(fn: Callable[[], Any]) -> Any:
 
 
 def reviews(auth: Authority, deployment_id: str, *, instance_id: str | None = None, state: str | None = None,
-            limit: int = 100, all_pages: bool = False) -> dict[str, Any]:
-    return _as_reviewer(lambda: _page(auth, DEVICE_REVIEW, "reviews", deployment_id, instance_id=instance_id,
+            limit: int = w.DEFAULT_LIMIT, all_pages: bool = False) -> dict[str, Any]:
+    return _as_reviewer(lambda: _page(auth, w.DEVICE_REVIEW, "reviews", deployment_id, instance_id=instance_id,
                                       state=state, limit=limit, all_pages=all_pages))
 
 
 def decide(auth: Authority, deployment_id: str, review_id: str, decision: str, *,
            reason: str | None = None) -> dict[str, Any]:
-    return _as_reviewer(lambda: auth.call(DEVICE_REVIEW, "decide", {
-        "deployment_id": deployment_id, "review_id": review_id, "decision": decision, "reason": reason or ""}))
+    return _as_reviewer(lambda: auth.call(w.DEVICE_REVIEW, "decide", w.ReviewDecision(deployment_id, review_id,
+                                                                                     decision, reason or "")))
 
 
 # ── provisioning (operator's machine) ────────────────────────────────────────────
@@ -149,8 +148,8 @@ def provision(auth: Authority, deployment_id: str, *, name: str | None = None, s
         index_path = directory / INDEX_FILE
         if directory.is_dir():
             check_new_file(index_path, force)
-    template = auth.call(DEVICE_ADMIN, "template", {"deployment_id": deployment_id})
-    root = _root_for(template["root_pubkey"], root_key_file, profile)
+    template = auth.call(w.DEVICE_ADMIN, "template", w.DeviceRef(deployment_id))
+    root = root_for(template["root_pubkey"], root_key_file, profile)
     if directory is not None and index_path is not None and not directory.is_dir():
         try:  # made only once the authority and the root key are known to work
             directory.mkdir(parents=True)
@@ -160,7 +159,7 @@ def provision(auth: Authority, deployment_id: str, *, name: str | None = None, s
         check_new_file(index_path, force)
 
     done: list[dict[str, Any]] = []
-    step = min(MAX_LIMIT, int(template.get("max_batch") or MAX_LIMIT))
+    step = min(w.MAX_LIMIT, int(template.get("max_batch") or w.MAX_LIMIT))
     try:
         for start in range(0, total, step):
             chunk = _provision_chunk(auth, deployment_id, template, root, base, name, serial_number, model_number,
@@ -217,7 +216,7 @@ def _provision_chunk(auth: Authority, deployment_id: str, template: dict[str, An
             docs = [json.dumps(_signed(keys, root, template, meta)) for keys, meta, _, _ in made]
             for future in futures:
                 future.result()
-        answer = auth.call(DEVICE_ADMIN, "register", {"deployment_id": deployment_id, "devices_json": docs})
+        answer = auth.call(w.DEVICE_ADMIN, "register", w.RegisterDevices(deployment_id, docs))
     except BaseException:
         for path in written:  # nothing registered: leave nothing behind
             path.unlink(missing_ok=True)
@@ -240,98 +239,3 @@ def _write_index(path: Path | None, done: list[dict[str, Any]]) -> None:
         writer.writerow([d["instance_id"], d["endpoint_id"], m.get("name", ""), m.get("serial_number", ""),
                          m.get("model_number", ""), Path(d["bundle"]).name])
     atomic_write(path, buf.getvalue(), mode=0o600)
-
-
-# ── activation (the device) ──────────────────────────────────────────────────────
-
-
-def read_bundle(path: str | os.PathLike) -> devices.Bundle:
-    from aster_core.files import load_json
-
-    return devices.parse_bundle(load_json(path, "device bundle", "give the file `aster dev ID provision` wrote"),
-                                str(path))
-
-
-def _check_identity(path: Path, bundle: devices.Bundle) -> bool:
-    """True when ``path`` exists and holds this device's node key; refuses another key."""
-    from aster_core.files import load_toml
-
-    from aster_enroll.identity import validate
-
-    if not path.exists():
-        return False
-    key = validate(load_toml(path), path)
-    if key is not None and key.endpoint_id != bundle.keys.endpoint_id:
-        raise UsageError(f"{path} holds another node key ({key.endpoint_id[:16]}...) than this bundle's device "
-                         f"({bundle.keys.endpoint_id[:16]}...)", "give the device's own --identity FILE, or a new path")
-    return key is not None
-
-
-def _node_table(bundle: devices.Bundle) -> dict[str, str]:
-    from aster_enroll.identity import NodeKey
-
-    return NodeKey.from_seed(bundle.keys.identity_seed).table()
-
-
-def _write_identity(path: Path, bundle: devices.Bundle, address: str) -> None:
-    from aster_core.files import atomic_write, dump_toml, update_toml
-
-    table = {"address": address, "deployment": bundle.deployment_id, "kind": DEVICE,
-             "instance_id": instance_id_for(bundle.keys.endpoint_id, DEVICE)}
-    if not path.exists():
-        atomic_write(path, dump_toml({"node": _node_table(bundle), "authority": table}), mode=0o600, exclusive=True)
-        return
-
-    def mutate(doc: dict[str, Any]) -> None:
-        doc.setdefault("node", _node_table(bundle))
-        doc["authority"] = table
-
-    update_toml(path, mutate, mode=0o600)
-
-
-def activate(bundle_file: str | os.PathLike, *, identity: str | os.PathLike = DEFAULT_IDENTITY,
-             authority: str | None = None, wait: bool = False, timeout: float = 600.0,
-             on_wait: Callable[[dict[str, Any], float], None] | None = None,
-             sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
-    """Prove the activation key over fresh challenges until activated (or pending, without
-    ``wait`` or past ``timeout``). Activated: the node key and the released credential are
-    written into ``identity`` (through :func:`aster_authority.ops.fetch`)."""
-    from aster_core.files import atomic_write
-
-    bundle = read_bundle(bundle_file)
-    path = Path(identity)
-    _check_identity(path, bundle)
-    address = (authority or "").strip() or bundle.authority
-    keys = bundle.keys
-    deadline = time.monotonic() + timeout
-    delay = WAIT_FIRST
-    with tempfile.TemporaryDirectory(prefix="aster-device-") as tmp:
-        node_file = Path(tmp) / ".aster-identity"
-        atomic_write(node_file, f'[node]\nsecret_key = "{_node_table(bundle)["secret_key"]}"\n', mode=0o600)
-        with Authority.as_node(address, node_file) as auth:
-            while True:
-                answer = _activate_once(auth, bundle)
-                if answer["state"] == devices.ACTIVATED or not wait or time.monotonic() >= deadline:
-                    break
-                if on_wait:
-                    on_wait(answer, delay)
-                sleep(min(delay, max(0.0, deadline - time.monotonic())))
-                delay = min(delay * 2, WAIT_MAX)
-    result = {**answer, "endpoint_id": keys.endpoint_id, "identity_file": str(path), "written": []}
-    if answer["state"] == devices.ACTIVATED:
-        from .ops import fetch
-
-        _write_identity(path, bundle, address)
-        result["written"] = fetch(address, path)["written"]
-    return result
-
-
-def _activate_once(auth: Authority, bundle: devices.Bundle) -> dict[str, Any]:
-    challenge = auth.call(ACTIVATION, "challenge", {"deployment_id": bundle.deployment_id})["challenge"]
-    proof = devices.proof(bundle.keys.activation_key, devices.unb64url(challenge, "challenge", 32),
-                          bundle.keys.endpoint_id, bundle.deployment_id)
-    return auth.call(ACTIVATION, "activate", {"deployment_id": bundle.deployment_id, "challenge": challenge,
-                                              "proof": devices.b64url(proof)})
-
-
-__all__ = ["activate", "provision", "instances", "activations", "revoke", "reviews", "decide", "create"]

@@ -12,7 +12,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .plans import MIGRATION, UPDATE, Refusal
+from .errors import Refusal
+from .plans import MIGRATION, UPDATE
 
 MAX_MANIFESTS = 64
 

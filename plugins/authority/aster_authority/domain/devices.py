@@ -1,6 +1,7 @@
-"""Device keys, provisioning bundles, activation proofs and the activation state machine. Pure.
+"""Device keys, provisioning bundles, activation proofs, and the activation and review state
+machines. Pure.
 
-The Trellis scheme, byte-compatible (spec: shared/spec/authority.md, "Device provisioning"):
+The Trellis scheme, byte-compatible (its test vector is a unit test):
 a 32-byte root secret from the OS CSPRNG; HKDF-SHA256 with an empty salt and 32 bytes of
 output derives
 
@@ -24,6 +25,9 @@ Activation (``decide_activation``), for the device's instance state and review::
     registered, required, review pending     -> pending (the same review)
     registered, required, review approved    -> activated
     registered, required, review rejected    -> refused ("rejected")
+
+A review (``decide_review``): pending -> approved | rejected; the same decision again is a
+no-op; the other decision on a decided review is refused.
 """
 
 from __future__ import annotations
@@ -35,12 +39,14 @@ import hmac
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Mapping
 
 from aster_core.errors import ExitCode, UsageError
 
-from .plans import Refusal, check_deployment_id
+from .errors import Refusal, check_choice
+from .ids import check_deployment_id
+from .plans import Actor
 
 IDENTITY_INFO = b"trellis/device-identity/v1"
 ACTIVATION_INFO = b"trellis/device-activate/v1"
@@ -52,6 +58,8 @@ EXIT_PENDING = 10
 REGISTERED, ACTIVATED, REVOKED, DISABLED = "registered", "activated", "revoked", "disabled"
 DEVICE_STATES = (REGISTERED, ACTIVATED, REVOKED, DISABLED)
 ACTIVATION_STATES = (ACTIVATED, REVOKED)
+REVIEW_STATES = ("pending", "approved", "rejected")
+DECISIONS = ("approved", "rejected")
 #: the metadata keys the instance table shows as columns
 PROMOTED = ("name", "serial_number", "model_number")
 _META_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -226,3 +234,35 @@ def decide_activation(state: str, review_mode: str, review_state: str | None, *,
         raise Refusal("rejected", f"the review of this device in {ref} was rejected",
                       "ask the operator; a rejected device is not activated", exit_code=ExitCode.DENIED)
     return PENDING if review_state == "pending" else OPEN_REVIEW
+
+
+# ── reviews ──────────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class Review:
+    review_id: str
+    deployment_id: str
+    instance_id: str
+    state: str
+    requested_at: int
+    decided_at: int | None = None
+    reason: str | None = None
+    decided_by: dict[str, str] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def decide_review(review: Review, decision: str, *, now: int, reason: str | None = None,
+                  actor: Actor | None = None) -> Review | None:
+    """Approve or reject a pending review. The same decision again is a no-op (None);
+    the other decision on a decided review is refused."""
+    check_choice(decision, DECISIONS, "decision")
+    if review.state == decision:
+        return None
+    if review.state != "pending":
+        raise Refusal("wrong_state", f"review {review.review_id} is already {review.state}",
+                      "a decided review cannot be reversed; revoke the device instead")
+    return replace(review, state=decision, decided_at=now, reason=(reason or "").strip() or None,
+                   decided_by=actor.as_dict() if actor else None)

@@ -1,12 +1,11 @@
-"""The deployment authority's state machine: deployments, plans, reviews. Pure.
+"""Deployments and the plan state machine. Pure.
 
 No storage, no network, no clock: every function takes the current values (``now`` in
 epoch seconds, fresh ids made by the caller) and returns new values or raises a
-:class:`Refusal`. The store (:mod:`aster_authority.store`) runs each call inside one
-transaction and writes the result with compare-and-swap on the deployment's ``version``,
-so what is decided here is what is committed, or nothing is.
+:class:`Refusal`. The server runs each call inside one transaction on the deployment's
+row and writes the result, so what is decided here is what is committed, or nothing is.
 
-Transitions (spec: shared/spec/authority.md)::
+Transitions::
 
     propose(deployment, manifests)      -> new pending plan | the identical pending plan |
                                            "unchanged" | an auto-accepted plan (mutable-dev)
@@ -16,117 +15,35 @@ Transitions (spec: shared/spec/authority.md)::
     reject(deployment, plan, reason)    pending, fresh                            -> rejected
     (time)                              pending past expires_at                   -> expired
     set_disabled(deployment, flag)      a change                                  -> new version
-    decide_review(review, decision)     pending -> approved|rejected; same decision again: no-op
 
 Every accept, enable/disable change and remove gives the deployment a new ``version``
 (a ULID); a pending plan whose ``base_version`` is no longer the deployment's version is
-*stale* and can only be rejected (or re-applied).
+*stale* and can only be rejected (or re-applied). Device reviews are in :mod:`.devices`.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import os
-import re
-import threading
-import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Iterable
 
-from aster_core.errors import AsterError, ExitCode
+from aster_core.errors import ExitCode
 
-SERVICE, DEVICE = "service", "device"
-KINDS = (SERVICE, DEVICE)
-#: the CLI prefix of each kind (``svc/payments``)
-PREFIX = {SERVICE: "svc", DEVICE: "dev"}
+from .errors import Refusal, check_choice, invalid
+from .ids import DEVICE, KINDS, PREFIX, SERVICE, check_deployment_id, check_namespaces, check_roles
+
 COMPATIBILITY = ("strict", "mutable-dev")
 REVIEW_MODES = ("none", "required")
 UPDATE, MIGRATION = "update", "migration"
 CLASSIFICATIONS = (UPDATE, MIGRATION)
 PENDING, ACCEPTED, REJECTED, EXPIRED = "pending", "accepted", "rejected", "expired"
 PLAN_STATES = (PENDING, ACCEPTED, REJECTED, EXPIRED)
-REVIEW_STATES = ("pending", "approved", "rejected")
 DEFAULT_PLAN_TTL = 7 * 86400
-DEPLOYMENT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-ROLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 #: what ``decided_by`` says for a plan the authority accepted itself (mutable-dev)
 AUTO = {"endpoint_id": "", "name": "auto:mutable-dev"}
-
-
-class Refusal(AsterError):
-    """A transition the state machine refuses. ``code`` is stable (tests, JSON); ``field``
-    names the input at fault, when one is."""
-
-    def __init__(self, code: str, message: str, hint: str | None = None, *, field: str | None = None,
-                 exit_code: int = ExitCode.FAILED):
-        super().__init__(message, hint, exit_code=exit_code)
-        self.code = code
-        self.field = field
-
-
-def _invalid(field_name: str, message: str, hint: str) -> Refusal:
-    return Refusal("invalid", f"{field_name}: {message}", hint, field=field_name, exit_code=ExitCode.USAGE)
-
-
-# ── ids ──────────────────────────────────────────────────────────────────────────
-
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
-_last_ulid = 0
-_ulid_lock = threading.Lock()
-
-
-def new_ulid(now: float | None = None) -> str:
-    """A ULID: 48-bit milliseconds and 80 random bits in Crockford base32 (26 characters).
-
-    Monotonic within a process: the store's clock has whole seconds, so ids made in one second
-    would otherwise sort at random, and lists ordered by id (plans, reviews) would shuffle."""
-    global _last_ulid
-    ms = int((time.time() if now is None else now) * 1000)
-    n = (ms << 80) | int.from_bytes(os.urandom(10), "big")
-    with _ulid_lock:
-        if n <= _last_ulid:
-            n = _last_ulid + 1
-        _last_ulid = n
-    return "".join(_CROCKFORD[(n >> (5 * i)) & 31] for i in reversed(range(26)))
-
-
-def check_deployment_id(value: Any, field_name: str = "deployment_id") -> str:
-    if not isinstance(value, str) or not DEPLOYMENT_ID.match(value):
-        raise _invalid(field_name, f"{str(value)[:70]!r} is not a deployment id",
-                       "use 1-63 characters: lowercase letters, digits, '.', '_' or '-', starting with a letter "
-                       "or digit")
-    return value
-
-
-def check_roles(roles: Iterable[Any], field_name: str = "roles") -> tuple[str, ...]:
-    out: list[str] = []
-    for r in roles:
-        if not isinstance(r, str) or not ROLE.match(r):
-            raise _invalid(field_name, f"{str(r)[:70]!r} is not a role name",
-                           "a role is letters, digits, '.', '_', ':' or '-' (no commas: aster.role is a "
-                           "comma-separated list)")
-        if r not in out:
-            out.append(r)
-    return tuple(out)
-
-
-def check_namespaces(patterns: Iterable[Any]) -> tuple[str, ...]:
-    out = []
-    for p in patterns:
-        if not isinstance(p, str) or not p.strip() or len(p) > 200 or any(c.isspace() for c in p):
-            raise _invalid("namespaces", f"{str(p)[:70]!r} is not a service-name pattern",
-                           "give a service name or a glob such as 'Payments*'")
-        out.append(p)
-    return tuple(dict.fromkeys(out)) or ("*",)
-
-
-def check_choice(value: Any, choices: tuple[str, ...], field_name: str) -> str:
-    if value not in choices:
-        raise _invalid(field_name, f"{str(value)[:40]!r} is not one of {', '.join(choices)}",
-                       f"use one of: {', '.join(choices)}")
-    return value
+__all__ = ["SERVICE", "DEVICE", "KINDS", "PREFIX", "Refusal", "Actor", "Deployment", "Plan", "Proposal",
+           "new_deployment", "require_enabled", "check_namespace", "propose", "check_owner", "accept", "reject",
+           "set_disabled"]
 
 
 # ── values ───────────────────────────────────────────────────────────────────────
@@ -214,21 +131,6 @@ class Plan:
 
 
 @dataclass(frozen=True)
-class Review:
-    review_id: str
-    deployment_id: str
-    instance_id: str
-    state: str
-    requested_at: int
-    decided_at: int | None = None
-    reason: str | None = None
-    decided_by: dict[str, str] | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
 class Proposal:
     """What :func:`propose` decided. ``plan`` is None when the proposal is the desired state."""
 
@@ -251,7 +153,7 @@ def new_deployment(deployment_id: str, kind: str, *, now: int, version: str, nam
                       roles=check_roles(roles))
 
 
-def _require_enabled(dep: Deployment, doing: str) -> None:
+def require_enabled(dep: Deployment, doing: str) -> None:
     if dep.disabled:
         raise Refusal("disabled", f"{dep.ref} is disabled: cannot {doing}",
                       f"enable it first: aster {PREFIX[dep.kind]} {dep.deployment_id} enable")
@@ -281,12 +183,12 @@ def propose(dep: Deployment, manifests: list[dict[str, Any]], digest: str, *, cl
     - ``mutable-dev`` and the same set of service versions: accepted at once, kept in history;
     - otherwise a new pending plan that expires ``ttl`` seconds from now.
     """
-    _require_enabled(dep, "plan changes")
+    require_enabled(dep, "plan changes")
     if not manifests:
-        raise _invalid("manifests", "the proposal holds no manifest", "apply a manifest with at least one service")
+        raise invalid("manifests", "the proposal holds no manifest", "apply a manifest with at least one service")
     check_choice(classification, CLASSIFICATIONS, "classification")
     if ttl <= 0:
-        raise _invalid("ttl", f"{ttl} is not a positive number of seconds", "give a duration such as 7d")
+        raise invalid("ttl", f"{ttl} is not a positive number of seconds", "give a duration such as 7d")
     check_namespace(dep, manifests)
     if digest == dep.desired_digest:
         return Proposal(None, unchanged=True)
@@ -357,7 +259,7 @@ def accept(dep: Deployment, plan: Plan, classification: str, *, now: int, new_ve
                       f"{sum(1 for c in plan.changes if not c.get('compatible'))} breaking change(s): "
                       "an acknowledgement is required", "pass --acknowledgement TEXT saying why callers may break",
                       field="acknowledgement", exit_code=ExitCode.USAGE)
-    _require_enabled(dep, "accept plans")
+    require_enabled(dep, "accept plans")
     decided = replace(plan, state=ACCEPTED, decided_at=now, decided_by=actor.as_dict(),
                       decision_reason=ack or None)
     return _apply(dep, decided, now, new_version), decided
@@ -380,20 +282,6 @@ def set_disabled(dep: Deployment, disabled: bool, *, now: int, new_version: str)
     if dep.disabled == disabled:
         return None
     return replace(dep, disabled=disabled, version=new_version, updated_at=now)
-
-
-def decide_review(review: Review, decision: str, *, now: int, reason: str | None = None,
-                  actor: Actor | None = None) -> Review | None:
-    """Approve or reject a pending review. The same decision again is a no-op (None);
-    the other decision on a decided review is refused."""
-    check_choice(decision, ("approved", "rejected"), "decision")
-    if review.state == decision:
-        return None
-    if review.state != "pending":
-        raise Refusal("wrong_state", f"review {review.review_id} is already {review.state}",
-                      "a decided review cannot be reversed; revoke the device instead")
-    return replace(review, state=decision, decided_at=now, reason=(reason or "").strip() or None,
-                   decided_by=actor.as_dict() if actor else None)
 
 
 def _iso(epoch: int) -> str:

@@ -1,14 +1,12 @@
 """Device deployments in the authority's database: registration, activation, reviews, revocation.
 
-A thin layer over :class:`aster_authority.store.Store` (same engine, same tables, same
-one-transaction-with-compare-and-swap rule; decisions in :mod:`aster_authority.devices` and
-:func:`aster_authority.plans.decide_review`). Every write moves the deployment's revision,
-so an activation racing a revocation or a review decision is ordered: the loser's
-transaction is retried on fresh data.
+The device operations of a :class:`.store.Store` (same engine, same tables, same transactions;
+decisions in :mod:`aster_authority.domain.devices`). Every write moves the deployment's
+revision, so an activation racing a revocation or a review decision is ordered.
 
-A device's consumer credential is signed by the operator at provisioning, verified here
-like any upload (:meth:`Store._verify`) and stored under the subject ``device``;
-:meth:`Store.fetch` releases it only while the device is ``activated``.
+A device's consumer credential is signed by the operator at provisioning, verified here like
+any upload and stored under the subject ``device``; ``fetch`` releases it only while the
+device is ``activated``.
 """
 
 from __future__ import annotations
@@ -21,19 +19,20 @@ from typing import Any
 import sqlalchemy as sa
 from aster_core.errors import ExitCode, UsageError
 
-from . import devices, plans
-from .plans import Actor, Deployment, Refusal, Review
-from .store import (DEVICE, MAX_LIMIT, Store, _endpoint, _j, _page, challenges, check_page, credentials,
-                    instance_id_for, instances, revocations, reviews)
+from ..domain import devices
+from ..domain.credentials import DEVICE, canonical_json, device_attributes, instance_item
+from ..domain.errors import Refusal, check_choice, invalid
+from ..domain.ids import DEVICE as DEVICE_KIND
+from ..domain.ids import instance_id_for, new_ulid
+from ..domain.plans import Actor, Deployment, require_enabled
+from ..wire import DEFAULT_LIMIT, MAX_LIMIT
+from .credentials import CredentialStore
+from .database import check_page, endpoint, page
+from .tables import challenges, credentials, instances, review_of, revocations, reviews
 
 CHALLENGE_TTL = 120
 #: outstanding challenges one endpoint may hold (older ones are dropped)
 MAX_CHALLENGES = 4
-
-
-def _review(row: Any) -> Review:
-    return Review(row.review_id, row.deployment_id, row.instance_id, row.state, row.requested_at, row.decided_at,
-                  row.reason, json.loads(row.decided_by) if row.decided_by else None)
 
 
 def _device_view(row: Any, expires_at: int | None = None) -> dict[str, Any]:
@@ -44,14 +43,10 @@ def _device_view(row: Any, expires_at: int | None = None) -> dict[str, Any]:
             "credential_expires_at": expires_at}
 
 
-def _bad(field_name: str, message: str, hint: str) -> Refusal:
-    return Refusal("invalid", f"{field_name}: {message}", hint, field=field_name, exit_code=ExitCode.USAGE)
-
-
 class DeviceStore:
-    """The device operations of one :class:`Store`."""
+    """The device operations of one store."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: CredentialStore):
         self.store = store
 
     # -- provisioning (admin) ---------------------------------------------------------
@@ -60,52 +55,50 @@ class DeviceStore:
         s = self.store
 
         def tx(conn: sa.Connection) -> dict[str, Any]:
-            dep, _ = s._load(conn, deployment_id, plans.DEVICE)
-            plans._require_enabled(dep, "provision devices")
-            return {"deployment_id": deployment_id, "type": "policy", "attributes": s.device_attributes(dep),
-                    "expires_at": s._now() + s.policy.device_lifetime, "desired_version": dep.version,
+            dep, _ = s.load(conn, deployment_id, DEVICE_KIND)
+            require_enabled(dep, "provision devices")
+            return {"deployment_id": deployment_id, "type": "policy", "attributes": device_attributes(dep),
+                    "expires_at": s.now() + s.policy.device_lifetime, "desired_version": dep.version,
                     "root_pubkey": s.root_pubkey.hex(), "review_mode": dep.review_mode, "max_batch": MAX_LIMIT}
 
-        return s._read(tx)
+        return s.read(tx)
 
     def register(self, deployment_id: str, docs: Any, *, actor: Actor | None = None) -> dict[str, Any]:
         """Register a batch of devices, all or none: each ``{endpoint_id, activation_key (base64url),
         metadata, credential}``; every credential is verified before anything is written."""
-        from aster_trust.keys import parse_endpoint_id
-
         s = self.store
         if not isinstance(docs, list) or not 1 <= len(docs) <= MAX_LIMIT:
-            raise _bad("devices", f"give a list of 1 to {MAX_LIMIT} devices", "register in batches (the CLI does)")
+            raise invalid("devices", f"give a list of 1 to {MAX_LIMIT} devices", "register in batches (the CLI does)")
 
         def tx(conn: sa.Connection) -> dict[str, Any]:
-            dep, revision = s._load(conn, deployment_id, plans.DEVICE)
-            plans._require_enabled(dep, "provision devices")
-            now = s._now()
+            dep, revision = s.load(conn, deployment_id, DEVICE_KIND)
+            require_enabled(dep, "provision devices")
+            now = s.now()
             rows, verified, seen = [], [], set()
             for n, doc in enumerate(docs):
                 where = f"devices[{n}]"
                 if not isinstance(doc, dict):
-                    raise _bad(where, "not an object", "send {endpoint_id, activation_key, metadata, credential}")
-                endpoint = _endpoint(doc.get("endpoint_id"), parse_endpoint_id, f"{where}.endpoint_id")
+                    raise invalid(where, "not an object", "send {endpoint_id, activation_key, metadata, credential}")
+                device = endpoint(doc.get("endpoint_id"), f"{where}.endpoint_id")
                 try:
                     key = devices.unb64url(doc.get("activation_key", ""), f"{where}.activation_key", 32)
                 except UsageError as exc:
-                    raise _bad(f"{where}.activation_key", exc.message, "32 bytes, base64url") from None
+                    raise invalid(f"{where}.activation_key", exc.message, "32 bytes, base64url") from None
                 metadata = devices.check_metadata(doc.get("metadata", {}), f"{where}.metadata")
-                if endpoint in seen:
-                    raise _bad(f"{where}.endpoint_id", "listed twice", "register each device once")
-                seen.add(endpoint)
-                iid = instance_id_for(endpoint, plans.DEVICE)
-                item = {"subject": DEVICE, "id": iid, "endpoint_id": endpoint, "type": "policy",
-                        "attributes": s.device_attributes(dep), "expires_at": now + s.policy.device_lifetime}
-                cred, problem = s._verify(doc.get("credential"), item, now)
+                if device in seen:
+                    raise invalid(f"{where}.endpoint_id", "listed twice", "register each device once")
+                seen.add(device)
+                iid = instance_id_for(device, DEVICE_KIND)
+                item = instance_item(dep, iid, device, now, s.policy)
+                cred, problem = s.verify_credential(doc.get("credential"), item, now)
                 if problem:
                     raise Refusal("bad_credential", f"{where}.credential: {problem}",
                                   "sign it with the mesh root key for exactly what the template asked (the CLI "
                                   "does this)", field=f"{where}.credential", exit_code=ExitCode.DENIED)
-                rows.append(dict(instance_id=iid, deployment_id=deployment_id, kind=plans.DEVICE, endpoint_id=endpoint,
-                                 state=devices.REGISTERED, disabled=False, public_key=endpoint,
-                                 activation_key=key.hex(), metadata=_j(metadata), created_at=now, renewed_at=None))
+                rows.append(dict(instance_id=iid, deployment_id=deployment_id, kind=DEVICE_KIND, endpoint_id=device,
+                                 state=devices.REGISTERED, disabled=False, public_key=device,
+                                 activation_key=key.hex(), metadata=canonical_json(metadata), created_at=now,
+                                 renewed_at=None))
                 verified.append((item, cred))
             taken = conn.execute(sa.select(instances.c.instance_id, instances.c.deployment_id).where(
                 instances.c.instance_id.in_([r["instance_id"] for r in rows]))).first()
@@ -115,22 +108,22 @@ class DeviceStore:
                               f"deployment {taken.deployment_id}", "provision with a new root secret",
                               field=f"devices[{n}].endpoint_id")
             conn.execute(sa.insert(instances), rows)
-            s._store_credentials(conn, deployment_id, verified, now, actor)
-            s._swap(conn, dep, revision)
-            s._history(conn, deployment_id, actor, "provision", devices=len(rows))
+            s.store_credentials(conn, deployment_id, verified, now, actor)
+            s.bump(conn, dep, revision)
+            s.history(conn, deployment_id, actor, "provision", devices=len(rows))
             return {"deployment_id": deployment_id, "desired_version": dep.version,
                     "registered": [{"index": n, "instance_id": r["instance_id"], "endpoint_id": r["endpoint_id"],
                                     "expires_at": verified[n][1].expires_at} for n, r in enumerate(rows)]}
 
-        return s._write(tx)
+        return s.write(tx)
 
     # -- lists (admin) ------------------------------------------------------------------
     def instance_list(self, deployment_id: str, *, state: str | None = None, offset: int = 0,
-                      limit: int = 100) -> dict[str, Any]:
+                      limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
         return self._instances(deployment_id, state, devices.DEVICE_STATES, None, offset, limit)
 
     def activation_list(self, deployment_id: str, *, instance_id: str | None = None, state: str | None = None,
-                        offset: int = 0, limit: int = 100) -> dict[str, Any]:
+                        offset: int = 0, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
         return self._instances(deployment_id, state, devices.ACTIVATION_STATES, instance_id, offset, limit,
                                activations=True)
 
@@ -139,10 +132,10 @@ class DeviceStore:
         s = self.store
         offset, limit = check_page(offset, limit)
         if state:
-            plans.check_choice(state, states, "state")
+            check_choice(state, states, "state")
 
         def tx(conn: sa.Connection) -> dict[str, Any]:
-            s._load(conn, deployment_id, plans.DEVICE)
+            s.load(conn, deployment_id, DEVICE_KIND)
             i = instances.c
             q = sa.select(instances, credentials.c.expires_at).select_from(instances.outerjoin(
                 credentials, sa.and_(credentials.c.deployment_id == i.deployment_id,
@@ -158,15 +151,15 @@ class DeviceStore:
             elif activations:
                 q = q.where(i.state.in_(states))
             rows = conn.execute(q.order_by(i.instance_id).offset(offset).limit(limit + 1)).all()
-            return _page([_device_view(r, r.expires_at) for r in rows], offset, limit)
+            return page([_device_view(r, r.expires_at) for r in rows], offset, limit)
 
-        return s._read(tx)
+        return s.read(tx)
 
     def _instance(self, conn: sa.Connection, deployment_id: str, instance_id: Any) -> Any:
         if not isinstance(instance_id, str) or not instance_id:
-            raise _bad("instance_id", "is empty", "give a device instance id from `instances`")
+            raise invalid("instance_id", "is empty", "give a device instance id from `instances`")
         row = conn.execute(sa.select(instances).where(instances.c.instance_id == instance_id)).first()
-        if row is None or row.kind != plans.DEVICE:
+        if row is None or row.kind != DEVICE_KIND:
             raise Refusal("not_found", f"no device {instance_id}", f"list them with `aster dev {deployment_id} "
                           "instances`", field="instance_id", exit_code=ExitCode.NOT_FOUND)
         if row.deployment_id != deployment_id:
@@ -176,14 +169,14 @@ class DeviceStore:
         return row
 
     def review_list(self, deployment_id: str, *, instance_id: str | None = None, state: str | None = None,
-                    offset: int = 0, limit: int = 100) -> dict[str, Any]:
+                    offset: int = 0, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
         s = self.store
         offset, limit = check_page(offset, limit)
         if state:
-            plans.check_choice(state, plans.REVIEW_STATES, "state")
+            check_choice(state, devices.REVIEW_STATES, "state")
 
         def tx(conn: sa.Connection) -> dict[str, Any]:
-            s._load(conn, deployment_id, plans.DEVICE)
+            s.load(conn, deployment_id, DEVICE_KIND)
             q = sa.select(reviews, instances.c.metadata, instances.c.endpoint_id).select_from(reviews.outerjoin(
                 instances, instances.c.instance_id == reviews.c.instance_id)).where(
                 reviews.c.deployment_id == deployment_id)
@@ -193,76 +186,76 @@ class DeviceStore:
             if state:
                 q = q.where(reviews.c.state == state)
             rows = conn.execute(q.order_by(reviews.c.review_id).offset(offset).limit(limit + 1)).all()
-            return _page([{**_review(r).as_dict(), "endpoint_id": r.endpoint_id,
-                           "metadata": json.loads(r.metadata or "{}")} for r in rows], offset, limit)
+            return page([{**review_of(r).as_dict(), "endpoint_id": r.endpoint_id,
+                          "metadata": json.loads(r.metadata or "{}")} for r in rows], offset, limit)
 
-        return s._read(tx)
+        return s.read(tx)
 
     # -- decisions (admin, reviewers) -----------------------------------------------------
     def decide(self, deployment_id: str, review_id: Any, decision: str, *, actor: Actor,
                reason: str | None = None) -> dict[str, Any]:
         """Approve (the device is activated: its credential is released) or reject a review."""
         s = self.store
-        plans.check_choice(decision, ("approved", "rejected"), "decision")
+        check_choice(decision, devices.DECISIONS, "decision")
 
         def tx(conn: sa.Connection) -> dict[str, Any]:
-            dep, revision = s._load(conn, deployment_id, plans.DEVICE)
+            dep, revision = s.load(conn, deployment_id, DEVICE_KIND)
             if not isinstance(review_id, str) or not review_id:
-                raise _bad("review_id", "is empty", "give a review id from `reviews list`")
+                raise invalid("review_id", "is empty", "give a review id from `reviews list`")
             row = conn.execute(sa.select(reviews).where(reviews.c.review_id == review_id)).first()
             if row is None:
                 raise Refusal("not_found", f"no review {review_id}", f"list them with `aster dev {deployment_id} "
                               "reviews list`", field="review_id", exit_code=ExitCode.NOT_FOUND)
-            review = _review(row)
+            review = review_of(row)
             if review.deployment_id != deployment_id:
                 raise Refusal("other_deployment", f"review {review_id} does not belong to deployment {deployment_id}",
                               "list this deployment's reviews with `reviews list`", field="review_id",
                               exit_code=ExitCode.NOT_FOUND)
             inst = self._instance(conn, deployment_id, review.instance_id)
-            now = s._now()
-            decided = plans.decide_review(review, decision, now=now, reason=reason, actor=actor)
+            now = s.now()
+            decided = devices.decide_review(review, decision, now=now, reason=reason, actor=actor)
             if decided is None:
                 return {"review": review.as_dict(), "changed": False, "instance_state": inst.state}
             if decision == "approved" and inst.state == devices.REVOKED:
                 raise Refusal("revoked", f"device {inst.instance_id} is revoked: its review cannot be approved",
                               "reject the review; provision a new device", field="review_id")
-            s._swap(conn, dep, revision)
+            s.bump(conn, dep, revision)
             conn.execute(sa.update(reviews).where(reviews.c.review_id == review_id, reviews.c.state == "pending")
                          .values(state=decided.state, decided_at=now, reason=decided.reason,
-                                 decided_by=_j(decided.decided_by) if decided.decided_by else None))
+                                 decided_by=canonical_json(decided.decided_by) if decided.decided_by else None))
             state = inst.state
             if decision == "approved" and inst.state == devices.REGISTERED:
                 conn.execute(sa.update(instances).where(instances.c.instance_id == inst.instance_id)
                              .values(state=devices.ACTIVATED, activated_at=now))
                 state = devices.ACTIVATED
-            s._history(conn, deployment_id, actor, f"review_{decision}", review_id=review_id,
-                       instance_id=inst.instance_id)
+            s.history(conn, deployment_id, actor, f"review_{decision}", review_id=review_id,
+                      instance_id=inst.instance_id)
             return {"review": decided.as_dict(), "changed": True, "instance_state": state}
 
-        return s._write(tx)
+        return s.write(tx)
 
     def revoke(self, deployment_id: str, instance_id: Any, *, actor: Actor | None = None) -> dict[str, Any]:
         """Mark the device revoked: no more release or renewal, and its endpoint on the revocation list."""
         s = self.store
 
         def tx(conn: sa.Connection) -> dict[str, Any]:
-            dep, revision = s._load(conn, deployment_id, plans.DEVICE)
+            dep, revision = s.load(conn, deployment_id, DEVICE_KIND)
             inst = self._instance(conn, deployment_id, instance_id)
             if inst.state == devices.REVOKED:
                 return {**_device_view(inst), "changed": False}
-            now = s._now()
-            s._swap(conn, dep, revision)
+            now = s.now()
+            s.bump(conn, dep, revision)
             conn.execute(sa.update(instances).where(instances.c.instance_id == inst.instance_id)
                          .values(state=devices.REVOKED, revoked_at=now))
             conn.execute(sa.delete(revocations).where(revocations.c.deployment_id == deployment_id,
                                                       revocations.c.endpoint_id == inst.endpoint_id))
             conn.execute(sa.insert(revocations).values(deployment_id=deployment_id, endpoint_id=inst.endpoint_id,
                                                        reason="device activation revoked", revoked_at=now))
-            s._history(conn, deployment_id, actor, "revoke", instance_id=inst.instance_id, was=inst.state)
+            s.history(conn, deployment_id, actor, "revoke", instance_id=inst.instance_id, was=inst.state)
             row = conn.execute(sa.select(instances).where(instances.c.instance_id == inst.instance_id)).first()
             return {**_device_view(row), "changed": True, "previous_state": inst.state}
 
-        return s._write(tx)
+        return s.write(tx)
 
     # -- activation (node-facing: ``endpoint_id`` is the connection's proven peer) ----------
     def challenge(self, endpoint_id: str, deployment_id: str) -> dict[str, Any]:
@@ -270,9 +263,9 @@ class DeviceStore:
         s = self.store
 
         def tx(conn: sa.Connection) -> dict[str, Any]:
-            dep, _ = s._load(conn, deployment_id, plans.DEVICE)
+            dep, _ = s.load(conn, deployment_id, DEVICE_KIND)
             self._device_of(conn, dep, endpoint_id)
-            now = s._now()
+            now = s.now()
             c = challenges.c
             conn.execute(sa.delete(challenges).where(c.expires_at <= now))
             older = [r.challenge for r in conn.execute(sa.select(c.challenge).where(
@@ -284,11 +277,11 @@ class DeviceStore:
                                                       endpoint_id=endpoint_id, expires_at=now + CHALLENGE_TTL))
             return {"challenge": value, "expires_at": now + CHALLENGE_TTL, "deployment_id": deployment_id}
 
-        return s._write(tx)
+        return s.write(tx)
 
     def _device_of(self, conn: sa.Connection, dep: Deployment, endpoint_id: str) -> Any:
         row = conn.execute(sa.select(instances).where(
-            instances.c.instance_id == instance_id_for(endpoint_id, plans.DEVICE))).first()
+            instances.c.instance_id == instance_id_for(endpoint_id, DEVICE_KIND))).first()
         if row is None or row.deployment_id != dep.deployment_id:
             raise Refusal("not_found", f"this node ({endpoint_id[:16]}...) is not a device of {dep.ref}",
                           "activate with the bundle provisioned for this deployment", field="deployment_id",
@@ -301,9 +294,9 @@ class DeviceStore:
         s = self.store
 
         def tx(conn: sa.Connection) -> Any:
-            dep, revision = s._load(conn, deployment_id, plans.DEVICE)
+            dep, revision = s.load(conn, deployment_id, DEVICE_KIND)
             row = self._device_of(conn, dep, endpoint_id)
-            now = s._now()
+            now = s.now()
             c = challenges.c
             used = conn.execute(sa.delete(challenges).where(
                 c.challenge == (challenge if isinstance(challenge, str) else ""), c.endpoint_id == endpoint_id,
@@ -334,26 +327,26 @@ class DeviceStore:
             except Refusal as refusal:
                 return refusal
             result = {"deployment_id": deployment_id, "instance_id": row.instance_id, "endpoint_id": endpoint_id,
-                      "review_mode": dep.review_mode, "review": _review(open_review).as_dict() if open_review else None}
+                      "review_mode": dep.review_mode, "review": review_of(open_review).as_dict() if open_review else None}
             if outcome == devices.ACTIVATED:
                 if row.state != devices.ACTIVATED:
                     conn.execute(sa.update(instances).where(instances.c.instance_id == row.instance_id)
                                  .values(state=devices.ACTIVATED, activated_at=now))
-                    s._swap(conn, dep, revision)
-                    s._history(conn, deployment_id, None, "activate", instance_id=row.instance_id)
+                    s.bump(conn, dep, revision)
+                    s.history(conn, deployment_id, None, "activate", instance_id=row.instance_id)
                 return {**result, "state": devices.ACTIVATED, "changed": row.state != devices.ACTIVATED}
             if outcome == devices.OPEN_REVIEW:
-                review = Review(plans.new_ulid(now), deployment_id, row.instance_id, "pending", now)
+                review = devices.Review(new_ulid(now), deployment_id, row.instance_id, "pending", now)
                 conn.execute(sa.insert(reviews).values(review_id=review.review_id, deployment_id=deployment_id,
                                                        instance_id=row.instance_id, state="pending",
                                                        requested_at=now))
-                s._swap(conn, dep, revision)
-                s._history(conn, deployment_id, None, "review_requested", review_id=review.review_id,
-                           instance_id=row.instance_id)
+                s.bump(conn, dep, revision)
+                s.history(conn, deployment_id, None, "review_requested", review_id=review.review_id,
+                          instance_id=row.instance_id)
                 return {**result, "state": "pending", "review": review.as_dict(), "changed": True}
             return {**result, "state": "pending", "changed": False}
 
-        outcome = s._write(tx)
+        outcome = s.write(tx)
         if isinstance(outcome, Refusal):
             raise outcome
         return outcome

@@ -1,0 +1,183 @@
+"""What the authority's click modules share: the resource-first group, the kind and deployment
+a command runs on, connection, paging and signing options, and renderers used by more than
+one command. Imports nothing heavy (no runtime: ``--help`` of a command loads this module).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import click
+
+from aster_core.errors import AsterError, UsageError
+from aster_core.output import info, print_fields, print_table
+
+KIND_KEY = "aster_authority.kind"
+DEPLOYMENT_KEY = "aster_authority.deployment_id"
+
+
+def kind() -> str:
+    """The kind of deployment the running command is about: `aster svc` or `aster dev` (set by
+    :class:`ResourceGroup`), so one command serves both families."""
+    return click.get_current_context().meta.get(KIND_KEY, "service")
+
+
+def prefix() -> str:
+    """``svc`` or ``dev``: how the running command's family names a deployment (``svc/payments``)."""
+    from ..domain.ids import PREFIX
+
+    return PREFIX[kind()]
+
+
+def given_deployment() -> str:
+    """The deployment id the running command was given (``aster svc ID COMMAND``)."""
+    return click.get_current_context().meta[DEPLOYMENT_KEY]
+
+
+def ts(epoch: Any) -> str:
+    from aster_core.durations import iso_utc
+
+    return iso_utc(epoch) if isinstance(epoch, int) else ""
+
+
+# ── options ────────────────────────────────────────────────────────────────────────
+
+
+def conn_options(func: Callable) -> Callable:
+    func = click.option("--rcan", metavar="FILE",
+                        help="Admin credential (JSON or .aster-identity). Default: ASTER_AUTHORITY_CREDENTIAL, "
+                             "[authority] credential.")(func)
+    return click.option("--authority", "authority_addr", metavar="ADDR",
+                        help="The authority's address. Default: ASTER_AUTHORITY_ADDR, [authority] address.")(func)
+
+
+class _LimitOption(click.Option):
+    """``--limit``: its default and bound are the wire module's, read only when parsing or
+    showing help (that module brings the runtime, which loading a command must not)."""
+
+    def get_default(self, ctx: click.Context, call: bool = True) -> Any:
+        from ..wire import DEFAULT_LIMIT
+
+        return DEFAULT_LIMIT
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from ..wire import MAX_LIMIT
+
+        self.help = f"Rows per page (at most {MAX_LIMIT})."
+        return super().get_help_record(ctx)
+
+
+def paging(func: Callable) -> Callable:
+    func = click.option("--all", "all_pages", is_flag=True, help="Follow every page.")(func)
+    return click.option("--limit", cls=_LimitOption, type=int, show_default=True)(func)
+
+
+def signing_options(func: Callable) -> Callable:
+    func = click.option("--profile", metavar="NAME", help="Profile whose keyring root key signs.")(func)
+    return click.option("--root-key", "root_key", metavar="FILE", help="Root key pair file instead of the keyring.")(func)
+
+
+def open_authority(authority_addr: str | None, rcan: str | None) -> Any:
+    """A connection to the authority (``with open_authority(...) as auth:``)."""
+    from ..client.connection import Authority
+
+    return Authority.open(authority_addr, rcan)
+
+
+# ── rendering ──────────────────────────────────────────────────────────────────────
+
+
+def more(page: dict[str, Any]) -> None:
+    """Say there are more rows than this page shows."""
+    if page.get("next_offset") is not None:
+        from ..wire import MAX_LIMIT
+
+        info(f"(more rows: pass --all, or --limit N up to {MAX_LIMIT})")
+
+
+def render_deployment(d: dict[str, Any]) -> None:
+    rows = [("deployment", f"{prefix()}/{d['deployment_id']}"), ("version", d["version"])]
+    if "review_mode" in d:
+        rows.append(("review mode", d["review_mode"]))
+    else:
+        rows += [("namespaces", ", ".join(d.get("namespaces", []))), ("compatibility", d.get("compatibility"))]
+    rows += [("roles", ",".join(d["roles"]) or "(none)"), ("disabled", "yes" if d["disabled"] else "no"),
+             ("contract", ", ".join(d["desired_services"]) or "(none accepted yet)"),
+             ("digest", d["desired_digest"] or "-")]
+    for key in ("pending_plans", "stale_plans", "instances", "grants", "pending_reviews"):
+        if key in d:
+            rows.append((key.replace("_", " "), d[key]))
+    if d.get("devices"):
+        rows.append(("devices", ", ".join(f"{n} {state}" for state, n in sorted(d["devices"].items()))))
+    print_fields(rows)
+
+
+def render_changes(p: dict[str, Any]) -> None:
+    for c in p.get("changes", []):
+        where = ".".join(x for x in (c["service"], c.get("method"), c.get("field")) if x)
+        click.echo(f"  {'compatible' if c['compatible'] else 'BREAKING  '}  {where}: {c['detail']}")
+    for w in p.get("warnings", []):
+        click.echo(f"  warning: {w}")
+
+
+def render_reconcile(r: dict[str, Any]) -> None:
+    print_table(["subject", "id", "status", "action", "reason"],
+                [(i["subject"], i["id"][:24], i["status"], i["action"], i["reason"]) for i in r["items"]])
+    c = r["counts"]
+    click.echo(f"{prefix()}/{r['deployment_id']} at {r['desired_version']}: {c['current']} current, "
+               f"{c['pending']} pending, {c['failed']} failed")
+
+
+def meta_cells(m: dict[str, str], show_all: bool) -> list[str]:
+    """A device's metadata as table cells: name, serial, model (and, with ``show_all``, the rest)."""
+    from ..domain.devices import PROMOTED
+
+    cells = [m.get(k, "") for k in PROMOTED]
+    if show_all:
+        cells.append(", ".join(f"{k}={v}" for k, v in sorted(m.items()) if k not in PROMOTED))
+    return cells
+
+
+def exit_on_failed(r: dict[str, Any] | None) -> None:
+    """Exit 1 when the authority refused some of a reconcile's credentials."""
+    if r and r["counts"]["failed"]:
+        raise AsterError(f"{r['counts']['failed']} credential(s) were refused by the authority",
+                         "see the reasons above (or in --json), fix the root key or desired state and reconcile again")
+
+
+# ── resource-first groups ──────────────────────────────────────────────────────────
+
+
+class ResourceGroup(click.Group):
+    """``svc list`` is a command; any other first word is a deployment id followed by an action."""
+
+    def __init__(self, *args: Any, deployment: click.Group, kind: str = "service", **kw: Any):
+        super().__init__(*args, **kw)
+        self.deployment = deployment
+        self.kind = kind
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        ctx.meta[KIND_KEY] = self.kind
+        name = args[0] if args else ""
+        if name in self.commands or name.startswith("-"):
+            return super().resolve_command(ctx, args)
+        from ..domain.errors import Refusal
+        from ..domain.ids import check_deployment_id
+
+        try:
+            check_deployment_id(name)
+        except Refusal as exc:
+            raise UsageError(f"{name!r} is neither a command of `aster {self.name}` nor a deployment id",
+                             f"use `aster {self.name} list` or `aster {self.name} ID show`; " + (exc.hint or "")) \
+                from None
+        ctx.meta[DEPLOYMENT_KEY] = name
+        return name, self.deployment, args[1:]
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage(ctx.command_path, "list [OPTIONS] | ID COMMAND [ARGS]...")
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_commands(ctx, formatter)
+        rows = [(name, cmd.get_short_help_str(70)) for name, cmd in self.deployment.commands.items()]
+        with formatter.section(f"Commands on one deployment (aster {self.name} ID COMMAND)"):
+            formatter.write_dl(rows)

@@ -1,0 +1,37 @@
+"""Which authority to talk to and which credential to present, from the flags, the
+environment or config.toml. Imports nothing heavy (``aster doctor`` reads it first).
+
+Address: ``--authority ADDR`` > ``ASTER_AUTHORITY_ADDR`` > ``[authority] address``.
+Admin credential: ``--rcan FILE`` > ``ASTER_AUTHORITY_CREDENTIAL`` > ``[authority] credential``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from aster_core.errors import UsageError
+
+
+def setting(env: str, key: str) -> str | None:
+    """``env`` when set, else ``key`` of config.toml's ``[authority]`` table."""
+    value = os.environ.get(env, "").strip()
+    if value:
+        return value
+    from aster_core.profiles import read_config
+
+    table = read_config().get("authority", {})
+    value = table.get(key) if isinstance(table, dict) else None
+    return str(value).strip() if isinstance(value, str) and value.strip() else None
+
+
+def authority_address(explicit: str | None) -> str:
+    address = (explicit or "").strip() or setting("ASTER_AUTHORITY_ADDR", "address")
+    if not address:
+        raise UsageError("no authority address given",
+                         "pass --authority ADDR, set ASTER_AUTHORITY_ADDR, or set [authority] address in config.toml "
+                         "(the ticket `aster authority serve` prints)")
+    return address
+
+
+def admin_credential(explicit: str | None) -> str | None:
+    return (explicit or "").strip() or setting("ASTER_AUTHORITY_CREDENTIAL", "credential")

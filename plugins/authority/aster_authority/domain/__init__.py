@@ -1,0 +1,15 @@
+"""The authority's rules, pure: no storage, no network, no clock.
+
+- :mod:`.errors`: :class:`~.errors.Refusal` (what every rule raises) and the generic input checks;
+- :mod:`.ids`: ULIDs, instance ids, deployment ids, role names, namespace patterns;
+- :mod:`.plans`: deployments and the plan state machine (propose, accept, reject, disable);
+- :mod:`.classify`: a proposal's digest and its classification (update or migration);
+- :mod:`.devices`: device keys, bundles and proofs, the activation and review state machines;
+- :mod:`.grants`: what adding or removing a consumer's roles changes;
+- :mod:`.credentials`: the credential policy: what reconcile and provisioning must sign,
+  and whether an uploaded credential is exactly that.
+
+Every function takes the current values (``now`` in epoch seconds, fresh ids made by the
+caller) and returns new values or raises a Refusal. The server runs each call inside one
+transaction and writes what it returns, so what is decided here is what is committed.
+"""

@@ -1,0 +1,30 @@
+"""What the rules raise: :class:`Refusal` (a stable code, a message, a hint, the field at fault)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aster_core.errors import AsterError, ExitCode
+
+
+class Refusal(AsterError):
+    """A transition or an input the rules refuse. ``code`` is stable (tests, JSON); ``field``
+    names the input at fault, when one is; ``exit_code`` is the CLI's (and decides the RPC status)."""
+
+    def __init__(self, code: str, message: str, hint: str | None = None, *, field: str | None = None,
+                 exit_code: int = ExitCode.FAILED):
+        super().__init__(message, hint, exit_code=exit_code)
+        self.code = code
+        self.field = field
+
+
+def invalid(field_name: str, message: str, hint: str | None) -> Refusal:
+    """Bad input in ``field_name`` (exit 2, INVALID_ARGUMENT)."""
+    return Refusal("invalid", f"{field_name}: {message}", hint, field=field_name, exit_code=ExitCode.USAGE)
+
+
+def check_choice(value: Any, choices: tuple[str, ...], field_name: str) -> str:
+    if value not in choices:
+        raise invalid(field_name, f"{str(value)[:40]!r} is not one of {', '.join(choices)}",
+                      f"use one of: {', '.join(choices)}")
+    return value
