@@ -16,8 +16,9 @@ what ``importlib.metadata.entry_points(group=...)`` gives, found the same way:
   ``PKG-INFO``) headers as the email parser reads them.
 
 Where importlib.metadata raises (an entry-point line without ``=``, a file
-that is not UTF-8) the line or distribution is skipped instead, and zipped
-path entries and ``.egg`` folders are not searched.
+that is not UTF-8) the line or distribution is skipped instead. Zipped path
+entries, ``.egg`` folders and distributions that other finders on
+``sys.meta_path`` provide are not searched.
 ``tests/core/test_discovery.py`` builds real distributions and compares.
 """
 

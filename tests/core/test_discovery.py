@@ -1,19 +1,22 @@
 """The hand-written discovery and PEP 440 code agrees with importlib.metadata and packaging.
 
 Distributions are built as real metadata folders in tmp_path and read both ways:
-our ``find_plugins(path=...)`` against ``importlib.metadata.entry_points()`` with
-``sys.path`` set to the same folders, and ``version_satisfies`` against
-``packaging.specifiers.SpecifierSet.contains(..., prereleases=True)``.
+our ``find_plugins(path=...)`` against the standard library's
+``importlib.metadata.entry_points()`` with ``sys.path`` set to the same folders
+(in a fresh interpreter: once the ``importlib_metadata`` backport is imported, as
+test tools do, it replaces the standard library's finder in that process), and
+``version_satisfies`` against ``packaging.specifiers.SpecifierSet.contains(...,
+prereleases=True)``.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.metadata
 import itertools
+import json
 import os
 import re
 import site
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -53,11 +56,27 @@ def entry_points(*lines: str) -> str:
     return "[aster.plugins.v1]\n" + "".join(f"{line}\n" for line in lines)
 
 
-def reference_ranges(dist: importlib.metadata.Distribution) -> list[SpecifierSet] | None:
+#: Run with -I -S: the standard library alone, on exactly the folders given.
+READ_WITH_IMPORTLIB = """
+import importlib.metadata, json, sys
+sys.path[:] = json.loads(sys.argv[1])
+print(json.dumps([
+    {"name": ep.name, "value": ep.value, "folder": str(ep.dist.locate_file("")), "distribution": ep.dist.name,
+     "version": ep.dist.version, "requires": ep.dist.requires}
+    for ep in importlib.metadata.entry_points(group=sys.argv[2])]))
+"""
+
+
+def read_with_importlib(entries: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-I", "-S", "-c", READ_WITH_IMPORTLIB, json.dumps(entries), GROUP],
+                          capture_output=True, text=True, timeout=60)
+
+
+def reference_ranges(requires: list[str] | None) -> list[SpecifierSet] | None:
     """The aster-core ranges packaging reads from the requirements importlib.metadata gives
     (an extra's are left out); None when packaging rejects one of them."""
     ranges = []
-    for line in dist.requires or []:
+    for line in requires or []:
         try:
             req = Requirement(line)
         except InvalidRequirement:
@@ -70,30 +89,29 @@ def reference_ranges(dist: importlib.metadata.Distribution) -> list[SpecifierSet
     return ranges
 
 
-def compare(path: list[Path], monkeypatch, *, nameless: dict[str, str] | None = None) -> list:
+def compare(path: list[Path], *, nameless: dict[str, str] | None = None) -> list:
     """Assert both readings of ``path`` agree, entry point by entry point; returns ours."""
     entries = [str(p) for p in path]
     ours = find_plugins(GROUP, entries)
-    monkeypatch.setattr(sys, "path", entries)
-    importlib.invalidate_caches()
-    theirs = list(importlib.metadata.entry_points(group=GROUP))
+    result = read_with_importlib(entries)
+    assert result.returncode == 0, result.stderr
+    theirs = json.loads(result.stdout)
     key = lambda t: (t[0], t[1], t[3])  # noqa: E731
     assert sorted([(p.name, p.value, os.path.dirname(p.dist_path), p.version) for p in ours], key=key) == \
-        sorted([(ep.name, ep.value, str(ep.dist.locate_file("")), (ep.dist.version or "").strip()) for ep in theirs],
-               key=key)
+        sorted([(ep["name"], ep["value"], ep["folder"], (ep["version"] or "").strip()) for ep in theirs], key=key)
     for plugin in ours:
-        ep = next(e for e in theirs if (e.name, e.value) == (plugin.name, plugin.value)
-                  and str(e.dist.locate_file("")) == os.path.dirname(plugin.dist_path))
-        expected = ep.dist.name.strip() if ep.dist.name else (nameless or {})[plugin.name]
+        ep = next(e for e in theirs if (e["name"], e["value"], e["folder"]) ==
+                  (plugin.name, plugin.value, os.path.dirname(plugin.dist_path)))
+        expected = ep["distribution"].strip() if ep["distribution"] else (nameless or {})[plugin.name]
         assert plugin.distribution == expected, plugin
-        ranges = reference_ranges(ep.dist)
+        ranges = reference_ranges(ep["requires"])
         for host in HOSTS:
             want = ranges is not None and all(r.contains(host, prereleases=True) for r in ranges)
             assert version_satisfies(host, plugin.requires_core) is want, (plugin, host, ranges)
     return ours
 
 
-def test_metadata_as_importlib_reads_it(tmp_path, monkeypatch):
+def test_metadata_as_importlib_reads_it(tmp_path):
     root = tmp_path / "site"
     folder(root, "fam_a-1.0.dist-info", {
         "METADATA": metadata("fam-a", "1.0", "aster-core (>=0.1,<0.2)", "click>=8"),
@@ -134,14 +152,14 @@ def test_metadata_as_importlib_reads_it(tmp_path, monkeypatch):
         "entry_points.txt": entry_points("j = fam_j.plugin", "j2 = fam_j.other")})
     folder(root, "fam_k-1.0.dist-info", {"METADATA": metadata("fam-k", "1.0", "aster-core>=0.1,<=garbage"),
                                          "entry_points.txt": entry_points("k = fam_k.plugin")})
-    ours = compare([root], monkeypatch, nameless={"c": "fam_c"})
+    ours = compare([root], nameless={"c": "fam_c"})
     assert {p.name for p in ours} == {"a", "spaced", ";semi", "b", "c", "d", "e", "g", "h", "i", "j", "j2", "k"}
     by_name = {p.name: p for p in ours}
     assert by_name["d"].distribution == "fam-d" and by_name["d"].requires_core == ""
     assert by_name["h"].requires_core == "~=0.1.0"
 
 
-def test_two_versions_on_the_path_the_first_wins(tmp_path, monkeypatch):
+def test_two_versions_on_the_path_the_first_wins(tmp_path):
     new, old = tmp_path / "new", tmp_path / "old"
     folder(new, "fam_v-2.0.dist-info", {"METADATA": metadata("fam-v", "2.0", "aster-core>=0.1.0a1"),
                                         "entry_points.txt": entry_points("v = fam_v.new")})
@@ -154,18 +172,18 @@ def test_two_versions_on_the_path_the_first_wins(tmp_path, monkeypatch):
     old.joinpath("fam_w-9.egg-info").write_text(metadata("fam-w", "9"))
     folder(old, "fam_w-1.0.dist-info", {"METADATA": metadata("fam-w", "1.0"),
                                         "entry_points.txt": entry_points("w = fam_w.plugin")})
-    first = compare([new, old], monkeypatch)
+    first = compare([new, old])
     assert sorted((p.name, p.version) for p in first) == [("dashed", "0.5"), ("v", "2.0")]
-    second = compare([old, new], monkeypatch)
+    second = compare([old, new])
     assert sorted((p.name, p.version) for p in second) == [("dashed", "0.5"), ("gone", "1.0"), ("v", "1.0")]
 
 
-def test_two_versions_in_one_folder(tmp_path, monkeypatch):
+def test_two_versions_in_one_folder(tmp_path):
     root = tmp_path / "site"
     for version in ("1.0", "2.0", "3.0rc1"):
         folder(root, f"fam_z-{version}.dist-info", {"METADATA": metadata("fam-z", version),
                                                     "entry_points.txt": entry_points(f"z = fam_z.v{version[0]}")})
-    assert len(compare([root], monkeypatch)) == 1  # whichever the folder lists first, for both
+    assert len(compare([root])) == 1  # whichever the folder lists first, for both
 
 
 def test_editable_install_through_a_pth_file(tmp_path, monkeypatch):
@@ -182,9 +200,9 @@ def test_editable_install_through_a_pth_file(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "path", [])
     site.addsitedir(str(site_dir))
     assert sys.path == [str(site_dir), str(src)]
-    installed = compare([Path(p) for p in sys.path], monkeypatch)
+    installed = compare([Path(p) for p in sys.path])
     assert [(p.value, p.version) for p in installed] == [("fam_x.plugin", "0.1")]
-    from_source = compare([src, site_dir], monkeypatch)  # run from the source tree: its egg-info comes first
+    from_source = compare([src, site_dir])  # run from the source tree: its egg-info comes first
     assert [(p.value, p.version, p.requires_core) for p in from_source] == [
         ("fam_x.stale_plugin", "0.1.dev0", ">=0.1.0a1")]
 
@@ -226,25 +244,26 @@ def test_editable_install_through_a_finder(tmp_path, monkeypatch):
         monkeypatch.delitem(sys.modules, name, raising=False)
     site.addsitedir(str(site_dir))
     assert sys.path == [str(site_dir)]  # the source folder is reached through the finder only
-    (found,) = compare([site_dir], monkeypatch)
+    (found,) = compare([site_dir])
     module = load_target(found.value)
     assert module.MARK == "from the source folder" and module.__file__.startswith(str(src))
 
 
-def test_what_importlib_metadata_cannot_read_is_skipped(tmp_path, monkeypatch):
-    root = tmp_path / "site"
-    folder(root, "fam_u-1.0.dist-info", {"METADATA": metadata("fam-u", "1.0"),
-                                         "entry_points.txt": b"[aster.plugins.v1]\nu = fam_u.\xff\n"})
-    folder(root, "fam_n-1.0.dist-info", {"METADATA": metadata("fam-n", "1.0"),
-                                         "entry_points.txt": entry_points("n = fam_n.plugin", "no equals sign")})
-    folder(root, "fam_ok-1.0.dist-info", {"METADATA": metadata("fam-ok", "1.0"),
-                                          "entry_points.txt": entry_points("ok = fam_ok.plugin")})
-    ours = find_plugins(GROUP, [str(root)])
-    assert sorted(p.name for p in ours) == ["n", "ok"]  # the undecodable file skipped, the bad line too
-    monkeypatch.setattr(sys, "path", [str(root)])
-    importlib.invalidate_caches()
-    with pytest.raises((UnicodeDecodeError, TypeError, ValueError)):
-        list(importlib.metadata.entry_points(group=GROUP))
+def test_what_importlib_metadata_cannot_read_is_skipped(tmp_path):
+    """An undecodable entry_points.txt, or a line without ``=`` in our group, makes
+    importlib.metadata raise for the whole path; discovery skips that file or line only."""
+    undecodable, no_equals = tmp_path / "undecodable", tmp_path / "no-equals"
+    folder(undecodable, "fam_u-1.0.dist-info", {"METADATA": metadata("fam-u", "1.0"),
+                                                "entry_points.txt": b"[aster.plugins.v1]\nu = fam_u.\xff\n"})
+    folder(no_equals, "fam_n-1.0.dist-info", {"METADATA": metadata("fam-n", "1.0"),
+                                              "entry_points.txt": entry_points("n = fam_n.plugin", "no equals sign")})
+    folder(no_equals, "fam_ok-1.0.dist-info", {"METADATA": metadata("fam-ok", "1.0"),
+                                               "entry_points.txt": entry_points("ok = fam_ok.plugin")})
+    for where, error in ((undecodable, "UnicodeDecodeError"), (no_equals, "TypeError")):
+        result = read_with_importlib([str(where)])
+        assert result.returncode != 0 and error in result.stderr, result.stderr
+    assert find_plugins(GROUP, [str(undecodable)]) == []
+    assert sorted(p.name for p in find_plugins(GROUP, [str(no_equals)])) == ["n", "ok"]
 
 
 # -- PEP 440 -----------------------------------------------------------------------
