@@ -7,23 +7,19 @@ dead addresses on a stopwatch, corrupt credentials and non-terminal listings (is
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import time
-from pathlib import Path
 
 import jsonschema
 import mcp_types as types
 import pytest
 
-from aster_core.testing import aster_executable, assert_clean_error, run_aster
+from aster_core.testing import assert_clean_error, run_aster
 from tests.mcp.conftest import stdio_mcp
 from tests.mcp.faulty import LONG_NAME
+from tests.mcp.ts_sdk import call_tools
 from tests.support.aio import run
 from tests.support.mcp_stdio import RawMcp
 
-TS_DIR = Path(__file__).parent / "ts"
 SLACK = 2.5   # start-up + bounded close + exit beyond --connect-timeout (see tests/connect/test_adversarial.py)
 
 
@@ -104,22 +100,8 @@ ERROR_CALLS = [
 ]
 
 
-def _ts_outcomes(address: str, calls: list) -> dict:
-    if not shutil.which("node") or not shutil.which("npm"):
-        pytest.skip("node/npm are not installed: cannot run the TypeScript MCP SDK")
-    if not (TS_DIR / "node_modules/@modelcontextprotocol/sdk").exists():
-        done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=TS_DIR, capture_output=True,
-                              text=True, timeout=300)
-        assert done.returncode == 0, f"npm ci in {TS_DIR} failed: {done.stderr[-2000:]}"
-    done = subprocess.run(["node", str(TS_DIR / "call_tools.mjs"), aster_executable(),
-                           json.dumps(["mcp", address]), json.dumps(calls)],
-                          capture_output=True, text=True, timeout=120, env=dict(os.environ))
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def test_the_typescript_sdk_reads_streaming_tools_errors(faulty):
-    outcomes = _ts_outcomes(faulty.address, ERROR_CALLS)["outcomes"]
+    outcomes = call_tools(faulty.address, ERROR_CALLS)["outcomes"]
     for (name, _), outcome in zip(ERROR_CALLS, outcomes):
         # before: "Structured content does not match the tool's output schema" was thrown instead
         assert outcome["ok"], (name, outcome)

@@ -12,22 +12,18 @@ accepted, no mismatch logged.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
-from pathlib import Path
 
 import anyio
 import pytest
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
-from aster_core.testing import aster_executable
 from aster_mcp.handshake import HANDSHAKE_VERSIONS, duplicate_verdict, early_answer
 from tests.mcp.conftest import stdio_mcp
+from tests.mcp.ts_sdk import ts_script
 from tests.support.aio import run
 from tests.support.mcp_stdio import RawMcp
 
-TS_DIR = Path(__file__).parent / "ts"
 CLIENT = {"name": "c", "version": "1"}
 
 
@@ -222,16 +218,8 @@ def test_the_python_sdk_client_in_legacy_mode(open_server):
 
 @pytest.mark.parametrize("version", ["2024-11-05", "2025-06-18", "2025-11-25"])
 def test_the_typescript_sdk_client_offering_an_older_version(open_server, version):
-    if not (TS_DIR / "node_modules/@modelcontextprotocol/sdk").exists():
-        done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=TS_DIR, capture_output=True,
-                              text=True, timeout=300)
-        assert done.returncode == 0, f"npm ci in {TS_DIR} failed: {done.stderr[-2000:]}"
-    done = subprocess.run(["node", str(TS_DIR / "old_version.mjs"), aster_executable(),
-                           json.dumps(["mcp", open_server.address]), version, "EchoService.echo",
-                           json.dumps({"text": "hi", "times": 2})],
-                          capture_output=True, text=True, timeout=120, env=dict(os.environ))
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    out = ts_script("old_version.mjs", json.dumps(["mcp", open_server.address]), version, "EchoService.echo",
+                    json.dumps({"text": "hi", "times": 2}))
     line = init_line(params(version, client={"name": "aster-ts-old-client", "version": "0.9.0"}))
     assert out["initialize"] == json.loads(sdk_answer(line))["result"]
     assert out["initialize"]["protocolVersion"] == version

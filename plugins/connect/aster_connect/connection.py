@@ -252,18 +252,25 @@ async def _with_timeout(source: AsyncIterator[Any], timeout: float | None) -> As
 
     Every call's responses pass through here; the deadline and the closing of the
     source (``aclose`` in ``finally``) are kept together in this one function.
+
+    The source is stepped in the caller's own task, under ``asyncio.timeout_at``,
+    never in a task of its own (``wait_for``): a caller cancelled again while
+    that task winds down (anyio cancel scopes, and so the MCP SDK, cancel on every
+    await) would leave it running, and ``aclose`` would then fail with
+    "asynchronous generator is already running", a RuntimeError in place of the
+    cancellation. In one task, cancelling the caller ends the call and nothing else.
     """
     loop = asyncio.get_running_loop()
     end = None if not timeout else loop.time() + timeout
     iterator = source.__aiter__()
     try:
         while True:
-            remaining = None if end is None else max(end - loop.time(), 0.001)
             try:
-                item = await asyncio.wait_for(iterator.__anext__(), remaining)
+                async with asyncio.timeout_at(end):
+                    item = await iterator.__anext__()
             except StopAsyncIteration:
                 return
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise CallUnavailable("DEADLINE_EXCEEDED", f"no complete answer within {timeout:g}s",
                                       "Raise --timeout, or check that the method finishes.") from None
             yield item

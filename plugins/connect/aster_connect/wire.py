@@ -115,13 +115,16 @@ def _failure(task: "asyncio.Future[None]") -> BaseException | None:
 
 async def _settle(writer: "asyncio.Future[None]") -> None:
     """Stop the request writer if it still runs and wait for it; the answer (or its
-    error) is what counts, so its own outcome is dropped."""
+    error) is what counts, so its own outcome is dropped.
+
+    Waiting with ``asyncio.wait`` (which never raises the writer's outcome) keeps
+    a cancellation of the caller's own task apart from the writer's: the caller's
+    propagates, the writer's is dropped.
+    """
     if not writer.done():
         writer.cancel()
-    try:
-        await writer
-    except (asyncio.CancelledError, Exception):
-        pass
+    await asyncio.wait({writer})
+    _failure(writer)  # retrieved, so asyncio does not log it as never retrieved
 
 
 async def _next_frame(recv: Any, writer: "asyncio.Future[None]") -> tuple[bytes, int]:
@@ -132,12 +135,15 @@ async def _next_frame(recv: Any, writer: "asyncio.Future[None]") -> tuple[bytes,
             raise failure
         return await _read(recv)
     reading = asyncio.ensure_future(_read(recv))
-    await asyncio.wait({reading, writer}, return_when=asyncio.FIRST_COMPLETED)
-    failure = _failure(writer)
-    if not reading.done() and failure is not None:
-        reading.cancel()
-        raise failure
-    return await reading
+    try:
+        await asyncio.wait({reading, writer}, return_when=asyncio.FIRST_COMPLETED)
+        failure = _failure(writer)
+        if not reading.done() and failure is not None:
+            raise failure
+        return await reading
+    finally:
+        if not reading.done():  # the caller stopped (cancelled) or the writer failed: no reader left behind
+            reading.cancel()
 
 
 async def shared_call(conn: Any, service: str, version: int, method: str,

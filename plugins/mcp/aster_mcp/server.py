@@ -123,7 +123,14 @@ class Bridge:
         self.sessions = sessions
 
     async def run(self, tool: ToolSpec, plan: CallPlan, session_key: Hashable | None) -> Any:
-        """The call's JSON result; raises ``aster_connect`` CallErrors as they come."""
+        """The call's JSON result; raises ``aster_connect`` CallErrors as they come.
+
+        Only a failed transport (UNAVAILABLE: aster_connect maps every failure of
+        the connection itself to it) gives the link up; the next call dials again,
+        which costs one admission (~35 ms on loopback) and every MCP session's
+        Aster session. A cancelled call (the agent gave up on it) and any other
+        error end that call alone: the connection and the sessions on it stay.
+        """
         from aster_connect.errors import CallError
 
         conn = await self.link.connection()
@@ -132,11 +139,6 @@ class Bridge:
         except CallError as exc:
             if exc.status == "UNAVAILABLE":
                 await self.link.broken(conn)
-            raise
-        except Exception:
-            # Not a status the peer answered: the transport itself failed. Dialing
-            # again costs one admission (~35 ms on loopback), so start afresh.
-            await self.link.broken(conn)
             raise
 
     async def _run(self, conn: Any, tool: ToolSpec, plan: CallPlan, session_key: Hashable | None) -> Any:
