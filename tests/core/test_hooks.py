@@ -13,19 +13,23 @@ import pytest
 
 from aster_core.host import PluginHost
 from aster_core.testing import run_aster
+from tests.support.shared import made_once
 
 HOOK_FIXTURES = Path(__file__).parent / "fixture_plugins" / "hooks"
 FAILING = "raising,badwrapper,badcommands"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def hook_site(tmp_path_factory) -> Path:
-    """The hook fixture families installed with pip (entry points and all) into one folder."""
-    target = tmp_path_factory.mktemp("hook-plugins-site")
+    """The hook fixture families installed with pip (entry points and all) into one folder,
+    once for all pytest-xdist workers."""
     projects = sorted(str(p) for p in HOOK_FIXTURES.iterdir() if (p / "pyproject.toml").exists())
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--target", str(target), *projects], check=True, capture_output=True, timeout=300)
-    return target
+
+    def install(target: Path) -> None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                        "--target", str(target), *projects], check=True, capture_output=True, timeout=300)
+
+    return made_once(tmp_path_factory, "hook-plugins-site", install)
 
 
 @pytest.fixture
