@@ -177,8 +177,11 @@ class PluginHost:
         else:
             claims = {}
             for rec in candidates:
-                ident = plugincache.entry_id(rec.path, rec.entry_point, rec.value)
-                rec.hooks, rec.unknown_hooks, commands = declared[ident]
+                got = declared[plugincache.entry_id(rec.path, rec.entry_point, rec.value)]
+                if isinstance(got, str):  # failed last time, and its import still fails
+                    self._fail(rec, got)
+                    continue
+                rec.hooks, rec.unknown_hooks, commands = got
                 for command in commands:
                     claims.setdefault(command[0], []).append((rec, command))
         self._settle_names(claims)
@@ -186,14 +189,24 @@ class PluginHost:
             self.pm  # validate every family with pluggy now
 
     def _cached_declarations(self) -> dict | None:
-        """What the plugin cache says each family that will load declared; None when any is missing or stale."""
+        """What the plugin cache says each family that will load declared; None when any is missing
+        or stale. A family that failed last time is imported again: its import error if it still
+        fails, None (load everything for real) if it now imports."""
         from . import plugincache
+        from .loading import load_target
 
-        declared = {}
+        declared: dict[tuple, Any] = {}
         for plugin, admits in self._found:
             if admits and self._selected(plugin):
                 ident = plugincache.entry_id(plugin.dist_path, plugin.name, plugin.value)
                 got = plugincache.declared(self._cached, ident, plugin.dist_path)
+                if got == plugincache.FAILED:
+                    try:
+                        load_target(plugin.value)
+                    except Exception as exc:  # still broken: report it as a cold start would
+                        got = _one_line(f"{type(exc).__name__}: {exc}")
+                    else:
+                        got = None
                 if got is None:
                     return None
                 declared[ident] = got
@@ -228,8 +241,9 @@ class PluginHost:
         found = tuple((*plugin, admits) for plugin, admits in self._found)
         entries = {
             plugincache.entry_id(rec.path, rec.entry_point, rec.value): plugincache.make_entry(
-                rec.path, getattr(rec.module, "__file__", None), rec.hooks, rec.unknown_hooks, declared[rec])
-            for rec in candidates if rec.status != "failed"}
+                rec.path, getattr(rec.module, "__file__", None), rec.hooks, rec.unknown_hooks,
+                None if rec.status == "failed" else declared[rec])
+            for rec in candidates}
         cached = self._cached
         if cached is None or cached.found != found or any(cached.entries.get(i) != e for i, e in entries.items()):
             plugincache.write(self._cache_key, found, entries)

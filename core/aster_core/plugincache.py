@@ -20,9 +20,10 @@ and uses it instead of that work only while nothing it depends on has changed:
 What it holds: every entry point discovery found in our group with whether its
 ``aster-core`` range admits this host, and per family the commands
 ``aster_commands`` returned, the hooks its plugin module implements and the
-``aster_*`` names that match none. Only families that loaded cleanly get an
-entry; one that failed is loaded (and reported) again on every run, and a
-start the cache cannot fully answer discovers and loads everything afresh.
+``aster_*`` names that match none. A family that failed is only marked so:
+every start imports its plugin module again (and reports it again while it
+fails; once it imports, everything is loaded afresh). A start the cache cannot
+fully answer discovers and loads everything afresh.
 Every other hook still runs through pluggy when a command asks for it. A
 missing, corrupt or unreadable cache is ignored and rewritten; failing to write
 it is silent. Deleting the file is always safe.
@@ -44,8 +45,10 @@ MAX_ENVIRONMENTS = 8
 _HOOKSPECS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hookspecs.py")
 _FAMILY_FILES = ("entry_points.txt", "METADATA", "PKG-INFO", "RECORD")
 
-#: One family's entry: (stamp, plugin module file, hooks, unknown hooks, ((name, help, target), ...)).
+#: One family's entry: (stamp, plugin module file, hooks, unknown hooks, ((name, help, target), ...) or FAILED).
 Entry = tuple
+#: What an entry holds instead of commands for a family that failed to load.
+FAILED = "failed"
 
 
 class Snapshot:
@@ -89,8 +92,10 @@ def entry_id(dist_path: str, entry_point: str, value: str) -> tuple[str, str, st
 
 
 def make_entry(dist_path: str, module_file: str | None, hooks: list[str], unknown_hooks: list[str],
-               commands: list[tuple[str, str, str]]) -> Entry:
-    return family_stamp(dist_path, module_file), module_file, tuple(hooks), tuple(unknown_hooks), tuple(commands)
+               commands: list[tuple[str, str, str]] | None) -> Entry:
+    """One family's entry; ``commands`` None for a family that failed to load."""
+    return (family_stamp(dist_path, module_file), module_file, tuple(hooks), tuple(unknown_hooks),
+            FAILED if commands is None else tuple(commands))
 
 
 def _environment() -> tuple:
@@ -133,12 +138,14 @@ def read(key: tuple) -> Snapshot | None:
     return None
 
 
-def declared(snapshot: Snapshot, ident: tuple, dist_path: str) -> tuple[list[str], list[str], list[tuple]] | None:
-    """(hooks, unknown hooks, commands) cached for one family, None when missing or stale."""
+def declared(snapshot: Snapshot, ident: tuple, dist_path: str) -> tuple[list[str], list[str], list[tuple]] | str | None:
+    """(hooks, unknown hooks, commands) cached for one family, :data:`FAILED`, or None when missing or stale."""
     try:
         stamp, module_file, hooks, unknown, commands = snapshot.entries[ident]
         if stamp != family_stamp(dist_path, module_file):
             return None
+        if commands == FAILED:
+            return FAILED
         names = [*hooks, *unknown] + [part for command in commands for part in command]
         if not all(isinstance(name, str) for name in names) or any(len(c) != 3 for c in commands):
             return None

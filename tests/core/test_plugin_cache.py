@@ -189,6 +189,26 @@ def test_reinstalling_the_same_version_with_a_new_entry_point_is_seen(layout):
     assert help_rows(env)["aster_tmpfam"] == "Help."
 
 
+def test_a_broken_family_is_retried_on_every_start_while_the_rest_stays_cached(layout):
+    site, src, env = layout
+    write_family(site, src, "aster_tmpfam", "0.1", "Help once fixed.")
+    module = src / "aster_tmpfam" / "plugin.py"
+    fixed = module.read_text()
+    module.write_text("raise ImportError('No module named a_missing_dependency')\n")
+    for _ in range(2):  # loaded for real, then from the cache: the same single line each time
+        result = run_aster(["--help"], env=env)
+        lines = result.stderr.splitlines()
+        assert result.returncode == 0 and "  hello " in result.stdout and len(lines) == 1, result.stderr
+        assert "aster-tmpfam 0.1" in lines[0] and "a_missing_dependency" in lines[0]
+    run_env = {**os.environ, **env}
+    imported_modules("--help", env=run_env)
+    assert plugin_modules(imported_modules("--help", env=run_env)) == []  # only the broken one is tried again
+    broken = run_aster(["aster_tmpfam"], env=env)
+    assert broken.returncode == 5 and "is failed: ImportError" in broken.stderr
+    module.write_text(fixed)
+    assert help_rows(env)["aster_tmpfam"] == "Help once fixed."
+
+
 def test_switches_behave_the_same_with_a_warm_cache(aster_env):
     assert "  hello " in run_aster(["--help"]).stdout
     assert cache_path(aster_env).is_file()
