@@ -146,7 +146,7 @@ def test_a_0001_database_upgrades_to_0002(database_url):
             conn.execute(sa.text("INSERT INTO authority_instances (instance_id, deployment_id, kind, endpoint_id, "
                                  "state, disabled, metadata, created_at) VALUES ('svc_x', 'p', 'service', 'ab', "
                                  "'active', false, '{}', 1)"))
-        assert storage.upgrade(engine, MIGRATIONS) == "auth0002"
+        assert storage.upgrade(engine, MIGRATIONS, "auth0002") == "auth0002"
         with engine.connect() as conn:
             row = conn.execute(sa.text("SELECT instance_id, activated_at, revoked_at FROM authority_instances")).one()
             assert tuple(row) == ("svc_x", None, None)

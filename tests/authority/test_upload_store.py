@@ -58,8 +58,8 @@ def test_a_credential_twice_in_one_batch_is_stored_once(deployment):
 
 def test_concurrent_uploads_queue_and_all_are_stored(deployment, monkeypatch):
     st, root = deployment
-    lost_swaps = []  # a compare-and-swap that lost to another upload means redoing the transaction
-    real_swap = Store.bump
+    lost_swaps = []  # a transaction that failed against another upload (and would have to be redone)
+    real_swap = Store.write
 
     def counting_swap(self, *args, **kw):
         try:
@@ -68,7 +68,7 @@ def test_concurrent_uploads_queue_and_all_are_stored(deployment, monkeypatch):
             lost_swaps.append(exc)
             raise
 
-    monkeypatch.setattr(Store, "bump", counting_swap)
+    monkeypatch.setattr(Store, "write", counting_swap)
     docs = signed(st, root)
     batches = [docs[n:n + 4] for n in range(0, len(docs), 4)]  # 10 uploads at once
     with concurrent.futures.ThreadPoolExecutor(len(batches)) as pool:

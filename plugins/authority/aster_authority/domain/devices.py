@@ -146,7 +146,7 @@ def check_metadata(metadata: Any, field_name: str = "metadata") -> dict[str, str
     for key, value in metadata.items():
         if not isinstance(key, str) or not _META_KEY.match(key):
             raise Refusal("invalid", f"{field_name}: {str(key)[:40]!r} is not a metadata key",
-                          "use letters, digits, '.', '_' or '-' (at most 64)", field=f"{field_name}.{key}",
+                          "use letters, digits, '.', '_' or '-' (at most 64)", field=field_name,
                           exit_code=ExitCode.USAGE)
         if not isinstance(value, str) or len(value) > MAX_META_VALUE:
             raise Refusal("invalid", f"{field_name}.{key}: give a string of at most {MAX_META_VALUE} characters",

@@ -8,8 +8,14 @@ from aster_core.errors import AsterError, ExitCode
 
 
 class Refusal(AsterError):
-    """A transition or an input the rules refuse. ``code`` is stable (tests, JSON); ``field``
-    names the input at fault, when one is; ``exit_code`` is the CLI's (and decides the RPC status)."""
+    """A transition or an input the rules refuse: one refusal type for the rules, the store and
+    the commands. ``code`` is stable (tests, JSON); ``exit_code`` is the CLI's; ``field`` names
+    the input at fault, and only where the message starts with it (``"limit: ..."``), so the
+    error text names it once.
+
+    Pure, so the client can raise it too: the server maps it, as any ``AsterError``, through
+    ``aster_server.request`` (the status follows the exit code: 2 INVALID_ARGUMENT,
+    3 PERMISSION_DENIED, 4 NOT_FOUND, others FAILED_PRECONDITION)."""
 
     def __init__(self, code: str, message: str, hint: str | None = None, *, field: str | None = None,
                  exit_code: int = ExitCode.FAILED):

@@ -213,7 +213,7 @@ def check_owner(plan: Plan, deployment_id: str, what: str = "plan") -> None:
     if plan.deployment_id != deployment_id:
         raise Refusal("other_deployment", f"{what} {plan.plan_id} does not belong to deployment {deployment_id}",
                       f"list this deployment's plans with `plan list`; that {what} belongs to another deployment",
-                      field="plan_id", exit_code=ExitCode.NOT_FOUND)
+                      exit_code=ExitCode.NOT_FOUND)
 
 
 def _require_pending(dep: Deployment, plan: Plan, now: int, doing: str) -> None:
@@ -241,7 +241,7 @@ def accept(dep: Deployment, plan: Plan, classification: str, *, now: int, new_ve
     if expected_version is not None and expected_version != dep.version:
         raise Refusal("version_changed", f"desired version changed: {dep.ref} is at {dep.version}, "
                       f"not {expected_version}", "show the authority again (`authority show`) and decide on what "
-                      "is current", field="expected_version")
+                      "is current")
     if plan.stale(dep):
         raise Refusal("stale", f"plan {plan.plan_id} is stale: desired version changed from {plan.base_version} "
                       f"(when it was made) to {dep.version}",
@@ -250,15 +250,16 @@ def accept(dep: Deployment, plan: Plan, classification: str, *, now: int, new_ve
     if plan.classification != classification:
         other = "accept-migration PLAN --acknowledgement TEXT" if plan.classification == MIGRATION else \
             "accept-update PLAN"
-        raise Refusal("classification", f"plan {plan.plan_id} is {'a migration' if plan.classification == MIGRATION else 'an update'}, "
-                      f"not {'a migration' if classification == MIGRATION else 'an update'}: {cmd} refuses it",
-                      f"use `authority {other}`", field="classification")
+        kind_of = {MIGRATION: "a migration", UPDATE: "an update"}
+        raise Refusal("classification", f"plan {plan.plan_id} is {kind_of[plan.classification]}, "
+                      f"not {kind_of[classification]}: {cmd} refuses it",
+                      f"use `authority {other}`")
     ack = (acknowledgement or "").strip()
     if classification == MIGRATION and not ack:
         raise Refusal("acknowledgement", f"plan {plan.plan_id} is a migration with "
                       f"{sum(1 for c in plan.changes if not c.get('compatible'))} breaking change(s): "
                       "an acknowledgement is required", "pass --acknowledgement TEXT saying why callers may break",
-                      field="acknowledgement", exit_code=ExitCode.USAGE)
+                      exit_code=ExitCode.USAGE)
     require_enabled(dep, "accept plans")
     decided = replace(plan, state=ACCEPTED, decided_at=now, decided_by=actor.as_dict(),
                       decision_reason=ack or None)

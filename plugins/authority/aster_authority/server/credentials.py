@@ -21,7 +21,7 @@ from ..domain.errors import Refusal
 from ..domain.ids import PREFIX, instance_id_for
 from ..domain.plans import Actor, Deployment
 from ..wire import DEFAULT_LIMIT, MAX_LIMIT
-from .database import Database, check_page, endpoint, page
+from .database import Database, endpoint, listing, page_of
 from .tables import credentials, grants, instances, revocations
 
 
@@ -54,11 +54,11 @@ class CredentialStore(Database):
 
     def desired(self, kind: str, deployment_id: str, *, desired_version: str | None = None) -> dict[str, Any]:
         def tx(conn: sa.Connection) -> dict[str, Any]:
-            dep, _ = self.load(conn, deployment_id, kind)
+            dep = self.load(conn, deployment_id, kind)
             if desired_version is not None and desired_version != dep.version:
                 raise Refusal("version_changed", f"desired version changed: {dep.ref} is at {dep.version}, not "
                               f"{desired_version}", "reconcile the current version (drop --desired-version) "
-                              "or review what changed", field="desired_version")
+                              "or review what changed")
             items = self.desired_items(conn, dep, self.now())
             return {"deployment_id": deployment_id, "desired_version": dep.version, "items": items,
                     "root_pubkey": self.root_pubkey.hex()}
@@ -110,7 +110,7 @@ class CredentialStore(Database):
             keys.append((endpoint_id, (str(endpoint_id).lower(), ctype)))
 
         def tx(conn: sa.Connection) -> dict[str, Any]:
-            dep, revision = self.load(conn, deployment_id, kind, lock=True)  # uploads in flight queue here
+            dep = self.lock(conn, deployment_id, kind)  # uploads in flight queue here
             endpoints = sorted({key[0] for _, key in keys})
             desired = self.desired_items(conn, dep, now, endpoints, status=False)
             by_key = {(i["endpoint_id"], i["type"]): i for i in desired}
@@ -133,7 +133,6 @@ class CredentialStore(Database):
                 results.append({**entry, "status": "current", "expires_at": cred.expires_at})
             self.store_credentials(conn, deployment_id, verified, now, actor)
             if any(r["status"] == "current" for r in results):
-                self.bump(conn, dep, revision)
                 self.history(conn, deployment_id, actor, "credentials",
                              stored=sum(r["status"] == "current" for r in results),
                              failed=sum(r["status"] == "failed" for r in results))
@@ -147,7 +146,7 @@ class CredentialStore(Database):
         endpoint_id = endpoint(endpoint_id)
 
         def tx(conn: sa.Connection) -> dict[str, Any]:
-            dep, _ = self.load(conn, deployment_id, kind)
+            dep = self.load(conn, deployment_id, kind)
             self.check_provisionable(conn, dep, endpoint_id)
             return {"instance_id": instance_id_for(endpoint_id, kind), "endpoint_id": endpoint_id,
                     "type": "producer", "attributes": policy.producer_attributes(dep),
@@ -168,15 +167,14 @@ class CredentialStore(Database):
             instances.c.instance_id == instance_id_for(endpoint_id, dep.kind))).first()
         if row is not None:
             raise Refusal("exists", f"endpoint {endpoint_id[:16]}... is already instance {row.instance_id} of "
-                          f"deployment {row.deployment_id}", "provision with a new key (omit --instance-seed)",
-                          field="endpoint_id")
+                          f"deployment {row.deployment_id}", "provision with a new key (omit --instance-seed)")
 
     def provision(self, kind: str, deployment_id: str, endpoint_id: str, doc: Any, *,
                   actor: Actor | None = None) -> dict[str, Any]:
         endpoint_id = endpoint(endpoint_id)
 
         def tx(conn: sa.Connection) -> dict[str, Any]:
-            dep, revision = self.load(conn, deployment_id, kind)
+            dep = self.lock(conn, deployment_id, kind)
             self.check_provisionable(conn, dep, endpoint_id)
             now = self.now()
             iid = instance_id_for(endpoint_id, kind)
@@ -193,7 +191,6 @@ class CredentialStore(Database):
             conn.execute(sa.delete(revocations).where(revocations.c.deployment_id == deployment_id,
                                                       revocations.c.endpoint_id == endpoint_id))
             self.store_credentials(conn, deployment_id, [(item, cred)], now, actor)
-            self.bump(conn, dep, revision)
             self.history(conn, deployment_id, actor, "provision", instance_id=iid)
             return {"instance_id": iid, "endpoint_id": endpoint_id, "deployment_id": deployment_id,
                     "expires_at": cred.expires_at, "desired_version": dep.version}
@@ -202,7 +199,7 @@ class CredentialStore(Database):
 
     def instance_list(self, kind: str, deployment_id: str, *, include_disabled: bool = False, offset: int = 0,
                       limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
-        offset, limit = check_page(offset, limit)
+        page = page_of(offset, limit)
 
         def tx(conn: sa.Connection) -> dict[str, Any]:
             self.load(conn, deployment_id, kind)
@@ -213,10 +210,10 @@ class CredentialStore(Database):
                 instances.c.deployment_id == deployment_id)
             if not include_disabled:
                 q = q.where(instances.c.disabled.is_(False))
-            rows = conn.execute(q.order_by(instances.c.instance_id).offset(offset).limit(limit + 1)).all()
-            return page([{"instance_id": r.instance_id, "endpoint_id": r.endpoint_id, "state": r.state,
-                          "disabled": bool(r.disabled), "created_at": r.created_at, "renewed_at": r.renewed_at,
-                          "credential_expires_at": r.expires_at} for r in rows], offset, limit)
+            rows = conn.execute(q.order_by(instances.c.instance_id).offset(page.offset).limit(page.fetch)).all()
+            return listing(page, [{"instance_id": r.instance_id, "endpoint_id": r.endpoint_id, "state": r.state,
+                                   "disabled": bool(r.disabled), "created_at": r.created_at,
+                                   "renewed_at": r.renewed_at, "credential_expires_at": r.expires_at} for r in rows])
 
         return self.read(tx)
 

@@ -2,41 +2,37 @@
 every store operation is built from (a transaction, the deployment's row, history, pages).
 
 Built on :mod:`aster_server.storage` (SQLAlchemy Core; SQLite by default, PostgreSQL for
-several replicas). Each state change:
+several replicas). Each state change is one transaction that:
 
-1. reads the deployment row (its ``version`` ULID and integer ``revision``),
+1. locks the deployment's row (:meth:`Database.lock`: ``SELECT ... FOR UPDATE`` on PostgreSQL;
+   SQLite's write transaction already excludes other writers),
 2. decides with :mod:`aster_authority.domain` (pure),
-3. writes the result and moves the deployment's ``revision`` with
-   :func:`aster_server.storage.compare_and_swap`, all in one transaction.
+3. writes the result.
 
-Two writers racing on one deployment (two admins, two replicas on one PostgreSQL): the
-second compare-and-swap finds the revision moved and nothing of its transaction is
-committed; it runs again on fresh data (an accept whose deployment *version* moved is
-refused with "desired version changed" instead).
+Two writers on one deployment (two admins, two replicas on one PostgreSQL) queue on its row:
+the second reads what the first committed and decides on that (an accept of a plan the first
+made stale is refused with "desired version changed"). Nothing is retried and nothing is lost.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 
 import sqlalchemy as sa
 from aster_core.errors import ExitCode, UsageError
 
 from aster_server import storage
+from aster_server.request import Page
 
 from ..domain.credentials import Policy, canonical_json
 from ..domain.errors import Refusal, invalid
 from ..domain.ids import PREFIX, SERVICE, check_deployment_id
 from ..domain.plans import Actor, Deployment
-from ..wire import MAX_LIMIT
+from ..wire import DEFAULT_LIMIT, MAX_LIMIT
 from .tables import MIGRATIONS, deployment_of, deployment_values, deployments, history
 
 T = TypeVar("T")
-
-
-class Retry(Exception):
-    """The deployment's revision moved under us: run the transaction again on fresh data."""
 
 
 class Database:
@@ -69,44 +65,32 @@ class Database:
         return {"database": info}
 
     # -- transactions ----------------------------------------------------------------
-    def write(self, fn: Callable[[sa.Connection], T], attempts: int = 8) -> T:
-        """``fn(conn)`` in one write transaction, run again (on fresh data) when it raised :class:`Retry`."""
-        for attempt in range(attempts):
-            try:
-                return storage.run_transaction(self.engine, fn)
-            except Retry:
-                if attempt == attempts - 1:
-                    raise Refusal("busy", "the deployment kept changing while this change was made",
-                                  "retry in a moment") from None
-                time.sleep(0.005 * (attempt + 1))
-        raise AssertionError("unreachable")
+    def write(self, fn: Callable[[sa.Connection], T]) -> T:
+        """``fn(conn)`` in one write transaction (writers to one deployment queue on its row)."""
+        with storage.transaction(self.engine) as conn:
+            return fn(conn)
 
     def read(self, fn: Callable[[sa.Connection], T]) -> T:
-        return storage.run_transaction(self.engine, fn, write=False)
+        with storage.transaction(self.engine, write=False) as conn:
+            return fn(conn)
 
     # -- the deployment row ------------------------------------------------------------
-    def load(self, conn: sa.Connection, deployment_id: Any, kind: str | None = None, *,
-             lock: bool = False) -> tuple[Deployment, int]:
-        """The deployment and its revision; ``lock`` holds its row until the transaction ends
-        (PostgreSQL ``FOR UPDATE``; SQLite's write transaction already excludes other writers),
-        so concurrent writers queue instead of failing their compare-and-swap and retrying."""
+    def load(self, conn: sa.Connection, deployment_id: Any, kind: str | None = None) -> Deployment:
+        """The deployment, read (a reader takes no lock)."""
         check_deployment_id(deployment_id)
         query = sa.select(deployments).where(deployments.c.deployment_id == deployment_id)
-        row = conn.execute(query.with_for_update() if lock else query).first()
-        if row is None or (kind is not None and row.kind != kind):
-            prefix = PREFIX.get(kind or SERVICE, "svc")
-            raise Refusal("not_found", f"no deployment {prefix}/{deployment_id}",
-                          f"list them with `aster {prefix} list`, or create it with "
-                          f"`aster {prefix} {deployment_id} create`", field="deployment_id",
-                          exit_code=ExitCode.NOT_FOUND)
-        return deployment_of(row), row.revision
+        return _found(conn.execute(query).mappings().first(), deployment_id, kind)
 
-    def bump(self, conn: sa.Connection, dep: Deployment, revision: int, new: Deployment | None = None) -> None:
-        """Move the deployment's revision (and write ``new`` when given); :class:`Retry` when it moved."""
-        values = deployment_values(new) if new is not None else {}
-        if storage.compare_and_swap(conn, deployments, {"deployment_id": dep.deployment_id}, revision, values,
-                                    version_column="revision") is None:
-            raise Retry()
+    def lock(self, conn: sa.Connection, deployment_id: Any, kind: str | None = None) -> Deployment:
+        """The deployment, its row held until the transaction ends: every write to a deployment,
+        its plans, instances, credentials, grants, reviews and challenges takes it first."""
+        check_deployment_id(deployment_id)
+        return _found(storage.lock(conn, deployments, {"deployment_id": deployment_id}), deployment_id, kind)
+
+    def save(self, conn: sa.Connection, dep: Deployment) -> None:
+        """Write the (locked) deployment's new value."""
+        conn.execute(sa.update(deployments).where(deployments.c.deployment_id == dep.deployment_id)
+                     .values(deployment_values(dep)))
 
     def history(self, conn: sa.Connection, deployment_id: str, actor: Actor | None, action: str,
                 **detail: Any) -> None:
@@ -115,24 +99,29 @@ class Database:
                                                action=action, detail=canonical_json(detail)))
 
 
+def _found(row: Mapping[str, Any] | None, deployment_id: str, kind: str | None) -> Deployment:
+    if row is None or (kind is not None and row["kind"] != kind):
+        prefix = PREFIX.get(kind or SERVICE, "svc")
+        raise Refusal("not_found", f"no deployment {prefix}/{deployment_id}",
+                      f"list them with `aster {prefix} list`, or create it with "
+                      f"`aster {prefix} {deployment_id} create`",
+                      exit_code=ExitCode.NOT_FOUND)
+    return deployment_of(row)
+
+
 # ── inputs and pages ──────────────────────────────────────────────────────────────
 
 
-def check_page(offset: Any, limit: Any) -> tuple[int, int]:
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise Refusal("invalid", f"offset: {offset!r} is not a non-negative integer", "start at 0",
-                      field="offset", exit_code=ExitCode.USAGE)
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise Refusal("invalid", f"limit: {limit!r} is not between 1 and {MAX_LIMIT}",
-                      f"ask for at most {MAX_LIMIT} rows a page and follow next_offset (the CLI's --all does)",
-                      field="limit", exit_code=ExitCode.USAGE)
-    return offset, limit
+def page_of(offset: Any, limit: Any) -> Page:
+    """The page a list asks for: ``limit`` 0 is :data:`~aster_authority.wire.DEFAULT_LIMIT`, more than
+    :data:`~aster_authority.wire.MAX_LIMIT` is clamped to it; a negative one is refused."""
+    return Page.of(limit, offset, MAX_LIMIT, DEFAULT_LIMIT)
 
 
-def page(rows: list[Any], offset: int, limit: int) -> dict[str, Any]:
-    """A page of ``rows`` read with ``limit + 1``: the extra row says there is a next one."""
-    more = len(rows) > limit
-    return {"items": rows[:limit], "offset": offset, "next_offset": offset + limit if more else None}
+def listing(page: Page, rows: list[Any]) -> dict[str, Any]:
+    """A list's answer from at most ``page.fetch`` rows: ``items``, ``offset``, ``next_offset``."""
+    items, next_offset = page.cut(rows)
+    return {"items": items, "offset": page.offset, "next_offset": next_offset}
 
 
 def endpoint(value: Any, field_name: str = "endpoint_id") -> str:

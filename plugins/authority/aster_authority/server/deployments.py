@@ -16,7 +16,7 @@ from ..domain.errors import Refusal, check_choice
 from ..domain.ids import new_ulid
 from ..domain.plans import Actor, Deployment, Plan
 from ..wire import DEFAULT_LIMIT
-from .database import Database, Retry, check_page, page
+from .database import Database, listing, page_of
 from .tables import (challenges, credentials, deployment_of, deployment_values, deployments, grants, history,
                      instances, plan_of, plan_rows, plan_values, revocations, reviews)
 
@@ -31,7 +31,7 @@ class DeploymentStore(Database):
         row = conn.execute(sa.select(plan_rows).where(plan_rows.c.plan_id == plan_id)).first()
         if row is None:
             raise Refusal("not_found", f"no plan {plan_id}", f"list the plans of {dep.ref} with `plan list`",
-                          field="plan_id", exit_code=ExitCode.NOT_FOUND)
+                          exit_code=ExitCode.NOT_FOUND)
         plan = plan_of(row)
         plans.check_owner(plan, dep.deployment_id)
         return plan
@@ -49,20 +49,20 @@ class DeploymentStore(Database):
                 deployments.c.deployment_id == deployment_id)).first()
             if exists is not None:
                 raise Refusal("exists", f"deployment {plans.PREFIX[exists.kind]}/{deployment_id} already exists",
-                              "pick another id, or remove it first", field="deployment_id")
-            conn.execute(sa.insert(deployments).values(deployment_id=deployment_id, revision=1, **deployment_values(dep)))
+                              "pick another id, or remove it first")
+            # a row that does not exist yet cannot be locked: the key refuses a concurrent create
+            conn.execute(sa.insert(deployments).values(deployment_id=deployment_id, **deployment_values(dep)))
             self.history(conn, deployment_id, actor, "create", version=dep.version)
             return dep.as_dict()
 
         try:
             return self.write(tx)
         except sa.exc.IntegrityError:  # a concurrent create of the same id won
-            raise Refusal("exists", f"deployment {dep.ref} already exists", "pick another id",
-                          field="deployment_id") from None
+            raise Refusal("exists", f"deployment {dep.ref} already exists", "pick another id") from None
 
     def show(self, kind: str, deployment_id: str) -> dict[str, Any]:
         def tx(conn: sa.Connection) -> dict[str, Any]:
-            dep, _ = self.load(conn, deployment_id, kind)
+            dep = self.load(conn, deployment_id, kind)
             now = self.now()
             out = dep.as_dict()
             pending = conn.execute(sa.select(plan_rows.c.base_version).where(
@@ -90,25 +90,25 @@ class DeploymentStore(Database):
 
     def list(self, kind: str, *, include_disabled: bool = False, offset: int = 0,
              limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
-        offset, limit = check_page(offset, limit)
+        page = page_of(offset, limit)
 
         def tx(conn: sa.Connection) -> dict[str, Any]:
             q = sa.select(deployments).where(deployments.c.kind == kind)
             if not include_disabled:
                 q = q.where(deployments.c.disabled.is_(False))
-            rows = conn.execute(q.order_by(deployments.c.deployment_id).offset(offset).limit(limit + 1)).all()
-            return page([deployment_of(r).as_dict() for r in rows], offset, limit)
+            rows = conn.execute(q.order_by(deployments.c.deployment_id).offset(page.offset).limit(page.fetch))
+            return listing(page, [deployment_of(r).as_dict() for r in rows.mappings()])
 
         return self.read(tx)
 
     def set_disabled(self, kind: str, deployment_id: str, disabled: bool, actor: Actor | None = None) -> dict[str, Any]:
         def tx(conn: sa.Connection) -> dict[str, Any]:
-            dep, revision = self.load(conn, deployment_id, kind)
+            dep = self.lock(conn, deployment_id, kind)
             now = self.now()
             new = plans.set_disabled(dep, disabled, now=now, new_version=new_ulid(now))
             if new is None:
                 return {**dep.as_dict(), "changed": False}
-            self.bump(conn, dep, revision, new)
+            self.save(conn, new)
             self.history(conn, deployment_id, actor, "disable" if disabled else "enable", version=new.version)
             return {**new.as_dict(), "changed": True}
 
@@ -117,7 +117,7 @@ class DeploymentStore(Database):
     def remove(self, kind: str, deployment_id: str, *, cascade: bool = False, purge: bool = False,
                actor: Actor | None = None) -> dict[str, Any]:
         def tx(conn: sa.Connection) -> dict[str, Any]:
-            dep, revision = self.load(conn, deployment_id, kind)
+            dep = self.lock(conn, deployment_id, kind)
             now = self.now()
             where_dep = lambda t: t.c.deployment_id == deployment_id  # noqa: E731
             live = conn.execute(sa.select(instances.c.endpoint_id).where(
@@ -125,8 +125,7 @@ class DeploymentStore(Database):
             consumers = {r.consumer for r in conn.execute(sa.select(grants.c.consumer).where(where_dep(grants)))}
             if (live or consumers) and not cascade:
                 raise Refusal("has_dependents", f"{dep.ref} has {len(live)} instance(s) and {len(consumers)} "
-                              "grantee(s)", "pass --cascade to revoke them with the deployment",
-                              field="cascade")
+                              "grantee(s)", "pass --cascade to revoke them with the deployment")
             revoked = sorted({r.endpoint_id for r in live} | consumers)
             for endpoint in revoked:
                 conn.execute(sa.delete(revocations).where(revocations.c.deployment_id == deployment_id,
@@ -143,10 +142,7 @@ class DeploymentStore(Database):
                     conn.execute(sa.delete(t).where(where_dep(t)))
             else:
                 self.history(conn, deployment_id, actor, "remove", version=dep.version)
-            result = conn.execute(sa.delete(deployments).where(deployments.c.deployment_id == deployment_id,
-                                                               deployments.c.revision == revision))
-            if result.rowcount != 1:
-                raise Retry()
+            conn.execute(sa.delete(deployments).where(deployments.c.deployment_id == deployment_id))
             return {"deployment_id": deployment_id, "kind": kind, "removed": True, "revoked": revoked,
                     "purged": counts if purge else {}, "kept": {} if purge else counts}
 
@@ -159,7 +155,7 @@ class DeploymentStore(Database):
         proposal_digest = digest(manifests)
 
         def tx(conn: sa.Connection) -> dict[str, Any]:
-            dep, revision = self.load(conn, deployment_id, kind)
+            dep = self.lock(conn, deployment_id, kind)
             now = self.now()
             c = classify(dep.desired_manifests, manifests)
             pending = [plan_of(r) for r in conn.execute(sa.select(plan_rows).where(
@@ -173,7 +169,8 @@ class DeploymentStore(Database):
                 return {"unchanged": True, "plan": None, "deployment": dep.as_dict()}
             if not result.created:
                 return {"unchanged": False, "created": False, "plan": result.plan.view(dep, now)}
-            self.bump(conn, dep, revision, result.deployment)  # orders proposals: no duplicate pending plans
+            if result.deployment is not None:  # accepted at once (mutable-dev)
+                self.save(conn, result.deployment)
             conn.execute(sa.insert(plan_rows).values(**plan_values(result.plan)))
             self.history(conn, deployment_id, actor, "plan", plan_id=result.plan.plan_id,
                          classification=result.plan.classification, state=result.plan.state)
@@ -186,14 +183,14 @@ class DeploymentStore(Database):
 
     def plan_list(self, kind: str, deployment_id: str, *, state: str | None = None, classification: str | None = None,
                   stale: bool = False, offset: int = 0, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
-        offset, limit = check_page(offset, limit)
+        page = page_of(offset, limit)
         if state:
             check_choice(state, plans.PLAN_STATES, "state")
         if classification:
             check_choice(classification, plans.CLASSIFICATIONS, "classification")
 
         def tx(conn: sa.Connection) -> dict[str, Any]:
-            dep, _ = self.load(conn, deployment_id, kind)
+            dep = self.load(conn, deployment_id, kind)
             now = self.now()
             t = plan_rows.c
             q = sa.select(plan_rows).where(t.deployment_id == deployment_id)
@@ -207,8 +204,8 @@ class DeploymentStore(Database):
                 q = q.where(t.base_version != dep.version)
             if classification:
                 q = q.where(t.classification == classification)
-            rows = conn.execute(q.order_by(t.plan_id).offset(offset).limit(limit + 1)).all()
-            out = page([plan_of(r).view(dep, now, full=False) for r in rows], offset, limit)
+            rows = conn.execute(q.order_by(t.plan_id).offset(page.offset).limit(page.fetch)).all()
+            out = listing(page, [plan_of(r).view(dep, now, full=False) for r in rows])
             out["desired_version"] = dep.version
             return out
 
@@ -216,7 +213,7 @@ class DeploymentStore(Database):
 
     def plan_show(self, kind: str, deployment_id: str, plan_id: str) -> dict[str, Any]:
         def tx(conn: sa.Connection) -> dict[str, Any]:
-            dep, _ = self.load(conn, deployment_id, kind)
+            dep = self.load(conn, deployment_id, kind)
             view = self.get_plan(conn, dep, plan_id).view(dep, self.now())
             view["desired_version"] = dep.version
             return view
@@ -225,26 +222,15 @@ class DeploymentStore(Database):
 
     def accept(self, kind: str, deployment_id: str, plan_id: str, classification: str, *, actor: Actor,
                acknowledgement: str | None = None, expected_version: str | None = None) -> dict[str, Any]:
-        seen: dict[str, str] = {}
-
         def tx(conn: sa.Connection) -> dict[str, Any]:
-            dep, revision = self.load(conn, deployment_id, kind)
-            if "version" in seen and seen["version"] != dep.version:
-                raise Refusal("version_changed", f"desired version changed: {dep.ref} moved from {seen['version']} "
-                              f"to {dep.version} while this accept ran", "show the plan again and decide on what "
-                              "is current (re-apply if it is stale)", field="expected_version")
-            seen.setdefault("version", dep.version)
+            dep = self.lock(conn, deployment_id, kind)  # a concurrent accept waits here, then finds its plan stale
             plan = self.get_plan(conn, dep, plan_id)
             now = self.now()
             new_dep, decided = plans.accept(dep, plan, classification, now=now, new_version=new_ulid(now),
                                             actor=actor, acknowledgement=acknowledgement,
                                             expected_version=expected_version)
-            self.bump(conn, dep, revision, new_dep)
-            updated = conn.execute(sa.update(plan_rows).where(plan_rows.c.plan_id == plan.plan_id,
-                                                              plan_rows.c.state == plans.PENDING)
-                                   .values(**plan_values(decided)))
-            if updated.rowcount != 1:
-                raise Retry()
+            self.save(conn, new_dep)
+            conn.execute(sa.update(plan_rows).where(plan_rows.c.plan_id == plan.plan_id).values(**plan_values(decided)))
             self.history(conn, deployment_id, actor, "accept", plan_id=plan.plan_id,
                          classification=classification, version=new_dep.version)
             return {"plan": decided.view(new_dep, now), "desired_version": new_dep.version,
@@ -255,11 +241,10 @@ class DeploymentStore(Database):
     def reject(self, kind: str, deployment_id: str, plan_id: str, *, actor: Actor,
                reason: str | None = None) -> dict[str, Any]:
         def tx(conn: sa.Connection) -> dict[str, Any]:
-            dep, revision = self.load(conn, deployment_id, kind)
+            dep = self.lock(conn, deployment_id, kind)
             plan = self.get_plan(conn, dep, plan_id)
             now = self.now()
             decided = plans.reject(dep, plan, now=now, actor=actor, reason=reason)
-            self.bump(conn, dep, revision)
             conn.execute(sa.update(plan_rows).where(plan_rows.c.plan_id == plan.plan_id)
                          .values(**plan_values(decided)))
             self.history(conn, deployment_id, actor, "reject", plan_id=plan.plan_id)

@@ -20,7 +20,7 @@ from aster import any_of, rpc, service
 
 from ..wire import Activate, DeviceInstance, DevicePage, DeviceRef, RegisterDevices, Reply, ReviewDecision
 from .devices import DeviceStore
-from .rpc import caller, json_args, opt, run
+from .rpc import actor, json_args, opt, run
 
 
 def device_services(devices: DeviceStore) -> list[Any]:
@@ -34,9 +34,9 @@ def device_services(devices: DeviceStore) -> list[Any]:
 
         @rpc
         async def register(self, req: RegisterDevices) -> Reply:
-            actor = caller().actor
+            who = actor()
             docs = json_args(req.devices_json, "devices_json")
-            return await run(devices.register, req.deployment_id, docs, actor=actor)
+            return await run(devices.register, req.deployment_id, docs, actor=who)
 
         @rpc
         async def instances(self, req: DevicePage) -> Reply:
@@ -50,7 +50,7 @@ def device_services(devices: DeviceStore) -> list[Any]:
 
         @rpc
         async def revoke(self, req: DeviceInstance) -> Reply:
-            return await run(devices.revoke, req.deployment_id, req.instance_id, actor=caller().actor)
+            return await run(devices.revoke, req.deployment_id, req.instance_id, actor=actor())
 
     @service(name="DeviceReview", version=1, requires=any_of("authority.admin", "authority.review"))
     class DeviceReview:
@@ -61,18 +61,18 @@ def device_services(devices: DeviceStore) -> list[Any]:
 
         @rpc
         async def decide(self, req: ReviewDecision) -> Reply:
-            return await run(devices.decide, req.deployment_id, req.review_id, req.decision, actor=caller().actor,
+            return await run(devices.decide, req.deployment_id, req.review_id, req.decision, actor=actor(),
                              reason=opt(req.reason))
 
     @service(name="DeviceActivation", version=1, public=True)
     class DeviceActivation:
         @rpc
         async def challenge(self, req: DeviceRef) -> Reply:
-            return await run(devices.challenge, caller().actor.endpoint_id, req.deployment_id)
+            return await run(devices.challenge, actor().endpoint_id, req.deployment_id)
 
         @rpc
         async def activate(self, req: Activate) -> Reply:
-            return await run(devices.activate, caller().actor.endpoint_id, req.deployment_id, req.challenge,
+            return await run(devices.activate, actor().endpoint_id, req.deployment_id, req.challenge,
                              req.proof)
 
     return [DeviceAdmin(), DeviceReview(), DeviceActivation()]

@@ -1,8 +1,9 @@
 """Device deployments in the authority's database: registration, activation, reviews, revocation.
 
 The device operations of a :class:`.store.Store` (same engine, same tables, same transactions;
-decisions in :mod:`aster_authority.domain.devices`). Every write moves the deployment's
-revision, so an activation racing a revocation or a review decision is ordered.
+decisions in :mod:`aster_authority.domain.devices`). Every write locks the deployment's row
+first, so an activation racing a revocation, a review decision or another activation waits
+for it and decides on what it committed.
 
 A device's consumer credential is signed by the operator at provisioning, verified here like
 any upload and stored under the subject ``device``; ``fetch`` releases it only while the
@@ -27,7 +28,7 @@ from ..domain.ids import instance_id_for, new_ulid
 from ..domain.plans import Actor, Deployment, require_enabled
 from ..wire import DEFAULT_LIMIT, MAX_LIMIT
 from .credentials import CredentialStore
-from .database import check_page, endpoint, page
+from .database import endpoint, listing, page_of
 from .tables import challenges, credentials, instances, review_of, revocations, reviews
 
 CHALLENGE_TTL = 120
@@ -55,7 +56,7 @@ class DeviceStore:
         s = self.store
 
         def tx(conn: sa.Connection) -> dict[str, Any]:
-            dep, _ = s.load(conn, deployment_id, DEVICE_KIND)
+            dep = s.load(conn, deployment_id, DEVICE_KIND)
             require_enabled(dep, "provision devices")
             return {"deployment_id": deployment_id, "type": "policy", "attributes": device_attributes(dep),
                     "expires_at": s.now() + s.policy.device_lifetime, "desired_version": dep.version,
@@ -71,7 +72,7 @@ class DeviceStore:
             raise invalid("devices", f"give a list of 1 to {MAX_LIMIT} devices", "register in batches (the CLI does)")
 
         def tx(conn: sa.Connection) -> dict[str, Any]:
-            dep, revision = s.load(conn, deployment_id, DEVICE_KIND)
+            dep = s.lock(conn, deployment_id, DEVICE_KIND)
             require_enabled(dep, "provision devices")
             now = s.now()
             rows, verified, seen = [], [], set()
@@ -109,7 +110,6 @@ class DeviceStore:
                               field=f"devices[{n}].endpoint_id")
             conn.execute(sa.insert(instances), rows)
             s.store_credentials(conn, deployment_id, verified, now, actor)
-            s.bump(conn, dep, revision)
             s.history(conn, deployment_id, actor, "provision", devices=len(rows))
             return {"deployment_id": deployment_id, "desired_version": dep.version,
                     "registered": [{"index": n, "instance_id": r["instance_id"], "endpoint_id": r["endpoint_id"],
@@ -130,7 +130,7 @@ class DeviceStore:
     def _instances(self, deployment_id: str, state: str | None, states: tuple[str, ...], instance_id: str | None,
                    offset: int, limit: int, *, activations: bool = False) -> dict[str, Any]:
         s = self.store
-        offset, limit = check_page(offset, limit)
+        page = page_of(offset, limit)
         if state:
             check_choice(state, states, "state")
 
@@ -150,8 +150,8 @@ class DeviceStore:
                 q = q.where(i.state == state, sa.or_(i.disabled.is_(False), i.state == devices.REVOKED))
             elif activations:
                 q = q.where(i.state.in_(states))
-            rows = conn.execute(q.order_by(i.instance_id).offset(offset).limit(limit + 1)).all()
-            return page([_device_view(r, r.expires_at) for r in rows], offset, limit)
+            rows = conn.execute(q.order_by(i.instance_id).offset(page.offset).limit(page.fetch)).all()
+            return listing(page, [_device_view(r, r.expires_at) for r in rows])
 
         return s.read(tx)
 
@@ -161,17 +161,17 @@ class DeviceStore:
         row = conn.execute(sa.select(instances).where(instances.c.instance_id == instance_id)).first()
         if row is None or row.kind != DEVICE_KIND:
             raise Refusal("not_found", f"no device {instance_id}", f"list them with `aster dev {deployment_id} "
-                          "instances`", field="instance_id", exit_code=ExitCode.NOT_FOUND)
+                          "instances`", exit_code=ExitCode.NOT_FOUND)
         if row.deployment_id != deployment_id:
             raise Refusal("other_deployment", f"device {instance_id} does not belong to deployment {deployment_id}",
                           "list this deployment's devices with `instances`; that device belongs to another "
-                          "deployment", field="instance_id", exit_code=ExitCode.NOT_FOUND)
+                          "deployment", exit_code=ExitCode.NOT_FOUND)
         return row
 
     def review_list(self, deployment_id: str, *, instance_id: str | None = None, state: str | None = None,
                     offset: int = 0, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
         s = self.store
-        offset, limit = check_page(offset, limit)
+        page = page_of(offset, limit)
         if state:
             check_choice(state, devices.REVIEW_STATES, "state")
 
@@ -185,9 +185,9 @@ class DeviceStore:
                 q = q.where(reviews.c.instance_id == instance_id)
             if state:
                 q = q.where(reviews.c.state == state)
-            rows = conn.execute(q.order_by(reviews.c.review_id).offset(offset).limit(limit + 1)).all()
-            return page([{**review_of(r).as_dict(), "endpoint_id": r.endpoint_id,
-                          "metadata": json.loads(r.metadata or "{}")} for r in rows], offset, limit)
+            rows = conn.execute(q.order_by(reviews.c.review_id).offset(page.offset).limit(page.fetch)).all()
+            return listing(page, [{**review_of(r).as_dict(), "endpoint_id": r.endpoint_id,
+                                   "metadata": json.loads(r.metadata or "{}")} for r in rows])
 
         return s.read(tx)
 
@@ -199,18 +199,17 @@ class DeviceStore:
         check_choice(decision, devices.DECISIONS, "decision")
 
         def tx(conn: sa.Connection) -> dict[str, Any]:
-            dep, revision = s.load(conn, deployment_id, DEVICE_KIND)
+            s.lock(conn, deployment_id, DEVICE_KIND)
             if not isinstance(review_id, str) or not review_id:
                 raise invalid("review_id", "is empty", "give a review id from `reviews list`")
             row = conn.execute(sa.select(reviews).where(reviews.c.review_id == review_id)).first()
             if row is None:
                 raise Refusal("not_found", f"no review {review_id}", f"list them with `aster dev {deployment_id} "
-                              "reviews list`", field="review_id", exit_code=ExitCode.NOT_FOUND)
+                              "reviews list`", exit_code=ExitCode.NOT_FOUND)
             review = review_of(row)
             if review.deployment_id != deployment_id:
                 raise Refusal("other_deployment", f"review {review_id} does not belong to deployment {deployment_id}",
-                              "list this deployment's reviews with `reviews list`", field="review_id",
-                              exit_code=ExitCode.NOT_FOUND)
+                              "list this deployment's reviews with `reviews list`", exit_code=ExitCode.NOT_FOUND)
             inst = self._instance(conn, deployment_id, review.instance_id)
             now = s.now()
             decided = devices.decide_review(review, decision, now=now, reason=reason, actor=actor)
@@ -218,8 +217,7 @@ class DeviceStore:
                 return {"review": review.as_dict(), "changed": False, "instance_state": inst.state}
             if decision == "approved" and inst.state == devices.REVOKED:
                 raise Refusal("revoked", f"device {inst.instance_id} is revoked: its review cannot be approved",
-                              "reject the review; provision a new device", field="review_id")
-            s.bump(conn, dep, revision)
+                              "reject the review; provision a new device")
             conn.execute(sa.update(reviews).where(reviews.c.review_id == review_id, reviews.c.state == "pending")
                          .values(state=decided.state, decided_at=now, reason=decided.reason,
                                  decided_by=canonical_json(decided.decided_by) if decided.decided_by else None))
@@ -239,12 +237,11 @@ class DeviceStore:
         s = self.store
 
         def tx(conn: sa.Connection) -> dict[str, Any]:
-            dep, revision = s.load(conn, deployment_id, DEVICE_KIND)
+            s.lock(conn, deployment_id, DEVICE_KIND)
             inst = self._instance(conn, deployment_id, instance_id)
             if inst.state == devices.REVOKED:
                 return {**_device_view(inst), "changed": False}
             now = s.now()
-            s.bump(conn, dep, revision)
             conn.execute(sa.update(instances).where(instances.c.instance_id == inst.instance_id)
                          .values(state=devices.REVOKED, revoked_at=now))
             conn.execute(sa.delete(revocations).where(revocations.c.deployment_id == deployment_id,
@@ -263,7 +260,7 @@ class DeviceStore:
         s = self.store
 
         def tx(conn: sa.Connection) -> dict[str, Any]:
-            dep, _ = s.load(conn, deployment_id, DEVICE_KIND)
+            dep = s.lock(conn, deployment_id, DEVICE_KIND)
             self._device_of(conn, dep, endpoint_id)
             now = s.now()
             c = challenges.c
@@ -284,7 +281,7 @@ class DeviceStore:
             instances.c.instance_id == instance_id_for(endpoint_id, DEVICE_KIND))).first()
         if row is None or row.deployment_id != dep.deployment_id:
             raise Refusal("not_found", f"this node ({endpoint_id[:16]}...) is not a device of {dep.ref}",
-                          "activate with the bundle provisioned for this deployment", field="deployment_id",
+                          "activate with the bundle provisioned for this deployment",
                           exit_code=ExitCode.NOT_FOUND)
         return row
 
@@ -294,7 +291,7 @@ class DeviceStore:
         s = self.store
 
         def tx(conn: sa.Connection) -> Any:
-            dep, revision = s.load(conn, deployment_id, DEVICE_KIND)
+            dep = s.lock(conn, deployment_id, DEVICE_KIND)
             row = self._device_of(conn, dep, endpoint_id)
             now = s.now()
             c = challenges.c
@@ -303,7 +300,7 @@ class DeviceStore:
                 c.deployment_id == deployment_id, c.expires_at > now)).rowcount
             if not used:
                 return Refusal("bad_challenge", "the activation challenge is unknown, used or expired",
-                               "ask for a new challenge (the CLI does: run activate again)", field="challenge",
+                               "ask for a new challenge (the CLI does: run activate again)",
                                exit_code=ExitCode.DENIED)
             try:
                 presented = base64.urlsafe_b64decode(str(proof) + "=" * (-len(str(proof)) % 4))
@@ -313,7 +310,7 @@ class DeviceStore:
                                        devices.unb64url(challenge, "challenge", 32), endpoint_id, deployment_id,
                                        presented):
                 return Refusal("bad_proof", "the activation proof does not verify",
-                               "activate with the bundle provisioned for this device", field="proof",
+                               "activate with the bundle provisioned for this device",
                                exit_code=ExitCode.DENIED)
             if dep.disabled:
                 return Refusal("disabled", f"{dep.ref} is disabled: devices cannot activate",
@@ -327,12 +324,12 @@ class DeviceStore:
             except Refusal as refusal:
                 return refusal
             result = {"deployment_id": deployment_id, "instance_id": row.instance_id, "endpoint_id": endpoint_id,
-                      "review_mode": dep.review_mode, "review": review_of(open_review).as_dict() if open_review else None}
+                      "review_mode": dep.review_mode,
+                      "review": review_of(open_review).as_dict() if open_review else None}
             if outcome == devices.ACTIVATED:
                 if row.state != devices.ACTIVATED:
                     conn.execute(sa.update(instances).where(instances.c.instance_id == row.instance_id)
                                  .values(state=devices.ACTIVATED, activated_at=now))
-                    s.bump(conn, dep, revision)
                     s.history(conn, deployment_id, None, "activate", instance_id=row.instance_id)
                 return {**result, "state": devices.ACTIVATED, "changed": row.state != devices.ACTIVATED}
             if outcome == devices.OPEN_REVIEW:
@@ -340,7 +337,6 @@ class DeviceStore:
                 conn.execute(sa.insert(reviews).values(review_id=review.review_id, deployment_id=deployment_id,
                                                        instance_id=row.instance_id, state="pending",
                                                        requested_at=now))
-                s.bump(conn, dep, revision)
                 s.history(conn, deployment_id, None, "review_requested", review_id=review.review_id,
                           instance_id=row.instance_id)
                 return {**result, "state": "pending", "review": review.as_dict(), "changed": True}

@@ -13,7 +13,7 @@ from ..domain.credentials import CONSUMER
 from ..domain.ids import DEVICE
 from ..domain.plans import Actor
 from ..wire import DEFAULT_LIMIT
-from .database import Database, check_page, endpoint, page
+from .database import Database, endpoint, listing, page_of
 from .tables import credentials, grants, instances, revocations
 
 
@@ -26,7 +26,7 @@ class GrantStore(Database):
         roles = rules.check_grant_roles(roles)
 
         def tx(conn: sa.Connection) -> dict[str, Any]:
-            dep, revision = self.load(conn, deployment_id, lock=True)  # changes of one deployment queue here
+            self.lock(conn, deployment_id)  # changes of one deployment queue here
             now = self.now()
             key = (grants.c.deployment_id == deployment_id, grants.c.consumer == consumer)
             held = [r.role for r in conn.execute(sa.select(grants.c.role).where(*key))]
@@ -47,7 +47,6 @@ class GrantStore(Database):
                                                           credentials.c.endpoint_id == consumer,
                                                           credentials.c.subject == CONSUMER))
             if change.changed:
-                self.bump(conn, dep, revision)
                 self.history(conn, deployment_id, actor, "grant_add" if add else "grant_remove",
                              consumer=consumer, roles=list(change.changed))
             return {"deployment_id": deployment_id, "consumer": consumer, "changed": list(change.changed),
@@ -57,7 +56,7 @@ class GrantStore(Database):
 
     def grant_list(self, deployment_id: str | None = None, *, offset: int = 0,
                    limit: int = DEFAULT_LIMIT) -> dict[str, Any]:
-        offset, limit = check_page(offset, limit)
+        page = page_of(offset, limit)
 
         def tx(conn: sa.Connection) -> dict[str, Any]:
             q = sa.select(grants)
@@ -65,16 +64,16 @@ class GrantStore(Database):
                 self.load(conn, deployment_id)
                 q = q.where(grants.c.deployment_id == deployment_id)
             rows = conn.execute(q.order_by(grants.c.deployment_id, grants.c.consumer, grants.c.role)
-                                .offset(offset).limit(limit + 1)).all()
-            return page([{"deployment_id": r.deployment_id, "consumer": r.consumer, "role": r.role,
-                          "created_at": r.created_at} for r in rows], offset, limit)
+                                .offset(page.offset).limit(page.fetch)).all()
+            return listing(page, [{"deployment_id": r.deployment_id, "consumer": r.consumer, "role": r.role,
+                                   "created_at": r.created_at} for r in rows])
 
         return self.read(tx)
 
     def revocation_list(self, deployment_id: str) -> dict[str, Any]:
         """Revoked endpoints of a deployment, and the roles each grantee holds now."""
         def tx(conn: sa.Connection) -> dict[str, Any]:
-            dep, _ = self.load(conn, deployment_id)
+            dep = self.load(conn, deployment_id)
             revoked = [{"endpoint_id": r.endpoint_id, "reason": r.reason, "revoked_at": r.revoked_at}
                        for r in conn.execute(sa.select(revocations).where(
                            revocations.c.deployment_id == deployment_id).order_by(revocations.c.endpoint_id))]

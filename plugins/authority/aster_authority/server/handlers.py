@@ -18,7 +18,7 @@ from aster import rpc, service
 
 from ..wire import (AcceptPlan, CreateDeployment, DeploymentRef, Desired, Empty, GrantChange, Page, PlanRef,
                     Propose, ProvisionInstance, RemoveDeployment, Reply, SetDisabled, Upload)
-from .rpc import caller, json_arg, json_args, opt, run
+from .rpc import actor, json_arg, json_args, opt, roles, run
 
 
 def deployment_services(store: Any) -> list[Any]:
@@ -30,7 +30,7 @@ def deployment_services(store: Any) -> list[Any]:
         async def create(self, req: CreateDeployment) -> Reply:
             return await run(store.create, req.kind, req.deployment_id, namespaces=req.namespaces,
                              compatibility=req.compatibility, review_mode=req.review_mode, roles=req.roles,
-                             actor=caller().actor)
+                             actor=actor())
 
         @rpc
         async def show(self, req: DeploymentRef) -> Reply:
@@ -43,18 +43,18 @@ def deployment_services(store: Any) -> list[Any]:
 
         @rpc
         async def set_disabled(self, req: SetDisabled) -> Reply:
-            return await run(store.set_disabled, req.kind, req.deployment_id, req.disabled, actor=caller().actor)
+            return await run(store.set_disabled, req.kind, req.deployment_id, req.disabled, actor=actor())
 
         @rpc
         async def remove(self, req: RemoveDeployment) -> Reply:
             return await run(store.remove, req.kind, req.deployment_id, cascade=req.cascade, purge=req.purge,
-                             actor=caller().actor)
+                             actor=actor())
 
         @rpc
         async def apply(self, req: Propose) -> Reply:
-            actor = caller().actor
+            who = actor()
             manifests = json_arg(req.manifests_json, "manifests_json")
-            return await run(store.apply, req.kind, req.deployment_id, manifests, actor=actor,
+            return await run(store.apply, req.kind, req.deployment_id, manifests, actor=who,
                              ttl=req.ttl_seconds or None)
 
         @rpc
@@ -70,12 +70,12 @@ def deployment_services(store: Any) -> list[Any]:
         @rpc
         async def accept(self, req: AcceptPlan) -> Reply:
             return await run(store.accept, req.kind, req.deployment_id, req.plan_id, req.classification,
-                             actor=caller().actor, acknowledgement=opt(req.acknowledgement),
+                             actor=actor(), acknowledgement=opt(req.acknowledgement),
                              expected_version=opt(req.expected_version))
 
         @rpc
         async def reject(self, req: PlanRef) -> Reply:
-            return await run(store.reject, req.kind, req.deployment_id, req.plan_id, actor=caller().actor,
+            return await run(store.reject, req.kind, req.deployment_id, req.plan_id, actor=actor(),
                              reason=opt(req.reason))
 
         @rpc
@@ -84,9 +84,9 @@ def deployment_services(store: Any) -> list[Any]:
 
         @rpc
         async def upload(self, req: Upload) -> Reply:
-            actor = caller().actor
+            who = actor()
             docs = json_args(req.credentials_json, "credentials_json")
-            return await run(store.upload, req.kind, req.deployment_id, docs, actor=actor)
+            return await run(store.upload, req.kind, req.deployment_id, docs, actor=who)
 
         @rpc
         async def provision_template(self, req: ProvisionInstance) -> Reply:
@@ -94,9 +94,9 @@ def deployment_services(store: Any) -> list[Any]:
 
         @rpc
         async def provision(self, req: ProvisionInstance) -> Reply:
-            actor = caller().actor
+            who = actor()
             doc = json_arg(req.credential_json, "credential_json")
-            return await run(store.provision, req.kind, req.deployment_id, req.endpoint_id, doc, actor=actor)
+            return await run(store.provision, req.kind, req.deployment_id, req.endpoint_id, doc, actor=who)
 
         @rpc
         async def instances(self, req: Page) -> Reply:
@@ -105,12 +105,12 @@ def deployment_services(store: Any) -> list[Any]:
 
         @rpc
         async def grant_add(self, req: GrantChange) -> Reply:
-            return await run(store.grant, req.deployment_id, req.consumer, req.roles, add=True, actor=caller().actor)
+            return await run(store.grant, req.deployment_id, req.consumer, req.roles, add=True, actor=actor())
 
         @rpc
         async def grant_remove(self, req: GrantChange) -> Reply:
             return await run(store.grant, req.deployment_id, req.consumer, req.roles, add=False,
-                             actor=caller().actor)
+                             actor=actor())
 
         @rpc
         async def grant_list(self, req: Page) -> Reply:
@@ -120,7 +120,7 @@ def deployment_services(store: Any) -> list[Any]:
     class AuthorityNode:
         @rpc
         async def fetch(self, req: Empty) -> Reply:
-            return await run(store.fetch, caller().actor.endpoint_id)
+            return await run(store.fetch, actor().endpoint_id)
 
         @rpc
         async def revocations(self, req: DeploymentRef) -> Reply:
@@ -128,12 +128,11 @@ def deployment_services(store: Any) -> list[Any]:
 
         @rpc
         async def status(self, req: Empty) -> Reply:
-            who = caller()
+            who, held = actor(), roles()
 
             def info() -> dict[str, Any]:
-                return {"root_pubkey": store.root_pubkey.hex(), "caller": who.actor.endpoint_id,
-                        "caller_name": who.actor.name, "caller_roles": who.roles,
-                        "admin": "authority.admin" in who.roles, **store.health()}
+                return {"root_pubkey": store.root_pubkey.hex(), "caller": who.endpoint_id, "caller_name": who.name,
+                        "caller_roles": held, "admin": "authority.admin" in held, **store.health()}
 
             return await run(info)
 

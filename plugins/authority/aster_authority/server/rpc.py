@@ -1,46 +1,34 @@
-"""What every handler of the authority shares: who is calling, running a store operation off
-the event loop, and the reply or the error it becomes.
+"""What the authority's handlers add to :mod:`aster_server.request` (the caller, offloading, one
+error mapping for every status): the caller as the domain's :class:`Actor`, request fields that
+hold JSON documents, and the :class:`~aster_authority.wire.Reply` every method answers with.
 
-Errors are ``RpcError``s whose message is ``<what>\\nHint: <what to do>``: INVALID_ARGUMENT
-(bad input, the message names the field), NOT_FOUND, PERMISSION_DENIED, and
-FAILED_PRECONDITION for a refused transition.
+A refusal of the rules or the store (:class:`~aster_authority.domain.errors.Refusal`) reaches the
+client through ``aster_server.request.rpc_error`` like any ``AsterError``: its exit code picks
+the status, its text is ``<what>\\nHint: <what to do>``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, Callable, Optional
 
-from aster import RpcError, StatusCode
-from aster_core.errors import AsterError, ExitCode
+from aster import StatusCode
+
+from aster_server.request import Refused, caller, offload, rpc_error
 
 from ..domain.plans import Actor
-from ..wire import HINT_SEP, Reply
-
-_STATUS = {ExitCode.USAGE: StatusCode.INVALID_ARGUMENT, ExitCode.NOT_FOUND: StatusCode.NOT_FOUND,
-           ExitCode.DENIED: StatusCode.PERMISSION_DENIED}
+from ..wire import Reply
 
 
-class Caller(NamedTuple):
-    """The connection's proven endpoint id (as an :class:`Actor`) and its credential's attributes."""
-
-    actor: Actor
-    attributes: dict[str, str]
-
-    @property
-    def roles(self) -> list[str]:
-        return [r for r in self.attributes.get("aster.role", "").split(",") if r]
+def actor() -> Actor:
+    """Who is calling, as the rules record it (endpoint id and ``aster.name``)."""
+    who = caller()
+    return Actor(who.endpoint_id, who.name)
 
 
-def caller() -> Caller:
-    from aster_server.lifecycle import current_call
-
-    ctx = current_call.get()
-    if ctx is None or not ctx.peer:
-        raise RpcError(StatusCode.UNAUTHENTICATED, "the connection proves no endpoint id")
-    attributes = dict(ctx.attributes or {})
-    return Caller(Actor(str(ctx.peer).lower(), attributes.get("aster.name", "")), attributes)
+def roles() -> list[str]:
+    """The ``aster.role`` values of the caller's credential (none without one)."""
+    return [r for r in caller().attributes.get("aster.role", "").split(",") if r]
 
 
 def json_arg(text: str, field_name: str) -> Any:
@@ -48,7 +36,8 @@ def json_arg(text: str, field_name: str) -> Any:
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise RpcError(StatusCode.INVALID_ARGUMENT, f"{field_name}: not JSON ({exc}){HINT_SEP}send a JSON document")
+        raise rpc_error(Refused(StatusCode.INVALID_ARGUMENT, f"not JSON ({exc})", "send a JSON document",
+                                field=field_name)) from None
 
 
 def json_args(texts: list[str], field_name: str) -> list[Any]:
@@ -61,11 +50,6 @@ def opt(value: str) -> Optional[str]:
 
 
 async def run(fn: Callable[..., Any], *args: Any, **kw: Any) -> Reply:
-    """``fn(*args, **kw)`` in a worker thread; its document as the :class:`Reply`, its
-    refusal as the ``RpcError`` of its exit code."""
-    try:
-        result = await asyncio.to_thread(fn, *args, **kw)
-    except AsterError as exc:
-        status = _STATUS.get(exc.exit_code, StatusCode.FAILED_PRECONDITION)
-        raise RpcError(status, exc.message + (HINT_SEP + exc.hint if exc.hint else "")) from None
-    return Reply(json=json.dumps(result, ensure_ascii=False))
+    """``fn(*args, **kw)`` off the event loop (:func:`aster_server.request.offload`); its
+    document as the :class:`Reply`."""
+    return Reply(json=json.dumps(await offload(fn, *args, **kw), ensure_ascii=False))

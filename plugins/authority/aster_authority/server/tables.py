@@ -8,7 +8,7 @@ columns the store reads and writes and must follow the newest migration.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Mapping
 
 import sqlalchemy as sa
 
@@ -22,7 +22,7 @@ md = sa.MetaData()
 deployments = sa.Table(
     "authority_deployments", md,
     sa.Column("deployment_id", sa.String(64), primary_key=True), sa.Column("kind", sa.String(16)),
-    sa.Column("version", sa.String(26)), sa.Column("revision", sa.Integer), sa.Column("namespaces", sa.Text),
+    sa.Column("version", sa.String(26)), sa.Column("namespaces", sa.Text),
     sa.Column("compatibility", sa.String(16)), sa.Column("review_mode", sa.String(16)), sa.Column("roles", sa.Text),
     sa.Column("disabled", sa.Boolean), sa.Column("desired_manifests", sa.Text),
     sa.Column("desired_digest", sa.String(80)), sa.Column("created_at", sa.BigInteger),
@@ -78,11 +78,12 @@ challenges = sa.Table(
 
 
 
-def deployment_of(row: Any) -> Deployment:
-    return Deployment(row.deployment_id, row.kind, row.version, row.created_at, row.updated_at,
-                      tuple(json.loads(row.namespaces)), row.compatibility, row.review_mode,
-                      tuple(json.loads(row.roles)), bool(row.disabled), json.loads(row.desired_manifests),
-                      row.desired_digest)
+def deployment_of(row: Mapping[str, Any]) -> Deployment:
+    """A deployment row (as a mapping: ``storage.lock`` and ``.mappings()`` give one)."""
+    return Deployment(row["deployment_id"], row["kind"], row["version"], row["created_at"], row["updated_at"],
+                      tuple(json.loads(row["namespaces"])), row["compatibility"], row["review_mode"],
+                      tuple(json.loads(row["roles"])), bool(row["disabled"]), json.loads(row["desired_manifests"]),
+                      row["desired_digest"])
 
 
 def deployment_values(d: Deployment) -> dict[str, Any]:
