@@ -24,6 +24,7 @@ import uuid
 from typing import Any, AsyncIterable, AsyncIterator, Iterable
 
 from .errors import CallError, CallUnavailable, call_error
+from .liveness import watch_peer
 
 JSON_MODE = 3  # aster.rpc_types.SerializationMode.JSON
 #: seconds ending a session may take (a dead peer never acknowledges)
@@ -102,7 +103,7 @@ async def _read(recv: Any) -> tuple[bytes, int]:
 
     frame = await _io(read_frame(recv))
     if frame is None:
-        raise CallUnavailable("UNAVAILABLE", "the peer closed the stream before answering",
+        raise CallUnavailable("UNAVAILABLE", "the peer closed the connection before answering",
                               "The server may have stopped or dropped the connection; try again.")
     return frame
 
@@ -165,6 +166,7 @@ async def shared_call(conn: Any, service: str, version: int, method: str,
         await _io(send.finish())
 
     writer = asyncio.ensure_future(pump())
+    watch = watch_peer(conn)
     try:
         while True:
             payload, flags = await _next_frame(recv, writer)
@@ -176,7 +178,12 @@ async def shared_call(conn: Any, service: str, version: int, method: str,
             if flags & ROW_SCHEMA:
                 continue
             yield _decode(codec, payload, flags)
+    except CallError:
+        if watch.gone:
+            raise watch.error() from None
+        raise
     finally:
+        watch.release()
         await _settle(writer)
 
 
@@ -244,6 +251,7 @@ class SessionStream:
                     await _io(write_frame(self._send, codec.encode({}), flags=0))
 
             writer = asyncio.ensure_future(pump())
+            watch = watch_peer(self._conn)
             try:
                 single = pattern in ("unary", "client_stream")
                 while True:
@@ -268,6 +276,9 @@ class SessionStream:
                     and exc is not _failure(writer)
                 if not answered:
                     self.ended = True
+                if isinstance(exc, CallError) and watch.gone:
+                    raise watch.error() from None
                 raise
             finally:
+                watch.release()
                 await _settle(writer)
