@@ -134,7 +134,9 @@ def test_arguments_become_the_request(echo, types):
     ("echo", {"text": 1}, "text must be a string"),
     ("echo", {"bogus": 1}, "unknown field(s) 'bogus'"),
     ("echo", {"tags": ["a", 2]}, "tags[1] must be a string"),
-    ("echo", {"text": None}, None),  # null for a defaulted field = left out
+    ("echo", {"text": None}, "text may not be null: it is a string; leave it out for its default"),
+    ("echo", {"times": None}, "times may not be null: it is an integer; leave it out for its default"),
+    ("echo", {"tags": ["a", None]}, "tags[1] may not be null: it is a string"),
     ("blob", {"data": "not base64!"}, "not base64"),
     ("roundtrip", {"mood": 7}, "must be one of [0, 1, 2]"),
     ("roundtrip", {"inner": "x"}, "must be an object"),
@@ -145,12 +147,24 @@ def test_arguments_become_the_request(echo, types):
     ("sum", {"_items": [], "value": 1}, "unknown argument(s) 'value'"),
 ])
 def test_bad_arguments_are_explained(echo, types, method, arguments, message):
-    if message is None:
-        assert plan_call(echo[method], arguments, types).request == {}
-        return
     with pytest.raises(ArgumentError) as err:
         plan_call(echo[method], arguments, types)
     assert message in str(err.value)
+
+
+def test_null_is_refused_for_a_required_field_and_never_shown_as_a_default_it_would_refuse():
+    method = {"name": "m", "pattern": "unary", "fields": [
+        {"name": "id", "kind": "int", "required": True},
+        {"name": "n", "kind": "int", "required": False, "default_kind": "null"},
+        {"name": "maybe", "kind": "int", "nullable": True, "required": False, "default_kind": "null"}]}
+    with pytest.raises(ArgumentError, match="^id may not be null: it is an integer, and required$"):
+        plan_call(method, {"id": None}, sch.TypeTable())
+    with pytest.raises(ArgumentError, match="^n may not be null"):
+        plan_call(method, {"id": 1, "n": None}, sch.TypeTable())
+    assert plan_call(method, {"id": 1, "maybe": None}, sch.TypeTable()).request == {"id": 1, "maybe": None}
+    props = sch.input_schema(method, sch.TypeTable())["properties"]
+    assert props["n"] == {"type": "integer"}          # no "default": null beside a type without null
+    assert props["maybe"] == {"type": ["integer", "null"], "default": None}
 
 
 def test_missing_required_field_is_refused():

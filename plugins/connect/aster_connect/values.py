@@ -10,9 +10,10 @@ what was expected, what was found); each family words it for its own readers.
 ``convert=True`` is how the MCP path reads an agent's JSON, which only has
 JSON's types: integral floats become ints and ints floats, bytes must be base64
 text, integer and boolean map keys (JSON strings) become ints and booleans,
-enum values must be strings or integers, and ``null`` for an optional field that
-may not be null leaves the field out. Without it values are only checked, and
-the request is sent exactly as given.
+and enum values must be strings or integers. ``null`` is a value like any other
+in both modes: only a nullable field, item or map value takes it (a field with a
+default is left out to get that default), as the published schema says. Without
+``convert`` values are only checked, and the request is sent exactly as given.
 """
 
 from __future__ import annotations
@@ -86,10 +87,7 @@ def walk_fields(fields: tuple[FieldInfo, ...], message: dict, types: TypeTable, 
             raise Problem("unknown", path, names=unknown)
         out: dict[Any, Any] = {}
         for key, value in message.items():
-            spec = known[key]
-            if convert and value is None and not spec.nullable and not spec.required:
-                continue          # null for a field with a default: left out
-            out[key] = walk(spec.type, value, types, path=(*path, key), convert=convert, depth=depth)
+            out[key] = walk(known[key].type, value, types, path=(*path, key), convert=convert, depth=depth)
         missing = tuple(f.name for f in fields if f.required and f.name not in message)
         if missing:
             raise Problem("missing", path, names=missing)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from aster_connect.jsontext import JsonLimit, check_value
-from aster_connect.types import FieldInfo, TypeTable
+from aster_connect.types import FieldInfo, TypeInfo, TypeTable
 from aster_connect.values import MapKey, Path, Problem, json_type, short, walk_fields
 
 from .schema import (
@@ -66,6 +66,25 @@ def _where(prefix: str, path: Path) -> str:
     return text
 
 
+_A_KIND = {**_A_SCALAR, "bytes": "a base64 string", "enum": "an enum value", "list": "an array", "map": "an object"}
+
+
+def _a(t: TypeInfo) -> str:
+    """What a value of ``t`` is in the agent's JSON: ``an integer``, ``an object (Scores)``."""
+    return f"an object ({t.ref or 'message'})" if t.kind == "ref" else _A_KIND.get(t.kind or "", "an object")
+
+
+def _null_wording(problem: Problem, where: str) -> str:
+    """``scores.by_id may not be null: it is an object; leave it out for its default``."""
+    assert problem.expected is not None
+    text = f"{where} may not be null: it is {_a(problem.expected)}"
+    name = problem.path[-1] if problem.path else None
+    spec = next((f for f in problem.fields if f.name == name), None) if isinstance(name, str) else None
+    if spec is not None:
+        text += ", and required" if spec.required else "; leave it out for its default"
+    return text
+
+
 def _wording(problem: Problem, prefix: str) -> str:
     """The problem as an agent reads it (names the argument, says what JSON is expected)."""
     where, found, t = _where(prefix, problem.path), problem.found, problem.expected
@@ -79,7 +98,7 @@ def _wording(problem: Problem, prefix: str) -> str:
         plural, single = _KEYS.get(problem.key_kind or "", ("valid", "a valid key"))
         return f"{_where(prefix, problem.path[:-1])} has {plural} keys; {found!r} is not {single}"
     if problem.reason == "null":
-        return f"{where} may not be null"
+        return _null_wording(problem, where)
     if problem.reason == "bytes":
         return f"{where} must be base64-encoded bytes; {found[:20]!r} is not base64"
     assert t is not None
@@ -87,17 +106,17 @@ def _wording(problem: Problem, prefix: str) -> str:
         return f"{where} must be one of {list(t.enum_values)}, got {short(found)}"
     if t.kind in _A_SCALAR:
         return f"{where} must be {_A_SCALAR[t.kind]}, got {json_type(found)} {short(found)}"
-    expected = {"bytes": "a base64 string", "enum": "an enum value", "list": "an array",
-                "ref": f"an object ({t.ref or 'message'})"}.get(t.kind or "", "an object")
-    return f"{where} must be {expected}, got {json_type(found)}"
+    return f"{where} must be {_a(t)}, got {json_type(found)}"
 
 
 def message_from_arguments(fields: list[Mapping[str, Any]], arguments: Mapping[str, Any], types: TypeTable,
                            *, where: str = "") -> dict:
     """Check and convert an object of arguments against a message's fields (``where`` names it).
 
-    A field left out is left out (the service applies its default); ``null``
-    for a non-nullable field that has a default counts as left out.
+    A field left out is left out (the service applies its default); ``null`` is
+    taken only where the schema allows it (a nullable field, item or map value):
+    elsewhere it is an :class:`ArgumentError` naming the field, as the schema an
+    agent sees says.
     """
     specs = tuple(FieldInfo.from_manifest(f) for f in fields)
     try:

@@ -180,7 +180,8 @@ def field_schema(field: Mapping[str, Any], types: TypeTable, *, path: tuple[str,
         schema = _with_null(schema)
     if not for_output:
         has_default, default = _default_of(field)
-        if has_default and not field.get("required", False):
+        # A field that refuses null never shows null as its default (leaving it out gives the service's own).
+        if has_default and not field.get("required", False) and (default is not None or field.get("nullable")):
             schema["default"] = default
     return schema
 
