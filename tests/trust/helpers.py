@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aster_core.testing import assert_clean_error, run_aster
+from aster_core.testing import assert_clean_error, invoke
 
 from tests.support.aio import run
 
@@ -17,8 +17,10 @@ FAMILIES = ["trust", "enroll"]
 
 
 def aster(*args: str, cwd: str | os.PathLike | None = None) -> subprocess.CompletedProcess:
-    """Run the installed ``aster`` with only our two families loaded."""
-    return run_aster(list(args), plugins=FAMILIES, cwd=cwd)
+    """``aster ARGS`` with only our two families loaded, in this process (``invoke``: the same
+    entry point, exit codes and output as the installed script; what needs a process of its
+    own, racing writers or SIGKILL, starts one itself)."""
+    return invoke(list(args), plugins=FAMILIES, cwd=cwd)
 
 
 def ok(*args: str, cwd: str | os.PathLike | None = None) -> subprocess.CompletedProcess:

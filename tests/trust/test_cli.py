@@ -1,4 +1,5 @@
-"""`aster trust` as a user runs it (subprocess), outputs checked against the runtime's readers."""
+"""`aster trust` as a user runs it (in-process through `invoke`: the same entry point and output), outputs
+checked against the runtime's readers; the installed script runs it in tests/install."""
 
 from __future__ import annotations
 
