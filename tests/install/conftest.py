@@ -8,6 +8,7 @@ once for all pytest-xdist workers.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import venv
 from pathlib import Path
@@ -35,14 +36,34 @@ def wheel_of(wheelhouse: Path, distribution: str) -> Path:
     return found[0]
 
 
-def fresh_venv(where: Path, wheelhouse: Path, distributions: list[str], requirements: list[Path]) -> Path:
-    """A new venv with only these distributions' wheels, their dependencies and ``requirements``.
+@pytest.fixture(scope="session")
+def empty_venv(tmp_path_factory) -> Path:
+    """A new venv holding pip alone, made once per run: :func:`fresh_venv` copies it (making
+    one runs ensurepip, seconds of CPU each time)."""
+    return made_once(tmp_path_factory, "empty-venv", lambda where: venv.EnvBuilder(with_pip=True).create(where))
+
+
+def copy_venv(template: Path, where: Path) -> None:
+    """``template`` copied to ``where`` as if made there: the interpreter links are kept and
+    every script naming the template's folder (pip's, activate) names ``where`` instead."""
+    shutil.copytree(template, where, symlinks=True)
+    for script in (where / "bin").iterdir():
+        if script.is_file() and not script.is_symlink():
+            text = script.read_bytes()
+            if str(template).encode() in text:
+                script.write_bytes(text.replace(str(template).encode(), str(where).encode()))
+
+
+def fresh_venv(where: Path, wheelhouse: Path, distributions: list[str], requirements: list[Path],
+               template: Path) -> Path:
+    """A new venv (a copy of ``template``, the ``empty_venv``) with only these distributions'
+    wheels, their dependencies and ``requirements``.
 
     Dependencies among our distributions come from the wheelhouse, the rest from the index.
 
     Installed by the same function `dev.py` uses; returns the venv's bin folder.
     """
-    venv.EnvBuilder(with_pip=True, clear=True).create(where)
+    copy_venv(template, where)
     python = where / "bin" / "python"
     dev.install_wheels(python, [wheel_of(wheelhouse, d) for d in distributions], requirements,
                        find_links=wheelhouse)

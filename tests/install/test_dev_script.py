@@ -113,3 +113,18 @@ def test_a_stale_venv_is_named_and_kept(tmp_path, how):
 def test_unknown_action_prints_usage_and_exits_2(tmp_path):
     result = run_dev(copy_of_dev(tmp_path), "deploy")
     assert result.returncode == 2 and "python3 dev.py demo" in result.stdout
+
+
+@pytest.mark.parametrize("given, expected", [
+    ([], ["-n", str(dev.TEST_WORKERS), "--dist", "loadgroup", "tests"]),
+    (["tests/core", "-x"], ["-n", str(dev.TEST_WORKERS), "--dist", "loadgroup", "tests/core", "-x"]),
+    (["-n", "2", "tests/core"], ["-n", "2", "tests/core"]),
+    (["-n2"], ["-n2"]),
+    (["--dist", "loadfile"], ["--dist", "loadfile"]),
+    (["-p", "no:xdist", "tests/core"], ["-p", "no:xdist", "tests/core"]),
+])
+def test_the_suite_runs_on_xdist_workers_unless_the_caller_chose(given, expected, monkeypatch):
+    monkeypatch.delenv("ASTER_TEST_WORKERS", raising=False)
+    assert dev.pytest_args(given) == expected
+    monkeypatch.setenv("ASTER_TEST_WORKERS", "3")
+    assert dev.pytest_args([])[:2] == ["-n", "3"]

@@ -3,7 +3,9 @@
 Each venv gets only that shape's wheels (from the wheelhouse), their dependencies and the
 demo's requirements (a keyring backend for a headless machine, selected explicitly, as the
 suite does), installed by the function `dev.py` uses. Each runs `--help` of every command it
-has and one real command per family; the full shape runs the guided demo itself.
+has (in one process of that venv: the installed script itself runs `aster --help`, `--version`,
+`doctor` and the real commands) and one real command per family; the full shape runs the
+guided demo itself.
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ from .conftest import fresh_venv
 DEMO_REQUIREMENTS = [dev.REQUIREMENTS / "demo.txt"]
 HOST_COMMANDS = {"profile", "config", "plugins", "doctor", "completion"}
 
-_COMMAND_PATHS = """
+# Every command path, then each one's --help through the host's own in-process runner
+# (one interpreter start instead of one per command); failures come back as data.
+_HELP_WALK = """
 import json, click
 from aster_core.main import build_cli
+from aster_core.testing import invoke
 root = build_cli(); ctx = click.Context(root); paths = []
 def walk(group, prefix):
     for name in group.list_commands(ctx):
@@ -31,15 +36,20 @@ def walk(group, prefix):
         if isinstance(cmd, click.Group):
             walk(cmd, prefix + [name])
 walk(root, [])
-print(json.dumps(paths))
+failed = []
+for path in paths:
+    shown = invoke([*path, "--help"])
+    if shown.returncode != 0 or "Usage: aster" not in shown.stdout:
+        failed.append({"path": path, "code": shown.returncode, "stderr": shown.stderr[-2000:]})
+print(json.dumps({"paths": paths, "failed": failed}))
 """
 
 
 class Shape:
     """A fresh venv with some distributions; runs its commands as a user would."""
 
-    def __init__(self, tmp_path: Path, wheelhouse: Path, distributions: list[str]) -> None:
-        self.bin = fresh_venv(tmp_path / "venv", wheelhouse, distributions, DEMO_REQUIREMENTS)
+    def __init__(self, tmp_path: Path, wheelhouse: Path, distributions: list[str], template: Path) -> None:
+        self.bin = fresh_venv(tmp_path / "venv", wheelhouse, distributions, DEMO_REQUIREMENTS, template)
         self.work = tmp_path / "work"
         self.work.mkdir()
         self.env = {k: v for k, v in os.environ.items()
@@ -56,25 +66,21 @@ class Shape:
         listed = self.run("python", "-m", "pip", "list", "--format", "json").stdout
         return {p["name"].lower() for p in json.loads(listed)}
 
-    def command_paths(self) -> list[list[str]]:
-        return json.loads(self.run("python", "-c", _COMMAND_PATHS).stdout)
-
     def every_help_works(self) -> list[list[str]]:
-        paths = self.command_paths()
-        for path in [[], *paths]:
-            shown = self.run("aster", *path, "--help").stdout
-            assert "Usage: aster" in shown, path
+        walked = json.loads(self.run("python", "-c", _HELP_WALK).stdout)
+        assert walked["failed"] == [], walked["failed"]
+        assert "Usage: aster" in self.run("aster", "--help").stdout
         self.run("aster", "--version")
         self.run("aster", "doctor")
-        return paths
+        return walked["paths"]
 
 
 def top_level(paths: list[list[str]]) -> set[str]:
     return {p[0] for p in paths if len(p) == 1}
 
 
-def test_aster_core_alone(tmp_path, wheelhouse):
-    shape = Shape(tmp_path, wheelhouse, ["aster-core"])
+def test_aster_core_alone(tmp_path, wheelhouse, empty_venv):
+    shape = Shape(tmp_path, wheelhouse, ["aster-core"], empty_venv)
     assert not {p for p in shape.packages() if p.startswith("aster-") and p != "aster-core"}
     assert top_level(shape.every_help_works()) == HOST_COMMANDS
     listed = shape.run("aster", "--help").stdout
@@ -87,8 +93,8 @@ def test_aster_core_alone(tmp_path, wheelhouse):
     shape.run("aster", "trust", "keygen", "root", expect=2)  # no such command here
 
 
-def test_aster_core_trust_enroll_an_offline_root_key_machine(tmp_path, wheelhouse):
-    shape = Shape(tmp_path, wheelhouse, ["aster-core", "aster-trust", "aster-enroll"])
+def test_aster_core_trust_enroll_an_offline_root_key_machine(tmp_path, wheelhouse, empty_venv):
+    shape = Shape(tmp_path, wheelhouse, ["aster-core", "aster-trust", "aster-enroll"], empty_venv)
     assert "aster-rpc" not in shape.packages()  # no runtime, no native transport
     assert top_level(shape.every_help_works()) == HOST_COMMANDS | {"trust", "enroll"}
     shape.run("aster", "trust", "keygen", "root", "--out", "root.key")
@@ -109,8 +115,8 @@ def test_aster_core_trust_enroll_an_offline_root_key_machine(tmp_path, wheelhous
     assert verify_signature(_load_enrollment_credential(str(shape.work / "c.json")))
 
 
-def test_aster_core_contract_a_contract_checking_ci_job(tmp_path, wheelhouse):
-    shape = Shape(tmp_path, wheelhouse, ["aster-core", "aster-contract"])
+def test_aster_core_contract_a_contract_checking_ci_job(tmp_path, wheelhouse, empty_venv):
+    shape = Shape(tmp_path, wheelhouse, ["aster-core", "aster-contract"], empty_venv)
     assert "aster-connect" not in shape.packages() and "aster-mcp" not in shape.packages()
     assert top_level(shape.every_help_works()) == HOST_COMMANDS | {"contract"}
     services = {"PYTHONPATH": str(dev.ROOT)}  # the example services live in the checkout's tests
@@ -121,13 +127,13 @@ def test_aster_core_contract_a_contract_checking_ci_job(tmp_path, wheelhouse):
     shape.run("aster", "contract", "diff", "manifest.json", "manifest.json")
 
 
-def test_pip_install_aster_runs_the_guided_demo(tmp_path, wheelhouse):
+def test_pip_install_aster_runs_the_guided_demo(tmp_path, wheelhouse, empty_venv):
     """`pip install aster aster-hello` plus the demo's requirements is all `python3 dev.py demo` needs.
 
     Only the meta-package and the example plugin are named: every family comes in as the
     meta-package's dependency.
     """
-    shape = Shape(tmp_path, wheelhouse, ["aster", "aster-hello"])
+    shape = Shape(tmp_path, wheelhouse, ["aster", "aster-hello"], empty_venv)
     installed = shape.packages()
     assert {"aster-core", "aster-trust", "aster-enroll", "aster-contract", "aster-connect", "aster-mcp"} <= installed
     assert not {"pytest", "twine"} & installed  # nothing test-only (jsonschema comes with mcp)
