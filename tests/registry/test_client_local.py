@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from aster_core.errors import UsageError
-from aster_core.testing import assert_clean_error, run_aster
+from aster_core.testing import assert_clean_error, invoke, run_aster
 
 PLUGINS = ["aster-registry", "aster-enroll", "aster-trust"]
 
@@ -153,7 +153,7 @@ def test_wire_round_trips_nested_and_untyped():
 
 
 def _profile(env_home):
-    run = run_aster(["profile", "create", "dev"], plugins=[])
+    run = invoke(["profile", "create", "dev"], plugins=[])
     assert run.returncode == 0, run.stderr
 
 
@@ -171,7 +171,7 @@ def _profile(env_home):
 def test_bad_input_is_one_line_before_any_network(aster_env, argv, code):
     _profile(aster_env)
     config = (aster_env / "config.toml").read_bytes()
-    result = run_aster(argv, plugins=[*PLUGINS, "aster-connect"], timeout=30)
+    result = invoke(argv, plugins=[*PLUGINS, "aster-connect"])  # in-process: refused before any network
     assert_clean_error(result, code)
     assert (aster_env / "config.toml").read_bytes() == config
 
@@ -190,12 +190,12 @@ def test_unreachable_registry_changes_nothing(aster_env, tmp_path):
 
 def test_doctor_reports_the_registry_address(aster_env, monkeypatch):
     _profile(aster_env)
-    result = run_aster(["doctor", "--json"], plugins=PLUGINS)
+    result = invoke(["doctor", "--json"], plugins=PLUGINS)
     checks = [c for c in json.loads(result.stdout) if c.get("check") == "registry"]
     assert checks and checks[0]["status"] == "warn", checks
-    result = run_aster(["doctor", "--json"], plugins=PLUGINS, env={"ASTER_SERVICE_ADDR": _ticket()})
+    result = invoke(["doctor", "--json"], plugins=PLUGINS, env={"ASTER_SERVICE_ADDR": _ticket()})
     check = [c for c in json.loads(result.stdout) if c.get("check") == "registry"][0]
     assert check["status"] == "ok" and "ASTER_SERVICE_ADDR" in check["message"]
-    result = run_aster(["doctor", "--json"], plugins=PLUGINS, env={"ASTER_SERVICE_ADDR": "aster1!!"})
+    result = invoke(["doctor", "--json"], plugins=PLUGINS, env={"ASTER_SERVICE_ADDR": "aster1!!"})
     check = [c for c in json.loads(result.stdout) if c.get("check") == "registry"][0]
     assert check["status"] == "fail"
