@@ -76,12 +76,15 @@ def invoke(args: Sequence[str], *, plugins: Iterable[str] | None = None, input: 
     The same entry point runs (:func:`aster_core.main.main`: one ``Error:`` line and the
     documented exit code for every failure), with stdin, stdout and stderr swapped for
     buffers by click's runner, ``env`` applied (a ``None`` value removes a variable),
-    ``cwd`` entered, and a fresh plugin host; all of it is put back afterwards, so calls
+    ``cwd`` entered, and a fresh plugin host; all of it is put back afterwards (with
+    ``sys.path`` and the modules a command imported from folders it added there), so calls
     cannot leak into each other. Returns a ``CompletedProcess`` with text output.
 
-    For commands that parse, check and print; keep :func:`run_aster` for what is about the
-    process itself (the installed script, start-up imports, signals, a tty, the runtime's
-    event loop). ``timeout`` is accepted for symmetry with :func:`run_aster` and ignored.
+    For commands that parse, check, read and write files and print; keep :func:`run_aster`
+    for what is about the process itself (the installed script, start-up imports, signals,
+    a tty) and for commands that dial a peer (the runtime's event loop; some end their
+    process with ``os._exit`` once the answer is printed). ``timeout`` is accepted for
+    symmetry with :func:`run_aster` and ignored.
     """
     import click.formatting
     from click.testing import CliRunner
@@ -94,7 +97,7 @@ def invoke(args: Sequence[str], *, plugins: Iterable[str] | None = None, input: 
     if plugins is not None:
         names = list(plugins)
         full_env["ASTER_PLUGINS"] = ",".join(names) if names else "-"
-    old_cwd = os.getcwd()
+    old_cwd, old_path, old_modules = os.getcwd(), list(sys.path), set(sys.modules)
     set_host(None)
     output.reset_consoles()
     code: int | str | None = 0
@@ -116,10 +119,27 @@ def invoke(args: Sequence[str], *, plugins: Iterable[str] | None = None, input: 
                 stdout, stderr = out.getvalue().decode(), err.getvalue().decode("utf-8", "replace")
     finally:
         os.chdir(old_cwd)
+        _forget_added_paths(old_path, old_modules)
         set_host(None)
         output.reset_consoles()
     returncode = code if isinstance(code, int) else (0 if code is None else 1)
     return subprocess.CompletedProcess(["aster", *args], returncode, stdout, stderr)
+
+
+def _forget_added_paths(old_path: list[str], old_modules: set[str]) -> None:
+    """Undo what a command added to ``sys.path`` (``contract gen`` adds the current directory)
+    and forget the modules it imported from there, so the next call imports them afresh."""
+    added = [p for p in sys.path if p not in old_path]
+    sys.path[:] = old_path
+    if not added:
+        return
+    roots = [os.path.abspath(p or os.curdir) + os.sep for p in added]
+    for name in set(sys.modules) - old_modules:
+        origin = getattr(sys.modules.get(name), "__file__", None)
+        if origin and any(os.path.abspath(origin).startswith(root) for root in roots):
+            del sys.modules[name]
+    for path in added:
+        sys.path_importer_cache.pop(path, None)
 
 
 def assert_clean_error(result: subprocess.CompletedProcess, code: int, *needles: str, hint: bool = True) -> str:

@@ -304,9 +304,9 @@ def test_a_live_producers_manifest_cannot_run_code(workdir):
                                                                  name="Named" + text))
     with start_server(["evil_service:Evil", "evil_service:Named"], workdir=workdir, max_lifetime=120) as live:
         done = aster("contract", "gen-client", live.address, "--service", "Evil", "--out", str(workdir / "gen"),
-                     "--package", "evil")
+                     "--package", "evil", process=True)
         assert done.returncode == 0, done.stderr
-        refused = aster("contract", "gen-client", live.address, "--out", str(workdir / "gen2"))
+        refused = aster("contract", "gen-client", live.address, "--out", str(workdir / "gen2"), process=True)
     assert_clean_error(refused, 2, "service", "Hint: only plain identifiers")
     assert not (workdir / "gen2").exists()
     check = (f"from evil import Req\nassert Req.__wire_type__ == {('evil/Req' + text)!r}\n"

@@ -103,7 +103,7 @@ def test_python_client_from_an_export_calls_every_pattern(workdir):
 def test_python_client_from_a_live_address(workdir):
     with start_server([INVENTORY, CART], workdir=workdir, max_lifetime=120) as live:
         done = aster("contract", "gen-client", live.address, "--out", str(workdir / "gen"),
-                     "--package", "live_client", "--json")
+                     "--package", "live_client", "--json", process=True)
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["services"] == ["Inventory", "Cart"]
         # the runtime's published manifests do not describe nested types: said, not hidden
@@ -122,7 +122,7 @@ def test_live_address_uses_an_imported_export_for_nested_types(workdir):
     assert aster("contract", "export", "--manifest", str(manifest), "-o", str(workdir / "e")).returncode == 0
     assert aster("contract", "import", str(workdir / "e/Inventory.aster.json")).returncode == 0
     with start_server([INVENTORY], workdir=workdir, max_lifetime=120) as live:
-        done = aster("contract", "gen-client", live.address, "--out", str(workdir / "gen"))
+        done = aster("contract", "gen-client", live.address, "--out", str(workdir / "gen"), process=True)
     assert done.returncode == 0 and "no definition" not in done.stderr
     assert "class Money:" in (workdir / "gen/inventory_client/types.py").read_text()
 
@@ -145,7 +145,7 @@ def test_unreachable_and_malformed_addresses(workdir):
     with start_server([CART], workdir=workdir, max_lifetime=120) as live:
         gone = live.address
     for address in (gone, "f" * 64):
-        done = aster("contract", "gen-client", address, "--out", str(target), "--timeout", "3")
+        done = aster("contract", "gen-client", address, "--out", str(target), "--timeout", "3", process=True)
         assert done.returncode == 7 and done.stderr.startswith("Error: cannot reach"), done.stderr
         assert len(done.stderr.strip().splitlines()) == 1
     done = aster("contract", "gen-client", "aster1nope", "--out", str(target))
@@ -262,7 +262,8 @@ def test_generated_clients_carry_the_bare_contract_id(workdir):
     assert done.returncode == 0, done.stderr
     assert aster("contract", "import", str(export)).returncode == 0
     with start_server([INVENTORY], workdir=workdir, max_lifetime=120) as live:
-        done = aster("contract", "gen-client", live.address, "--out", str(gen), "--package", "from_live")
+        done = aster("contract", "gen-client", live.address, "--out", str(gen), "--package", "from_live",
+                     process=True)
     assert done.returncode == 0, done.stderr
     check = ("import json, from_export, from_manifest, from_live;"
              "print(json.dumps([[m.InventoryClient.CONTRACT_ID, m.CONTRACT_IDS['Inventory']]"
