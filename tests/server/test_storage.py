@@ -85,38 +85,10 @@ def test_transaction_rolls_back_and_commits(database_url):
                 raise RuntimeError("boom")
         with storage.transaction(engine, write=False) as conn:
             assert conn.execute(sa.select(sa.func.count()).select_from(accounts)).scalar() == 0
-        storage.run_transaction(engine, lambda c: c.execute(accounts.insert().values(name="a", balance=1, version=1)))
+        with storage.transaction(engine) as conn:
+            conn.execute(accounts.insert().values(name="a", balance=1, version=1))
         with storage.transaction(engine, write=False) as conn:
             assert conn.execute(sa.select(accounts.c.balance)).scalar() == 1
-    finally:
-        engine.dispose()
-
-
-def test_compare_and_swap_one_winner(database_url):
-    engine = storage.open_database(database_url, storage.Migrations.of(ALPHA, "v_alpha"))
-    try:
-        storage.run_transaction(engine, lambda c: c.execute(accounts.insert().values(name="a", balance=0, version=1)))
-        results: list[int | None] = []
-        barrier = threading.Barrier(10)
-
-        def contender(i: int) -> None:
-            barrier.wait()
-
-            def body(conn):
-                return storage.compare_and_swap(conn, accounts, {"name": "a"}, 1, {"balance": i})
-
-            results.append(storage.run_transaction(engine, body))
-
-        threads = [threading.Thread(target=contender, args=(i,)) for i in range(10)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
-        assert sorted(results, key=lambda r: r is None) == [2] + [None] * 9
-        with storage.transaction(engine, write=False) as conn:
-            assert conn.execute(sa.select(accounts.c.version)).scalar() == 2
-        with pytest.raises(storage.Conflict):
-            storage.require_swap(None, "account a")
     finally:
         engine.dispose()
 

@@ -154,9 +154,9 @@ def error_text(message: str, hint: str | None = None, field: str | None = None) 
 def _database_transient(exc: BaseException) -> bool:
     if not type(exc).__module__.startswith("sqlalchemy"):
         return False
-    from .storage import is_retryable
+    from .storage import is_transient
 
-    return is_retryable(exc)
+    return is_transient(exc)
 
 
 def rpc_error(exc: BaseException) -> RpcError:

@@ -17,9 +17,6 @@ other writers), so writers queue and none loses an update (README: "Concurrency"
 Schema changes are Alembic migrations run programmatically (:func:`upgrade`): each server
 ships a ``migrations`` package with a ``versions/`` folder and its own version table, so two
 servers can share one database.
-
-Over 400 lines while the retiring compare-and-swap helpers are still here (their section says
-why); without them it is under.
 """
 
 from __future__ import annotations
@@ -31,7 +28,7 @@ import time
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -39,8 +36,6 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.engine.url import URL
 
 from aster_core.errors import AsterError, UsageError
-
-T = TypeVar("T")
 
 #: Milliseconds a SQLite connection waits for the write lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -50,11 +45,6 @@ _WRITE = "aster_write"
 
 class StorageError(AsterError):
     """The database could not be reached, opened or migrated (exit 1)."""
-
-
-class Conflict(AsterError):
-    """A compare-and-swap lost: the row changed since it was read (exit 1). Retiring with
-    :func:`compare_and_swap`."""
 
 
 # ---------------------------------------------------------------------------- URLs
@@ -245,9 +235,10 @@ def upsert(conn: Connection, table: sa.Table, values: Mapping[str, Any], keys: S
     conn.execute(stmt)
 
 
-def is_retryable(exc: BaseException) -> bool:
-    """True for errors a fresh attempt may not hit: SQLite busy/locked, PostgreSQL
-    serialization failures and deadlocks, a connection that was dropped."""
+def is_transient(exc: BaseException) -> bool:
+    """True for errors a fresh attempt may not hit: SQLite busy/locked (past the busy timeout),
+    PostgreSQL serialization failures and deadlocks, a connection that was dropped. Nothing
+    here retries; the request layer answers these UNAVAILABLE so the client may."""
     if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
         return True
     orig = getattr(exc, "orig", None)
@@ -258,55 +249,6 @@ def is_retryable(exc: BaseException) -> bool:
         text = str(orig or exc).lower()
         return "database is locked" in text or "database is busy" in text
     return False
-
-
-# ---------------------------------------------------------------------------- retiring: compare-and-swap
-# The approach both servers leave for row locks (README, "Concurrency"). Kept only while the
-# authority still calls run_transaction / compare_and_swap; deleted with its last use.
-
-
-def run_transaction(engine: Engine, fn: Callable[[Connection], T], *, write: bool = True,
-                    retries: int = 5, backoff: float = 0.02) -> T:
-    """``fn(conn)`` inside :func:`transaction`, retried on :func:`is_retryable` errors.
-
-    ``fn`` must do nothing outside the database (it may run more than once).
-    """
-    attempt = 0
-    while True:
-        try:
-            with transaction(engine, write=write) as conn:
-                return fn(conn)
-        except sa.exc.DBAPIError as exc:
-            attempt += 1
-            if attempt > retries or not is_retryable(exc):
-                raise
-            time.sleep(backoff * (2 ** (attempt - 1)))
-
-
-def compare_and_swap(conn: Connection, table: sa.Table, where: Mapping[str, Any] | Any,
-                     expected_version: int, values: Mapping[str, Any], *,
-                     version_column: str = "version") -> int | None:
-    """``UPDATE table SET values, version = version + 1 WHERE where AND version = expected``.
-
-    ``where`` is a mapping of column name to value (ANDed) or a SQLAlchemy clause. Returns
-    the new version when exactly one row changed, ``None`` when the row is gone or its
-    version moved on (someone else won). No read-modify-write race: the check and the
-    write are one statement.
-    """
-    version = table.c[version_column]
-    stmt = (sa.update(table).where(_where(table, where), version == expected_version)
-            .values({**values, version_column: version + 1}))
-    result = conn.execute(stmt)
-    if result.rowcount != 1:
-        return None
-    return expected_version + 1
-
-
-def require_swap(new_version: int | None, what: str) -> int:
-    """:func:`compare_and_swap`'s result, or :class:`Conflict` naming ``what``."""
-    if new_version is None:
-        raise Conflict(f"{what} was changed by someone else", "read it again and retry")
-    return new_version
 
 
 # ---------------------------------------------------------------------------- migrations
