@@ -47,6 +47,7 @@ from aster_core.errors import ExitCode, UsageError
 from .errors import Refusal, check_choice
 from .ids import check_deployment_id
 from .plans import Actor
+from .text import check_note, control_in, shown, whole_match
 
 IDENTITY_INFO = b"trellis/device-identity/v1"
 ACTIVATION_INFO = b"trellis/device-activate/v1"
@@ -62,7 +63,7 @@ REVIEW_STATES = ("pending", "approved", "rejected")
 DECISIONS = ("approved", "rejected")
 #: the metadata keys the instance table shows as columns
 PROMOTED = ("name", "serial_number", "model_number")
-_META_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_META_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_META_VALUE = 256
 MAX_META_KEYS = 32
 
@@ -135,7 +136,8 @@ def proof_valid(activation_key: bytes, challenge: bytes, endpoint_id: str, deplo
 
 
 def check_metadata(metadata: Any, field_name: str = "metadata") -> dict[str, str]:
-    """String keys (letters, digits, ``._-``) to short string values; empty values dropped."""
+    """String keys (letters, digits, ``._-``) to short string values without control characters
+    (a name, a serial number: one line wherever it is shown); empty values dropped."""
     if not isinstance(metadata, Mapping):
         raise Refusal("invalid", f"{field_name}: not an object", "give key=value pairs", field=field_name,
                       exit_code=ExitCode.USAGE)
@@ -144,13 +146,17 @@ def check_metadata(metadata: Any, field_name: str = "metadata") -> dict[str, str
                       "keep device metadata small", field=field_name, exit_code=ExitCode.USAGE)
     out = {}
     for key, value in metadata.items():
-        if not isinstance(key, str) or not _META_KEY.match(key):
-            raise Refusal("invalid", f"{field_name}: {str(key)[:40]!r} is not a metadata key",
+        if not whole_match(_META_KEY, key):
+            raise Refusal("invalid", f"{field_name}: {shown(key, 40)} is not a metadata key",
                           "use letters, digits, '.', '_' or '-' (at most 64)", field=field_name,
                           exit_code=ExitCode.USAGE)
         if not isinstance(value, str) or len(value) > MAX_META_VALUE:
             raise Refusal("invalid", f"{field_name}.{key}: give a string of at most {MAX_META_VALUE} characters",
                           "metadata values are short strings", field=f"{field_name}.{key}", exit_code=ExitCode.USAGE)
+        bad = control_in(value)
+        if bad:
+            raise Refusal("invalid", f"{field_name}.{key}: {shown(value, 40)} holds the control character {bad}",
+                          "give one line of text", field=f"{field_name}.{key}", exit_code=ExitCode.USAGE)
         if value:
             out[key] = value
     return out
@@ -264,5 +270,5 @@ def decide_review(review: Review, decision: str, *, now: int, reason: str | None
     if review.state != "pending":
         raise Refusal("wrong_state", f"review {review.review_id} is already {review.state}",
                       "a decided review cannot be reversed; revoke the device instead")
-    return replace(review, state=decision, decided_at=now, reason=(reason or "").strip() or None,
+    return replace(review, state=decision, decided_at=now, reason=check_note(reason, "reason"),
                    decided_by=actor.as_dict() if actor else None)

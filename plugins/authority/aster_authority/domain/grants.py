@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from .errors import invalid
-from .ids import DEVICE, check_roles
+from .ids import DEVICE, MAX_ROLES, check_roles
 from .plans import Deployment
 
 ALL_REMOVED = "grants removed"
@@ -42,10 +42,15 @@ class RoleChange:
 
 
 def change_roles(held: Iterable[str], roles: Iterable[str], *, add: bool) -> RoleChange:
+    """What adding (or removing) ``roles`` does to a grantee holding ``held``; one holds at most
+    :data:`~.ids.MAX_ROLES` roles of a deployment (its credential carries them all)."""
     before = set(held)
     if add:
         changed = tuple(r for r in roles if r not in before)
         after = before | set(changed)
+        if len(after) > MAX_ROLES:
+            raise invalid("roles", f"the grantee would hold {len(after)} roles, at most {MAX_ROLES}",
+                          "remove roles it no longer needs first (aster grants remove)")
     else:
         changed = tuple(r for r in roles if r in before)
         after = before - set(changed)

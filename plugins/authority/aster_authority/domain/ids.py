@@ -1,4 +1,10 @@
-"""Names and ids: deployment kinds, ULIDs, instance ids, and the checks of ids, roles and namespaces."""
+"""Names and ids: deployment kinds, ULIDs, instance ids, and the checks of ids, roles and namespaces.
+
+Limits (documented in the family README): a deployment id is 1-63 characters, a role 1-128, a
+namespace pattern 1-200; a deployment has at most :data:`MAX_ROLES` roles and
+:data:`MAX_NAMESPACES` namespace patterns, and a grantee holds at most :data:`MAX_ROLES` roles of
+one. Every check is one pass over its input (roles are de-duplicated through a dict), whole
+matches only, no control characters (:mod:`.text`)."""
 
 from __future__ import annotations
 
@@ -11,13 +17,19 @@ import time
 from typing import Any, Iterable
 
 from .errors import invalid
+from .text import control_in, shown, whole_match
 
 SERVICE, DEVICE = "service", "device"
 KINDS = (SERVICE, DEVICE)
 #: the CLI prefix of each kind (``svc/payments``)
 PREFIX = {SERVICE: "svc", DEVICE: "dev"}
-DEPLOYMENT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-ROLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+DEPLOYMENT_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
+ROLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+#: roles one deployment gives its nodes, and roles one grantee may hold of a deployment
+MAX_ROLES = 64
+#: namespace patterns of one deployment, and the length of one
+MAX_NAMESPACES = 64
+MAX_NAMESPACE = 200
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _last_ulid = 0
@@ -46,30 +58,46 @@ def instance_id_for(endpoint_id: str, kind: str = SERVICE) -> str:
 
 
 def check_deployment_id(value: Any, field_name: str = "deployment_id") -> str:
-    if not isinstance(value, str) or not DEPLOYMENT_ID.match(value):
-        raise invalid(field_name, f"{str(value)[:70]!r} is not a deployment id",
+    if not whole_match(DEPLOYMENT_ID, value):
+        raise invalid(field_name, f"{shown(value)} is not a deployment id",
                       "use 1-63 characters: lowercase letters, digits, '.', '_' or '-', starting with a letter "
                       "or digit")
     return value
 
 
+def _count(values: Iterable[Any]) -> str:
+    try:
+        return str(len(values))  # type: ignore[arg-type]
+    except TypeError:
+        return "more"
+
+
 def check_roles(roles: Iterable[Any], field_name: str = "roles") -> tuple[str, ...]:
-    out: list[str] = []
-    for r in roles:
-        if not isinstance(r, str) or not ROLE.match(r):
-            raise invalid(field_name, f"{str(r)[:70]!r} is not a role name",
-                          "a role is letters, digits, '.', '_', ':' or '-' (no commas: aster.role is a "
+    """At most :data:`MAX_ROLES` role names, each checked once, duplicates dropped (first kept)."""
+    out: dict[str, None] = {}
+    for n, r in enumerate(roles):
+        if n == MAX_ROLES:
+            raise invalid(field_name, f"{_count(roles)} roles given, at most {MAX_ROLES}",
+                          "give a deployment or a grantee a few roles; a credential carries them all in one "
+                          "aster.role attribute")
+        if not whole_match(ROLE, r):
+            raise invalid(field_name, f"{shown(r)} is not a role name",
+                          "a role is 1-128 letters, digits, '.', '_', ':' or '-' (no commas: aster.role is a "
                           "comma-separated list)")
-        if r not in out:
-            out.append(r)
+        out[r] = None
     return tuple(out)
 
 
 def check_namespaces(patterns: Iterable[Any]) -> tuple[str, ...]:
-    out = []
-    for p in patterns:
-        if not isinstance(p, str) or not p.strip() or len(p) > 200 or any(c.isspace() for c in p):
-            raise invalid("namespaces", f"{str(p)[:70]!r} is not a service-name pattern",
-                          "give a service name or a glob such as 'Payments*'")
-        out.append(p)
-    return tuple(dict.fromkeys(out)) or ("*",)
+    out: dict[str, None] = {}
+    for n, p in enumerate(patterns):
+        if n == MAX_NAMESPACES:
+            raise invalid("namespaces", f"{_count(patterns)} patterns given, at most {MAX_NAMESPACES}",
+                          "use globs such as 'Payments*' to cover several services")
+        if (not isinstance(p, str) or not p.strip() or len(p) > MAX_NAMESPACE or any(c.isspace() for c in p)
+                or control_in(p)):
+            raise invalid("namespaces", f"{shown(p)} is not a service-name pattern",
+                          f"give a service name or a glob such as 'Payments*' (at most {MAX_NAMESPACE} "
+                          "characters, no spaces or control characters)")
+        out[p] = None
+    return tuple(out) or ("*",)

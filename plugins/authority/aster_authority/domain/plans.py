@@ -31,6 +31,7 @@ from aster_core.errors import ExitCode
 
 from .errors import Refusal, check_choice, invalid
 from .ids import DEVICE, KINDS, PREFIX, SERVICE, check_deployment_id, check_namespaces, check_roles
+from .text import check_note
 
 COMPATIBILITY = ("strict", "mutable-dev")
 REVIEW_MODES = ("none", "required")
@@ -254,7 +255,7 @@ def accept(dep: Deployment, plan: Plan, classification: str, *, now: int, new_ve
         raise Refusal("classification", f"plan {plan.plan_id} is {kind_of[plan.classification]}, "
                       f"not {kind_of[classification]}: {cmd} refuses it",
                       f"use `authority {other}`")
-    ack = (acknowledgement or "").strip()
+    ack = check_note(acknowledgement, "acknowledgement") or ""
     if classification == MIGRATION and not ack:
         raise Refusal("acknowledgement", f"plan {plan.plan_id} is a migration with "
                       f"{sum(1 for c in plan.changes if not c.get('compatible'))} breaking change(s): "
@@ -275,7 +276,7 @@ def reject(dep: Deployment, plan: Plan, *, now: int, actor: Actor, reason: str |
     """Reject a pending plan (stale ones too: that is how they are cleared)."""
     _require_pending(dep, plan, now, "reject")
     return replace(plan, state=REJECTED, decided_at=now, decided_by=actor.as_dict(),
-                   decision_reason=(reason or "").strip() or None)
+                   decision_reason=check_note(reason, "reason"))
 
 
 def set_disabled(dep: Deployment, disabled: bool, *, now: int, new_version: str) -> Deployment | None:
