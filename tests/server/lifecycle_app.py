@@ -18,10 +18,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from aster_core.errors import AsterError
-    from aster_server import lifecycle
+    from aster_server import lifecycle, nodekey
 
     try:
-        key, path, created = lifecycle.load_node_key(args.identity, args.state)
+        key, path, created = nodekey.load_node_key(args.identity, args.state)
         hosts = lifecycle.parse_bind(args.bind)
     except AsterError as exc:
         print(f"Error: {exc.message}. Hint: {exc.hint}", file=sys.stderr)

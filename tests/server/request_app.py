@@ -120,9 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-lifetime", type=float, default=120)
     args = parser.parse_args(argv)
 
-    from aster_server import lifecycle
+    from aster_server import lifecycle, nodekey
 
-    key, _path, _created = lifecycle.load_node_key(None, args.state)
+    key, _path, _created = nodekey.load_node_key(None, args.state)
     root = bytes.fromhex(Path(args.root_pub).read_text().strip()) if args.root_pub else None
     spec = lifecycle.ServerSpec(name="layer", services=[LayerService()], node_key=key, advertise=["127.0.0.1"],
                                 root_pubkey=root)

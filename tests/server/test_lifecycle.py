@@ -71,7 +71,7 @@ def test_ready_line_request_log_graceful_stop_and_stable_key(tmp_path):
 
 def test_identity_file_forms(tmp_path):
     from aster_core.errors import UsageError
-    from aster_server.lifecycle import load_node_key
+    from aster_server.nodekey import load_node_key
 
     key, path, created = load_node_key(tmp_path / "id.toml", tmp_path / "unused")
     assert created and len(key) == 32 and not (tmp_path / "unused").exists()

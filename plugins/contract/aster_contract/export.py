@@ -19,7 +19,7 @@ from aster_core.errors import AsterError, NotFoundError, UsageError
 from aster_core.files import atomic_write
 
 from .manifest import HEX64, load_manifest_file, manifest_text, read_json, type_table, validate_manifest
-from .validate import _short
+from .validate import quoted
 
 FORMAT_VERSION = "1"
 ID_PREFIX = "blake3:"
@@ -81,7 +81,7 @@ def validate_export(doc: Any, source: str) -> dict[str, Any]:
         raise UsageError(f"{source} is not a contract export (no aster_contract key)",
                          "create one with `aster contract export --manifest .aster/manifest.json -o DIR`")
     if doc["aster_contract"] != FORMAT_VERSION:
-        raise UsageError(f"{source}: unsupported aster_contract version {_short(doc['aster_contract'])}",
+        raise UsageError(f"{source}: unsupported aster_contract version {quoted(doc['aster_contract'])}",
                          f"this aster reads version {FORMAT_VERSION!r}; re-export it with this aster")
     cid = doc.get("contract_id")
     if not isinstance(cid, str) or not cid.startswith(ID_PREFIX) or not HEX64.match(cid[len(ID_PREFIX):]):

@@ -24,7 +24,7 @@ from typing import Any, Iterable
 
 from aster_core.errors import UsageError
 
-from .validate import _short
+from .validate import quoted
 
 IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -52,7 +52,7 @@ TS_CLIENT_MEMBERS = frozenset("constructor client transport service version cont
 
 
 def _refuse(source: str, what: str, name: str, why: str) -> UsageError:
-    return UsageError(f"{source}: {what} {_short(name)} {why}",
+    return UsageError(f"{source}: {what} {quoted(name)} {why}",
                       "only plain identifiers (letters, digits, '_') can be generated; fix the contract at its source")
 
 

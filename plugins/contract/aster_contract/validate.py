@@ -68,7 +68,7 @@ class _Checker:
 
     def one_of(self, where: str, value: Any, choices: tuple[str, ...]) -> None:
         if not isinstance(value, str) or value not in choices:
-            raise self.fail(where, f"must be one of {', '.join(choices)} (got {_short(value)})")
+            raise self.fail(where, f"must be one of {', '.join(choices)} (got {quoted(value)})")
 
     def list_(self, where: str, value: Any) -> list:
         if not isinstance(value, list):
@@ -183,7 +183,7 @@ def check_manifest(doc: Any, source: str) -> dict[str, Any]:
         raise c.fail("a manifest", "must be a JSON object (or an array of them)")
     unknown = sorted(set(doc) - MANIFEST_KEYS)
     if unknown:
-        raise c.fail("unknown key(s)", f"{', '.join(_short(k) for k in unknown[:5])}: the runtime refuses to start with them")
+        raise c.fail("unknown key(s)", f"{', '.join(quoted(k) for k in unknown[:5])}: the runtime refuses to start with them")
     if "service" not in doc:
         raise c.fail("the manifest", "has no service name")
     name = c.str_("service", doc["service"], empty=False, name=True)
@@ -232,6 +232,7 @@ def _json_type(value: Any) -> str:
             dict: "an object"}.get(type(value), type(value).__name__)
 
 
-def _short(value: Any) -> str:
+def quoted(value: Any) -> str:
+    """``repr(value)`` cut to 40 characters, for naming a stranger's value in an error."""
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."

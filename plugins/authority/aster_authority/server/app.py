@@ -24,10 +24,10 @@ def build_services(store: Store) -> list[Any]:
 def serve(*, db: str | None, root_pubkey: bytes, identity: str | None, advertise: list[str] | None = None,
           max_lifetime: float | None = None, plan_ttl: int | None = None) -> int:
     """Open (and migrate) the database, then run the server until SIGTERM/SIGINT."""
-    from aster_server import lifecycle, storage
+    from aster_server import lifecycle, nodekey, storage
 
-    home = lifecycle.state_dir("authority")
-    key, key_path, _created = lifecycle.load_node_key(identity, home)
+    home = nodekey.state_dir("authority")
+    key, key_path, _created = nodekey.load_node_key(identity, home)
     url = db or str(home / "authority.db")
     policy = Policy()
     if plan_ttl:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from pathlib import Path
 from typing import Any
 
 from aster_core.errors import UsageError
@@ -15,7 +14,7 @@ SERVER = "registry"
 
 
 def default_db() -> str:
-    from aster_server.lifecycle import state_dir
+    from aster_server.nodekey import state_dir
 
     return str(state_dir(SERVER) / "registry.db")
 
@@ -37,7 +36,7 @@ def serve(*, db: str | None, smtp: str | None, identity: str | None, bind: tuple
           max_lifetime: float | None = None) -> int:
     """Serve until stopped. ``resend_cooldown``: seconds between two verification mails for one
     handle (``--resend-cooldown`` / ``ASTER_REGISTRY_RESEND_COOLDOWN``; default 60)."""
-    from aster_server import lifecycle, storage
+    from aster_server import lifecycle, nodekey, storage
 
     from .mail import MailConfig, parse_smtp
 
@@ -48,7 +47,7 @@ def serve(*, db: str | None, smtp: str | None, identity: str | None, bind: tuple
                       sender=mail_from or "aster-registry@localhost", starttls=starttls, user=smtp_user,
                       password=os.environ.get("ASTER_REGISTRY_SMTP_PASSWORD"))
     hosts = lifecycle.parse_bind(bind)
-    key, key_path, created = lifecycle.load_node_key(identity, lifecycle.state_dir(SERVER))
+    key, key_path, created = nodekey.load_node_key(identity, nodekey.state_dir(SERVER))
     store = open_store(db, **({} if resend_cooldown is None else {"resend_cooldown": resend_cooldown}))
     if store.search_backend == "scan":
         LOG.warning("this Python's sqlite3 has no FTS5: discover scans every service for word queries "
@@ -78,7 +77,7 @@ def serve(*, db: str | None, smtp: str | None, identity: str | None, bind: tuple
         extra_ready={"database": storage.redact(store.engine.url), "mail": mail.describe(),
                      "search": store.search_backend,
                      "identity": str(key_path), "identity_created": created})
-    return lifecycle.run(spec, workdir=lifecycle.state_dir(SERVER), max_lifetime=max_lifetime)
+    return lifecycle.run(spec, workdir=nodekey.state_dir(SERVER), max_lifetime=max_lifetime)
 
 
 def status(db: str | None) -> dict[str, Any]:
