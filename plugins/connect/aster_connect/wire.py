@@ -13,7 +13,9 @@ response frames until a trailer. The same sequence serves all four patterns.
 Session-scoped services: one stream per session (header with an empty
 method), then per call a CALL frame, the request frame(s) and, for streamed
 input, an OK trailer as end of input. A unary or client-stream success is a
-single data frame without trailer, so the caller must know the pattern.
+single data frame without trailer, so the caller must know the pattern. A call
+given up on is ended with a CANCEL frame, which the server acknowledges with a
+CANCELLED trailer after whatever it had already sent for that call.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from .liveness import watch_peer
 JSON_MODE = 3  # aster.rpc_types.SerializationMode.JSON
 #: seconds ending a session may take (a dead peer never acknowledges)
 CLOSE_TIMEOUT = 0.5
+#: seconds a session call given up on may take to be cancelled before the session is given up
+CANCEL_TIMEOUT = 5.0
 
 
 def _codec():
@@ -128,23 +132,49 @@ async def _settle(writer: "asyncio.Future[None]") -> None:
     _failure(writer)  # retrieved, so asyncio does not log it as never retrieved
 
 
-async def _next_frame(recv: Any, writer: "asyncio.Future[None]") -> tuple[bytes, int]:
-    """The next frame, or the writer's error if sending fails first (a bad input item)."""
-    if writer.done():
-        failure = _failure(writer)
+class Frames:
+    """The frames of one stream, one at a time, each raced against the request writer's failure.
+
+    ``kept`` is for a session's stream, which outlives its calls: a read the caller stops
+    waiting for (cancelled) is not cut short, since a frame read halfway would put the
+    stream out of step; it goes on, and its frame is the next one :meth:`next` returns.
+    A call's own stream drops such a read with the stream.
+    """
+
+    def __init__(self, recv: Any, *, kept: bool = False) -> None:
+        self._recv = recv
+        self._kept = kept
+        self._reading: asyncio.Future[tuple[bytes, int]] | None = None
+
+    async def next(self, writer: "asyncio.Future[None] | None" = None) -> tuple[bytes, int]:
+        """The next frame, or the writer's error if sending fails first (a bad input item)."""
+        failure = None if writer is None else _failure(writer)
         if failure is not None:
             raise failure
-        return await _read(recv)
-    reading = asyncio.ensure_future(_read(recv))
-    try:
-        await asyncio.wait({reading, writer}, return_when=asyncio.FIRST_COMPLETED)
-        failure = _failure(writer)
-        if not reading.done() and failure is not None:
-            raise failure
-        return await reading
-    finally:
-        if not reading.done():  # the caller stopped (cancelled) or the writer failed: no reader left behind
+        if self._reading is None:
+            if not self._kept and (writer is None or writer.done()):
+                return await _read(self._recv)  # nothing can fail first: read in the caller's task
+            self._reading = asyncio.ensure_future(_read(self._recv))
+        reading = self._reading
+        try:
+            while not reading.done():
+                racing = {reading} if writer is None or writer.done() else {reading, writer}
+                await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)  # never cancels `reading`
+                failure = None if writer is None else _failure(writer)
+                if failure is not None and not reading.done():
+                    raise failure
+        finally:
+            if not reading.done() and not self._kept:  # the caller stopped: no reader left behind
+                self.drop()
+        self._reading = None
+        return reading.result()
+
+    def drop(self) -> None:
+        """Stop a read still under way (the stream is being given up)."""
+        reading, self._reading = self._reading, None
+        if reading is not None:
             reading.cancel()
+            reading.add_done_callback(_failure)  # its outcome is no one's: retrieved, never logged
 
 
 async def shared_call(conn: Any, service: str, version: int, method: str,
@@ -166,10 +196,11 @@ async def shared_call(conn: Any, service: str, version: int, method: str,
         await _io(send.finish())
 
     writer = asyncio.ensure_future(pump())
+    frames = Frames(recv)
     watch = watch_peer(conn)
     try:
         while True:
-            payload, flags = await _next_frame(recv, writer)
+            payload, flags = await frames.next(writer)
             if flags & TRAILER:
                 error = _status_error(codec, payload)
                 if error is not None:
@@ -188,7 +219,14 @@ async def shared_call(conn: Any, service: str, version: int, method: str,
 
 
 class SessionStream:
-    """One session with a session-scoped service: calls run one at a time, state persists."""
+    """One session with a session-scoped service: calls run one at a time, state persists.
+
+    A call the caller gives up on (its task cancelled, or its responses closed early)
+    does not end the session: once its request is fully sent, the server is told with a
+    CANCEL frame and what is left of the call is read, up to the server's CANCELLED
+    trailer, in the background; the next call waits for that (at most
+    :data:`CANCEL_TIMEOUT` seconds, after which the session is given up).
+    """
 
     def __init__(self, conn: Any, service: str, version: int):
         self._conn = conn
@@ -197,8 +235,9 @@ class SessionStream:
         self.session_id = str(uuid.uuid4())
         self._codec = _codec()
         self._send: Any = None
-        self._recv: Any = None
+        self._frames: Frames | None = None
         self._lock = asyncio.Lock()
+        self._winding_down: asyncio.Future[None] | None = None
         #: set when the server ended the session (it does after some errors)
         self.ended = False
 
@@ -206,12 +245,17 @@ class SessionStream:
         from aster.framing import HEADER, write_frame
         from aster.protocol import StreamHeader
 
-        self._send, self._recv = await _io(self._conn.open_bi())
+        self._send, recv = await _io(self._conn.open_bi())
+        self._frames = Frames(recv, kept=True)
         header = StreamHeader(service=self.service, method="", version=self.version, callId=self.session_id,
                               serializationMode=JSON_MODE)
         await _io(write_frame(self._send, self._codec.encode(header), flags=HEADER))
 
     async def close(self) -> None:
+        if self._winding_down is not None:
+            self._winding_down.cancel()
+        if self._frames is not None:
+            self._frames.drop()
         if self._send is not None:
             try:
                 await asyncio.wait_for(self._send.finish(), CLOSE_TIMEOUT)
@@ -219,21 +263,29 @@ class SessionStream:
                 pass  # the peer is gone or slow: the session is over either way
             self._send = None
 
+    def _refuse_if_ended(self) -> None:
+        if self.ended:
+            raise call_error("FAILED_PRECONDITION", f"the session with {self.service} has ended",
+                             "Open a new session.")
+
     async def call(self, method: str, pattern: str, requests: Iterable[Any] | AsyncIterable[Any], *,
                    timeout: float | None = None) -> AsyncIterator[Any]:
         """Run one call of the given ``pattern`` and yield its responses."""
         from aster.framing import CALL, TRAILER, write_frame
         from aster.protocol import CallHeader, RpcStatus
 
-        if self.ended:
-            raise call_error("FAILED_PRECONDITION", f"the session with {self.service} has ended",
-                             "Open a new session.")
+        self._refuse_if_ended()
         async with self._lock:
+            if self._winding_down is not None:  # a call given up on is still being cancelled
+                await asyncio.wait({self._winding_down})
+                self._winding_down = None
+            self._refuse_if_ended()
+            assert self._frames is not None
             codec = self._codec
             call = CallHeader(method=method, callId=str(uuid.uuid4()), deadlineEpochMs=deadline_ms(timeout))
             try:
                 await _io(write_frame(self._send, codec.encode(call), flags=CALL))
-            except CallError:
+            except BaseException:  # failed or cut short: the frame may be half written
                 self.ended = True
                 raise
             streamed_in = pattern in ("client_stream", "bidi_stream")
@@ -252,10 +304,11 @@ class SessionStream:
 
             writer = asyncio.ensure_future(pump())
             watch = watch_peer(self._conn)
+            complete = False
             try:
                 single = pattern in ("unary", "client_stream")
                 while True:
-                    payload, flags = await _next_frame(self._recv, writer)
+                    payload, flags = await self._frames.next(writer)
                     if flags & TRAILER:
                         error = _status_error(codec, payload)
                         if error is not None:
@@ -265,16 +318,20 @@ class SessionStream:
                                                           "FAILED_PRECONDITION", "UNIMPLEMENTED")
                             raise error
                         return
+                    complete = single
                     yield _decode(codec, payload, flags)
                     if single:
                         return
             except BaseException as exc:
-                # Anything but a status the server answered (our input failed,
-                # the stream broke, the caller stopped early) leaves the stream
-                # out of step, so the session cannot be used further.
+                gave_up = isinstance(exc, (asyncio.CancelledError, GeneratorExit))
                 answered = isinstance(exc, CallError) and not isinstance(exc, CallUnavailable) \
                     and exc is not _failure(writer)
-                if not answered:
+                if gave_up and not complete and writer.done() and not writer.cancelled() \
+                        and _failure(writer) is None:
+                    self._winding_down = asyncio.ensure_future(self._cancel_call())
+                elif not (answered or complete):
+                    # Our input failed, the stream broke, or the caller stopped while the
+                    # request was still being sent: the stream is out of step for good.
                     self.ended = True
                 if isinstance(exc, CallError) and watch.gone:
                     raise watch.error() from None
@@ -282,3 +339,21 @@ class SessionStream:
             finally:
                 watch.release()
                 await _settle(writer)
+
+    async def _cancel_call(self) -> None:
+        """Cancel the call in flight on the server and read what is left of it (its answer, if
+        the server had one ready, then the CANCELLED trailer that acknowledges the CANCEL)."""
+        from aster.framing import CANCEL, TRAILER, write_frame
+
+        assert self._frames is not None
+        try:
+            async with asyncio.timeout(CANCEL_TIMEOUT):
+                await _io(write_frame(self._send, b"", flags=CANCEL))
+                while True:
+                    payload, flags = await self._frames.next()
+                    if flags & TRAILER:
+                        error = _status_error(self._codec, payload)
+                        if error is not None and error.status == "CANCELLED":
+                            return
+        except (Exception, asyncio.CancelledError):  # no acknowledgement: the stream cannot be trusted
+            self.ended = True
