@@ -113,7 +113,7 @@ def bench_discover(url: str, n: int, rounds: int) -> dict:
 def bench_end_to_end(url: str, home: Path, rounds: int) -> dict:
     """Fresh ``aster discover`` and ``aster call`` processes against one server, interleaved."""
     from _timing import BIN, compile_sources, wall
-    from tests.registry_server.support import registry_env, start_registry
+    from tests.support.registry import registry_env, start_registry
 
     compile_sources()
     with start_registry(url, home=home, dev_mail=True, env={"ASTER_SERVER_LOG_LEVEL": "warning"},
@@ -141,7 +141,8 @@ def bench_publish(url: str, clients: int, per_client: int, home: Path) -> dict:
 
     from aster_registry.server import tables
     from aster_server import storage
-    from tests.registry_server.support import Key, RegistryClient, publish_fields, start_registry
+    from tests.registry_server.support import Key, RegistryClient, publish_fields
+    from tests.support.registry import start_registry
 
     keys = [Key() for _ in range(clients)]
     engine = storage.open_database(url, tables.MIGRATIONS)

@@ -10,7 +10,6 @@ gen-client`` reach it as ``@alice/EchoService``. Remote failures leave local sta
 from __future__ import annotations
 
 import json
-import os
 import time
 import tomllib
 from pathlib import Path
@@ -18,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from aster_core.testing import assert_clean_error, run_aster
-
-from .client_harness import mail_sink, start_producer, start_registry
+from tests.support.registry import start_registry
+from tests.support.server import start_server
 
 SERVICE = "tests.support.services:EchoService"
 
@@ -45,13 +44,9 @@ class Client:
 
 
 @pytest.fixture
-def registry(database_url, tmp_path):
-    with mail_sink() as mail:
-        proc = start_registry(database_url, mail.port, tmp_path / "registry", dict(os.environ))
-        try:
-            yield proc, mail
-        finally:
-            proc.stop()
+def registry(database_url, tmp_path, smtp):
+    with start_registry(database_url, home=tmp_path / "registry", smtp=smtp) as proc:
+        yield proc, smtp
 
 
 def _config(home: Path) -> dict:
@@ -111,7 +106,7 @@ def test_every_command(registry, tmp_path, aster_env):
     assert "EchoService" in c.run("discover", "--limit", "5").stdout
 
     # the producer reads .aster-identity, registers its endpoint, and is found by @handle/Service
-    producer = start_producer(producer_dir, dict(os.environ))
+    producer = start_server(["echo"], workdir=producer_dir, max_lifetime=120)
     try:
         called = _wait_call(c, elsewhere)
         assert called.returncode == 0, called.stderr

@@ -1,183 +1,18 @@
-"""A real `aster registry serve` in a subprocess, a real SMTP sink (aiosmtpd), and a small
-signed client on the runtime's typed client with our wire types.
+"""A small signed client on the runtime's typed client with our wire types, for the registry
+server's tests (the server itself: ``tests.support.registry.start_registry``; mail: the
+``smtp`` fixture, ``tests.support.mail``).
 
-    with start_registry(db_url, smtp=sink) as reg:      # or dev_mail=True
+    with start_registry(db_url, home=tmp_path / "home", smtp=smtp) as reg:
         async with RegistryClient(reg.address) as c:
             await c.signed("ProfileService", "join", key, handle="alice", email="a@example.org")
 """
 
 from __future__ import annotations
 
-import email
 import json
-import os
-import re
 import secrets
-import signal
-import subprocess
-import sys
-import threading
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-# ---------------------------------------------------------------------------- SMTP sink
-
-
-class SmtpSink:
-    """aiosmtpd on 127.0.0.1 collecting every message; ``code_for(email)`` waits for one."""
-
-    def __init__(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        self.messages: list[email.message.Message] = []
-        self._cond = threading.Condition()
-        sink = self
-
-        class Handler:
-            async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-                msg = email.message_from_bytes(envelope.content)
-                with sink._cond:
-                    sink.messages.append(msg)
-                    sink._cond.notify_all()
-                return "250 OK"
-
-        import socket
-
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
-
-    def __enter__(self) -> "SmtpSink":
-        self.controller.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.controller.stop()
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def count(self, to: str) -> int:
-        with self._cond:
-            return sum(1 for m in self.messages if m["To"] == to)
-
-    def code_for(self, to: str, *, after: int = 0, timeout: float = 10.0) -> str:
-        """The code in the ``after+1``-th mail to ``to``."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                mine = [m for m in self.messages if m["To"] == to]
-                if len(mine) > after:
-                    body = mine[after].get_payload(decode=True).decode()
-                    return re.search(r"\b(\d{6})\b", body).group(1)
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"no mail to {to} within {timeout}s")
-                self._cond.wait(left)
-
-
-# ---------------------------------------------------------------------------- server
-
-
-@dataclass
-class Registry:
-    proc: subprocess.Popen
-    info: dict[str, Any]
-    home: Path
-    stderr_path: Path
-    _final: str | None = None
-
-    @property
-    def address(self) -> str:
-        return self.info["address"]
-
-    def log(self) -> str:
-        return self._final if self._final is not None else self.stderr_path.read_text(errors="replace")
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self, timeout: float = 20) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self._finish()
-        return self.proc.returncode
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        self._finish()
-
-    def _finish(self) -> None:
-        if self._final is None:
-            self._final = self.stderr_path.read_text(errors="replace")
-        for stream in (self.proc.stdin, self.proc.stdout):
-            if stream and not stream.closed:
-                stream.close()
-
-    def __enter__(self) -> "Registry":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def registry_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ASTER_ENROLLMENT", "ASTER_IDENTITY",
-                                                                    "ASTER_SECRET_KEY", "ASTER_ROOT"))}
-    env.update({"ASTER_HOME": str(home), "ASTER_RELAY_MODE": "disabled", "ASTER_LOG_LEVEL": "warning",
-                "PYTHONUNBUFFERED": "1"})
-    env.update(extra or {})
-    return env
-
-
-def start_registry(db: str, *, home: Path, smtp: SmtpSink | None = None, dev_mail: bool = False,
-                   extra: tuple[str, ...] = (), env: dict[str, str] | None = None,
-                   timeout: float = 60, max_lifetime: float = 300) -> Registry:
-    home.mkdir(parents=True, exist_ok=True)
-    args = [str(ROOT / ".venv" / "bin" / "aster"), "registry", "serve", "--db", db, "--bind", "127.0.0.1",
-            "--max-lifetime", str(max_lifetime), *extra]
-    if smtp is not None:
-        args += ["--smtp", smtp.address]
-    if dev_mail:
-        args.append("--dev-mail")
-    stderr_path = home / f"registry-{secrets.token_hex(3)}.log"
-    with open(stderr_path, "wb") as err:
-        proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
-                                env=registry_env(home, env), cwd=home)
-    import selectors
-
-    buf = b""
-    deadline = time.monotonic() + timeout
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        while b"\n" not in buf and time.monotonic() < deadline:
-            if sel.select(max(0.0, deadline - time.monotonic())):
-                chunk = os.read(proc.stdout.fileno(), 65536)
-                if not chunk:
-                    break
-                buf += chunk
-    if b"\n" not in buf:
-        proc.kill()
-        proc.wait(10)
-        raise AssertionError(f"registry did not start: {stderr_path.read_text(errors='replace')}")
-    return Registry(proc, json.loads(buf.split(b"\n", 1)[0]), home, stderr_path)
-
-
-# ---------------------------------------------------------------------------- client
 
 
 class Key:

@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from aster_core.testing import assert_clean_error, run_aster
 from aster_registry import wire as w
 from tests.support.aio import run
+from tests.support.registry import start_registry
 
-from .support import Key, RegistryClient, envelope, expect_error, publish_fields, start_registry
+from .support import Key, RegistryClient, envelope, expect_error, publish_fields
 from .test_protocol import PUB, P, verified
 
 

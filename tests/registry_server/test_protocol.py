@@ -12,8 +12,9 @@ import sqlalchemy as sa
 
 from aster_registry import wire as w
 from tests.support.aio import run
+from tests.support.registry import start_registry
 
-from .support import Key, RegistryClient, envelope, expect_error, publish_fields, start_registry
+from .support import Key, RegistryClient, envelope, expect_error, publish_fields
 
 P, PUB, ACC = "ProfileService", "PublicationService", "AccessService"
 

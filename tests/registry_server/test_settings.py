@@ -8,8 +8,9 @@ import time
 
 from aster_registry import wire as w
 from tests.support.aio import run
+from tests.support.registry import start_registry
 
-from .support import Key, RegistryClient, expect_error, start_registry
+from .support import Key, RegistryClient, expect_error
 
 P, PUB = "ProfileService", "PublicationService"
 
@@ -59,11 +60,8 @@ def test_resend_cooldown_environment_and_clamped_paging(smtp, tmp_path):
 
 
 def test_resend_cooldown_must_be_seconds(tmp_path):
-    import subprocess
+    from aster_core.testing import run_aster
 
-    from .support import ROOT, registry_env
-
-    result = subprocess.run([str(ROOT / ".venv" / "bin" / "aster"), "registry", "serve", "--dev-mail",
-                             "--db", str(tmp_path / "r.db"), "--resend-cooldown", "soon"],
-                            capture_output=True, text=True, timeout=60, env=registry_env(tmp_path / "home"))
+    result = run_aster(["registry", "serve", "--dev-mail", "--db", str(tmp_path / "r.db"), "--resend-cooldown", "soon"],
+                       timeout=60)
     assert result.returncode == 2 and "--resend-cooldown" in result.stderr and "Traceback" not in result.stderr

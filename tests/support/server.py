@@ -7,23 +7,23 @@
         srv.info          # the whole ready line (services, contract_ids, mode, ...)
 
 Every process started here is stopped when the context exits (and by an atexit
-hook as a last resort); serve.py also stops itself when its stdin closes or after
-``max_lifetime`` seconds.
+hook as a last resort, see ``process.py``); serve.py also stops itself when its
+stdin closes or after ``max_lifetime`` seconds.
 """
 
 from __future__ import annotations
 
-import atexit
-import json
 import os
-import selectors
 import shutil
-import signal
 import subprocess
 import sys
-import time
+import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping
+
+from tests.support.process import ServerProcess, ServerStartError, start_process
+
+__all__ = ["RunningServer", "ServerStartError", "start_server"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,33 +35,13 @@ _SCRUBBED_ENV = (
     "ASTER_ENDPOINT_ADDR",
 )
 
-_LIVE: set["RunningServer"] = set()
 
-
-class ServerStartError(RuntimeError):
-    """The server did not become ready; ``.output`` holds what it printed."""
-
-    def __init__(self, message: str, output: str = "") -> None:
-        super().__init__(f"{message}\n--- server output ---\n{output}" if output else message)
-        self.reason = message
-        self.output = output
-
-
-class RunningServer:
+class RunningServer(ServerProcess):
     """A live harness server process. Use as a context manager or call ``stop()``."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], info: dict[str, Any], stderr_path: Path,
-                 owns_workdir: bool = True) -> None:
-        self.proc = proc
-        self.info = info
-        self._stderr_path = stderr_path
-        self._owns_workdir = owns_workdir  # False when the caller chose the directory
-        self._stderr_final: str | None = None
-
-    @property
-    def address(self) -> str:
-        """``aster1...`` ticket naming only 127.0.0.1: what a client dials."""
-        return self.info["address"]
+    def __init__(self, proc: subprocess.Popen[bytes], log_path: Path, info: dict[str, Any] | None = None) -> None:
+        super().__init__(proc, log_path, info)
+        self.owns_workdir = True  # False when the caller chose the directory
 
     @property
     def node_addr(self) -> str:
@@ -81,69 +61,18 @@ class RunningServer:
     def root_pubkey(self) -> str | None:
         return self.info.get("root_pubkey")
 
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
     def stderr_text(self) -> str:
         """What the server logged (runtime logs go to stderr); kept after stop()."""
-        if self._stderr_final is not None:
-            return self._stderr_final
-        try:
-            return self._stderr_path.read_text(errors="replace")
-        except OSError:
-            return ""
+        return self.log()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM, wait, then SIGKILL if needed. Safe to call repeatedly."""
-        try:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    self.proc.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait(timeout=timeout)
-        finally:
-            self._cleanup()
-
-    def kill(self) -> None:
-        """SIGKILL at once: simulates a server vanishing mid-conversation."""
-        try:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        finally:
-            self._cleanup()
-
-    def _cleanup(self) -> None:
-        if self.proc.stdin is not None and not self.proc.stdin.closed:
-            try:
-                self.proc.stdin.close()
-            except OSError:
-                pass
-        if self.proc.stdout is not None and not self.proc.stdout.closed:
-            self.proc.stdout.close()
+    def _finish(self) -> None:
+        super()._finish()
+        if self.proc.poll() is None:
+            return
         workdir = self.info.get("workdir")
-        if (workdir and self._owns_workdir and self.proc.poll() is not None
-                and "aster-harness-server-" in workdir):
+        if workdir and self.owns_workdir and "aster-harness-server-" in workdir:
             shutil.rmtree(workdir, ignore_errors=True)
-        if self._stderr_final is None and self.proc.poll() is not None:
-            self._stderr_final = self.stderr_text()
-            self._stderr_path.unlink(missing_ok=True)
-        _LIVE.discard(self)
-
-    def __enter__(self) -> "RunningServer":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        return f"RunningServer(pid={self.proc.pid}, address={self.info.get('address')!r})"
+        self.log_path.unlink(missing_ok=True)  # log() keeps its text
 
 
 def _server_env(extra: Mapping[str, str] | None) -> dict[str, str]:
@@ -155,24 +84,6 @@ def _server_env(extra: Mapping[str, str] | None) -> dict[str, str]:
     if extra:
         env.update(extra)
     return env
-
-
-def _read_ready_line(proc: subprocess.Popen[bytes], timeout: float) -> str:
-    """First stdout line, or "" on EOF/timeout."""
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    buf = b""
-    with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        while b"\n" not in buf:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not sel.select(remaining):
-                return ""
-            chunk = os.read(proc.stdout.fileno(), 65536)
-            if not chunk:
-                break
-            buf += chunk
-    return buf.split(b"\n", 1)[0].decode("utf-8", "replace")
 
 
 def start_server(
@@ -212,33 +123,9 @@ def start_server(
             raise ValueError("pass manifest= or workdir=, not both")
         cmd += ["--workdir", os.path.abspath(workdir)]
 
-    import tempfile
-
-    stderr_file = tempfile.NamedTemporaryFile(prefix="aster-harness-", suffix=".log", delete=False)
-    stderr_path = Path(stderr_file.name)
-    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=_server_env(env), stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=stderr_file)
-    stderr_file.close()
-    server = RunningServer(proc, {}, stderr_path, owns_workdir=workdir is None)
-    _LIVE.add(server)
-    try:
-        line = _read_ready_line(proc, timeout)
-        if not line:
-            state = "exited with status %s" % proc.poll() if proc.poll() is not None else \
-                f"not ready after {timeout}s"
-            raise ServerStartError(f"harness server {state}", server.stderr_text())
-        info = json.loads(line)
-        if "error" in info:
-            proc.wait(timeout=10)
-            raise ServerStartError(info["error"], server.stderr_text())
-    except BaseException:
-        server.kill()
-        raise
-    server.info = info
+    with tempfile.NamedTemporaryFile(prefix="aster-harness-", suffix=".log", delete=False) as log:
+        log_path = Path(log.name)
+    server = start_process(cmd, log_path=log_path, env=_server_env(env), cwd=REPO_ROOT, timeout=timeout,
+                           what="harness server", handle=RunningServer)
+    server.owns_workdir = workdir is None
     return server
-
-
-@atexit.register
-def _stop_leftovers() -> None:
-    for server in list(_LIVE):
-        server.kill()
