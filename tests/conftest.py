@@ -26,6 +26,7 @@ pytest_plugins = [
     "tests.support.fixtures",   # open_server, server_factory, trusted_server, root_key
     "tests.support.postgres",   # pg_cluster (one per pytest process, so one per xdist worker), pg_url, database_url
     "tests.support.mail",       # smtp: a real SMTP sink on loopback
+    "tests.support.clock",      # clock: time that moves only when the test says
 ]
 
 

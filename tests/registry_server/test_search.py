@@ -14,9 +14,10 @@ import sqlalchemy as sa
 from aster_registry.server import search, tables
 from aster_registry.server import store as st
 from aster_server import storage
+from tests.support.clock import Clock
 
 from .support import Key, publish_fields
-from .test_store import Clock, op
+from .test_store import op
 
 
 def _handle_row(handle: str, key: Key, now: int) -> dict:
@@ -34,10 +35,10 @@ class Registry:
                               limits={"publish": (10_000, 60), "signed": (10_000, 60)})
         self.keys = {h: Key() for h in ("alice", "bob")}
         with storage.transaction(self.store.engine) as conn:
-            conn.execute(tables.t_handles.insert(), [_handle_row(h, k, int(self.clock.t)) for h, k in self.keys.items()])
+            conn.execute(tables.t_handles.insert(), [_handle_row(h, k, int(self.clock.now)) for h, k in self.keys.items()])
 
     def publish(self, handle: str, name: str, description: str) -> None:
-        self.clock.t += 1  # each one newer than the last
+        self.clock.now += 1  # each one newer than the last
         op(self.store, self.keys[handle], "publish", **publish_fields(handle, name, description=description))
 
     def signed(self, handle: str, action: str, fn, **fields) -> dict:
@@ -45,8 +46,8 @@ class Registry:
 
         from .support import envelope
 
-        env = protect.open_envelope(envelope(self.keys[handle], action, ts=int(self.clock.t), handle=handle,
-                                             **fields), action, now=self.clock.t)
+        env = protect.open_envelope(envelope(self.keys[handle], action, ts=int(self.clock.now), handle=handle,
+                                             **fields), action, now=self.clock.now)
         return fn(env)
 
     def names(self, query: str, limit: int = 100, offset: int = 0) -> list[str]:

@@ -13,18 +13,8 @@ from aster_server.request import Refused
 from .support import Key, envelope, publish_fields
 
 
-class Clock:
-    def __init__(self) -> None:
-        import time
-        self.t = float(int(time.time()))
-
-    def __call__(self) -> float:
-        return self.t
-
-
 @pytest.fixture
-def reg(database_url):
-    clock = Clock()
+def reg(database_url, clock):
     s = st.Store(storage.open_database(database_url, tables.MIGRATIONS), clock=clock)
     s.test_clock = clock
     yield s
@@ -56,16 +46,16 @@ def test_codes_attempts_lifetimes_and_resends(reg):
         assert f"{left} attempt" in refused("INVALID_ARGUMENT", op, reg, key, "verify", handle="carol", code=wrong)
     assert "too many" in refused("FAILED_PRECONDITION", op, reg, key, "verify", handle="carol", code=mail.code)
     # resend: a new code, attempts reset; cooldown and limit
-    reg.test_clock.t += 61
+    reg.test_clock.now += 61
     _, mail2 = op(reg, key, "resend_verification", handle="carol")
     assert "retry in" in refused("RESOURCE_EXHAUSTED", op, reg, key, "resend_verification", handle="carol")
-    reg.test_clock.t += profiles.CODE_TTL_S + 1  # the code expires after 15 minutes
+    reg.test_clock.now += profiles.CODE_TTL_S + 1  # the code expires after 15 minutes
     assert "expired" in refused("FAILED_PRECONDITION", op, reg, key, "verify", handle="carol", code=mail2.code)
-    reg.test_clock.t += 3600  # a fresh hourly rate window (refused resends count against it too)
+    reg.test_clock.now += 3600  # a fresh hourly rate window (refused resends count against it too)
     for _ in range(profiles.MAX_RESENDS - 1):
-        reg.test_clock.t += 61
+        reg.test_clock.now += 61
         _, latest = op(reg, key, "resend_verification", handle="carol")
-    reg.test_clock.t += 61
+    reg.test_clock.now += 61
     assert "at most" in refused("RESOURCE_EXHAUSTED", op, reg, key, "resend_verification", handle="carol")
     assert op(reg, key, "verify", handle="carol", code=latest.code)["status"] == "verified"
 
@@ -74,7 +64,7 @@ def test_verification_window_and_reaper(reg):
     key, other = Key(), Key()
     op(reg, key, "join", handle="dave", email="dave@example.org", announcements=False)
     assert reg.profiles.check_availability("dave") == (False, "taken")
-    reg.test_clock.t += profiles.VERIFY_WINDOW_S + 1
+    reg.test_clock.now += profiles.VERIFY_WINDOW_S + 1
     assert reg.profiles.check_availability("dave") == (True, "")  # an expired pending claim frees the handle
     op(reg, other, "join", handle="dave", email="dave2@example.org", announcements=False)  # someone else takes it
     assert op(reg, other, "handle_status")["status"] == "pending"
@@ -87,10 +77,10 @@ def test_stale_endpoints_and_old_nonces_are_reaped(reg):
     op(reg, key, "verify", handle="erin", code=mail.code)
     op(reg, key, "publish", **publish_fields("erin", endpoints=[{"node_id": "ab" * 32, "relay": "", "ttl": 60}]))
     assert reg.directory.discover("@erin", 20, 0)[1][0]["endpoint_count"] == 1
-    reg.test_clock.t += 61
+    reg.test_clock.now += 61
     assert reg.directory.discover("@erin", 20, 0)[1][0]["endpoint_count"] == 0  # stale: not counted even before reaping
     assert reg.counts()["endpoints"] == 1
     dropped = reg.reap()
     assert dropped["endpoints"] == 1 and reg.counts()["endpoints"] == 0
-    reg.test_clock.t += protect.NONCE_WINDOW_S + protect.SKEW_S + 1
+    reg.test_clock.now += protect.NONCE_WINDOW_S + protect.SKEW_S + 1
     assert reg.reap()["nonces"] == 3 and reg.counts()["nonces"] == 0
