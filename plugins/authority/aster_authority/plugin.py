@@ -24,6 +24,8 @@ def aster_config_fields():
                     env="ASTER_AUTHORITY_ADDR", section="authority", key="address"),
         ConfigField("authority.credential", "Admin credential presented to the authority (--rcan).",
                     env="ASTER_AUTHORITY_CREDENTIAL", section="authority", key="credential", secret=True),
+        ConfigField("authority.timeout", "How long to wait for the authority to connect and answer each call.",
+                    env="ASTER_AUTHORITY_TIMEOUT", section="authority", key="timeout", default="20s"),
     ]
 
 

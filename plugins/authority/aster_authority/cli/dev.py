@@ -97,30 +97,45 @@ def dev_instances(state, show_metadata, limit, all_pages, authority_addr, rcan, 
 @click.option("--count", type=int, metavar="N", help="Provision N devices (with --out-dir).")
 @click.option("--out-dir", metavar="DIR", help="Where --count writes one bundle per device and index.csv.")
 @click.option("--force", is_flag=True, help="Replace an existing --out file or index.csv.")
+@click.option("--from-bundles", "from_bundles", metavar="PATH",
+              help="Register the devices of existing bundles (a bundle, or a directory of them) instead of making "
+                   "new ones: finishes a provision that got no answer; a device already registered with the same "
+                   "bundle is left as it is.")
 @signing_options
 @conn_options
 @json_option
-def dev_provision(name, serial_number, model_number, pairs, out, count, out_dir, force, root_key, profile,
-                  authority_addr, rcan, as_json: bool) -> None:
-    """Make devices: root secret here, keys derived, credential signed here, registered, bundle 0600."""
-    from ..client import devices
+def dev_provision(name, serial_number, model_number, pairs, out, count, out_dir, force, from_bundles, root_key,
+                  profile, authority_addr, rcan, as_json: bool) -> None:
+    """Make devices: root secret here, keys derived, credential signed here, registered, bundle 0600.
+
+    When the authority does not answer a registration in time, the bundles are kept (the
+    devices may or may not be registered): check with `instances`, then run `provision
+    --from-bundles PATH` as the error says; it is safe to run again.
+    """
+    from ..client import provisioning
     from ..domain.devices import parse_metadata_pairs
 
     metadata = parse_metadata_pairs(pairs)
-    devices.check_provision(name=name, serial_number=serial_number, model_number=model_number, metadata=metadata,
-                            out=out, count=count, out_dir=out_dir)
+    provisioning.check_provision(name=name, serial_number=serial_number, model_number=model_number,
+                                 metadata=metadata, out=out, count=count, out_dir=out_dir, force=force,
+                                 from_bundles=from_bundles)
 
     def progress(done: int, total: int) -> None:
         if total > 1:
             info(f"provisioned {done}/{total}")
 
     with open_authority(authority_addr, rcan) as auth:
-        r = devices.provision(auth, given_deployment(), name=name, serial_number=serial_number,
-                              model_number=model_number, metadata=metadata, out=out, count=count, out_dir=out_dir,
-                              force=force, root_key_file=root_key, profile=profile, progress=progress)
+        r = provisioning.provision(auth, given_deployment(), name=name, serial_number=serial_number,
+                                   model_number=model_number, metadata=metadata, out=out, count=count,
+                                   out_dir=out_dir, force=force, from_bundles=from_bundles, root_key_file=root_key,
+                                   profile=profile, progress=progress)
 
     def render(r: dict[str, Any]) -> None:
-        if "index" in r:
+        if "already" in r:
+            n, already = len(r["devices"]), r["already"]
+            click.echo(f"Registered {n - already} device(s) of dev/{r['deployment_id']} from {from_bundles}; "
+                       f"{already} already were")
+        elif "index" in r:
             click.echo(f"Provisioned {len(r['devices'])} devices of dev/{r['deployment_id']} into "
                        f"{out_dir} (index: {r['index']})")
         else:

@@ -8,7 +8,9 @@ commands do, as library functions that return data (the click modules only parse
 - :mod:`.images`: the contract manifest inside an OCI image (``apply --image``);
 - :mod:`.signing`: the root key that signs, ``provision`` of a service instance, ``reconcile``;
 - :mod:`.grants`: consumer grants;
-- :mod:`.devices`: device provisioning, activations, reviews (operator and reviewer side);
+- :mod:`.devices`: devices, activations, reviews (operator and reviewer side);
+- :mod:`.provisioning`: ``dev ID provision``: keys, bundles, registration (bundles kept when
+  the outcome is unknown; ``--from-bundles`` registers them again, safely);
 - :mod:`.activation`: what the device runs (``aster dev activate``);
 - :mod:`.nodes`: a node fetching its credentials, ``authority status``;
 - :mod:`.checks`: the ``aster doctor`` check.

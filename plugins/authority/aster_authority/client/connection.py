@@ -26,7 +26,7 @@ from typing import Any, Iterator
 from aster_core.errors import AsterError, DeniedError, ExitCode, NotFoundError, UnavailableError, UsageError
 
 from ..wire import DEFAULT_LIMIT, HINT_SEP, MAX_LIMIT, as_object
-from .settings import admin_credential, authority_address
+from .settings import admin_credential, authority_address, call_timeout
 
 TIMEOUT = 20.0
 _EXIT = {"INVALID_ARGUMENT": ExitCode.USAGE, "CONTRACT_VIOLATION": ExitCode.USAGE, "NOT_FOUND": ExitCode.NOT_FOUND,
@@ -34,28 +34,45 @@ _EXIT = {"INVALID_ARGUMENT": ExitCode.USAGE, "CONTRACT_VIOLATION": ExitCode.USAG
          "UNAVAILABLE": ExitCode.UNAVAILABLE, "DEADLINE_EXCEEDED": ExitCode.UNAVAILABLE}
 
 
+#: statuses of an answer refusing the call: the authority changed nothing (each store operation is
+#: one transaction, rolled back by any refusal). A deadline, a lost connection, UNAVAILABLE
+#: (also what a vanished peer gives) or INTERNAL leave the outcome unknown.
+REFUSALS = frozenset({"INVALID_ARGUMENT", "CONTRACT_VIOLATION", "OUT_OF_RANGE", "NOT_FOUND", "UNIMPLEMENTED",
+                      "ALREADY_EXISTS", "PERMISSION_DENIED", "UNAUTHENTICATED", "FAILED_PRECONDITION"})
+
+
+def refused(exc: BaseException) -> bool:
+    """True when ``exc`` is the authority's answer refusing a call, so nothing it asked for was
+    done; False when the outcome is unknown (no answer in time, connection lost, ...)."""
+    return getattr(exc, "status", None) in REFUSALS
+
+
 def _error(exc: Exception) -> AsterError:
-    """A runtime/connect error as one of ours: the server's message and hint, the right exit code."""
+    """A runtime/connect error as one of ours: the server's message and hint, the right exit code,
+    and the call's status as ``status`` (None when there was no answer)."""
     status = getattr(exc, "status", None)
     detail = getattr(exc, "detail", None) or getattr(exc, "message", None) or str(exc)
     if status == "PERMISSION_DENIED" and "capability check failed" in detail:
-        return DeniedError("the authority refused: this credential does not hold the role authority.admin",
-                           "pass --rcan FILE with an admin credential (aster enroll node --role consumer "
-                           "--name ops --capabilities authority.admin)")
-    message, _, hint = str(detail).partition(HINT_SEP)
-    if isinstance(exc, AsterError) and not hint:
-        return exc
-    return AsterError(message.rstrip("."), hint or None, exit_code=_EXIT.get(status or "", ExitCode.FAILED))
+        err: AsterError = DeniedError("the authority refused: this credential does not hold the role authority.admin",
+                                      "pass --rcan FILE with an admin credential (aster enroll node --role consumer "
+                                      "--name ops --capabilities authority.admin)")
+    else:
+        message, _, hint = str(detail).partition(HINT_SEP)
+        if isinstance(exc, AsterError) and not hint:
+            return exc
+        err = AsterError(message.rstrip("."), hint or None, exit_code=_EXIT.get(status or "", ExitCode.FAILED))
+    err.status = status  # type: ignore[attr-defined]
+    return err
 
 
 class Authority:
     """One admitted connection to the authority, driven from synchronous code."""
 
     def __init__(self, address: str, rcan: str | None, *, node_identity: str | None = None,
-                 timeout: float = TIMEOUT):
+                 timeout: float | None = None):
         self.address = address
         self.rcan = rcan
-        self.timeout = timeout
+        self.timeout = call_timeout(TIMEOUT) if timeout is None else timeout
         self._node_identity = node_identity
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -68,9 +85,9 @@ class Authority:
         return auth
 
     @classmethod
-    def as_node(cls, address: str | None, identity: str | os.PathLike) -> "Authority":
+    def as_node(cls, address: str | None, identity: str | os.PathLike, **kw: Any) -> "Authority":
         """Connect with the node key of ``identity`` and no credential (node-facing methods only)."""
-        auth = cls(authority_address(address), None, node_identity=str(identity))
+        auth = cls(authority_address(address), None, node_identity=str(identity), **kw)
         auth._start()
         return auth
 

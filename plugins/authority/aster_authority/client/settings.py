@@ -3,6 +3,8 @@ environment or config.toml. Imports nothing heavy (``aster doctor`` reads it fir
 
 Address: ``--authority ADDR`` > ``ASTER_AUTHORITY_ADDR`` > ``[authority] address``.
 Admin credential: ``--rcan FILE`` > ``ASTER_AUTHORITY_CREDENTIAL`` > ``[authority] credential``.
+Timeout of connecting and of each call: ``ASTER_AUTHORITY_TIMEOUT`` > ``[authority] timeout``
+(a duration: ``30s``, ``2m``) > 20 s.
 """
 
 from __future__ import annotations
@@ -35,3 +37,18 @@ def authority_address(explicit: str | None) -> str:
 
 def admin_credential(explicit: str | None) -> str | None:
     return (explicit or "").strip() or setting("ASTER_AUTHORITY_CREDENTIAL", "credential")
+
+
+def call_timeout(default: float) -> float:
+    """Seconds to wait for the authority (connecting, and each call): ``ASTER_AUTHORITY_TIMEOUT``
+    or ``[authority] timeout`` as a duration, else ``default``."""
+    value = setting("ASTER_AUTHORITY_TIMEOUT", "timeout")
+    if value is None:
+        return default
+    from aster_core.durations import parse_duration
+
+    try:
+        return parse_duration(value).total_seconds()
+    except UsageError as exc:
+        raise UsageError(f"ASTER_AUTHORITY_TIMEOUT / [authority] timeout: {exc.message}",
+                         "give a duration such as 30s or 2m") from None

@@ -12,10 +12,15 @@ several replicas). Each state change is one transaction that:
 Two writers on one deployment (two admins, two replicas on one PostgreSQL) queue on its row:
 the second reads what the first committed and decides on that (an accept of a plan the first
 made stale is refused with "desired version changed"). Nothing is retried and nothing is lost.
+
+A write commits only while its call's deadline is at least :data:`COMMIT_MARGIN` away: a call
+that waited past it (behind another writer's lock) has been answered DEADLINE_EXCEEDED, so
+committing would be work the caller was told failed; it is rolled back instead, and logged.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any, Callable, Mapping, TypeVar
 
@@ -23,7 +28,7 @@ import sqlalchemy as sa
 from aster_core.errors import ExitCode, UsageError
 
 from aster_server import storage
-from aster_server.request import Page
+from aster_server.request import Page, Refused, remaining
 
 from ..domain.credentials import Policy, canonical_json
 from ..domain.errors import Refusal, invalid
@@ -33,6 +38,11 @@ from ..wire import DEFAULT_LIMIT, MAX_LIMIT
 from .tables import MIGRATIONS, deployment_of, deployment_values, deployments, history
 
 T = TypeVar("T")
+#: the server's log (``aster_server`` sends its loggers' lines to stderr in one format)
+LOG = logging.getLogger("aster_server.authority")
+#: seconds of its call's deadline a write must have left to commit (the commit and the answer's
+#: way back take some time: a write committed later could reach a client that already gave up)
+COMMIT_MARGIN = 0.5
 
 
 class Database:
@@ -66,9 +76,12 @@ class Database:
 
     # -- transactions ----------------------------------------------------------------
     def write(self, fn: Callable[[sa.Connection], T]) -> T:
-        """``fn(conn)`` in one write transaction (writers to one deployment queue on its row)."""
+        """``fn(conn)`` in one write transaction (writers to one deployment queue on its row),
+        committed only within the call's deadline (:func:`check_deadline`)."""
         with storage.transaction(self.engine) as conn:
-            return fn(conn)
+            result = fn(conn)
+            check_deadline()
+            return result
 
     def read(self, fn: Callable[[sa.Connection], T]) -> T:
         with storage.transaction(self.engine, write=False) as conn:
@@ -97,6 +110,21 @@ class Database:
         conn.execute(sa.insert(history).values(deployment_id=deployment_id, at=self.now(),
                                                actor=canonical_json(actor.as_dict() if actor else {}),
                                                action=action, detail=canonical_json(detail)))
+
+
+def check_deadline() -> None:
+    """Raise DEADLINE_EXCEEDED (rolling the transaction back) when the current call has less than
+    :data:`COMMIT_MARGIN` seconds left; nothing outside a call (tests, ``authority status``)."""
+    left = remaining()
+    if left is None or left >= COMMIT_MARGIN:
+        return
+    from aster_server.lifecycle import current_call
+
+    ctx = current_call.get()
+    LOG.warning("rolled back %s.%s: %.2f s left before its deadline at commit (the caller has been told "
+                "DEADLINE_EXCEEDED, or is about to be)", getattr(ctx, "service", "?"), getattr(ctx, "method", "?"), left)
+    raise Refused("DEADLINE_EXCEEDED", "the call's deadline passed before its changes were committed: nothing "
+                  "was changed", "retry with a longer timeout (ASTER_AUTHORITY_TIMEOUT)")
 
 
 def _found(row: Mapping[str, Any] | None, deployment_id: str, kind: str | None) -> Deployment:

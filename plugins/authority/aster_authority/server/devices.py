@@ -13,6 +13,7 @@ device is ``activated``.
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import os
 from typing import Any
@@ -66,7 +67,12 @@ class DeviceStore:
 
     def register(self, deployment_id: str, docs: Any, *, actor: Actor | None = None) -> dict[str, Any]:
         """Register a batch of devices, all or none: each ``{endpoint_id, activation_key (base64url),
-        metadata, credential}``; every credential is verified before anything is written."""
+        metadata, credential}``; every credential is verified before anything is written.
+
+        Idempotent per device: one already registered in this deployment with the same activation
+        key (the same bundle: both keys come from its root secret) is left exactly as it is and
+        answered ``"already": true``, so a registration whose answer was lost can be sent again.
+        The same endpoint elsewhere, or with another key, is refused."""
         s = self.store
         if not isinstance(docs, list) or not 1 <= len(docs) <= MAX_LIMIT:
             raise invalid("devices", f"give a list of 1 to {MAX_LIMIT} devices", "register in batches (the CLI does)")
@@ -101,21 +107,46 @@ class DeviceStore:
                                  activation_key=key.hex(), metadata=canonical_json(metadata), created_at=now,
                                  renewed_at=None))
                 verified.append((item, cred))
-            taken = conn.execute(sa.select(instances.c.instance_id, instances.c.deployment_id).where(
-                instances.c.instance_id.in_([r["instance_id"] for r in rows]))).first()
-            if taken is not None:
-                n = next(i for i, r in enumerate(rows) if r["instance_id"] == taken.instance_id)
-                raise Refusal("exists", f"devices[{n}].endpoint_id: already instance {taken.instance_id} of "
-                              f"deployment {taken.deployment_id}", "provision with a new root secret",
-                              field=f"devices[{n}].endpoint_id")
-            conn.execute(sa.insert(instances), rows)
-            s.store_credentials(conn, deployment_id, verified, now, actor)
-            s.history(conn, deployment_id, actor, "provision", devices=len(rows))
-            return {"deployment_id": deployment_id, "desired_version": dep.version,
-                    "registered": [{"index": n, "instance_id": r["instance_id"], "endpoint_id": r["endpoint_id"],
-                                    "expires_at": verified[n][1].expires_at} for n, r in enumerate(rows)]}
+            existing = self._registered(conn, deployment_id, rows)
+            new = [n for n, r in enumerate(rows) if r["instance_id"] not in existing]
+            if new:
+                conn.execute(sa.insert(instances), [rows[n] for n in new])
+                s.store_credentials(conn, deployment_id, [verified[n] for n in new], now, actor)
+                s.history(conn, deployment_id, actor, "provision", devices=len(new),
+                          already=len(rows) - len(new))
+            answers = []
+            for n, r in enumerate(rows):
+                old = existing.get(r["instance_id"])
+                answers.append({"index": n, "instance_id": r["instance_id"], "endpoint_id": r["endpoint_id"],
+                                "expires_at": old["expires_at"] if old else verified[n][1].expires_at,
+                                "state": old["state"] if old else devices.REGISTERED, "already": old is not None})
+            return {"deployment_id": deployment_id, "desired_version": dep.version, "registered": answers}
 
         return s.write(tx)
+
+    @staticmethod
+    def _registered(conn: sa.Connection, deployment_id: str, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """The rows' devices already registered as these very devices (same deployment, same
+        activation key): instance id -> ``{state, expires_at}``; any other holder of one of their
+        instance ids is refused."""
+        i = instances.c
+        found = conn.execute(sa.select(i.instance_id, i.deployment_id, i.kind, i.activation_key, i.state, i.disabled,
+                                       credentials.c.expires_at).select_from(instances.outerjoin(
+            credentials, sa.and_(credentials.c.deployment_id == i.deployment_id,
+                                 credentials.c.endpoint_id == i.endpoint_id, credentials.c.subject == DEVICE)))
+            .where(i.instance_id.in_([r["instance_id"] for r in rows]))).all()
+        by_id = {r["instance_id"]: n for n, r in enumerate(rows)}
+        same: dict[str, dict[str, Any]] = {}
+        for old in found:
+            n = by_id[old.instance_id]
+            if (old.deployment_id != deployment_id or old.kind != DEVICE_KIND
+                    or not hmac.compare_digest(old.activation_key or "", rows[n]["activation_key"])):
+                raise Refusal("exists", f"devices[{n}].endpoint_id: already instance {old.instance_id} of "
+                              f"deployment {old.deployment_id}", "provision with a new root secret",
+                              field=f"devices[{n}].endpoint_id")
+            state = devices.DISABLED if old.disabled and old.state != devices.REVOKED else old.state
+            same[old.instance_id] = {"state": state, "expires_at": old.expires_at}
+        return same
 
     # -- lists (admin) ------------------------------------------------------------------
     def instance_list(self, deployment_id: str, *, state: str | None = None, offset: int = 0,
