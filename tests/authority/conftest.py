@@ -1,5 +1,6 @@
 """Fixtures of the authority tests: manifests of TaskService as deployed, changed
-compatibly and changed breakingly (made by `aster contract gen`, as operators do)."""
+compatibly and changed breakingly (made by `aster contract gen`, as operators do), and a
+mesh: a root key, an admin credential and a running authority (tests.support.authority)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.support.fixtures import *  # noqa: F401,F403
+from tests.support.authority import AuthorityServer
+from tests.support.credentials import make_root_key, write_consumer_identity
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = "tests.authority.services"
@@ -41,75 +44,7 @@ def manifests(manifest_files) -> dict[str, list[dict]]:
     return result
 
 
-# ── a real authority server on loopback ─────────────────────────────────────────
-
-import json as _json  # noqa: E402
-import signal  # noqa: E402
-import time  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-
-from tests.support.credentials import make_root_key, write_consumer_identity  # noqa: E402
-from tests.support.postgres import database_url, pg_cluster, pg_url  # noqa: E402,F401
-
-
-@dataclass
-class AuthorityServer:
-    """``aster authority serve`` in a subprocess (127.0.0.1 only, bounded lifetime)."""
-
-    db: str
-    root_pubkey_file: Path
-    identity: Path
-    log: Path
-    proc: subprocess.Popen | None = None
-    info: dict = field(default_factory=dict)
-
-    @property
-    def address(self) -> str:
-        return self.info["address"]
-
-    def start(self, timeout: float = 40) -> "AuthorityServer":
-        cmd = [str(Path(sys.executable).with_name("aster")), "authority", "serve", "--db", self.db,
-               "--root-pubkey", str(self.root_pubkey_file), "--identity", str(self.identity),
-               "--bind", "127.0.0.1", "--max-lifetime", "400"]
-        env = dict(os.environ, ASTER_SERVER_LOG_LEVEL="warning", ASTER_LOG_LEVEL="warning")
-        with open(self.log, "ab") as err:
-            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
-                                         env=env, cwd=REPO)
-        deadline = time.monotonic() + timeout
-        line = b""
-        import selectors
-
-        sel = selectors.DefaultSelector()
-        sel.register(self.proc.stdout, selectors.EVENT_READ)
-        while time.monotonic() < deadline and not line.endswith(b"\n"):
-            if not sel.select(timeout=0.5):
-                if self.proc.poll() is not None:
-                    break
-                continue
-            chunk = self.proc.stdout.read1(4096)
-            if not chunk:
-                break
-            line += chunk
-        sel.close()
-        if not line.strip():
-            self.kill()
-            raise RuntimeError(f"authority did not start: {self.log.read_text()[-2000:]}")
-        self.info = _json.loads(line.splitlines()[0])
-        return self
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-    def kill(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
+# ── a real authority server on loopback (tests.support.authority) ───────────────
 
 
 @dataclass
@@ -131,7 +66,7 @@ class Mesh:
     def ok(self, *args: str, **kw):
         result = self.aster(*args, "--json", **kw)
         assert result.returncode == 0, (args, result.stdout, result.stderr)
-        return _json.loads(result.stdout)
+        return json.loads(result.stdout)
 
 
 def make_mesh(tmp: Path, db: str) -> Mesh:

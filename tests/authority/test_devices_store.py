@@ -5,7 +5,6 @@ activations opening one review, and the 0001 -> 0002 migration of an existing da
 from __future__ import annotations
 
 import concurrent.futures
-import time
 
 import pytest
 import sqlalchemy as sa
@@ -17,20 +16,11 @@ from aster_authority.server.store import Store
 ADMIN = plans.Actor("ab" * 32, "ops")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = float(int(time.time()))
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def world(database_url):
+def world(database_url, clock):
     from aster_trust.keys import generate_root_key
 
     root = generate_root_key()
-    clock = Clock()
     store = Store.open(database_url, root.public_key, clock=clock)
     yield store, DeviceStore(store), root, clock
     store.close()

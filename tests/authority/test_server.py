@@ -17,9 +17,9 @@ import pytest
 
 from aster_core.testing import assert_clean_error
 
+from tests.support.authority import AuthorityServer
 from tests.support.server import start_server
 
-from .conftest import AuthorityServer
 
 DEP = "payments"
 
