@@ -5,7 +5,8 @@ commands do, as library functions that return data (the click modules only parse
 - :mod:`.connection`: :class:`~.connection.Authority`, one connection driven from synchronous
   code (calls with :mod:`aster_authority.wire` requests, paging, errors);
 - :mod:`.deployments`: deployments and plans (``svc`` and ``dev`` alike), ``apply``'s proposal;
-- :mod:`.images`: the contract manifest inside an OCI image (``apply --image``);
+- :mod:`.images`: the contract manifest inside an OCI image (``apply --image``), over
+  :mod:`.oci_layout` (layout sources, digests, caps) and :mod:`.tar_stream` (bounded tar reading);
 - :mod:`.signing`: the root key that signs, ``provision`` of a service instance, ``reconcile``;
 - :mod:`.grants`: consumer grants;
 - :mod:`.devices`: devices, activations, reviews (operator and reviewer side);
