@@ -170,3 +170,11 @@ def test_a_refused_registration_deletes_what_it_wrote_and_bundles_are_checked(sq
         except Exception as exc:  # noqa: BLE001 - the refusal is what is checked
             assert getattr(exc, "status", None) == "FAILED_PRECONDITION" and "already instance" in str(exc), exc
     assert device_rows(m.server.db) == [(one["instance_id"], "registered")]
+
+
+def test_the_timeout_setting_is_checked_before_any_network(tmp_path):
+    from aster_core.testing import invoke
+
+    out = invoke(["dev", "sensors", "instances"], cwd=tmp_path,
+                 env={"ASTER_AUTHORITY_ADDR": "aster1qqqq", "ASTER_AUTHORITY_TIMEOUT": "soon"})
+    assert_clean_error(out, 2, "ASTER_AUTHORITY_TIMEOUT", "invalid duration")

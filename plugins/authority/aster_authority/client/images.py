@@ -147,7 +147,7 @@ class _Layout:
         marker = self.source.open("oci-layout")
         if marker is None:
             raise UsageError(f"{self.ref} is not an OCI image layout (no oci-layout file)", _HINT)
-        marker.__exit__()
+        marker.close()
         manifest = self.image()
         digest, size = self.descriptor(self.field(manifest, "config", dict, "the image manifest"), "config")
         wanted = self.wanted(self.document(blob_path(digest), f"config {digest}", digest, size))

@@ -99,13 +99,13 @@ class _Blob:
     """An open blob: ``stream`` of exactly ``size`` bytes (a short one is an error)."""
 
     def __init__(self, stream: Any, size: int, close: Callable[[], None]):
-        self.stream, self.size, self._close = stream, size, close
+        self.stream, self.size, self.close = stream, size, close
 
     def __enter__(self) -> "_Blob":
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self._close()
+        self.close()
 
 
 class _Slice:
