@@ -13,7 +13,8 @@ from datetime import datetime, timedelta, timezone
 
 from .errors import UsageError
 
-_RELATIVE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
+#: matched whole (``fullmatch``); the whitespace around it is allowed on purpose
+_RELATIVE = re.compile(r"\s*(\d+)\s*([smhdw])\s*", re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _HINT = "use a duration like 30d, 24h, 90m, 45s or an ISO 8601 time such as 2027-01-31T12:00:00Z"
 #: The last second a datetime (and so an expiry we sign) can hold: 9999-12-31T23:59:59Z.
@@ -23,7 +24,7 @@ _TOO_LATE = "the latest expiry is 9999-12-31T23:59:59Z; give a shorter duration 
 
 def parse_duration(text: str) -> timedelta:
     """Parse a relative duration (``30d``, ``24h``, ``90m``, ``45s``, ``2w``)."""
-    match = _RELATIVE.match(text or "") if len(text or "") <= 64 else None
+    match = _RELATIVE.fullmatch(text or "") if len(text or "") <= 64 else None
     if not match:
         raise UsageError(f"invalid duration {_shown(text)}", _HINT)
     digits, unit = match.group(1).lstrip("0") or "0", match.group(2).lower()
@@ -50,7 +51,7 @@ def parse_expiry(text: str, *, now: datetime | None = None, allow_past: bool = F
     year 9999 and, unless ``allow_past``, for a time that is not in the future.
     """
     now = now or datetime.now(timezone.utc)
-    if _RELATIVE.match(text or ""):
+    if _RELATIVE.fullmatch(text or ""):
         delta = parse_duration(text)
         if now.timestamp() + delta.total_seconds() > MAX_EPOCH:
             raise UsageError(f"expiry {_shown(text)} is too far in the future", _TOO_LATE)

@@ -13,7 +13,8 @@
   comments, order and tables the caller does not touch are kept as they were.
 - :func:`read_text`, :func:`load_json` and :func:`load_toml` read a file a user
   named: every problem (missing, unreadable, not UTF-8, malformed, nested too
-  deeply, numbers too long) is one error naming the file.
+  deeply, numbers too long) is one error naming the file. JSON goes through
+  :func:`aster_core.jsonlimits.loads_limited` (the depth and size limits).
 - :func:`check_writable_target` and :func:`check_new_file` check an output path
   before any work is done (a file that exists is never replaced without
   ``--force``).
@@ -240,18 +241,12 @@ def read_text(path: str | os.PathLike, what: str, create_hint: str = "check the 
 
 
 def parse_json(text: str, source: str, hint: str) -> Any:
-    """``json.loads`` where every failure is a UsageError naming ``source``: bad syntax,
-    nesting too deep for the parser, integers too long to convert."""
-    import json
+    """JSON a user gave, within :mod:`aster_core.jsonlimits`' limits: every failure (bad
+    syntax, nesting deeper than its ``MAX_DEPTH``, more than ``MAX_BYTES``, integers too long
+    to convert) is a UsageError naming ``source``."""
+    from .jsonlimits import loads_limited
 
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{source} is not valid JSON ({exc.msg}, line {exc.lineno})", hint) from None
-    except RecursionError:
-        raise UsageError(f"{source} is not valid JSON here: nested too deeply to read", hint) from None
-    except ValueError as exc:  # e.g. an integer longer than Python converts
-        raise UsageError(f"{source} is not valid JSON ({exc})", hint) from None
+    return loads_limited(text, field=source, hint=hint)
 
 
 def load_json(path: str | os.PathLike, what: str, hint: str = "check the file") -> Any:
@@ -268,7 +263,7 @@ def parse_toml(text: str, source: str, hint: str = "fix or move the file aside; 
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{source} is not valid TOML ({exc})", hint) from None
     except RecursionError:
-        raise UsageError(f"{source} is not valid JSON here: nested too deeply to read", hint) from None
+        raise UsageError(f"{source} is not valid TOML here: nested too deeply to read", hint) from None
     except ValueError as exc:
         raise UsageError(f"{source} is not valid TOML ({exc})", hint) from None
 

@@ -21,8 +21,9 @@ from typing import Any
 from .errors import NotFoundError, UsageError
 from .files import load_toml, update_toml
 from .home import config_path, ensure_home
+from .text import shown, whole_match
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _FIX = "fix the file by hand (nothing was changed)"
 
 
@@ -40,8 +41,8 @@ class Profile:
 
 
 def validate_name(name: str) -> str:
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise UsageError(f"invalid profile name {name!r}",
+    if not whole_match(_NAME, name):  # whole: "prod\n" is not a profile name
+        raise UsageError(f"invalid profile name {shown(name)}",
                          "use letters, digits, '.', '_' or '-' (at most 64 characters)")
     return name
 
