@@ -4,8 +4,11 @@
   identity, offloading blocking work, the one refusal type and its mapping to RPC status, paging.
 - :mod:`aster_server.storage`: engines (SQLite/PostgreSQL), transactions, row locks,
   insert-or-ignore and upsert for both dialects, Alembic migrations run programmatically.
-- :mod:`aster_server.lifecycle`: node key, AsterServer start, ready lines, one log line per
-  request, graceful stop on SIGTERM/SIGINT, health.
+- :mod:`aster_server.lifecycle`: AsterServer start, ready lines, graceful stop on
+  SIGTERM/SIGINT, health; :mod:`aster_server.requestlog`: one log line per call however it
+  ends; :mod:`aster_server.nodekey`: the node key (0600, in folders made 0700).
+- :mod:`aster_server.sqlitefile`: a SQLite database only its owner can read (0600 with its
+  -wal and -shm, looser modes tightened at start with a warning).
 
 Importing this package imports neither SQLAlchemy nor the runtime; the submodules do.
 """

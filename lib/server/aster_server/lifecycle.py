@@ -6,8 +6,8 @@
     exit_code = run(spec)            # blocks until SIGTERM/SIGINT (or max_lifetime)
 
 What :func:`run` does, in order: builds an ``AsterServer`` (aster-rpc 0.1.2) whose node key is
-``spec.node_key`` (so the endpoint id survives restarts) and whose request interceptors log
-one line per request; starts it; prints one JSON *ready line* on stdout and one human line
+``spec.node_key`` (so the endpoint id survives restarts) and whose first interceptor logs one
+line per call however it ends (:mod:`aster_server.requestlog`); starts it; prints one JSON *ready line* on stdout and one human line
 on stderr; runs the background tasks; waits for SIGTERM/SIGINT (or stdin EOF when asked,
 or ``max_lifetime``); then stops the background tasks, closes the server within
 ``grace`` seconds and runs ``spec.on_stop``.
@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import contextvars
 import json
 import logging
 import os
@@ -34,12 +33,12 @@ from typing import Any, Awaitable, Callable, Iterator, Sequence
 from aster_core.errors import AsterError, UsageError
 
 from .nodekey import state_dir
+from .requestlog import RequestLog, current_call
+
+__all__ = ["ServerSpec", "addresses", "build_server", "configure_logging", "current_call", "health_info",
+           "parse_bind", "run", "serve", "watch_stdin"]
 
 LOG = logging.getLogger("aster_server")
-
-#: The call being served (set by the request-log interceptor before the handler runs, in
-#: the handler's own task): ``current_call.get().peer`` is the caller's endpoint id.
-current_call: contextvars.ContextVar[Any] = contextvars.ContextVar("aster_server_call", default=None)
 
 
 # ---------------------------------------------------------------------------- spec
@@ -76,42 +75,7 @@ class ServerSpec:
     extra_ready: dict[str, Any] = field(default_factory=dict)
 
 
-# ---------------------------------------------------------------------------- request log
-
-
-def _request_log_interceptor(server_name: str) -> Any:
-    from aster.interceptors.base import Interceptor
-
-    log = logging.getLogger(f"aster_server.{server_name}")
-
-    class RequestLog(Interceptor):
-        """One log line per request: method, caller, status, milliseconds."""
-
-        def __init__(self) -> None:
-            self._started: dict[str, float] = {}
-
-        async def on_request(self, ctx: Any, request: object) -> object:
-            self._started[ctx.call_id] = time.monotonic()
-            current_call.set(ctx)
-            return request
-
-        def _line(self, ctx: Any, status: str, detail: str = "") -> None:
-            started = self._started.pop(ctx.call_id, None)
-            ms = (time.monotonic() - started) * 1000 if started is not None else 0.0
-            peer = (ctx.peer or "-")[:16]
-            log.info("%s.%s peer=%s %s %.1fms%s", ctx.service, ctx.method, peer, status, ms,
-                     f" {detail}" if detail else "")
-
-        async def on_response(self, ctx: Any, response: object) -> object:
-            self._line(ctx, "OK")
-            return response
-
-        async def on_error(self, ctx: Any, error: Any) -> Any:
-            message = (getattr(error, "message", "") or "").replace("\n", " ")[:200]
-            self._line(ctx, getattr(getattr(error, "code", None), "name", "ERROR"), repr(message) if message else "")
-            return error
-
-    return RequestLog()
+# ---------------------------------------------------------------------------- logging
 
 
 def configure_logging(level: str | None = None) -> None:
@@ -220,13 +184,15 @@ async def build_server(spec: ServerSpec, workdir: Path) -> Any:
     from aster import AsterConfig, AsterServer
     from aster.interceptors.deadline import DeadlineInterceptor
 
+    from aster_core.filemodes import private_dir
+
     config = AsterConfig.from_env()
     config.identity_file = str(workdir / "no-such-dir" / ".aster-identity")
     config.secret_key = spec.node_key
     config.storage_path = None
+    # the request log first: it must see the calls the deadline interceptor refuses
     kwargs: dict[str, Any] = {"config": config,
-                              "interceptors": [DeadlineInterceptor(), _request_log_interceptor(spec.name),
-                                               *spec.interceptors]}
+                              "interceptors": [RequestLog(spec.name), DeadlineInterceptor(), *spec.interceptors]}
     kwargs["allow_all_consumers"] = bool(spec.allow_all_consumers)
     if spec.root_pubkey is not None or not spec.allow_all_consumers:
         # with the open gate too: a consumer that presents a credential is then verified
@@ -235,7 +201,7 @@ async def build_server(spec: ServerSpec, workdir: Path) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the runtime's open-gate warning per service
         server = AsterServer(spec.services, **kwargs)
-        workdir.mkdir(parents=True, exist_ok=True)
+        private_dir(workdir)  # the server's state: its node key, its database by default
         with _cwd(workdir):
             await server.start()
     return server

@@ -19,7 +19,7 @@ API
     the credential it presented (empty when it presented none) and ``attributes["aster.name"]``
     (``""`` when absent).
 ``caller() -> Caller``
-    Read from :data:`aster_server.lifecycle.current_call`. Raises ``RpcError(UNAUTHENTICATED)``
+    Read from :data:`aster_server.requestlog.current_call`. Raises ``RpcError(UNAUTHENTICATED)``
     when the connection proves no endpoint id. Works in the handler and in work :func:`offload`
     runs (the worker thread gets a copy of the call's context).
 ``await offload(fn, *args, **kwargs)``
@@ -51,6 +51,11 @@ API
     ``[<field>: ]<message>[HINT_SEP<hint>]``, ``HINT_SEP`` being ``"\\nHint: "``. Clients split
     the text at ``HINT_SEP`` to show the server's hint (the registry client, the authority
     client); a client that does not (aster-cli 0.1.2) prints it as it is.
+``json_field(text, field, *, max_bytes, max_depth=None)``
+    A JSON document a request carries (a payload, a manifest) parsed within the one set of JSON
+    limits (:func:`aster_core.jsonlimits.loads_limited`: size, then nesting depth before the
+    parser runs, then syntax); anything else is ``Refused(INVALID_ARGUMENT)`` naming ``field``,
+    never a ``RecursionError`` in the server's log.
 ``Page(limit, offset)``, ``Page.of(limit, offset, maximum, default=None)``, ``clamp_limit``
     Paging by offset, one shape for both servers. A limit of 0 or ``None`` means ``default``
     (``maximum`` when none is given), one above ``maximum`` is clamped to it; a negative or
@@ -71,7 +76,7 @@ from aster import RpcError, StatusCode
 
 from aster_core.errors import AsterError, ExitCode
 
-from .lifecycle import current_call
+from .requestlog import current_call
 
 T = TypeVar("T")
 
@@ -184,6 +189,24 @@ def _where() -> str:
     return f"{getattr(ctx, 'service', '?')}.{getattr(ctx, 'method', '?')}"
 
 
+# ---------------------------------------------------------------------------- JSON fields
+
+
+def json_field(text: Any, field: str, *, max_bytes: int, max_depth: int | None = None) -> Any:
+    """The JSON document a request carries in ``field``, parsed within the limits of
+    :func:`aster_core.jsonlimits.loads_limited` (at most ``max_bytes``, nested at most
+    ``max_depth`` levels, default its ``MAX_DEPTH``); anything else, deep nesting and bad
+    syntax included, is ``Refused(INVALID_ARGUMENT)`` naming ``field``."""
+    from aster_core.jsonlimits import MAX_DEPTH, loads_limited
+
+    try:
+        return loads_limited(text, field=field, max_bytes=max_bytes,
+                             max_depth=MAX_DEPTH if max_depth is None else max_depth,
+                             hint=f"send {field} as a JSON document of at most {max_bytes} bytes")
+    except AsterError as exc:
+        raise Refused(StatusCode.INVALID_ARGUMENT, exc.message, exc.hint, field=field) from None
+
+
 # ---------------------------------------------------------------------------- the caller
 
 
@@ -235,7 +258,11 @@ async def offload(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     if left is not None and left <= 0:
         raise RpcError(StatusCode.DEADLINE_EXCEEDED, "the call's deadline passed before the server started on it")
     task = asyncio.ensure_future(asyncio.to_thread(fn, *args, **kwargs))
-    done, _ = await asyncio.wait({task}, timeout=left)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=left)
+    except asyncio.CancelledError:  # the runtime gave the handler up (its deadline, a closed connection)
+        task.add_done_callback(_consume)
+        raise
     if task not in done:
         task.add_done_callback(_consume)
         raise RpcError(StatusCode.DEADLINE_EXCEEDED,
@@ -301,4 +328,4 @@ class Page:
 
 
 __all__ = ["Caller", "EXIT_STATUS", "HINT_SEP", "MAX_OFFSET", "Page", "Refused", "STATUS_EXIT", "caller",
-           "clamp_limit", "error_text", "offload", "remaining", "rpc_error", "status_code"]
+           "clamp_limit", "error_text", "json_field", "offload", "remaining", "rpc_error", "status_code"]

@@ -105,7 +105,8 @@ def create_engine(url: str | os.PathLike[str] | URL, *, pool_size: int = 5, echo
                   **kwargs: Any) -> Engine:
     """An engine for ``url`` (see :func:`normalize_url`), set up for the servers' use.
 
-    SQLite: the file's directory is created, and every connection runs with
+    SQLite: the file is made private first (:func:`.sqlitefile.private_sqlite_file`: missing folders
+    0700, the file 0600, looser modes tightened with a warning), and every connection runs with
     ``journal_mode=WAL``, ``foreign_keys=ON``, ``busy_timeout`` and ``synchronous=NORMAL``;
     the driver's own transaction handling is replaced by explicit ``BEGIN`` statements
     (``BEGIN IMMEDIATE`` for :func:`transaction`, plain ``BEGIN`` for reads).
@@ -126,11 +127,14 @@ def _sqlite_engine(parsed: URL, *, echo: bool, **kwargs: Any) -> Engine:
     db = parsed.database
     memory = not db or db == ":memory:"
     if not memory and not db.startswith("file:"):
-        directory = Path(db).parent
+        from .sqlitefile import private_sqlite_file
+
         try:
-            directory.mkdir(parents=True, exist_ok=True)
+            private_sqlite_file(Path(db))
+        except IsADirectoryError:
+            raise StorageError(f"the database {db} is a directory", "pass --db with a file path") from None
         except OSError as exc:
-            raise StorageError(f"cannot create the database directory {directory}: {exc.strerror or exc}",
+            raise StorageError(f"cannot create the database {db}: {exc.strerror or exc}",
                                "pass --db with a writable path") from None
     connect_args = dict(kwargs.pop("connect_args", {}))
     connect_args.setdefault("check_same_thread", False)
