@@ -192,9 +192,10 @@ def test_tar_member_bombs_are_refused_by_their_headers(layout, tmp_path):
     ({"manifests": [{}]}, ["index.json manifests[0]: 'digest' is missing"]),
     ({"manifests": [{"digest": 5}]}, ["manifests[0].digest 5 is not a digest"]),
     ({"manifests": [{"digest": "sha256:" + "a" * 64, "size": "12"}]}, ["manifests[0].size '12' is not a size"]),
-    ("{not json", ["index.json is not JSON"]),
-    ('{"manifests": ' + "[" * 100_000 + "]" * 100_000 + "}", ["nests JSON more than 64 levels deep"]),
-    ('{"manifests": ' + "[" * 70 + "]" * 70 + "}", ["nests JSON more than 64 levels deep"]),
+    ("{not json", ["index.json is not valid JSON"]),
+    ('{"manifests": ' + "[" * 100_000 + "]" * 100_000 + "}", ["index.json is not valid JSON here: nested 100001 levels "
+                                                             "deep, more than 64"]),
+    ('{"manifests": ' + "[" * 70 + "]" * 70 + "}", ["nested 71 levels deep, more than 64"]),
 ])
 def test_a_malformed_index_json(layout, doc, needles):
     layout.index(doc)

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from aster_core.errors import AsterError, NotFoundError, UsageError
+from aster_core.text import control_in, shown, whole_match
 
-from ..domain.text import control_in, shown, whole_match
 from .oci_layout import (DIGEST, INDEX_TYPES, LAYOUT_HINT, MAX_DOCUMENT, MAX_LAYER, MAX_LAYER_MEMBERS, MAX_LAYERS,
                          MAX_NESTING, Archive, Counted, Directory, Prefixed, TooLarge, blob_path, json_document,
                          normal_name)

@@ -9,8 +9,9 @@ input for ``apply --image``.
   image indexes, manifests, configs) and the wanted file at most :data:`MAX_DOCUMENT` bytes; a
   layer is streamed, at most :data:`MAX_LAYER` bytes stored and again once decompressed, with at
   most :data:`MAX_LAYER_MEMBERS` members; at most :data:`MAX_LAYERS` layers, image indexes nested
-  :data:`MAX_NESTING` deep, JSON nested :data:`MAX_DEPTH` deep; an archive layout at most
-  :data:`MAX_ARCHIVE_MEMBERS` members (and :data:`MAX_ARCHIVE` bytes once decompressed).
+  :data:`MAX_NESTING` deep, JSON nested 64 levels (``aster_core.jsonlimits``, which parses every
+  document); an archive layout at most :data:`MAX_ARCHIVE_MEMBERS` members (and
+  :data:`MAX_ARCHIVE` bytes once decompressed).
 - **Links** are refused: a blob that is a symbolic or hard link in an archive, a blob file whose
   real path leaves a directory layout, a wanted file that is a link in its layer.
 - The wanted file comes from the last layer holding it; a whiteout in a later layer hides it.
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import json
 import lzma
 import os
 import re
@@ -33,8 +33,9 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
 from aster_core.errors import UsageError
+from aster_core.jsonlimits import MAX_DEPTH, loads_limited
+from aster_core.text import shown
 
-from ..domain.text import shown
 from .tar_stream import CHUNK, FILE, HARDLINK, SYMLINK, TarFormatError, TarStream
 
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
@@ -43,7 +44,6 @@ MAX_LAYER = 1 << 30
 MAX_LAYER_MEMBERS = 500_000
 MAX_LAYERS = 128
 MAX_NESTING = 4
-MAX_DEPTH = 64
 MAX_ARCHIVE_MEMBERS = 10_000
 MAX_ARCHIVE = 8 << 30
 INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
@@ -135,23 +135,9 @@ def normal_name(name: str) -> str | None:
 
 
 def json_document(data: bytes, what: str, hint: str = LAYOUT_HINT) -> Any:
-    """``data`` as JSON: not JSON, or nested more than :data:`MAX_DEPTH` deep, is a UsageError."""
-    try:
-        doc = json.loads(data)
-    except RecursionError:
-        raise UsageError(f"{what} nests JSON more than {MAX_DEPTH} levels deep", hint) from None
-    except ValueError as exc:
-        raise UsageError(f"{what} is not JSON ({exc})", hint) from None
-    stack = [(doc, 1)]
-    while stack:
-        value, depth = stack.pop()
-        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
-        if children is None:
-            continue
-        if depth > MAX_DEPTH:
-            raise UsageError(f"{what} nests JSON more than {MAX_DEPTH} levels deep", hint)
-        stack.extend((child, depth + 1) for child in children)
-    return doc
+    """``data`` as JSON within the one set of JSON limits (``aster_core.jsonlimits``: at most
+    :data:`MAX_DOCUMENT` bytes, nested at most ``MAX_DEPTH`` levels); else a UsageError."""
+    return loads_limited(data, field=what, max_bytes=MAX_DOCUMENT, max_depth=MAX_DEPTH, hint=hint)
 
 
 # ── where the layout's files are ──────────────────────────────────────────────────

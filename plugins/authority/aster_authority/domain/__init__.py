@@ -1,7 +1,7 @@
 """The authority's rules, pure: no storage, no network, no clock.
 
-- :mod:`.errors`: :class:`~.errors.Refusal` (what every rule raises) and the generic input checks;
-- :mod:`.text`: the one check of ids, names and notes (whole matches, no control characters);
+- :mod:`.errors`: :class:`~.errors.Refusal` (what every rule raises) and the generic input checks
+  (choices, reasons and acknowledgements);
 - :mod:`.ids`: ULIDs, instance ids, deployment ids, role names, namespace patterns;
 - :mod:`.plans`: deployments and the plan state machine (propose, accept, reject, disable);
 - :mod:`.classify`: a proposal's digest and its classification (update or migration);

@@ -43,11 +43,11 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Mapping
 
 from aster_core.errors import ExitCode, UsageError
+from aster_core.text import control_in, shown, whole_match
 
-from .errors import Refusal, check_choice
+from .errors import Refusal, check_choice, check_note
 from .ids import check_deployment_id
 from .plans import Actor
-from .text import check_note, control_in, shown, whole_match
 
 IDENTITY_INFO = b"trellis/device-identity/v1"
 ACTIVATION_INFO = b"trellis/device-activate/v1"

@@ -1,10 +1,13 @@
-"""What the rules raise: :class:`Refusal` (a stable code, a message, a hint, the field at fault)."""
+"""What the rules raise: :class:`Refusal` (a stable code, a message, a hint, the field at fault),
+and the generic input checks (a choice, a note). Ids, names and roles are checked with
+``aster_core.text`` (whole matches, no control characters, length caps): :mod:`.ids`."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aster_core.errors import AsterError, ExitCode
+from aster_core.text import control_in, shown
 
 
 class Refusal(AsterError):
@@ -34,3 +37,19 @@ def check_choice(value: Any, choices: tuple[str, ...], field_name: str) -> str:
         raise invalid(field_name, f"{str(value)[:40]!r} is not one of {', '.join(choices)}",
                       f"use one of: {', '.join(choices)}")
     return value
+
+
+#: a decision's reason or a migration's acknowledgement
+MAX_NOTE = 1000
+
+
+def check_note(value: str | None, field_name: str) -> str | None:
+    """A reason or acknowledgement: one line of at most :data:`MAX_NOTE` characters, stripped;
+    None when empty."""
+    text = (value or "").strip()
+    if len(text) > MAX_NOTE:
+        raise invalid(field_name, f"{len(text)} characters, at most {MAX_NOTE}", "say it in one shorter line")
+    bad = control_in(text)
+    if bad:
+        raise invalid(field_name, f"{shown(text, 40)} holds the control character {bad}", "say it in one line")
+    return text or None

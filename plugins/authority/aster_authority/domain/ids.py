@@ -4,7 +4,7 @@ Limits (documented in the family README): a deployment id is 1-63 characters, a 
 namespace pattern 1-200; a deployment has at most :data:`MAX_ROLES` roles and
 :data:`MAX_NAMESPACES` namespace patterns, and a grantee holds at most :data:`MAX_ROLES` roles of
 one. Every check is one pass over its input (roles are de-duplicated through a dict), whole
-matches only, no control characters (:mod:`.text`)."""
+matches only, no control characters (``aster_core.text``)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ import threading
 import time
 from typing import Any, Iterable
 
+from aster_core.text import control_in, shown, whole_match
+
 from .errors import invalid
-from .text import control_in, shown, whole_match
 
 SERVICE, DEVICE = "service", "device"
 KINDS = (SERVICE, DEVICE)

@@ -29,9 +29,8 @@ from typing import Any, Iterable
 
 from aster_core.errors import ExitCode
 
-from .errors import Refusal, check_choice, invalid
+from .errors import Refusal, check_choice, check_note, invalid
 from .ids import DEVICE, KINDS, PREFIX, SERVICE, check_deployment_id, check_namespaces, check_roles
-from .text import check_note
 
 COMPATIBILITY = ("strict", "mutable-dev")
 REVIEW_MODES = ("none", "required")
