@@ -118,7 +118,7 @@ def check_deadline() -> None:
     left = remaining()
     if left is None or left >= COMMIT_MARGIN:
         return
-    from aster_server.lifecycle import current_call
+    from aster_server.requestlog import current_call
 
     ctx = current_call.get()
     LOG.warning("rolled back %s.%s: %.2f s left before its deadline at commit (the caller has been told "
