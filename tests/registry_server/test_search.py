@@ -205,7 +205,7 @@ def test_upgrade_from_r0002_backfills_existing_rows(database_url):
                     manifest_json="{}", description=description, status="stable", visibility=vis,
                     delegation_json=deleg, method_count=1, token_id=f"t{i}", published_at=now + i, updated_at=now,
                     search_text=tables.search_text(name, description, "olga")))
-        assert storage.upgrade(engine, tables.MIGRATIONS) == storage.head_revision(tables.MIGRATIONS) == "r0004"
+        assert storage.upgrade(engine, tables.MIGRATIONS) == storage.head_revision(tables.MIGRATIONS) == "r0005"
         store = st.Store(engine)
         assert [e["service_name"] for e in store.directory.discover("old", 20, 0)[1]] == ["OldMaps"]
         assert [e["service_name"] for e in store.directory.discover("before index", 20, 0)[1]] == ["Tiles", "OldMaps"]

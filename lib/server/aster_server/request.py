@@ -199,10 +199,10 @@ def json_field(text: Any, field: str, *, max_bytes: int, max_depth: int | None =
     syntax included, is ``Refused(INVALID_ARGUMENT)`` naming ``field``."""
     from aster_core.jsonlimits import MAX_DEPTH, loads_limited
 
+    depth = MAX_DEPTH if max_depth is None else max_depth
     try:
-        return loads_limited(text, field=field, max_bytes=max_bytes,
-                             max_depth=MAX_DEPTH if max_depth is None else max_depth,
-                             hint=f"send {field} as a JSON document of at most {max_bytes} bytes")
+        return loads_limited(text, field=field, max_bytes=max_bytes, max_depth=depth,
+                             hint=f"send {field} as JSON of at most {max_bytes} bytes, nested at most {depth} levels")
     except AsterError as exc:
         raise Refused(StatusCode.INVALID_ARGUMENT, exc.message, exc.hint, field=field) from None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aster_core.errors import NotFoundError, UsageError
+from aster_core.text import shown
 
 from .. import rules, wire
 from . import state as st
@@ -14,7 +15,7 @@ from .publication import delegation
 
 def _consumer(text: str) -> str:
     handle = strip_at(text.strip())
-    check(rules.check_handle(handle), f"invalid consumer handle {text!r}", "give the consumer's @handle")
+    check(rules.check_handle(handle), f"invalid consumer handle {shown(text)}", "give the consumer's @handle")
     return handle
 
 
@@ -27,7 +28,7 @@ def grant(ctx: Context, service: str, consumer: str, *, role: str = "consumer", 
     if scope not in ("handle", "node"):
         raise UsageError(f"--scope is handle or node, not {scope!r}", "e.g. --scope node --scope-node-id HEX")
     if scope == "node":
-        if not scope_node_id or not rules.NODE_ID_RE.match(scope_node_id.lower()):
+        if not scope_node_id or rules.check_node_id(scope_node_id.lower()):
             raise UsageError("--scope node needs --scope-node-id (the consumer node's 64-hex endpoint id)",
                              "e.g. --scope node --scope-node-id $(aster enroll node ... --json | jq -r .endpoint_id)")
         scope_node_id = scope_node_id.lower()

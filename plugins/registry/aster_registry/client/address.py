@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aster_core.errors import UsageError
+from aster_core.text import control_in, shown, whole_match
 
 ENV = "ASTER_SERVICE_ADDR"
 #: the variable the runtime's producer registration loop reads (not ours to set)
@@ -50,11 +51,11 @@ def _service_table(config: dict[str, Any]) -> dict[str, Any]:
 def check_form(text: str, source: str) -> str:
     """``text`` if it has the shape of an address the runtime dials, else a UsageError naming ``source``."""
     value = text.strip()
-    if value.startswith("aster1") and len(value) > 10:
+    if control_in(value) is None and value.startswith("aster1") and len(value) > 10:
         return value
-    if _HEX64.fullmatch(value) or _BASE64.fullmatch(value):
+    if whole_match(_HEX64, value) or whole_match(_BASE64, value):
         return value
-    raise UsageError(f"the registry address from {source} is not an address: {value[:48]!r}",
+    raise UsageError(f"the registry address from {source} is not an address: {shown(value, 48)}",
                      "use the aster1... ticket `aster registry serve` printed (or a base64 NodeAddr)")
 
 

@@ -28,7 +28,7 @@ def join(handle: str | None, email: str | None, registry: str | None, root_key: 
 
     data = run(command_context(registry, root_key, timeout), handle, email)
     emit(data, as_json, lambda d: click.echo(f"Reserved @{d['handle']}. A verification code was sent to "
-                                             f"{d['email']}.\nFinish with: aster verify CODE"))
+                                             f"{d['email']}.\nFinish within the hour with: aster verify CODE"))
 
 
 @click.command("verify")

@@ -14,6 +14,7 @@ import functools
 from typing import Any, Callable
 
 from aster_core.errors import UsageError
+from aster_core.text import shown
 
 from .. import rules, wire
 from . import state as st
@@ -95,5 +96,5 @@ def signed_call(ctx: Context, service: str, method: str, **fields: Any) -> Any:
 
 def service_arg(service: str) -> str:
     """``service`` if it is a valid service name, else a UsageError."""
-    check(rules.check_service_name(service), f"service name {service!r}", "give the published service's name")
+    check(rules.check_service_name(service), f"service name {shown(service)}", "give the published service's name")
     return service

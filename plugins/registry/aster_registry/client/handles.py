@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aster_core.errors import AsterError, UsageError
+from aster_core.text import check_text, shown
 
 from .. import rules, wire
 from . import state as st
@@ -14,8 +15,8 @@ from .context import Context, check, run, strip_at
 def join(ctx: Context, handle: str, email: str) -> dict[str, Any]:
     handle = strip_at(handle.strip())
     email = email.strip()
-    check(rules.check_handle(handle), f"invalid handle {handle!r}", "choose another handle")
-    check(rules.check_email(email), f"invalid email {email!r}", "give the address the code should go to")
+    check(rules.check_handle(handle), f"invalid handle {shown(handle)}", "choose another handle")
+    check(rules.check_email(email), f"invalid email {shown(email)}", "give the address the code should go to")
     s = ctx.state
     if s.handle == handle and s.handle_status == "verified":
         raise UsageError(f"@{handle} is already yours and verified", "see it with: aster whoami")
@@ -112,10 +113,11 @@ def status(ctx: Context, *, local: bool = False) -> dict[str, Any]:
 def recover(ctx: Context, handle: str, code: str) -> dict[str, Any]:
     """Rebind ``handle`` to this profile's root key with one of its recovery codes."""
     handle = strip_at(handle.strip())
-    check(rules.check_handle(handle), f"invalid handle {handle!r}", "give the handle to recover")
+    check(rules.check_handle(handle), f"invalid handle {shown(handle)}", "give the handle to recover")
     code = code.strip()
-    if not code or len(code) > 128:
+    if not code:
         raise UsageError("a recovery code is required", "use one of the codes shown at your first publish")
+    check_text(code, field="--code", max_length=64, hint="use one of the codes shown at your first publish")
 
     async def go() -> Any:
         async with ctx.session() as reg:

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from aster_core.errors import AsterError, NotFoundError, UsageError
+from aster_core.text import check_text, shown
 
 from .. import rules, wire
 from . import state as st
@@ -54,13 +55,18 @@ def directory_id(manifest: dict[str, Any]) -> tuple[str, str]:
     return text, blake3.blake3(text.encode("utf-8")).hexdigest()
 
 
+def _description(text: str) -> str:
+    """A description: one line of at most 280 characters (the registry's rule)."""
+    return check_text(text, field="--description", max_length=rules.DESCRIPTION_MAX,
+                      hint="say in one shorter line what the service does")
+
+
 def delegation(*, closed: bool, token_ttl: int, rate_limit: str | None, roles: tuple[str, ...]) -> dict[str, Any]:
     check(rules.check_token_ttl(token_ttl), f"--token-ttl {token_ttl}s", "e.g. --token-ttl 5m")
     if rate_limit is not None:
         check(rules.check_rate_limit(rate_limit), f"--rate-limit {rate_limit!r}", "e.g. --rate-limit 5/1h")
     for role in roles:
-        if not role or not role.replace("-", "").replace("_", "").replace(".", "").isalnum() or len(role) > 64:
-            raise UsageError(f"invalid role {role!r}", "a role is a word such as consumer or reader")
+        check(rules.check_role(role), f"invalid role {shown(role)}", "a role is a word such as consumer or reader")
     return {"authority": "consumer", "mode": "closed" if closed else "open", "token_ttl": token_ttl,
             "rate_limit": rate_limit, "roles": sorted(set(roles)) or ["consumer"]}
 
@@ -77,21 +83,19 @@ def publish(ctx: Context, target: str, *, description: str, status: str = "exper
     description = description.strip()
     if not description:
         raise UsageError("publish needs a --description", "say in a sentence what the service does")
-    if len(description) > rules.DESCRIPTION_MAX:
-        raise UsageError(f"the description has {len(description)} characters (at most {rules.DESCRIPTION_MAX})",
-                         "shorten it")
+    _description(description)
     if not 1 <= endpoint_ttl <= 30 * 86400:
         raise UsageError(f"--endpoint-ttl {endpoint_ttl}s is out of range", "use 1s to 30d")
     producer = tokens.find_producer(tokens.identity_path(identity), peer)
     node_id = (endpoint_id or producer.endpoint_id or "").lower()
-    if not rules.NODE_ID_RE.match(node_id):
+    if rules.check_node_id(node_id):
         raise UsageError(f"no endpoint id: {producer.path} has no [node] endpoint_id" if not node_id
                          else f"--endpoint-id must be 64 hex characters, not {node_id[:20]!r}",
                          "pass --endpoint-id HEX or enroll this node: aster enroll node --role producer")
     check_writable_target(producer.path)
     manifest = _manifest(target, manifest_path)
     service = str(manifest.get("service", ""))
-    check(rules.check_service_name(service), f"service name {service!r}", "rename the service class")
+    check(rules.check_service_name(service), f"service name {shown(service)}", "rename the service class")
     manifest_json, contract_id = directory_id(manifest)
     deleg = delegation(closed=closed, token_ttl=token_ttl, rate_limit=rate_limit, roles=roles)
     ctx.key()
@@ -164,11 +168,10 @@ def update_service(ctx: Context, service: str, *, description: str | None, statu
     service_arg(service)
     if description is None and status is None and replacement is None:
         raise UsageError("nothing to update", "pass --description, --status or --replacement")
-    if description is not None and len(description) > rules.DESCRIPTION_MAX:
-        raise UsageError(f"the description has {len(description)} characters (at most {rules.DESCRIPTION_MAX})",
-                         "shorten it")
+    if description is not None:
+        _description(description)
     if replacement is not None and rules.split_service_ref(replacement) is None:
-        raise UsageError(f"--replacement must be @handle/Service, not {replacement!r}", "e.g. @alice/TaskServiceV2")
+        raise UsageError(f"--replacement must be @handle/Service, not {shown(replacement)}", "e.g. @alice/TaskServiceV2")
     result = signed_call(ctx, wire.PUBLICATION, "update_service", handle=handle, service_name=service,
                           description=description, status=status, replacement=replacement)
     return {"handle": handle, "service": service,
@@ -185,8 +188,7 @@ def discover(ctx: Context, query: str = "", *, limit: int = wire.DEFAULT_LIMIT, 
         raise UsageError(f"--limit {limit} is out of range", f"use 1 to {wire.MAX_LIMIT}")
     if offset < 0:
         raise UsageError(f"--offset {offset} is negative", "use 0 or more")
-    if len(query) > 200:
-        raise UsageError("the query is longer than 200 characters", "search with fewer words")
+    check_text(query, field="query", max_length=200, hint="search with fewer words, on one line")
 
     async def go() -> Any:
         async with ctx.session() as reg:

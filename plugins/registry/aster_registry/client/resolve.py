@@ -13,9 +13,11 @@ ahead, freshest first, each an ``aster1...`` ticket) and returns the freshest.
 from __future__ import annotations
 
 from aster_core.errors import NotFoundError, UsageError
+from aster_core.text import shown, whole_match
 
 from .. import rules
 
+_REF_HINT = "write it as @handle/Service, e.g. @alice/TaskService"
 #: the part of the budget resolution may take when the caller gives none
 DEFAULT_TIMEOUT = 10.0
 
@@ -24,11 +26,11 @@ def parse(text: str) -> tuple[str, str]:
     """``@handle/Service`` -> (handle, service); UsageError when the text is malformed."""
     ref = rules.split_service_ref(text.strip())
     if ref is None:
-        raise UsageError(f"not a registry address: {text[:60]!r}", "write it as @handle/Service, e.g. @alice/TaskService")
+        raise UsageError(f"not a registry address: {shown(text, 60)}", _REF_HINT)
     handle, service = ref
-    reason = rules.check_handle(handle) if not rules.HANDLE_RE.match(handle) else None
+    reason = rules.check_handle(handle) if not whole_match(rules.HANDLE_RE, handle) else None
     if reason or rules.check_service_name(service.partition("@")[0]):
-        raise UsageError(f"not a registry address: {text[:60]!r}", "write it as @handle/Service, e.g. @alice/TaskService")
+        raise UsageError(f"not a registry address: {shown(text, 60)}", _REF_HINT)
     return handle, service
 
 

@@ -38,11 +38,14 @@ def serve(*, db: str | None, smtp: str | None, identity: str | None, bind: tuple
     handle (``--resend-cooldown`` / ``ASTER_REGISTRY_RESEND_COOLDOWN``; default 60)."""
     from aster_server import lifecycle, nodekey, storage
 
-    from .mail import MailConfig, parse_smtp
+    from .mail import MailConfig, address, parse_smtp
 
+    lifecycle.configure_logging()  # warnings at start (a key or database made private) read like the rest
     if smtp is None and not dev_mail:
         raise UsageError("the registry has no way to deliver verification codes",
                          "pass --smtp HOST:PORT, or --dev-mail to print codes to the server log (development only)")
+    if mail_from is not None:
+        address(mail_from, "--mail-from")
     mail = MailConfig(smtp=parse_smtp(smtp) if smtp else None, dev_mail=dev_mail,
                       sender=mail_from or "aster-registry@localhost", starttls=starttls, user=smtp_user,
                       password=os.environ.get("ASTER_REGISTRY_SMTP_PASSWORD"))

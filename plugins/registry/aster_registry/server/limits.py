@@ -18,8 +18,10 @@ from aster_server.request import Refused
 from .tables import t_rate
 
 #: ``name: (count, seconds)`` per window and subject (a signing key, an email hash or a peer).
+#: ``join_email`` bounds the codes one address is mailed (against mail bombing); pending claims
+#: themselves never hold an address, so only ten fresh keys an hour could delay its owner.
 LIMITS: dict[str, tuple[int, int]] = {
-    "check_availability": (30, 60), "join": (3, 3600), "join_email": (3, 3600), "verify": (10, 300),
+    "check_availability": (30, 60), "join": (3, 3600), "join_email": (10, 3600), "verify": (10, 300),
     "resend_verification": (5, 3600), "recover": (5, 3600), "handle_status": (60, 60),
     "publish": (30, 60), "register_endpoint": (120, 60), "signed": (120, 60), "read": (600, 60),
 }

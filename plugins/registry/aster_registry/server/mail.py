@@ -1,6 +1,8 @@
 """Delivering verification codes: SMTP (``--smtp HOST:PORT``) or the server log (``--dev-mail``).
 
 The code never touches the disk or the database in clear; it exists only in the message.
+Headers are built with the standard library's ``email.headerregistry`` and refuse control
+characters, so no value a client sent can add a header or end the header block.
 """
 
 from __future__ import annotations
@@ -8,10 +10,13 @@ from __future__ import annotations
 import logging
 import smtplib
 from dataclasses import dataclass
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from aster_core.errors import UsageError
+from aster_core.text import control_in, shown
 
 LOG = logging.getLogger("aster_server.registry.mail")
 
@@ -49,11 +54,33 @@ def parse_smtp(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def address(value: str, what: str) -> Address:
+    """``value`` as one mail address (``name@host``), built by the standard library's
+    ``email.headerregistry``; a ``UsageError`` naming ``what`` when it holds a control
+    character (a newline would end the header block and turn the rest into the body) or is not
+    one plain address."""
+    if not isinstance(value, str) or control_in(value) is not None:
+        raise UsageError(f"{what} {shown(value)} holds a control character", "give one plain address")
+    try:
+        parsed = Address(addr_spec=value)
+    except (ValueError, IndexError, HeaderParseError) as exc:
+        raise UsageError(f"{what} {shown(value)} is not a mail address ({exc})", "give one plain address") from None
+    if not parsed.username or not parsed.domain:
+        raise UsageError(f"{what} {shown(value)} is not a mail address", "give one plain address")
+    return parsed
+
+
 def render(mail: Mail, sender: str) -> EmailMessage:
+    """The verification mail. Headers are built by ``email.headerregistry`` (addresses) and
+    checked for control characters (the subject): nothing a client sent can add a header or
+    end the header block (``UsageError``)."""
+    subject = f"Your aster verification code for @{mail.handle}"
+    if control_in(subject) is not None:
+        raise UsageError(f"the subject {shown(subject)} holds a control character", "check the handle")
     msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = mail.to
-    msg["Subject"] = f"Your aster verification code for @{mail.handle}"
+    msg["From"] = address(sender, "--mail-from")
+    msg["To"] = address(mail.to, "the recipient")
+    msg["Subject"] = subject
     msg["Date"] = formatdate(usegmt=True)
     msg["Message-ID"] = make_msgid(domain="aster.local")
     msg.set_content(
@@ -67,17 +94,23 @@ def deliver(config: MailConfig, mail: Mail) -> str:
     (``sent``, ``logged`` or ``failed``)."""
     if config.smtp is None:
         if config.dev_mail:
-            LOG.warning("dev-mail: verification code for @%s <%s>: %s", mail.handle, mail.to, mail.code)
+            LOG.warning("dev-mail: verification code for @%s <%s>: %s", shown(mail.handle)[1:-1], shown(mail.to)[1:-1],
+                        mail.code)
             return "logged"
         return "failed"
     host, port = config.smtp
+    try:
+        message = render(mail, config.sender)
+    except UsageError as exc:  # the values were checked on the way in: this is the last line of defence
+        LOG.error("refused to mail the code for @%s: %s", shown(mail.handle)[1:-1], exc.message)
+        return "failed"
     try:
         with smtplib.SMTP(host, port, timeout=config.timeout) as smtp:
             if config.starttls:
                 smtp.starttls()
             if config.user:
                 smtp.login(config.user, config.password or "")
-            smtp.send_message(render(mail, config.sender))
+            smtp.send_message(message)
         LOG.info("mailed a verification code for @%s", mail.handle)
         return "sent"
     except (OSError, smtplib.SMTPException) as exc:

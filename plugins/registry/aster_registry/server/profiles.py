@@ -3,8 +3,14 @@ handle's status and recovery.
 
 A verification code lives 15 minutes and allows 5 attempts; a new one may be asked for after
 the resend cooldown (60 s unless the server is started with another), at most 5 times; the
-whole verification must finish within 24 h of joining. The code is mailed after the
-transaction commits (:class:`.mail.Mail`), never stored in clear.
+whole verification must finish within an hour of joining, when the pending claim expires. The
+code is mailed after the transaction commits (:class:`.mail.Mail`), never stored in clear.
+
+An email address is proved only by its code, so a pending claim does not reserve its address:
+whoever else joins with that address (another key, another handle) gets a code mailed there
+too, and the first claim verified takes the address; the others' codes are then refused. (A
+pending claim that reserved its address let anyone block a stranger's address for a day by
+joining with it first.) A pending claim does hold its handle, for the hour.
 """
 
 from __future__ import annotations
@@ -24,11 +30,13 @@ from .protect import Envelope, bad
 from .tables import audit, email_hash, iso, mask_email, owned, t_codes, t_handles, t_recovery, t_services
 
 CODE_TTL_S = 15 * 60
-VERIFY_WINDOW_S = 24 * 3600
+#: how long a pending join lives: its handle is held and its codes work this long
+VERIFY_WINDOW_S = 3600
 CODE_ATTEMPTS = 5
 #: the default seconds between two verification mails (``--resend-cooldown``)
 RESEND_COOLDOWN_S = 60
 MAX_RESENDS = 5
+_WINDOW_PASSED = "the hour to verify this join has passed; run aster join again"
 
 
 class Profiles:
@@ -73,13 +81,8 @@ class Profiles:
                 if mine["status"] == "verified":
                     raise Refused("ALREADY_EXISTS", f"this key already owns @{mine['handle']}")
                 conn.execute(t_handles.delete().where(t_handles.c.handle == mine["handle"]))
-            for other in conn.execute(sa.select(t_handles).where(t_handles.c.email_hash == ehash,
-                                                                 t_handles.c.handle != handle)).mappings():
-                if other["status"] == "verified":
-                    raise Refused("ALREADY_EXISTS", "this email is already verified for another handle")
-                if other["verification_expires_at"] >= now:
-                    raise Refused("ALREADY_EXISTS", "this email has a pending verification for another handle")
-                conn.execute(t_handles.delete().where(t_handles.c.handle == other["handle"]))
+            if _verified_elsewhere(conn, ehash, handle):  # pending claims by others do not count
+                raise Refused("ALREADY_EXISTS", "this email is already verified for another handle")
             if row is not None:
                 conn.execute(t_handles.delete().where(t_handles.c.handle == handle))
             conn.execute(t_handles.insert().values(
@@ -104,7 +107,7 @@ class Profiles:
                 return {"handle": handle, "status": "verified"}
             now = self.db.now()
             if row["verification_expires_at"] < now:
-                raise Refused("FAILED_PRECONDITION", "the 24 h verification window has passed; run aster join again")
+                raise Refused("FAILED_PRECONDITION", _WINDOW_PASSED)
             stored = conn.execute(sa.select(t_codes).where(t_codes.c.handle == handle)).mappings().first()
             if stored is None:
                 raise Refused("FAILED_PRECONDITION", "no code is pending; run aster verify --resend")
@@ -119,6 +122,15 @@ class Profiles:
                 plural = "s" if left != 1 else ""
                 return Deferred(Refused("INVALID_ARGUMENT", f"invalid code ({left} attempt{plural} left)"))
             conn.execute(t_codes.delete().where(t_codes.c.handle == handle))
+            if _verified_elsewhere(conn, row["email_hash"], handle):
+                # another claim on this address was verified first: this one can never be, so it
+                # goes (its key may join again with another address)
+                conn.execute(t_handles.delete().where(t_handles.c.handle == handle))
+                audit(conn, now, handle, "verify_lost", "the email was verified for another handle first")
+                return Deferred(Refused("ALREADY_EXISTS", "this email was verified for another handle first; "
+                                        "join again with another address"))
+            # a claim verified at this moment on another replica trips the unique index on verified
+            # addresses: this transaction is refused (ABORTED) and its retry lands above
             conn.execute(t_handles.update().where(t_handles.c.handle == handle).values(status="verified",
                                                                                       verified_at=now))
             audit(conn, now, handle, "verify")
@@ -138,7 +150,7 @@ class Profiles:
             if row["status"] == "verified":
                 raise Refused("FAILED_PRECONDITION", f"@{handle} is already verified")
             if row["verification_expires_at"] < now:
-                raise Refused("FAILED_PRECONDITION", "the 24 h verification window has passed; run aster join again")
+                raise Refused("FAILED_PRECONDITION", _WINDOW_PASSED)
             stored = conn.execute(sa.select(t_codes).where(t_codes.c.handle == handle)).mappings().first()
             resends = stored["resends"] if stored else 0
             if stored and now - stored["sent_at"] < cooldown:
@@ -195,6 +207,12 @@ class Profiles:
             return {"handle": handle, "status": "verified", "recovery_codes_remaining": _codes_left(conn, handle)}
 
         return self.db.signed(env, "recover", fn)
+
+
+def _verified_elsewhere(conn: Connection, ehash: str, handle: str) -> bool:
+    """Another handle holds this email address verified."""
+    return conn.execute(sa.select(t_handles.c.handle).where(
+        t_handles.c.email_hash == ehash, t_handles.c.status == "verified", t_handles.c.handle != handle)).first() is not None
 
 
 def _codes_left(conn: Connection, handle: str) -> int:

@@ -8,13 +8,14 @@ touches the database: nonce replay and rate limits are in :mod:`.database` and
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from aster_server.request import Refused
+from aster_core.errors import UsageError
+from aster_core.text import check_text
+from aster_server.request import Refused, json_field
 
 from .. import rules
 
@@ -35,10 +36,9 @@ MAX_TTL = 7 * 24 * 3600
 MAX_CODE = 32
 MAX_MAP = 64 * 1024
 
-HEX64 = re.compile(r"[0-9a-f]{64}")
+HEX64 = rules.NODE_ID_RE
 _HEX128 = re.compile(r"[0-9a-fA-F]{128}")
 _HEX32 = re.compile(r"[0-9a-fA-F]{16,64}")
-_ROLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 
 # The value rules (handle, email, service name, rate limit, choices) are the ones our client
 # checks before sending: one definition in aster_registry.rules, enforced here too.
@@ -85,16 +85,17 @@ def check_service_name(name: Any) -> str:
 
 
 def check_str(value: Any, field: str, limit: int, *, required: bool = False, nullable: bool = False) -> str | None:
+    """A text field: at most ``limit`` characters, no control character (:func:`aster_core.text.check_text`)."""
     if value is None and nullable:
         return None
     if not isinstance(value, str):
         raise bad(f"{field} must be a string", field)
+    try:
+        check_text(value, field=field, max_length=limit)
+    except UsageError as exc:
+        raise bad(exc.message, field) from None
     if required and not value.strip():
         raise bad(f"{field} is required", field)
-    if len(value) > limit:
-        raise bad(f"{field} is longer than {limit} characters", field)
-    if any(ord(ch) < 32 and ch not in "\t" for ch in value):
-        raise bad(f"{field} contains control characters", field)
     return value
 
 
@@ -111,7 +112,7 @@ def check_int(value: Any, field: str, low: int, high: int) -> int:
 
 
 def check_node_id(value: Any, field: str = "node_id") -> str:
-    if not isinstance(value, str) or not HEX64.fullmatch(value.lower()):
+    if not isinstance(value, str) or rules.check_node_id(value.lower()):
         raise bad(f"{field} must be 64 hex characters (an endpoint id)", field)
     return value.lower()
 
@@ -155,7 +156,7 @@ def check_delegation(value: Any) -> dict[str, Any]:
 
 
 def check_role(role: Any, field: str = "role") -> str:
-    if not isinstance(role, str) or not _ROLE.fullmatch(role):
+    if rules.check_role(role):
         raise bad(f"{field}: a role is 1-64 letters, digits, and _ . : -", field)
     return role
 
@@ -172,8 +173,10 @@ class Envelope:
 
 
 def open_envelope(req: Any, action: str, *, now: float | None = None) -> Envelope:
-    """Verify a ``SignedRequest`` in the order of registry.md §2.1 (steps 1-3 and 7; the
-    nonce and handle binding need the database)."""
+    """Verify a ``SignedRequest`` in the documented order (docs/registry.md, "The signed
+    envelope": shape, signature, action, clock, nonce shape; rate limit, nonce replay and the
+    handle binding need the database). ``payload_json`` is parsed within the JSON limits
+    (:func:`aster_server.request.json_field`)."""
     payload_json = getattr(req, "payload_json", None)
     signer = getattr(req, "signer_pubkey", None)
     signature = getattr(req, "signature", None)
@@ -193,10 +196,7 @@ def open_envelope(req: Any, action: str, *, now: float | None = None) -> Envelop
                                                                           payload_json.encode("utf-8"))
     except (InvalidSignature, ValueError):
         raise Refused("UNAUTHENTICATED", "signature does not verify for signer_pubkey") from None
-    try:
-        payload = json.loads(payload_json)
-    except ValueError:
-        raise bad("payload_json is not JSON") from None
+    payload = json_field(payload_json, "payload_json", max_bytes=MAX_PAYLOAD)
     if not isinstance(payload, dict):
         raise bad("payload_json must be a JSON object")
     if payload.get("action") != action:

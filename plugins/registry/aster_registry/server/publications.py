@@ -15,8 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from aster_core.text import control_in
 from aster_server import storage
-from aster_server.request import Refused
+from aster_server.request import Refused, json_field
 
 from . import codes, protect
 from .database import Database
@@ -36,7 +37,7 @@ def parse_endpoint(e: Any) -> tuple[str, str, list[str], int]:
     relay = protect.check_str(e.get("relay") or "", "endpoint relay", protect.MAX_RELAY) or ""
     addrs = e.get("direct_addrs", [])
     if (not isinstance(addrs, list) or len(addrs) > 16
-            or not all(isinstance(a, str) and 0 < len(a) <= 64 for a in addrs)):
+            or not all(isinstance(a, str) and 0 < len(a) <= 64 and control_in(a) is None for a in addrs)):
         raise bad("endpoint direct_addrs must be at most 16 host:port strings")
     ttl = protect.check_int(e.get("ttl", DEFAULT_ENDPOINT_TTL), "endpoint ttl", 30, protect.MAX_TTL)
     return node_id, relay, addrs, ttl
@@ -60,10 +61,7 @@ def _manifest(p: dict[str, Any], name: str) -> tuple[str, str, int, int]:
 
     if blake3.blake3(manifest_json.encode("utf-8")).hexdigest() != contract_id:
         raise bad("contract_id is not the BLAKE3 hash of manifest_json")
-    try:
-        manifest = json.loads(manifest_json)
-    except ValueError:
-        raise bad("manifest_json is not JSON") from None
+    manifest = json_field(manifest_json, "manifest_json", max_bytes=protect.MAX_MANIFEST)
     if not isinstance(manifest, dict) or manifest.get("service") != name:
         raise bad("manifest_json must be a manifest whose service is service_name")
     methods = manifest.get("methods", [])
@@ -192,10 +190,8 @@ class Publications:
             raise bad("producer_token is required")
         token = raw
         if raw.lstrip().startswith("{"):  # the runtime's JSON entry, or the bare token
-            try:
-                token = json.loads(raw).get("producer_token", "")
-            except (ValueError, AttributeError):
-                raise bad("producer_token is not valid JSON") from None
+            entry = json_field(raw, "producer_token", max_bytes=protect.MAX_MAP)
+            token = entry.get("producer_token", "") if isinstance(entry, dict) else None
         if not isinstance(token, str):
             raise bad("producer_token must be a string")
         data = self.tokens.open(token)
