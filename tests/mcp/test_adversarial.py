@@ -201,6 +201,7 @@ def test_a_missing_rcan_file_is_not_found(open_server, tmp_path):
 
 # -- item 8: --connect-timeout is an upper bound ------------------------------------------------------
 
+@pytest.mark.alone  # its bound includes starting `aster mcp`: beside other tests it measures the machine's load
 def test_list_of_a_dead_address_ends_within_its_timeout(server_factory):
     gone = server_factory(("echo",))
     address = gone.address

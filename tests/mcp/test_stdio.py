@@ -82,6 +82,7 @@ def test_calls_every_pattern_with_integer_and_nested_arguments(open_server):
     assert "unknown field(s) 'colour'" in _error(out["unknown"])["message"]
 
 
+@pytest.mark.alone  # a 5 s bound on calls through `aster mcp`: beside other tests it measures the machine's load
 def test_streaming_limits_hold(open_server):
     async def body():
         async with stdio_mcp(open_server.address) as client:

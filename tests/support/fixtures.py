@@ -1,6 +1,5 @@
-"""Pytest fixtures around the harness server. In a family's conftest.py::
-
-    from tests.support.fixtures import *  # noqa: F401,F403
+"""Pytest fixtures around the harness server, registered for every test by ``pytest_plugins``
+in tests/conftest.py (no import needed).
 
 Fixtures:
 - ``open_server`` (module scope): EchoService v1 + CounterSession + Greeter v2,
