@@ -19,6 +19,7 @@ from typing import Any
 import click
 from aster_core.errors import UsageError
 from aster_core.output import console, emit, info, json_option, print_fields, print_table, progress, warn
+from aster_core.text import shown, whole_match
 
 DEFAULT_MANIFEST = ".aster/manifest.json"
 _FORCE = click.option("--force", is_flag=True,
@@ -187,7 +188,8 @@ def _render_preview(views: list[dict[str, Any]]) -> None:
         out.print("")
 
 
-_PKG = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PKG = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_TS_PKG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
 def _default_package(manifests: list[dict[str, Any]], lang: str) -> str:
@@ -235,10 +237,10 @@ def gen_client(source: str, out_dir: Path, package: str | None, lang: str, servi
         manifests = load_contract_file(Path(source))
     manifests = select_service(manifests, service_name, source)
     package = package or _default_package(manifests, lang)
-    if lang == "python" and (not _PKG.match(package) or keyword.iskeyword(package)):
-        raise UsageError(f"--package {package!r} is not a Python package name", "use letters, digits and '_'")
-    if lang == "typescript" and (not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", package) or ".." in package):
-        raise UsageError(f"--package {package!r} is not a directory name", "use letters, digits, '-', '_', '.'")
+    if lang == "python" and (not whole_match(_PKG, package) or keyword.iskeyword(package)):
+        raise UsageError(f"--package {shown(package)} is not a Python package name", "use letters, digits and '_'")
+    if lang == "typescript" and (not whole_match(_TS_PKG, package) or ".." in package):
+        raise UsageError(f"--package {shown(package)} is not a directory name", "use letters, digits, '-', '_', '.'")
     if lang == "python":
         from .codegen_python import generate
     else:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aster_core.text import whole_match
+
 from .names import IDENT, check_names, ts_comment, ts_str
 from .schema import Schema, TypeSyntax, collect, field_type, identifier, type_name
 
@@ -57,7 +59,7 @@ def _types_file(schema: Schema) -> str:
         out.append(f"export interface {info.name} {{")
         for f in info.fields:
             optional = "" if f.get("required") else "?"
-            key = f["name"] if IDENT.match(f["name"]) else ts_str(f["name"])
+            key = f["name"] if whole_match(IDENT, f["name"]) else ts_str(f["name"])
             out.append(f"  {key}{optional}: {field_type(schema, TYPESCRIPT, f)};")
         out += ["}", ""]
     if not schema.types:

@@ -17,13 +17,14 @@ from typing import Any
 
 from aster_core.errors import AsterError, NotFoundError, UsageError
 from aster_core.files import atomic_write
+from aster_core.text import shown, whole_match
 
 from .manifest import HEX64, load_manifest_file, manifest_text, read_json, type_table, validate_manifest
 from .validate import quoted
 
 FORMAT_VERSION = "1"
 ID_PREFIX = "blake3:"
-_SAFE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
+_SAFE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,127}")
 
 
 def _sorted_method(method: dict[str, Any]) -> dict[str, Any]:
@@ -69,8 +70,8 @@ def export_to_manifest(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def safe_service_name(name: str, source: str) -> str:
-    if not _SAFE_NAME.match(name):
-        raise UsageError(f"{source}: service name {name!r} cannot be used as a file name",
+    if not whole_match(_SAFE_NAME, name):  # whole: "S\n" made a file name with a newline
+        raise UsageError(f"{source}: service name {shown(name)} cannot be used as a file name",
                          "service names are letters, digits, '_', '.', '-'")
     return name
 
@@ -84,7 +85,7 @@ def validate_export(doc: Any, source: str) -> dict[str, Any]:
         raise UsageError(f"{source}: unsupported aster_contract version {quoted(doc['aster_contract'])}",
                          f"this aster reads version {FORMAT_VERSION!r}; re-export it with this aster")
     cid = doc.get("contract_id")
-    if not isinstance(cid, str) or not cid.startswith(ID_PREFIX) or not HEX64.match(cid[len(ID_PREFIX):]):
+    if not isinstance(cid, str) or not cid.startswith(ID_PREFIX) or not whole_match(HEX64, cid[len(ID_PREFIX):]):
         raise UsageError(f"{source}: contract_id must be blake3:<64 hex>", "re-export the contract")
     if not isinstance(doc.get("service"), str):
         raise UsageError(f"{source}: missing service name", "re-export the contract")

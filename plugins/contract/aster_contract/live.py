@@ -14,17 +14,18 @@ import re
 from typing import Any
 
 from aster_core.errors import AsterError, UnavailableError, UsageError
+from aster_core.text import whole_match
 
 from .manifest import validate_manifest
 
-_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def is_address(text: str) -> bool:
     """True for ``aster1...`` tickets, hex endpoint ids and ``@handle/Service`` (base64 NodeAddrs are accepted too)."""
     if text.startswith("@") and "/" in text:  # @handle/Service, resolved through the registry
         return True
-    return text.startswith("aster1") or bool(_HEX64.match(text))
+    return text.startswith("aster1") or whole_match(_HEX64, text)
 
 
 def fetch_manifests(address: str, *, timeout: float = 15.0) -> list[dict[str, Any]]:

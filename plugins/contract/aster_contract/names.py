@@ -23,12 +23,15 @@ import re
 from typing import Any, Iterable
 
 from aster_core.errors import UsageError
+from aster_core.text import whole_match
 
 from .validate import quoted
 
-IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-_SERVICE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*([.-][A-Za-z0-9_]+)*$")
+#: matched whole (``aster_core.text.whole_match``): with ``re.match`` and ``$`` a name ending in a
+#: newline passed as an identifier
+IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_SERVICE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*([.-][A-Za-z0-9_]+)*")
 
 #: names the generated Python modules bind at module level or use inside class bodies
 PY_MODULE_NAMES = frozenset(
@@ -68,7 +71,7 @@ def check_names(manifests: list[dict[str, Any]], types: Iterable[Any], lang: str
     reserved_type = PY_MODULE_NAMES if python else TS_MODULE_NAMES | TS_RESERVED
 
     def member(what: str, name: Any, *, extra: frozenset[str] = frozenset()) -> None:
-        if not isinstance(name, str) or not IDENT.match(name):
+        if not whole_match(IDENT, name):
             raise _refuse(source, what, str(name), "is not an identifier")
         if python and (keyword.iskeyword(name) or name.startswith("__")):
             raise _refuse(source, what, name, "is a Python keyword or a mangled name")
@@ -85,7 +88,7 @@ def check_names(manifests: list[dict[str, Any]], types: Iterable[Any], lang: str
     type_names = set()
     for info in types:
         raw = info.source_name
-        if not _DOTTED.match(raw) or any(keyword.iskeyword(p) or p.startswith("__") for p in raw.split(".")):
+        if not whole_match(_DOTTED, raw) or any(keyword.iskeyword(p) or p.startswith("__") for p in raw.split(".")):
             raise _refuse(source, "type", raw, "is not an identifier (or a dotted path of them)")
         if info.name in reserved_type:
             raise _refuse(source, "type", raw, "clashes with a name the generated code uses")
@@ -102,7 +105,7 @@ def check_names(manifests: list[dict[str, Any]], types: Iterable[Any], lang: str
                 raise _refuse(source, f"enum member of {info.source_name}", v["name"], "is reserved by Python's enum")
     for manifest in manifests:
         svc = manifest["service"]
-        if not _SERVICE.match(svc) or keyword.iskeyword(svc) or svc.startswith("__"):
+        if not whole_match(_SERVICE, svc) or keyword.iskeyword(svc) or svc.startswith("__"):
             raise _refuse(source, "service", svc, "is not an identifier (or a dotted path of them)")
         version = manifest.get("version", 1)
         base = type_identifier(svc) + ("" if version == 1 else f"V{version}")

@@ -16,8 +16,9 @@ import re
 from typing import Any
 
 from aster_core.errors import UsageError
+from aster_core.text import control_in, whole_match
 
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
+HEX64 = re.compile(r"[0-9a-f]{64}")  # matched whole (aster_core.text.whole_match)
 PATTERNS = ("unary", "server_stream", "client_stream", "bidi_stream")
 SCOPES = ("shared", "session")
 FIELD_KINDS = ("string", "int", "float", "bool", "bytes", "list", "map", "enum", "ref")
@@ -31,7 +32,9 @@ MANIFEST_KEYS = frozenset(
     "v service version contract_id canonical_encoding type_count type_hashes method_count methods "
     "serialization_modes scoped deprecated semver vcs_revision vcs_tag vcs_url changelog published_by "
     "published_at_epoch_ms".split())
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+#: line and paragraph separators: not control characters, but they end a line in JavaScript
+#: sources and in many terminals, and names become identifiers and comments in generated code
+_SEPARATORS = re.compile("[\u2028\u2029]")
 HINT = "regenerate it with `aster contract gen` (or re-export it with `aster contract export`)"
 
 
@@ -54,7 +57,7 @@ class _Checker:
             raise self.fail(where, f"must be a string, not {_json_type(value)}")
         if not empty and not value:
             raise self.fail(where, "must not be empty")
-        if name and (len(value) > MAX_NAME or _CONTROL.search(value)):
+        if name and (len(value) > MAX_NAME or control_in(value) or _SEPARATORS.search(value)):
             raise self.fail(where, f"must be a name of at most {MAX_NAME} printable characters")
         return value
 
@@ -191,7 +194,7 @@ def check_manifest(doc: Any, source: str) -> dict[str, Any]:
     if "version" not in doc:
         raise c.fail("version", "is missing")
     c.int_("version", doc["version"], 0, MAX_VERSION)
-    if not isinstance(doc.get("contract_id"), str) or not HEX64.match(doc["contract_id"]):
+    if not whole_match(HEX64, doc.get("contract_id")):
         raise c.fail("contract_id", "must be 64 lowercase hex characters")
     if "v" in doc:
         c.int_("v", doc["v"], 0, MAX_VERSION)
@@ -208,7 +211,7 @@ def check_manifest(doc: Any, source: str) -> dict[str, Any]:
     if "deprecated" in doc:
         c.bool_("deprecated", doc["deprecated"])
     for i, h in enumerate(c.list_("type_hashes", doc.get("type_hashes", []))):
-        if not isinstance(h, str) or not HEX64.match(h):
+        if not whole_match(HEX64, h):
             raise c.fail(f"type_hashes[{i}]", "must be 64 lowercase hex characters")
     modes = c.list_("serialization_modes", doc.get("serialization_modes", []))
     for i, mode in enumerate(modes):

@@ -9,6 +9,7 @@ from typing import Any, Iterable
 
 from aster_core.durations import iso_utc, parse_expiry, to_epoch
 from aster_core.errors import UsageError
+from aster_core.text import check_text
 from aster_core.files import check_writable_target
 
 from aster_trust import credentials
@@ -79,6 +80,8 @@ def enroll_node(*, role: str, name: str | None = None, identity_file: str | os.P
     name = role if name is None else name.strip()
     if not name:
         raise UsageError("--name is empty", "give the peer entry a name, e.g. --name edge-node-7")
+    # the peer entry's name is what --peer picks and listings print: one line
+    check_text(name, field="--name", max_length=128, hint="give the peer entry a one-line name, e.g. --name edge-node-7")
     attributes = signed_attributes(role, capabilities, attrs)
     expires_at = to_epoch(parse_expiry(expires))
     path = Path(identity_file)

@@ -5,6 +5,12 @@ from __future__ import annotations
 from typing import Iterable
 
 from aster_core.errors import UsageError
+from aster_core.text import check_text, shown
+
+#: an attribute's key and value (a credential carries them signed; nothing longer is sensible)
+MAX_KEY = 128
+MAX_VALUE = 4096
+_ONE_LINE = "attributes are one line of text each, without control characters"
 
 ROLE = "aster.role"
 NAME = "aster.name"
@@ -27,6 +33,9 @@ def parse_attributes(pairs: Iterable[str]) -> dict[str, str]:
             raise UsageError(f"--attr {pair!r} has an empty key", "write attributes as KEY=VALUE, e.g. --attr team=billing")
         if key in attributes:
             raise UsageError(f"attribute {key!r} is given twice", "give each --attr key once")
+        # signed into the credential and shown by every tool that prints it: one line each
+        check_text(key, field="--attr key", max_length=MAX_KEY, hint=_ONE_LINE)
+        check_text(value, field=f"--attr {key}", max_length=MAX_VALUE, hint=_ONE_LINE)
         attributes[key] = value
     return attributes
 
@@ -36,5 +45,7 @@ def parse_capabilities(text: str) -> str:
     runtime's capability check splits on commas."""
     roles = [part.strip() for part in text.split(",")]
     if not any(roles) or not all(roles):
-        raise UsageError(f"invalid capabilities {text!r}", "give a comma-separated list, e.g. --capabilities ops.status,ops.logs")
+        raise UsageError(f"invalid capabilities {shown(text)}", "give a comma-separated list, e.g. --capabilities ops.status,ops.logs")
+    for role in roles:
+        check_text(role, field="--capabilities", max_length=MAX_VALUE, hint=_ONE_LINE)
     return ",".join(dict.fromkeys(roles))

@@ -21,14 +21,15 @@ from typing import Any
 
 from aster_core.errors import AsterError, NotFoundError, UsageError
 from aster_core.files import check_new_file, parse_json, read_text
+from aster_core.text import whole_match
 
-_HEX = re.compile(r"^[0-9a-fA-F]+$")
+_HEX = re.compile(r"[0-9a-fA-F]+")
 
 
 def parse_hex32(text: str, what: str, hint: str) -> bytes:
     """32 bytes from 64 hex characters, or a UsageError naming ``what``."""
     value = (text or "").strip()
-    if not _HEX.match(value):
+    if not whole_match(_HEX, value):
         raise UsageError(f"{what} must be 64 hex characters (32 bytes), got text that is not hex", hint)
     if len(value) != 64:
         raise UsageError(f"{what} must be 64 hex characters (32 bytes), got {len(value)} characters", hint)
@@ -146,7 +147,7 @@ def load_public_key(source: str) -> bytes:
     if path.exists():
         return _public_key_from_file(path)
     text = source.strip()
-    if _HEX.match(text):
+    if whole_match(_HEX, text):
         return parse_hex32(text, "root public key", "give the 64-hex key or the path of its file")
     raise NotFoundError(f"{source!r} is neither a public key file nor 64 hex characters",
                         "pass the path of a file made by `aster trust keygen pubkey`, or the key's hex")
