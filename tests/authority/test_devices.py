@@ -67,6 +67,7 @@ def call_get(address: str, rcan: Path, cwd: Path):
                      timeout=60)
 
 
+@pytest.mark.slow
 def test_provision_activate_review_approve_call_revoke_refused(dmesh):
     m = dmesh
     created = m.ok("dev", "sensors", "create", "--review-mode", "required", "--role", ROLE)
@@ -242,6 +243,7 @@ def test_batch_provision_index_and_listing(dmesh, tmp_path):
     assert len(m.ok("dev", "fleet", "instances", "--all")["items"]) == 7
 
 
+@pytest.mark.slow
 def test_commands_check_the_instance_and_review_belong_to_the_deployment(dmesh, tmp_path):
     m = dmesh
     m.ok("dev", "north", "create", "--review-mode", "required")

@@ -16,6 +16,7 @@ def _dead_ticket() -> str:
     return AsterTicket(endpoint_id=os.urandom(32).hex(), direct_addrs=["127.0.0.1:9"]).to_string()
 
 
+@pytest.mark.slow
 def test_cached_list_serves_through_an_outage_then_the_gate_fails_closed(tmp_path):
     from aster.interceptors.base import CallContext
     from aster.status import RpcError, StatusCode

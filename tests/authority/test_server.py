@@ -42,6 +42,7 @@ def call_get(address: str, rcan: Path, cwd: Path):
                      timeout=60)
 
 
+@pytest.mark.slow
 def test_deploy_provision_grant_reconcile_fetch_call_revoke(mesh, manifest_files):
     deploy(mesh, manifest_files)
     # provision: signed here, registered there, written 0600
@@ -116,6 +117,7 @@ def test_admin_methods_need_the_admin_role(sqlite_mesh, tmp_path):
     assert sqlite_mesh.ok("authority", "status")["admin"] is True
 
 
+@pytest.mark.slow
 def test_plan_refusals_through_the_server(sqlite_mesh, manifest_files, manifests, tmp_path):
     m = sqlite_mesh
     deploy(m, manifest_files)
@@ -211,6 +213,7 @@ def _race(mesh, ids, addresses) -> list:
         return list(pool.map(accept, range(10)))
 
 
+@pytest.mark.slow
 def test_ten_concurrent_accepts_exactly_one_wins(mesh, manifest_files, manifests, tmp_path):
     deploy(mesh, manifest_files)
     ids = _ten_plans(mesh, manifests, tmp_path)
@@ -299,6 +302,7 @@ def _provision_forged(auth, tmp_path):
                                           "credential_json": cred.to_json()})
 
 
+@pytest.mark.slow
 def test_kill_during_accept_and_restart_keep_everything(sqlite_mesh, manifest_files, manifests, tmp_path):
     m = sqlite_mesh
     version = deploy(m, manifest_files)
@@ -332,6 +336,7 @@ def test_kill_during_accept_and_restart_keep_everything(sqlite_mesh, manifest_fi
     m.ok("svc", DEP, "authority", "accept-update", fresh, "--yes")
 
 
+@pytest.mark.slow
 def test_list_paging_disable_enable_remove(sqlite_mesh, manifest_files):
     m = sqlite_mesh
     for n in range(5):

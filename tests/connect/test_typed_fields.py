@@ -67,6 +67,7 @@ BAD = [
 ]
 
 
+@pytest.mark.slow
 def test_bad_map_and_list_values_are_usage_errors_and_never_sent(ledger):
     before = calls_seen(ledger.address)
     for target, request, needle in BAD:

@@ -239,6 +239,7 @@ def _compile_and_load(tsc: Path, where: Path, package: str) -> tuple[subprocess.
     return compiled, loaded
 
 
+@pytest.mark.slow
 def test_strings_from_a_manifest_cannot_run_code_in_a_typescript_client(workdir, good, tsc):
     mark = workdir / "PWNED"
     payloads = _breakouts(_ts_payload(mark)) + [f"\\u2028 */ {_ts_payload(mark)}; /*"]

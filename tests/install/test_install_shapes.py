@@ -15,6 +15,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 import dev
 
 from .conftest import fresh_venv
@@ -79,6 +81,7 @@ def top_level(paths: list[list[str]]) -> set[str]:
     return {p[0] for p in paths if len(p) == 1}
 
 
+@pytest.mark.slow
 def test_aster_core_alone(tmp_path, wheelhouse, empty_venv):
     shape = Shape(tmp_path, wheelhouse, ["aster-core"], empty_venv)
     assert not {p for p in shape.packages() if p.startswith("aster-") and p != "aster-core"}
@@ -93,6 +96,7 @@ def test_aster_core_alone(tmp_path, wheelhouse, empty_venv):
     shape.run("aster", "trust", "keygen", "root", expect=2)  # no such command here
 
 
+@pytest.mark.slow
 def test_aster_core_trust_enroll_an_offline_root_key_machine(tmp_path, wheelhouse, empty_venv):
     shape = Shape(tmp_path, wheelhouse, ["aster-core", "aster-trust", "aster-enroll"], empty_venv)
     assert "aster-rpc" not in shape.packages()  # no runtime, no native transport
@@ -115,6 +119,7 @@ def test_aster_core_trust_enroll_an_offline_root_key_machine(tmp_path, wheelhous
     assert verify_signature(_load_enrollment_credential(str(shape.work / "c.json")))
 
 
+@pytest.mark.slow
 def test_aster_core_contract_a_contract_checking_ci_job(tmp_path, wheelhouse, empty_venv):
     shape = Shape(tmp_path, wheelhouse, ["aster-core", "aster-contract"], empty_venv)
     assert "aster-connect" not in shape.packages() and "aster-mcp" not in shape.packages()
@@ -127,6 +132,7 @@ def test_aster_core_contract_a_contract_checking_ci_job(tmp_path, wheelhouse, em
     shape.run("aster", "contract", "diff", "manifest.json", "manifest.json")
 
 
+@pytest.mark.slow
 def test_pip_install_aster_runs_the_guided_demo(tmp_path, wheelhouse, empty_venv):
     """`pip install aster aster-hello` plus the demo's requirements is all `python3 dev.py demo` needs.
 

@@ -23,6 +23,7 @@ def hundred_services():
         yield srv
 
 
+@pytest.mark.slow
 def test_list_finds_every_tool_of_a_hundred_services_every_time(hundred_services):
     expected = {f"Svc{i}.m{k}" for i in range(SERVICES) for k in range(scale.METHODS)}
     runs = []

@@ -208,6 +208,7 @@ def test_server_side_permission_denied_is_a_tool_error(trusted_server, root_key,
     assert again.structured_content["value"] == "pong"
 
 
+@pytest.mark.slow
 def test_a_peer_that_goes_away_yields_tool_errors_not_a_dead_server(server_factory):
     server = server_factory(("echo", "session"))
 

@@ -64,6 +64,7 @@ def _wait_call(client: Client, cwd: Path, deadline: float = 30.0):
         time.sleep(0.5)
 
 
+@pytest.mark.slow
 def test_every_command(registry, tmp_path, aster_env):
     proc, mail = registry
     producer_dir, elsewhere = tmp_path / "producer", tmp_path / "elsewhere"

@@ -31,6 +31,7 @@ def old_aster() -> Path:
     return released_cli()
 
 
+@pytest.mark.slow
 def test_released_client_runs_every_registry_command(old_aster, tmp_path, smtp):
     work, home = tmp_path / "work", tmp_path / "home"
     work.mkdir()

@@ -9,14 +9,16 @@
   about ten seconds on a quiet machine; ``install`` tests count as slow too.
 - ``alone``: written on a test whose assertion is a tight wall-clock bound that includes
   starting processes (a command's ``--timeout`` measured from outside, a cancelled call not
-  delaying the next): it runs while no other test of the run does. Under pytest-xdist every
-  other test holds a shared lock while it runs and an ``alone`` test takes it exclusively
-  (writers first: a waiting ``alone`` test lets no new test start). They run at the very
-  start, before the long tests begin.
+  delaying the next): it runs while no other test of the run does but the ``install`` ones
+  (minutes of pip, mostly waiting; holding everything back for them would idle every worker).
+  Under pytest-xdist every other test holds a shared lock while it runs and an ``alone`` test
+  takes it exclusively (writers first: a waiting ``alone`` test lets no new test start).
 
-Then slow and install tests are moved to the front, whole modules at a time (a
-module-scoped server is still started once per worker), so that under pytest-xdist the long
-ones start first and the many short ones fill in around them instead of waiting at the end.
+Order: modules with install tests first (their slow tests, the guided demo's venv, first of
+all), then the ``alone`` tests, then modules with slow tests, then the rest; whole modules at
+a time (a module-scoped server is still started once per worker), so that under pytest-xdist
+the long ones start first and the many short ones fill in around them instead of waiting at
+the end.
 
 ``-m "not pg and not install"`` is the quick local loop; CI runs everything.
 """
@@ -47,26 +49,36 @@ def installs(item: pytest.Item) -> bool:
     return "tests/install/" in item.nodeid or bool(set(getattr(item, "fixturenames", ())) & INSTALL_FIXTURES)
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by these marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    long_modules: set[str] = set()
+    install_modules: set[str] = set()
+    slow_modules: set[str] = set()
     for item in items:
+        module = item.nodeid.split("::")[0]
         if needs_postgres(item):
             item.add_marker(pytest.mark.pg)
         if installs(item):
             item.add_marker(pytest.mark.install)
-        if item.get_closest_marker("slow") or item.get_closest_marker("install"):
-            long_modules.add(item.nodeid.split("::")[0])
-    # sorted() is stable: within each part, collection order (module by module) is kept
-    items[:] = sorted(items, key=lambda item: (item.get_closest_marker("alone") is None,
-                                               item.nodeid.split("::")[0] not in long_modules))
+            install_modules.add(module)
+        if item.get_closest_marker("slow"):
+            slow_modules.add(module)
+
+    def rank(item: pytest.Item) -> tuple[int, bool]:
+        module = item.nodeid.split("::")[0]
+        if module in install_modules:  # the slowest of them (the guided demo's venv) first of all
+            return 0, item.get_closest_marker("slow") is None
+        if item.get_closest_marker("alone"):
+            return 1, False
+        return (2 if module in slow_modules else 3), False
+
+    items[:] = sorted(items, key=rank)  # stable: within each rank, collection order (module by module)
 
 
 @pytest.fixture(autouse=True)
 def _alone_or_beside_others(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[None]:
     """Under pytest-xdist: an ``alone`` test runs while no other test does (see above)."""
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        yield
+    if not os.environ.get("PYTEST_XDIST_WORKER") or request.node.get_closest_marker("install"):
+        yield  # install tests (pip in venvs, minutes long) take no part: waiting for them would idle every worker
         return
     root = run_temp_root(tmp_path_factory)
     alone = request.node.get_closest_marker("alone") is not None
