@@ -68,3 +68,16 @@ def test_commands_refuse_a_control_character_before_any_network(aster_env, bad):
     for argv, needle in cases:
         assert_clean_error(invoke(argv, plugins=PLUGINS), 2, needle)
     assert (aster_env / "config.toml").read_bytes() == config
+
+
+@pytest.mark.parametrize("bad", CONTROLS)
+def test_discover_prints_one_line_per_service_whatever_the_registry_sent(bad):
+    """Rows stored before registries refused control characters (or a registry that does not)
+    cannot forge lines: each is shown escaped."""
+    from aster_registry.client.commands_publication import discover_lines
+
+    entry = {"handle": f"alice{bad}  @alice", "service_name": "TaskService", "version": 1, "status": f"stable{bad}",
+             "visibility": "public", "delegation_mode": "open", "endpoint_count": 1, "description": f"Tasks{bad}x"}
+    lines = discover_lines({"total": 1, "services": [entry]})
+    assert len(lines) == 3 and not any(bad in line for line in lines)
+    assert lines[1].startswith("  @alice" + repr(bad)[1:-1]) and lines[2] == "    Tasks" + repr(bad)[1:-1] + "x"

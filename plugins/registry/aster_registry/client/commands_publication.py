@@ -9,7 +9,7 @@ import click
 from aster_core.errors import UsageError
 from aster_core.output import emit, json_option
 
-from .options import command_context, delegation_options, print_and_exit, registry_options, seconds
+from .options import command_context, delegation_options, one_line, print_and_exit, registry_options, seconds
 
 
 @click.command("publish")
@@ -126,13 +126,19 @@ def discover(query: str, limit: int, offset: int, registry: str | None, root_key
 
     data = run(command_context(registry, root_key, timeout, ends_process=True), query, limit=limit, offset=offset)
 
-    def render(d: dict[str, Any]) -> None:
-        click.echo(f"Found {d['total']} service(s).")
-        for s in d["services"]:
-            click.echo(f"  @{s['handle']}/{s['service_name']} [v{s['version']}] {s['status'] or 'unknown'} "
-                       f"{s['visibility'] or 'public'} {s['delegation_mode'] or 'open'} "
-                       f"({s['endpoint_count']} live endpoint(s))")
-            if s["description"]:
-                click.echo(f"    {s['description']}")
+    print_and_exit(data, as_json, lambda d: click.echo("\n".join(discover_lines(d))))
 
-    print_and_exit(data, as_json, render)
+
+def discover_lines(d: dict[str, Any]) -> list[str]:
+    """The lines ``discover`` prints: one per service (and its description), whatever a registry
+    sent (a control character is shown escaped: rows stored before registries refused them, or a
+    registry that does not, cannot forge lines)."""
+    lines = [f"Found {d['total']} service(s)."]
+    for s in d["services"]:
+        v = {k: one_line(x) for k, x in s.items()}
+        lines.append(f"  @{v['handle']}/{v['service_name']} [v{v['version']}] {v['status'] or 'unknown'} "
+                     f"{v['visibility'] or 'public'} {v['delegation_mode'] or 'open'} "
+                     f"({v['endpoint_count']} live endpoint(s))")
+        if s["description"]:
+            lines.append(f"    {v['description']}")
+    return lines

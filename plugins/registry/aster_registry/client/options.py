@@ -70,6 +70,14 @@ def delegation_options(func: Callable) -> Callable:
     return func
 
 
+def one_line(value: Any) -> str:
+    """``value`` as text for a line of output, any control character shown escaped (``\\n``)."""
+    from aster_core.text import CONTROL
+
+    text = "" if value is None else str(value)
+    return CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 def interactive() -> bool:
     """True when stdin is a terminal (then missing values may be prompted for)."""
     import sys
