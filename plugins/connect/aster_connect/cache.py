@@ -97,10 +97,11 @@ class ManifestCache:
         if not self.enabled or _parse(raw, contract_id) is None:
             return False
         from aster_core.errors import AsterError
+        from aster_core.filemodes import private_dir
         from aster_core.files import atomic_write
 
         try:
-            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private_dir(self.root)  # every missing folder 0700, whatever the umask (mkdir's mode reaches the last only)
             atomic_write(self.path(contract_id), raw, mode=0o600)
         except (OSError, AsterError):
             return False
