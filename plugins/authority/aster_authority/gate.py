@@ -32,6 +32,9 @@ from typing import Any, Callable
 from aster.interceptors.base import CallContext, Interceptor
 from aster.status import RpcError, StatusCode
 
+from aster_core.errors import AsterError
+from aster_core.jsonlimits import loads_limited
+
 FETCH_TIMEOUT = 5.0
 
 
@@ -65,10 +68,10 @@ class AuthorityGate(Interceptor):
         if self.cache_file is None or not self.cache_file.exists():
             return
         try:
-            cached = json.loads(self.cache_file.read_text())
+            cached = loads_limited(self.cache_file.read_text(), field=str(self.cache_file))
             if cached.get("deployment_id") == self.deployment_id:
                 self._install(cached["list"], float(cached["fetched_at"]))
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, AsterError):
             pass  # a broken cache is no cache
 
     def _save_cache(self, doc: dict[str, Any]) -> None:
@@ -93,7 +96,7 @@ class AuthorityGate(Interceptor):
             await asyncio.wait_for(client.connect(), FETCH_TIMEOUT)
             reply = await asyncio.wait_for(client.proxy("AuthorityNode").revocations(
                 {"kind": "service", "deployment_id": self.deployment_id}), FETCH_TIMEOUT)
-            return json.loads(reply["json"])
+            return loads_limited(reply["json"], field="the authority's revocation list")
         finally:
             try:
                 await asyncio.wait_for(client.close(), 2)

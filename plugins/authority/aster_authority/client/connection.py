@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import tempfile
 import threading
@@ -24,9 +23,13 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from aster_core.errors import AsterError, DeniedError, ExitCode, NotFoundError, UnavailableError, UsageError
+from aster_core.jsonlimits import loads_limited
 
 from ..wire import DEFAULT_LIMIT, HINT_SEP, MAX_LIMIT, as_object
 from .settings import admin_credential, authority_address, call_timeout
+
+#: the largest answer read from an authority (`plan list --all` over 10,000 plans is a few MiB)
+MAX_REPLY = 64 * 1024 * 1024
 
 TIMEOUT = 20.0
 _EXIT = {"INVALID_ARGUMENT": ExitCode.USAGE, "CONTRACT_VIOLATION": ExitCode.USAGE, "NOT_FOUND": ExitCode.NOT_FOUND,
@@ -195,7 +198,8 @@ class Pending:
         if not isinstance(text, str):
             raise AsterError(f"the authority answered {self._what} with no document",
                              "check that the address is an aster authority")
-        return json.loads(text)
+        # the answer is a stranger's too: within the shared JSON limits (a deep one is exit 2, not a traceback)
+        return loads_limited(text, field=f"the authority's answer to {self._what}", max_bytes=MAX_REPLY)
 
 
 @contextlib.contextmanager

@@ -12,9 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Optional
 
-from aster import StatusCode
-
-from aster_server.request import Refused, caller, offload, rpc_error
+from aster_server.request import Refused, caller, json_field, offload, rpc_error
 
 from ..domain.plans import Actor
 from ..wire import Reply
@@ -31,13 +29,19 @@ def roles() -> list[str]:
     return [r for r in caller().attributes.get("aster.role", "").split(",") if r]
 
 
+#: the largest JSON document one request field may hold (a deployment's manifests, one credential)
+MAX_DOCUMENT = 4 * 1024 * 1024
+
+
 def json_arg(text: str, field_name: str) -> Any:
-    """A request field holding a JSON document, decoded; bad JSON names the field."""
+    """A request field holding a JSON document, parsed within the shared JSON limits
+    (:data:`MAX_DOCUMENT` bytes, ``aster_core.jsonlimits.MAX_DEPTH`` levels: 100,000 levels
+    would end in a RecursionError inside the parser); anything else is INVALID_ARGUMENT naming
+    the field."""
     try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise rpc_error(Refused(StatusCode.INVALID_ARGUMENT, f"not JSON ({exc})", "send a JSON document",
-                                field=field_name)) from None
+        return json_field(text, field_name, max_bytes=MAX_DOCUMENT)
+    except Refused as exc:
+        raise rpc_error(exc) from None
 
 
 def json_args(texts: list[str], field_name: str) -> list[Any]:
