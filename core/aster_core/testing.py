@@ -76,9 +76,9 @@ def invoke(args: Sequence[str], *, plugins: Iterable[str] | None = None, input: 
     The same entry point runs (:func:`aster_core.main.main`: one ``Error:`` line and the
     documented exit code for every failure), with stdin, stdout and stderr swapped for
     buffers by click's runner, ``env`` applied (a ``None`` value removes a variable),
-    ``cwd`` entered, and a fresh plugin host; all of it is put back afterwards (with
-    ``sys.path`` and the modules a command imported from folders it added there), so calls
-    cannot leak into each other. Returns a ``CompletedProcess`` with text output.
+    ``cwd`` entered, and a fresh plugin host; all of it is put back afterwards (with the
+    whole environment, ``sys.path`` and the modules a command imported from folders it
+    added there), so calls cannot leak into each other. Returns a ``CompletedProcess`` with text output.
 
     For commands that parse, check, read and write files and print; keep :func:`run_aster`
     for what is about the process itself (the installed script, start-up imports, signals,
@@ -97,7 +97,7 @@ def invoke(args: Sequence[str], *, plugins: Iterable[str] | None = None, input: 
     if plugins is not None:
         names = list(plugins)
         full_env["ASTER_PLUGINS"] = ",".join(names) if names else "-"
-    old_cwd, old_path, old_modules = os.getcwd(), list(sys.path), set(sys.modules)
+    old_cwd, old_path, old_modules, old_environ = os.getcwd(), list(sys.path), set(sys.modules), dict(os.environ)
     set_host(None)
     output.reset_consoles()
     code: int | str | None = 0
@@ -119,6 +119,9 @@ def invoke(args: Sequence[str], *, plugins: Iterable[str] | None = None, input: 
                 stdout, stderr = out.getvalue().decode(), err.getvalue().decode("utf-8", "replace")
     finally:
         os.chdir(old_cwd)
+        if os.environ != old_environ:  # what the command itself set, beyond ``env``
+            os.environ.clear()
+            os.environ.update(old_environ)
         _forget_added_paths(old_path, old_modules)
         set_host(None)
         output.reset_consoles()

@@ -15,6 +15,7 @@ import pytest
 
 from tests.support.authority import AuthorityServer
 from tests.support.credentials import make_root_key, write_consumer_identity
+from tests.support.shared import made_once
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = "tests.authority.services"
@@ -23,16 +24,17 @@ VARIANTS = ("v1", "update", "migration")
 
 @pytest.fixture(scope="session")
 def manifest_files(tmp_path_factory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("manifests")
+    """Made once for all pytest-xdist workers."""
     env = dict(os.environ, PYTHONPATH=str(REPO), ASTER_RELAY_MODE="disabled", ASTER_PLUGINS="aster-contract")
-    files = {}
-    for name in VARIANTS:
-        path = out / f"tasks_{name}.json"
-        subprocess.run([str(Path(sys.executable).with_name("aster")), "contract", "gen", "--service",
-                        f"{SERVICES}.tasks_{name}:TaskService", "--out", str(path)],
-                       check=True, capture_output=True, env=env, cwd=REPO, timeout=60)
-        files[name] = path
-    return files
+
+    def generate(out: Path) -> None:
+        for name in VARIANTS:
+            subprocess.run([str(Path(sys.executable).with_name("aster")), "contract", "gen", "--service",
+                            f"{SERVICES}.tasks_{name}:TaskService", "--out", str(out / f"tasks_{name}.json")],
+                           check=True, capture_output=True, env=env, cwd=REPO, timeout=60)
+
+    out = made_once(tmp_path_factory, "authority-manifests", generate)
+    return {name: out / f"tasks_{name}.json" for name in VARIANTS}
 
 
 @pytest.fixture(scope="session")

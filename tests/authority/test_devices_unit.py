@@ -8,7 +8,7 @@ import json
 import pytest
 
 from aster_core.errors import AsterError
-from aster_core.testing import assert_clean_error, run_aster
+from aster_core.testing import assert_clean_error, invoke, run_aster
 
 from aster_authority.domain import devices, plans
 from aster_authority.domain.devices import Review
@@ -136,7 +136,7 @@ def _bundle_file(tmp_path, **changes) -> str:
 ])
 def test_bad_input(args, code, needle, tmp_path):
     _bundle_file(tmp_path)
-    r = run_aster(args, cwd=tmp_path, env={"ASTER_AUTHORITY_ADDR": ""})
+    r = invoke(args, cwd=tmp_path, env={"ASTER_AUTHORITY_ADDR": ""})  # in-process: refused before any network
     assert_clean_error(r, code, needle)
     assert not (tmp_path / "d").exists() and not (tmp_path / ".aster-identity").exists()
 
@@ -144,10 +144,10 @@ def test_bad_input(args, code, needle, tmp_path):
 @pytest.mark.parametrize("change,needle", [({"format": "other"}, "not a device provisioning bundle"),
                                            ({"endpoint_id": "ab" * 32}, "does not give the endpoint id")])
 def test_bad_bundles(change, needle, tmp_path):
-    r = run_aster(["dev", "activate", "--bundle", _bundle_file(tmp_path, **change)], cwd=tmp_path)
+    r = invoke(["dev", "activate", "--bundle", _bundle_file(tmp_path, **change)], cwd=tmp_path)
     assert_clean_error(r, 2, needle)
     (tmp_path / "x.json").write_text("{not json")
-    assert_clean_error(run_aster(["dev", "activate", "--bundle", "x.json"], cwd=tmp_path), 2, "x.json")
+    assert_clean_error(invoke(["dev", "activate", "--bundle", "x.json"], cwd=tmp_path), 2, "x.json")
 
 
 def test_an_identity_with_another_node_key_is_refused_before_connecting(tmp_path):
@@ -161,8 +161,8 @@ def test_an_identity_with_another_node_key_is_refused_before_connecting(tmp_path
 
 
 def test_help_texts():
-    r = run_aster(["dev", "--help"])
+    r = invoke(["dev", "--help"])
     assert r.returncode == 0 and "10 activation pending review" in r.stdout
     for args in (["dev", "x", "authority", "accept-update", "--help"], ["dev", "x", "reviews", "approve", "--help"],
                  ["dev", "activate", "--help"], ["dev", "x", "provision", "--help"]):
-        assert run_aster(args).returncode == 0, args
+        assert invoke(args).returncode == 0, args

@@ -19,6 +19,8 @@ import pytest
 
 import dev
 
+from .conftest import copy_venv
+
 DEV = Path(dev.__file__).resolve()
 
 
@@ -91,12 +93,12 @@ def test_a_half_made_venv_is_rebuilt(tmp_path):
 
 
 @pytest.mark.parametrize("how", ["interpreter gone", "moved"])
-def test_a_stale_venv_is_named_and_kept(tmp_path, how):
+def test_a_stale_venv_is_named_and_kept(tmp_path, how, empty_venv):
     checkout = copy_of_dev(tmp_path)
     made = checkout / ".venv"
     if how == "moved":
         made = tmp_path / "elsewhere" / ".venv"
-    venv.EnvBuilder(with_pip=True).create(made)
+    copy_venv(empty_venv, made)  # a venv with pip made there (scripts naming that folder)
     (made / dev.STAMP.name).write_text("{}\n")  # a set-up that finished, long ago
     if how == "moved":
         shutil.move(str(made), checkout / ".venv")
