@@ -1,7 +1,6 @@
 """A throwaway PostgreSQL cluster on 127.0.0.1 for tests (Debian's postgresql 15 binaries).
 
-    # tests/<family>/conftest.py
-    from tests.support.postgres import pg_cluster, pg_url, database_url  # noqa: F401
+Its fixtures are registered for every test by ``pytest_plugins`` in tests/conftest.py::
 
     def test_x(pg_url):           # a fresh, empty database on the session's cluster
         engine = create_engine(pg_url)
@@ -9,10 +8,11 @@
     def test_y(database_url):     # runs twice: a SQLite file, then a fresh PostgreSQL database
         ...
 
-The cluster is one per pytest process (session scope): ``initdb`` into a temp directory owned
-by the ``postgres`` user (PostgreSQL refuses to run as root, so the binaries run through
-``runuser -u postgres`` when the tests run as root), started with ``pg_ctl`` on a free
-loopback port with durability switched off (tests never survive a host crash), trust
+The cluster is one per pytest process (session scope), so one per pytest-xdist worker, each
+on a port of its own: ``initdb`` into a temp directory owned by the ``postgres`` user
+(PostgreSQL refuses to run as root, so the binaries run through ``runuser -u postgres`` when
+the tests run as root), started with ``pg_ctl`` on a free loopback port (one another worker
+took in between is retried) with durability switched off (tests never survive a host crash), trust
 authentication for 127.0.0.1 only, and stopped (``pg_ctl stop -m fast``) and deleted at the
 end of the session, or by an atexit hook as a last resort.
 
