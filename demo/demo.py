@@ -377,7 +377,7 @@ def registry(d: Demo) -> None:
         time.sleep(0.5)
     d.run("Call it by name: the registry resolves @ada/EchoService to the live endpoint", "aster", "call",
           "@ada/EchoService.echo", '{"text": "found through the registry", "times": 2}')
-    d.run("Grant a consumer access (the seed's spelling)", "aster", "access", "grant", "@grace", "--service",
+    d.run("Grant a consumer access (the documented spelling)", "aster", "access", "grant", "@grace", "--service",
           "EchoService", "--role", "reader")
     d.run("The grants", "aster", "access", "list", "--service", "EchoService")
     d.run("Withdraw it; the token is removed from the producer's identity", "aster", "unpublish", "EchoService",

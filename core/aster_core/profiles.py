@@ -1,4 +1,4 @@
-"""Operator profiles in ``<home>/config.toml`` (layout in shared/spec/compat.md).
+"""Operator profiles in ``<home>/config.toml`` (layout in docs/file-formats.md).
 
 Each profile records a root public key and when it was made; the root private
 key lives only in the OS keyring (:mod:`aster_core.secrets`). Every change goes

@@ -3,7 +3,7 @@
 :data:`RUNTIME_SETTINGS` mirrors how ``aster.config.AsterConfig`` (aster-rpc
 0.1.2) resolves each field: defaults, then a TOML file when one is given,
 then ``ASTER_*`` environment variables. It is written from the runtime's
-documented behaviour (shared/spec/compat.md) so it works without aster-rpc
+documented behaviour, so it works without aster-rpc
 installed; tests/core/test_config_show.py checks it against the real
 ``AsterConfig`` whenever the runtime is importable.
 """

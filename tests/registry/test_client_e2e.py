@@ -80,7 +80,7 @@ def test_every_command(registry, tmp_path, aster_env):
     wrong = "000000" if first != "000000" else "111111"
     assert_clean_error(c.run("verify", wrong, expect=None), 2, "code")
     assert _config(aster_env)["profiles"]["dev"]["handle_status"] == "pending"  # refused: nothing changed
-    # a resend within the 60 s cooldown is refused with the retry hint (registry.md §4.2)
+    # a resend within the 60 s cooldown is refused with the retry hint
     assert_clean_error(c.run("verify", "--resend", expect=None), 1, "RESOURCE_EXHAUSTED")
     assert c.json("verify", "--code", first)["status"] == "verified"
     me = c.json("whoami")

@@ -93,7 +93,7 @@ def test_tokens_go_where_the_runtime_reads_them(tmp_path):
     path.write_text(IDENTITY)
     producer = tokens.find_producer(path)
     assert (producer.peer, producer.endpoint_id) == ("prod", "765fb6c1f02bce326f2832b84e6f7293d3a9f458eb1aef9fc2d1816c7160c5a0")
-    nasty = 'tok"en\\with\nquotes'  # a real TOML writer escapes what 0.1.2 wrote raw (T3)
+    nasty = 'tok"en\\with\nquotes'  # a real TOML writer escapes what 0.1.2 wrote raw
     tokens.store(producer, "TaskService", nasty, "cid", "aster1registry")
     text = path.read_text()
     assert text.startswith("# my producer") and "[published_services.Old]" in text

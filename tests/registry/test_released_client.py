@@ -3,7 +3,7 @@
 The client lives in a virtualenv of its own (with ``aster-rpc 0.1.2``; made once and cached,
 see :func:`client_harness.released_cli`) and a home of its own (``HOME``: 0.1.2 always uses
 ``~/.aster``; no keyring backend, so ``join`` makes ``~/.aster/root.key`` as it does on a
-headless machine). It runs every registry command of registry.md §3.1's end-to-end list; each
+headless machine). It runs every registry command the released client has; each
 succeeds (the two expected refusals, a wrong code and revoking a grant twice, say so), and
 ``discover`` and ``access list`` decode non-empty lists.
 """

@@ -31,7 +31,7 @@ class Key:
 
 def envelope(key: Key, action: str, *, ts: int | None = None, nonce: str | None = None, signer: Key | None = None,
              **fields: Any) -> Any:
-    """A SignedRequest exactly as aster-cli 0.1.2 builds it (registry.md §2.1)."""
+    """A SignedRequest exactly as aster-cli 0.1.2 builds it."""
     from aster_registry.wire import SignedRequest
 
     payload = {"action": action, **fields, "timestamp": int(time.time()) if ts is None else ts,
@@ -82,7 +82,7 @@ async def expect_error(coro: Any, code: str, *needles: str) -> str:
 
 
 def manifest_for(service_name: str = "TaskService", methods: int = 2, extra: str = "") -> tuple[str, str]:
-    """``(manifest_json, contract_id)`` the way aster-cli 0.1.2 computes the directory id (§4.9)."""
+    """``(manifest_json, contract_id)`` the way aster-cli 0.1.2 computes the directory id."""
     import blake3
 
     manifest = {"v": 1, "service": service_name, "version": 1, "contract_id": "0" * 64,

@@ -1,4 +1,4 @@
-"""The registry server against the spec (registry.md §2, §4), on SQLite and on PostgreSQL,
+"""The registry server against its protocol (docs/registry.md), on SQLite and on PostgreSQL,
 through the runtime's own typed client. Each refusal has the right status and stores nothing."""
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def test_end_to_end(registry, smtp, database_url):
             assert pub.first_publish is True and len(pub.recovery_codes) == 8 and pub.producer_token
             assert set(pub.producer_token) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
             again = await c.signed(PUB, "publish", alice, **publish_fields("alice", node_id=node))
-            assert again.first_publish is False and again.recovery_codes == []  # idempotent re-publish (T8)
+            assert again.first_publish is False and again.recovery_codes == []  # re-publishing is idempotent
             found = await c.call(PUB, "discover", w.DiscoverRequest(query="task", limit=20, offset=0))
             assert found.total == 1 and found.services[0].service_name == "TaskService"
             entry = found.services[0]
@@ -78,7 +78,7 @@ def test_end_to_end(registry, smtp, database_url):
             assert json.loads(man.manifest_json)["service"] == "TaskService"
             cards = await c.call(PUB, "list_directory_handles", w.ListDirectoryHandlesRequest(limit=20))
             assert cards.handles[0].handle == "alice" and cards.handles[0].service_count == 1
-            # register_endpoint as AsterServer sends it: an untyped map with the identity entry as JSON (§2.6)
+            # register_endpoint as AsterServer sends it: an untyped map with the identity entry as JSON
             entry_json = json.dumps({"producer_token": pub.producer_token, "contract_id": pub.contract_id,
                                      "service_name": "TaskService"})
             node2 = secrets.token_hex(32)

@@ -1,7 +1,7 @@
 """Root keys and consumer credentials for trusted-mode tests, made with the runtime's
 own signing helpers (``aster.trust``), so they are independent of our implementation.
 
-Files are written in the formats compat.md fixes: root key pair JSON
+Files are written in the formats docs/file-formats.md describes: root key pair JSON
 ``{"private_key", "public_key"}``, public key file as bare hex, consumer credential
 JSON with ``type``/``root_pubkey``/``expires_at``/``attributes``/``endpoint_id``/
 ``nonce``/``signature``.

@@ -1,6 +1,6 @@
 """Portable contract exports (``<Service>.aster.json``) and verification against a manifest.
 
-An export is a manifest reshaped for sharing (see compat.md): ``aster_contract``
+An export is a manifest reshaped for sharing (docs/file-formats.md): ``aster_contract``
 format version ``"1"``, ``contract_id`` as ``blake3:<hex>``, methods sorted by
 name and their fields sorted by name. Its type table (on the first method, each
 type once, see :mod:`aster_contract.manifest`) describes every message in full,

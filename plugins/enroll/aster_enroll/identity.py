@@ -1,4 +1,4 @@
-"""The ``.aster-identity`` file: node key and ``[[peers]]`` entries (layout in shared/spec/compat.md).
+"""The ``.aster-identity`` file: node key and ``[[peers]]`` entries (layout in docs/file-formats.md).
 
 The runtime reads it with ``tomllib``; we edit it in place through
 :func:`aster_core.files.update_toml` (lock, atomic write, mode 0600, tomlkit), so values

@@ -1,7 +1,7 @@
 """Published manifest method/field descriptors -> JSON Schema, the shape an agent sees.
 
 Pure functions over the dicts of the runtime's ``ContractManifest.methods``
-(see compat.md, "Contracts"): each field carries ``kind`` (string, int, float,
+(see docs/file-formats.md, "Contract manifests"): each field carries ``kind`` (string, int, float,
 bool, bytes, list, map, enum, ref), ``nullable``, ``required``,
 ``default_value``/``default_kind`` and, where they apply, ``ref_name``,
 ``enum_values``, ``item_kind``/``item_ref``/``item_nullable``,

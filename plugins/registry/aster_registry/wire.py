@@ -1,14 +1,14 @@
 """The registry's wire types: one definition for the server and our client.
 
-Every type is a plain dataclass tagged ``aster/<Name>`` (registry.md Appendix A, the shapes
+Every type is a plain dataclass tagged ``aster/<Name>`` (the shapes
 the unchanged aster-cli 0.1.2 decodes), with only ``str``, ``int``, ``bool``, ``list[...]``
-and ``Optional[...]`` fields (rule R6) and defaults everywhere. Field names, types and
-nullability decide the Fory struct hash (R7): change one and the released client can no
+and ``Optional[...]`` fields (other kinds regenerate as other types) and defaults everywhere. Field names, types and
+nullability decide the Fory struct hash: change one and the released client can no
 longer decode it. Nested structs (``DiscoverEntry``, ``DirectoryHandle``, ``AccessGrant``,
 ``DelegationStatement``) are local to one service and each has a *carrier* method in that
-service that sorts before its users (§3.2 A, R9, R10); :data:`METHODS` lists them.
+service that sorts before its users (docs/registry.md says why); :data:`METHODS` lists them.
 
-Beyond Appendix A: ``ResolveRequest``/``ResolveResult`` (``@handle/Service`` to live
+Beyond what the released client calls: ``ResolveRequest``/``ResolveResult`` (``@handle/Service`` to live
 endpoints as ``aster1...`` tickets: a ``list[str]``, so no carrier is needed) and
 ``RecoverResult`` (``aster recover``).
 
@@ -308,7 +308,7 @@ PUBLICATION = "PublicationService"
 ACCESS = "AccessService"
 
 #: ``{service: {method: (request type, response type)}}``; ``dict`` marks the untyped map
-#: of ``register_endpoint`` (T1). Every service is version 1 (the 0.1.2 header is fixed at 1).
+#: of ``register_endpoint`` (what producers send). Every service is version 1 (the 0.1.2 header is fixed at 1).
 METHODS: dict[str, dict[str, tuple[type, type]]] = {
     PROFILE: {
         "check_availability": (CheckAvailabilityRequest, CheckAvailabilityResult),

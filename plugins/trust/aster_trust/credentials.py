@@ -1,7 +1,7 @@
 """Enrollment credentials: the bytes the root key signs, signing, loading and checking.
 
 The formats and signing bytes are those of the runtime ``aster-rpc 0.1.2`` (see
-shared/spec/compat.md); a test compares our bytes and signatures with the runtime's own
+docs/file-formats.md); a test compares our bytes and signatures with the runtime's own
 helpers. Signatures are plain ed25519 (RFC 8032), so equal inputs give equal credentials.
 
 - producer: utf8(endpoint id hex) || root public key || u64be(expires_at) || canonical JSON

@@ -1,4 +1,4 @@
-"""ed25519 root keys: generate, read, validate and write them (formats in shared/spec/compat.md).
+"""ed25519 root keys: generate, read, validate and write them (formats in docs/file-formats.md).
 
 - Root key pair file: JSON ``{"private_key": <64 hex seed>, "public_key": <64 hex>}``, mode 0600.
 - Public key file: the bare 64-hex public key (we also read ``{"public_key": ...}`` JSON,

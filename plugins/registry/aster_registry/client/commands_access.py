@@ -18,7 +18,7 @@ def access() -> None:
 
 
 def _service_and_consumer(args: tuple[str, ...], service: str | None, verb: str) -> tuple[str, str]:
-    """Both spellings: ``@alice --service S`` (the seed's) and ``S alice`` (aster-cli 0.1.2's)."""
+    """Both spellings: ``@alice --service S`` (the documented one) and ``S alice`` (aster-cli 0.1.2's)."""
     if service is not None:
         if len(args) != 1:
             raise UsageError(f"access {verb} --service S takes one consumer handle",

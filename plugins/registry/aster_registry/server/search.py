@@ -1,6 +1,6 @@
 """Ranked word search for ``discover`` (the query is not ``@handle`` and not empty).
 
-What matches (unchanged from the first release, registry.md §4.6): a **public** service whose
+What matches (unchanged from the first release, as the released client expects): a **public** service whose
 lowercased ``name description handle`` contains every query word as a substring. The index
 makes that fast without changing it: SQLite's FTS5 trigram table (migration r0003) finds the
 rows for words of 3+ characters, PostgreSQL's trigram GIN index serves the same ``LIKE``;

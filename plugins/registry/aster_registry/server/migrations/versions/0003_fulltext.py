@@ -1,7 +1,7 @@
 """ranked full-text discover: an FTS5 trigram index on SQLite, trigram GIN + a tsvector on PostgreSQL
 
 Both keep discover's substring semantics (every query word of 3+ characters is found inside a
-name, description or handle; registry.md §4.6) and make them indexable:
+name, description or handle, as the released client expects) and make them indexable:
 
 - SQLite: ``registry_services_fts``, an FTS5 table (trigram tokenizer, external content =
   ``registry_services``) holding the **public** services only, kept in sync by triggers in the
