@@ -101,3 +101,17 @@ def publish_fields(handle: str, service_name: str = "TaskService", node_id: str 
                              "roles": ["consumer"]}}
     fields.update(over)
     return fields
+
+
+def count_rows(db: str, table: str) -> int:
+    """Rows in ``table`` of the registry database at ``db`` (a refusal must store nothing)."""
+    import sqlalchemy as sa
+
+    from aster_server.storage import create_engine
+
+    engine = create_engine(db)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
+    finally:
+        engine.dispose()

@@ -11,27 +11,15 @@ import secrets
 import time
 
 import pytest
-import sqlalchemy as sa
 
 from aster_registry import wire as w
 from tests.support.aio import run
 from tests.support.registry import start_registry
 
-from .support import Key, RegistryClient, expect_error, publish_fields
+from .support import Key, RegistryClient, count_rows, expect_error, publish_fields
 from .test_protocol import ACC, PUB, P, verified
 
 CONTROLS = ("\n", "\r", "\x00")
-
-
-def _count(db: str, table: str) -> int:
-    from aster_server.storage import create_engine
-
-    engine = create_engine(db)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture
@@ -60,8 +48,8 @@ def test_every_value_with_a_control_character_is_refused_naming_its_field(regist
         async with RegistryClient(registry.address) as c:
             await verified(c, smtp, alice, "alice")
             await c.signed(PUB, "publish", alice, **publish_fields("alice"))
-            handles, services = _count(database_url, "registry_handles"), _count(database_url, "registry_services")
-            grants, mails = _count(database_url, "registry_grants"), len(smtp.messages)
+            handles, services = count_rows(database_url, "registry_handles"), count_rows(database_url, "registry_services")
+            grants, mails = count_rows(database_url, "registry_grants"), len(smtp.messages)
             for bad in CONTROLS:
                 shown = repr(bad)[1:-1]
                 # ProfileService
@@ -105,8 +93,8 @@ def test_every_value_with_a_control_character_is_refused_naming_its_field(regist
                     await expect_error(c.signed(ACC, "grant_access", alice, handle="alice", service_name="TaskService",
                                                 consumer_handle=consumer, role=role, scope="handle",
                                                 scope_node_id=None), "INVALID_ARGUMENT", field)
-            assert (_count(database_url, "registry_handles"), _count(database_url, "registry_services"),
-                    _count(database_url, "registry_grants")) == (handles, services, grants)
+            assert (count_rows(database_url, "registry_handles"), count_rows(database_url, "registry_services"),
+                    count_rows(database_url, "registry_grants")) == (handles, services, grants)
             assert len(smtp.messages) == mails  # no mail went out for any of them
             listed = await c.call(PUB, "discover", w.DiscoverRequest(query="@alice"))
             assert [e.service_name for e in listed.services] == ["TaskService"]
@@ -142,7 +130,7 @@ def test_json_nested_100000_levels_is_invalid_argument_naming_the_field(registry
             assert (await c.call(P, "check_availability", w.CheckAvailabilityRequest(handle="fine"))).available
 
     run(body(), timeout=120)
-    assert _count(database_url, "registry_services") == 0
+    assert count_rows(database_url, "registry_services") == 0
 
 
 def test_mail_headers_refuse_control_characters():

@@ -8,13 +8,12 @@ import secrets
 import time
 
 import pytest
-import sqlalchemy as sa
 
 from aster_registry import wire as w
 from tests.support.aio import run
 from tests.support.registry import start_registry
 
-from .support import Key, RegistryClient, envelope, expect_error, publish_fields
+from .support import Key, RegistryClient, count_rows, envelope, expect_error, publish_fields
 
 P, PUB, ACC = "ProfileService", "PublicationService", "AccessService"
 
@@ -26,17 +25,6 @@ async def verified(c: RegistryClient, smtp, key: Key, handle: str, email: str | 
     assert joined.status == "pending_verification" and joined.email_delivery_status == "sent"
     code = smtp.code_for(email, after=before)
     assert (await c.signed(P, "verify", key, handle=handle, code=code)).status == "verified"
-
-
-def _count(db: str, table: str) -> int:
-    from aster_server.storage import create_engine
-
-    engine = create_engine(db)
-    try:
-        with engine.connect() as conn:
-            return conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture
@@ -139,13 +127,13 @@ def test_refusals_store_nothing(registry, smtp, database_url):
     async def body():
         async with RegistryClient(registry.address) as c:
             await verified(c, smtp, alice, "alice")
-            services_before = _count(database_url, "registry_services")
+            services_before = count_rows(database_url, "registry_services")
             fields = publish_fields("alice")
             # replay: the same envelope twice
             env = envelope(alice, "publish", **fields)
             await c.call(PUB, "publish", env)
             await expect_error(c.call(PUB, "publish", env), "ALREADY_EXISTS", "replayed")
-            nonces = _count(database_url, "registry_nonces")
+            nonces = count_rows(database_url, "registry_nonces")
             # stale timestamp
             await expect_error(c.signed(PUB, "publish", alice, ts=int(time.time()) - 301, **fields),
                                "UNAUTHENTICATED", "clock")
@@ -204,10 +192,10 @@ def test_refusals_store_nothing(registry, smtp, database_url):
             return services_before, nonces
 
     services_before, nonces = run(body(), timeout=120)
-    assert _count(database_url, "registry_services") == services_before + 1  # only the one accepted publish
+    assert count_rows(database_url, "registry_services") == services_before + 1  # only the one accepted publish
     # refused signed requests spent no nonce; the accepted ones after the count: mallory's join and
     # verify, pend's join, and pend's wrong code (carried out: its attempt is remembered)
-    assert _count(database_url, "registry_nonces") == nonces + 4
+    assert count_rows(database_url, "registry_nonces") == nonces + 4
 
 
 def test_rate_limits(registry, smtp):
