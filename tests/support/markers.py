@@ -9,16 +9,16 @@
   about ten seconds on a quiet machine; ``install`` tests count as slow too.
 - ``alone``: written on a test whose assertion is a tight wall-clock bound that includes
   starting processes (a command's ``--timeout`` measured from outside, a cancelled call not
-  delaying the next): it runs while no other test of the run does but the ``install`` ones
-  (minutes of pip, mostly waiting; holding everything back for them would idle every worker).
-  Under pytest-xdist every other test holds a shared lock while it runs and an ``alone`` test
-  takes it exclusively (writers first: a waiting ``alone`` test lets no new test start).
+  delaying the next): it runs while no other test of the run does. Under pytest-xdist every
+  other test holds a shared lock while it runs and an ``alone`` test takes it exclusively
+  (writers first: a waiting ``alone`` test lets no new test start).
 
 Order: modules with install tests first (their slow tests, the guided demo's venv, first of
-all), then the ``alone`` tests, then modules with slow tests, then the rest; whole modules at
-a time (a module-scoped server is still started once per worker), so that under pytest-xdist
-the long ones start first and the many short ones fill in around them instead of waiting at
-the end.
+all), then modules with slow tests, then the rest, whole modules at a time (a module-scoped
+server is still started once per worker), so that under pytest-xdist the long ones start
+first and the many short ones fill in around them instead of waiting at the end; the
+``alone`` tests last, when the long ones are long done and waiting for the running tests
+costs least.
 
 ``-m "not pg and not install"`` is the quick local loop; CI runs everything.
 """
@@ -65,11 +65,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     def rank(item: pytest.Item) -> tuple[int, bool]:
         module = item.nodeid.split("::")[0]
+        if item.get_closest_marker("alone"):
+            return 3, False
         if module in install_modules:  # the slowest of them (the guided demo's venv) first of all
             return 0, item.get_closest_marker("slow") is None
-        if item.get_closest_marker("alone"):
-            return 1, False
-        return (2 if module in slow_modules else 3), False
+        return (1 if module in slow_modules else 2), False
 
     items[:] = sorted(items, key=rank)  # stable: within each rank, collection order (module by module)
 
@@ -77,8 +77,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(autouse=True)
 def _alone_or_beside_others(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[None]:
     """Under pytest-xdist: an ``alone`` test runs while no other test does (see above)."""
-    if not os.environ.get("PYTEST_XDIST_WORKER") or request.node.get_closest_marker("install"):
-        yield  # install tests (pip in venvs, minutes long) take no part: waiting for them would idle every worker
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        yield
         return
     root = run_temp_root(tmp_path_factory)
     alone = request.node.get_closest_marker("alone") is not None
