@@ -9,10 +9,11 @@ server's tests (the server itself: ``tests.support.registry.start_registry``; ma
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
-from typing import Any
+from typing import Any, Iterator
 
 
 class Key:
@@ -115,3 +116,26 @@ def count_rows(db: str, table: str) -> int:
             return conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
     finally:
         engine.dispose()
+
+
+@contextlib.contextmanager
+def open_store(database_url: str, clock: Any) -> Iterator[Any]:
+    """A registry ``Store`` over a migrated database at ``database_url``, on ``clock``."""
+    from aster_registry.server import store as st, tables
+    from aster_server import storage
+
+    s = st.Store(storage.open_database(database_url, tables.MIGRATIONS), clock=clock)
+    s.test_clock = clock
+    try:
+        yield s
+    finally:
+        s.engine.dispose()
+
+
+def store_op(s: Any, key: Key, action: str, **fields: Any) -> Any:
+    """One signed operation straight on the store: the envelope opened as the server opens it."""
+    from aster_registry.server import protect
+
+    env = protect.open_envelope(envelope(key, action, ts=int(s.clock()), **fields), action, now=s.clock())
+    return {"join": s.profiles.join, "verify": s.profiles.verify, "resend_verification": s.profiles.resend,
+            "publish": s.publications.publish, "handle_status": s.profiles.handle_status}[action](env)

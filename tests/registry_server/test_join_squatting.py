@@ -9,14 +9,13 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from aster_registry.server import profiles, protect, tables
-from aster_registry.server import store as st
+from aster_registry.server import profiles, tables
 from aster_server import storage
 from aster_server.request import Refused
 from tests.support.aio import run
 from tests.support.registry import start_registry
 
-from .support import Key, RegistryClient, envelope, expect_error
+from .support import Key, RegistryClient, expect_error, open_store, store_op
 from .test_protocol import P
 
 ALICE = "alice@example.org"
@@ -54,16 +53,8 @@ def test_a_pending_join_does_not_keep_the_address_from_its_owner(database_url, s
 
 @pytest.fixture
 def reg(database_url, clock):
-    s = st.Store(storage.open_database(database_url, tables.MIGRATIONS), clock=clock)
-    s.test_clock = clock
-    yield s
-    s.engine.dispose()
-
-
-def _op(s: st.Store, key: Key, action: str, **fields):
-    env = protect.open_envelope(envelope(key, action, ts=int(s.clock()), **fields), action, now=s.clock())
-    return {"join": s.profiles.join, "verify": s.profiles.verify,
-            "handle_status": s.profiles.handle_status}[action](env)
+    with open_store(database_url, clock) as s:
+        yield s
 
 
 def _refused(status: str, fn, *args, **kw) -> str:
@@ -76,25 +67,25 @@ def _refused(status: str, fn, *args, **kw) -> str:
 def test_pending_claims_expire_in_an_hour(reg):
     assert profiles.VERIFY_WINDOW_S == 3600
     early, late = Key(), Key()
-    _, mail = _op(reg, early, "join", handle="early", email="early@example.org", announcements=False)
+    _, mail = store_op(reg, early, "join", handle="early", email="early@example.org", announcements=False)
     reg.test_clock.advance(profiles.CODE_TTL_S - 1)
-    assert _op(reg, early, "verify", handle="early", code=mail.code)["status"] == "verified"
-    _, mail = _op(reg, late, "join", handle="late", email="late@example.org", announcements=False)
+    assert store_op(reg, early, "verify", handle="early", code=mail.code)["status"] == "verified"
+    _, mail = store_op(reg, late, "join", handle="late", email="late@example.org", announcements=False)
     assert reg.profiles.check_availability("late") == (False, "taken")
     reg.test_clock.advance(3600 + 1)
-    assert "hour" in _refused("FAILED_PRECONDITION", _op, reg, late, "verify", handle="late", code=mail.code)
+    assert "hour" in _refused("FAILED_PRECONDITION", store_op, reg, late, "verify", handle="late", code=mail.code)
     assert reg.profiles.check_availability("late") == (True, "")
     assert reg.reap()["pending_handles"] == 1
 
 
 def test_every_claimant_gets_a_code_and_the_first_verified_wins(reg):
     keys = [Key() for _ in range(3)]
-    mails = [_op(reg, k, "join", handle=f"claim{i}", email=ALICE, announcements=False)[1]
+    mails = [store_op(reg, k, "join", handle=f"claim{i}", email=ALICE, announcements=False)[1]
              for i, k in enumerate(keys)]
     assert [m.to for m in mails] == [ALICE] * 3  # each claimant got a code, mailed to the address
-    assert _op(reg, keys[1], "verify", handle="claim1", code=mails[1].code)["status"] == "verified"
+    assert store_op(reg, keys[1], "verify", handle="claim1", code=mails[1].code)["status"] == "verified"
     for i in (0, 2):
-        _refused("ALREADY_EXISTS", _op, reg, keys[i], "verify", handle=f"claim{i}", code=mails[i].code)
+        _refused("ALREADY_EXISTS", store_op, reg, keys[i], "verify", handle=f"claim{i}", code=mails[i].code)
     with reg.engine.connect() as conn:
         rows = conn.execute(sa.select(tables.t_handles.c.handle, tables.t_handles.c.status)).all()
     assert rows == [("claim1", "verified")]
@@ -105,14 +96,14 @@ def test_two_verifications_racing_for_one_address_leave_one_verified(reg):
     addresses lets one commit; the other is refused (ABORTED, or ALREADY_EXISTS once it sees it)."""
     for round_ in range(4):
         keys, email = [Key(), Key()], f"race{round_}@example.org"
-        mails = [_op(reg, k, "join", handle=f"race{round_}x{i}", email=email, announcements=False)[1]
+        mails = [store_op(reg, k, "join", handle=f"race{round_}x{i}", email=email, announcements=False)[1]
                  for i, k in enumerate(keys)]
         barrier, outcomes = threading.Barrier(2), []
 
         def verify(i: int) -> None:
             barrier.wait()
             try:
-                outcomes.append(_op(reg, keys[i], "verify", handle=f"race{round_}x{i}", code=mails[i].code)["status"])
+                outcomes.append(store_op(reg, keys[i], "verify", handle=f"race{round_}x{i}", code=mails[i].code)["status"])
             except Refused as exc:
                 outcomes.append(exc.status.name)
 
@@ -131,7 +122,7 @@ def test_two_verifications_racing_for_one_address_leave_one_verified(reg):
 
 def test_the_database_keeps_one_verified_handle_per_address(reg):
     for i, key in enumerate((Key(), Key())):
-        _op(reg, key, "join", handle=f"dup{i}", email=ALICE, announcements=False)
+        store_op(reg, key, "join", handle=f"dup{i}", email=ALICE, announcements=False)
     t = tables.t_handles
     with storage.transaction(reg.engine) as conn:
         conn.execute(t.update().where(t.c.handle == "dup0").values(status="verified"))

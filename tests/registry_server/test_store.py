@@ -6,25 +6,15 @@ from __future__ import annotations
 import pytest
 
 from aster_registry.server import profiles, protect, tables
-from aster_registry.server import store as st
-from aster_server import storage
 from aster_server.request import Refused
 
-from .support import Key, envelope, publish_fields
+from .support import Key, open_store, publish_fields, store_op
 
 
 @pytest.fixture
 def reg(database_url, clock):
-    s = st.Store(storage.open_database(database_url, tables.MIGRATIONS), clock=clock)
-    s.test_clock = clock
-    yield s
-    s.engine.dispose()
-
-
-def op(s: st.Store, key: Key, action: str, **fields):
-    env = protect.open_envelope(envelope(key, action, ts=int(s.clock()), **fields), action, now=s.clock())
-    return {"join": s.profiles.join, "verify": s.profiles.verify, "resend_verification": s.profiles.resend,
-            "publish": s.publications.publish, "handle_status": s.profiles.handle_status}[action](env)
+    with open_store(database_url, clock) as s:
+        yield s
 
 
 def refused(status: str, fn, *args, **kw) -> str:
@@ -36,48 +26,48 @@ def refused(status: str, fn, *args, **kw) -> str:
 
 def test_codes_attempts_lifetimes_and_resends(reg):
     key = Key()
-    _, mail = op(reg, key, "join", handle="carol", email="carol@example.org", announcements=False)
+    _, mail = store_op(reg, key, "join", handle="carol", email="carol@example.org", announcements=False)
     assert mail.code.isdigit() and len(mail.code) == 6
     with reg.engine.connect() as conn:  # hashed at rest
         stored = conn.execute(tables.t_codes.select()).mappings().one()
     assert mail.code not in stored["code_hash"] and stored["code_hash"].startswith("$argon2id$")
     wrong = "000000" if mail.code != "000000" else "111111"
     for left in (4, 3, 2, 1, 0):
-        assert f"{left} attempt" in refused("INVALID_ARGUMENT", op, reg, key, "verify", handle="carol", code=wrong)
-    assert "too many" in refused("FAILED_PRECONDITION", op, reg, key, "verify", handle="carol", code=mail.code)
+        assert f"{left} attempt" in refused("INVALID_ARGUMENT", store_op, reg, key, "verify", handle="carol", code=wrong)
+    assert "too many" in refused("FAILED_PRECONDITION", store_op, reg, key, "verify", handle="carol", code=mail.code)
     # resend: a new code, attempts reset; cooldown and limit
     reg.test_clock.now += 61
-    _, mail2 = op(reg, key, "resend_verification", handle="carol")
-    assert "retry in" in refused("RESOURCE_EXHAUSTED", op, reg, key, "resend_verification", handle="carol")
+    _, mail2 = store_op(reg, key, "resend_verification", handle="carol")
+    assert "retry in" in refused("RESOURCE_EXHAUSTED", store_op, reg, key, "resend_verification", handle="carol")
     reg.test_clock.now += profiles.CODE_TTL_S + 1  # the code expires after 15 minutes
-    assert "expired" in refused("FAILED_PRECONDITION", op, reg, key, "verify", handle="carol", code=mail2.code)
+    assert "expired" in refused("FAILED_PRECONDITION", store_op, reg, key, "verify", handle="carol", code=mail2.code)
     # refused resends count against the hourly rate limit too, and the claim lives one hour: this
     # test is about the code's own limits, so the rate limit (tested in test_protocol) is lifted
     reg.limits.limits["resend_verification"] = (100, 3600)
     for _ in range(profiles.MAX_RESENDS - 1):
         reg.test_clock.now += 61
-        _, latest = op(reg, key, "resend_verification", handle="carol")
+        _, latest = store_op(reg, key, "resend_verification", handle="carol")
     reg.test_clock.now += 61
-    assert "at most" in refused("RESOURCE_EXHAUSTED", op, reg, key, "resend_verification", handle="carol")
-    assert op(reg, key, "verify", handle="carol", code=latest.code)["status"] == "verified"
+    assert "at most" in refused("RESOURCE_EXHAUSTED", store_op, reg, key, "resend_verification", handle="carol")
+    assert store_op(reg, key, "verify", handle="carol", code=latest.code)["status"] == "verified"
 
 
 def test_verification_window_and_reaper(reg):
     key, other = Key(), Key()
-    op(reg, key, "join", handle="dave", email="dave@example.org", announcements=False)
+    store_op(reg, key, "join", handle="dave", email="dave@example.org", announcements=False)
     assert reg.profiles.check_availability("dave") == (False, "taken")
     reg.test_clock.now += profiles.VERIFY_WINDOW_S + 1
     assert reg.profiles.check_availability("dave") == (True, "")  # an expired pending claim frees the handle
-    op(reg, other, "join", handle="dave", email="dave2@example.org", announcements=False)  # someone else takes it
-    assert op(reg, other, "handle_status")["status"] == "pending"
-    refused("NOT_FOUND", op, reg, key, "handle_status")
+    store_op(reg, other, "join", handle="dave", email="dave2@example.org", announcements=False)  # someone else takes it
+    assert store_op(reg, other, "handle_status")["status"] == "pending"
+    refused("NOT_FOUND", store_op, reg, key, "handle_status")
 
 
 def test_stale_endpoints_and_old_nonces_are_reaped(reg):
     key = Key()
-    _, mail = op(reg, key, "join", handle="erin", email="erin@example.org", announcements=False)
-    op(reg, key, "verify", handle="erin", code=mail.code)
-    op(reg, key, "publish", **publish_fields("erin", endpoints=[{"node_id": "ab" * 32, "relay": "", "ttl": 60}]))
+    _, mail = store_op(reg, key, "join", handle="erin", email="erin@example.org", announcements=False)
+    store_op(reg, key, "verify", handle="erin", code=mail.code)
+    store_op(reg, key, "publish", **publish_fields("erin", endpoints=[{"node_id": "ab" * 32, "relay": "", "ttl": 60}]))
     assert reg.directory.discover("@erin", 20, 0)[1][0]["endpoint_count"] == 1
     reg.test_clock.now += 61
     assert reg.directory.discover("@erin", 20, 0)[1][0]["endpoint_count"] == 0  # stale: not counted even before reaping
