@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -24,6 +22,7 @@ from aster_server.request import (HINT_SEP, MAX_OFFSET, Page, Refused, caller, c
                                   remaining, rpc_error)
 from tests.support.aio import run, with_client
 from tests.support.credentials import make_root_key, write_consumer_identity
+from tests.support.process import start_process
 
 from .request_app import Ask, LayerService
 
@@ -37,21 +36,11 @@ def layer(tmp_path_factory):
     root = make_root_key(state)
     env = {**os.environ, "ASTER_RELAY_MODE": "disabled", "PYTHONPATH": str(ROOT), "ASTER_LOG_LEVEL": "warning"}
     log = state / "server.log"
-    with open(log, "wb") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "tests.server.request_app", "--state", str(state),
-                                 "--root-pub", str(root.pubkey_file)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=err, env=env, cwd=ROOT)
-    line = proc.stdout.readline().decode()
-    if not line:
-        proc.kill()
-        raise AssertionError(log.read_text())
-    yield {"address": json.loads(line)["address"], "root": root, "log": log, "state": state}
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
+    server = start_process([sys.executable, "-m", "tests.server.request_app", "--state", str(state),
+                            "--root-pub", str(root.pubkey_file)], log_path=log, env=env, cwd=ROOT, timeout=60,
+                           what="the request app")
+    yield {"address": server.info["address"], "root": root, "log": log, "state": state}
+    server.stop()
 
 
 def _calls(address: str, method: str, asks: list[Ask], **client: object) -> list[object]:

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -20,6 +17,7 @@ import pytest
 from aster import RpcError
 
 from tests.support.aio import run
+from tests.support.process import start_process
 
 from .requestlog_app import Nap, NapService
 
@@ -31,20 +29,10 @@ def naps(tmp_path_factory):
     state = tmp_path_factory.mktemp("naps")
     env = {**os.environ, "ASTER_RELAY_MODE": "disabled", "PYTHONPATH": str(ROOT), "ASTER_LOG_LEVEL": "warning"}
     log = state / "server.log"
-    with open(log, "wb") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "tests.server.requestlog_app", "--state", str(state)],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env, cwd=ROOT)
-    line = proc.stdout.readline().decode()
-    if not line:
-        proc.kill()
-        raise AssertionError(log.read_text())
-    yield {"address": json.loads(line)["address"], "log": log}
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
+    server = start_process([sys.executable, "-m", "tests.server.requestlog_app", "--state", str(state)],
+                           log_path=log, env=env, cwd=ROOT, timeout=60, what="the request-log app")
+    yield {"address": server.info["address"], "log": log}
+    server.stop()
     assert "Traceback" not in log.read_text()
 
 
