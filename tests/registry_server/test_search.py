@@ -16,8 +16,7 @@ from aster_registry.server import store as st
 from aster_server import storage
 from tests.support.clock import Clock
 
-from .support import Key, publish_fields
-from .test_store import op
+from .support import Key, publish_fields, store_op
 
 
 def _handle_row(handle: str, key: Key, now: int) -> dict:
@@ -39,7 +38,7 @@ class Registry:
 
     def publish(self, handle: str, name: str, description: str) -> None:
         self.clock.now += 1  # each one newer than the last
-        op(self.store, self.keys[handle], "publish", **publish_fields(handle, name, description=description))
+        store_op(self.store, self.keys[handle], "publish", **publish_fields(handle, name, description=description))
 
     def signed(self, handle: str, action: str, fn, **fields) -> dict:
         from aster_registry.server import protect
