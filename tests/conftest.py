@@ -27,6 +27,7 @@ pytest_plugins = [
     "tests.support.postgres",   # pg_cluster (one per pytest process, so one per xdist worker), pg_url, database_url
     "tests.support.mail",       # smtp: a real SMTP sink on loopback
     "tests.support.clock",      # clock: time that moves only when the test says
+    "tests.support.hostile_authority",  # hostile_authority: an authority answering what the test scripts
 ]
 
 

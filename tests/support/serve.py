@@ -88,7 +88,7 @@ def _prepare_workdir(manifest: str | None) -> Path:
     return workdir
 
 
-def _loopback_addresses(server: Any) -> tuple[str, str]:
+def loopback_addresses(server: Any) -> tuple[str, str]:
     """(aster1 ticket, base64 NodeAddr) naming only 127.0.0.1 and the node's port(s)."""
     from aster import AsterTicket, NodeAddr
 
@@ -101,7 +101,7 @@ def _loopback_addresses(server: Any) -> tuple[str, str]:
 
 
 def _ready_info(server: Any, keys: list[str]) -> dict[str, Any]:
-    ticket, node_addr = _loopback_addresses(server)
+    ticket, node_addr = loopback_addresses(server)
     summaries = server.services
     names = [s.name for s in summaries]
     contract_ids: dict[str, str] = {}

@@ -21,11 +21,17 @@ def aster_commands():
 def aster_config_fields():
     return [
         ConfigField("authority.address", "Address of the deployment authority (aster1... ticket).",
-                    env="ASTER_AUTHORITY_ADDR", section="authority", key="address"),
+                    env="ASTER_AUTHORITY_ADDR", section="authority", key="address",
+                    check="aster_authority.client.login:check_address"),
         ConfigField("authority.credential", "Admin credential presented to the authority (--rcan).",
-                    env="ASTER_AUTHORITY_CREDENTIAL", section="authority", key="credential", secret=True),
+                    env="ASTER_AUTHORITY_CREDENTIAL", section="authority", key="credential", secret=True,
+                    check="aster_authority.client.login:check_credential"),
         ConfigField("authority.timeout", "How long to wait for the authority to connect and answer each call.",
-                    env="ASTER_AUTHORITY_TIMEOUT", section="authority", key="timeout", default="20s"),
+                    env="ASTER_AUTHORITY_TIMEOUT", section="authority", key="timeout", default="20s",
+                    check="aster_authority.client.login:check_timeout"),
+        ConfigField("authority.max_credential_ttl", "Longest lifetime reconcile and provisioning sign, whatever the "
+                    "authority asks.", env="ASTER_AUTHORITY_MAX_CREDENTIAL_TTL", section="authority",
+                    key="max_credential_ttl", default="30d"),
     ]
 
 

@@ -5,6 +5,8 @@ Address: ``--authority ADDR`` > ``ASTER_AUTHORITY_ADDR`` > ``[authority] address
 Admin credential: ``--rcan FILE`` > ``ASTER_AUTHORITY_CREDENTIAL`` > ``[authority] credential``.
 Timeout of connecting and of each call: ``ASTER_AUTHORITY_TIMEOUT`` > ``[authority] timeout``
 (a duration: ``30s``, ``2m``) > 20 s.
+Longest lifetime reconcile and provisioning sign, whatever the authority asks:
+``ASTER_AUTHORITY_MAX_CREDENTIAL_TTL`` > ``[authority] max_credential_ttl`` > 30 days.
 """
 
 from __future__ import annotations
@@ -52,3 +54,23 @@ def call_timeout(default: float) -> float:
     except UsageError as exc:
         raise UsageError(f"ASTER_AUTHORITY_TIMEOUT / [authority] timeout: {exc.message}",
                          "give a duration such as 30s or 2m") from None
+
+
+#: the longest lifetime the CLI signs a credential for, whatever the authority asks
+DEFAULT_MAX_CREDENTIAL_TTL = 30 * 86400
+
+
+def max_credential_ttl() -> int:
+    """Seconds: ``ASTER_AUTHORITY_MAX_CREDENTIAL_TTL`` or ``[authority] max_credential_ttl`` as a
+    duration, else 30 days. Signing caps every expiry at now + this."""
+    value = setting("ASTER_AUTHORITY_MAX_CREDENTIAL_TTL", "max_credential_ttl")
+    if value is None:
+        return DEFAULT_MAX_CREDENTIAL_TTL
+    from aster_core.durations import parse_duration
+
+    try:
+        seconds = int(parse_duration(value).total_seconds())
+    except UsageError as exc:
+        raise UsageError(f"ASTER_AUTHORITY_MAX_CREDENTIAL_TTL / [authority] max_credential_ttl: {exc.message}",
+                         "give a duration such as 30d or 7d") from None
+    return seconds

@@ -1,0 +1,135 @@
+"""Pins: the last head of each deployment's decision chain this machine verified, per authority
+root key, so an authority cannot roll its decisions back (or fork them) unnoticed.
+
+One file, ``<aster home>/authority/pins.json`` (0600, in a 0700 folder, written atomically
+under a lock)::
+
+    {"format": 1, "pins": {"<root public key hex>": {"<deployment id>":
+        {"seq": 12, "hash": "<record hash>", "verified_at": 1765000000}}}}
+
+A chain *extends* a pin when it reaches the pinned ``seq`` and its record there has the
+pinned hash (the records are hash-linked, so everything before matches too). Anything else
+stops reconcile (:class:`PinMismatch`): a **rollback** (the chain ends before the pin: an
+older backup restored, or newer records hidden) or a **fork** (a record at the pinned
+``seq`` with another hash: history rewritten). A pin only moves forward.
+
+What a pin cannot show: records this machine never saw. An authority that hides decisions
+made after our last look is caught only by the admin whose decision it hides (their CLI
+pins the head their own decision made).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from aster_core.errors import AsterError, ExitCode
+
+FORMAT = 1
+FILE_NAME = "pins.json"
+
+
+@dataclass(frozen=True)
+class Head:
+    """A chain's head: the ``seq`` of its last record and that record's hash."""
+
+    seq: int
+    hash: str
+
+    def shown(self) -> str:
+        return f"seq {self.seq} ({self.hash[:16]}...)" if self.hash else f"seq {self.seq}"
+
+
+class PinMismatch(AsterError):
+    """The authority's chain does not extend the head this machine verified before."""
+
+    def __init__(self, message: str, hint: str, *, kind: str, pinned: Head, found: Head | None):
+        super().__init__(message, hint, exit_code=ExitCode.FAILED)
+        self.kind, self.pinned, self.found = kind, pinned, found
+
+
+def pin_file() -> Path:
+    from aster_core.home import aster_home
+
+    return aster_home() / "authority" / FILE_NAME
+
+
+def _read(path: Path) -> dict[str, Any]:
+    from aster_core.files import load_json
+
+    if not path.exists():
+        return {"format": FORMAT, "pins": {}}
+    doc = load_json(path, "the authority pin file", f"move {path} aside only if you trust every authority again "
+                    "from scratch: it holds the heads this machine verified")
+    if not isinstance(doc, dict) or not isinstance(doc.get("pins"), dict):
+        raise AsterError(f"{path} is not a pin file", f"move {path} aside (it holds the decision-chain heads this "
+                         "machine verified; without it the next reconcile trusts the chain it finds)",
+                         exit_code=ExitCode.USAGE)
+    return doc
+
+
+def pinned(root_hex: str, deployment_id: str) -> Head | None:
+    """The head pinned for ``deployment_id`` under the authority root ``root_hex``, if any."""
+    entry = _read(pin_file())["pins"].get(root_hex, {}).get(deployment_id)
+    if not isinstance(entry, dict) or not isinstance(entry.get("seq"), int) or not isinstance(entry.get("hash"), str):
+        return None
+    return Head(entry["seq"], entry["hash"])
+
+
+def check_extends(pin: Head | None, head: Head | None, hash_at: Callable[[int], str | None], *, ref: str,
+                  authority: str = "the authority") -> None:
+    """Raise :class:`PinMismatch` unless the chain whose head is ``head`` (None: no record at
+    all) and whose record hashes ``hash_at(seq)`` gives, extends ``pin``. ``ref`` names the
+    deployment (``svc/payments``) in the message."""
+    if pin is None:
+        return
+    where = f"`aster {ref.split('/')[0]} {ref.split('/', 1)[1]} authority log`"
+    found = head.shown() if head is not None else "no record at all"
+    if head is None or head.seq < pin.seq:
+        raise PinMismatch(
+            f"rollback: {authority}'s decision chain of {ref} ends at {found}, but this machine verified it up to "
+            f"{pin.shown()}; nothing was signed",
+            f"the authority lost or hides decisions (a database restored from an older backup, or tampered with): "
+            f"compare {where} with the admins' records before trusting it; if it was restored on purpose and every "
+            f"admin agrees, delete the entry of {ref} in {pin_file()}",
+            kind="rollback", pinned=pin, found=head)
+    at = hash_at(pin.seq)
+    if at != pin.hash:
+        shown = f"seq {pin.seq} ({at[:16]}...)" if at else f"no record at seq {pin.seq}"
+        raise PinMismatch(
+            f"fork: {authority}'s decision chain of {ref} (head {found}) has {shown} where this machine verified "
+            f"{pin.shown()}; nothing was signed",
+            f"the authority rewrote its history: compare {where} with the admins' records and find out who changed "
+            f"it before trusting it; if every admin agrees the new history is right, delete the entry of {ref} in "
+            f"{pin_file()}",
+            kind="fork", pinned=pin, found=head)
+
+
+def advance(root_hex: str, deployment_id: str, head: Head, hash_at: Callable[[int], str | None], *,
+            ref: str, now: int | None = None) -> Head:
+    """Pin ``head`` (a chain this process verified, whose record hashes ``hash_at`` gives) for
+    ``deployment_id``. Under the file's lock the stored pin is checked again: a chain that
+    does not extend it raises :class:`PinMismatch`; a pin another process moved past ``head``
+    meanwhile is kept (a pin never moves back)."""
+    from aster_core.filemodes import private_dir
+    from aster_core.files import atomic_write, locked
+
+    path = pin_file()
+    private_dir(path.parent)
+    with locked(path):
+        doc = _read(path)
+        per_root = doc["pins"].setdefault(root_hex, {})
+        entry = per_root.get(deployment_id)
+        stored = Head(entry["seq"], entry["hash"]) if isinstance(entry, dict) and isinstance(
+            entry.get("seq"), int) and isinstance(entry.get("hash"), str) else None
+        if stored is not None and stored.seq > head.seq:
+            return stored  # another reconcile pinned a later head meanwhile: a pin never moves back
+        check_extends(stored, head, hash_at, ref=ref)
+        per_root[deployment_id] = {"seq": head.seq, "hash": head.hash,
+                                   "verified_at": int(time.time()) if now is None else now}
+        doc["format"] = FORMAT
+        atomic_write(path, json.dumps(doc, indent=2, sort_keys=True) + "\n", mode=0o600)
+    return head
