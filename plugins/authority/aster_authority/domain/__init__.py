@@ -9,6 +9,10 @@
 - :mod:`.grants`: what adding or removing a consumer's roles changes;
 - :mod:`.credentials`: the credential policy: what reconcile and provisioning must sign,
   and whether an uploaded credential is exactly that.
+- :mod:`.decisions`: decision records (the signed, hash-chained record of every change that
+  alters what reconcile signs): making, signing and verifying them;
+- :mod:`.replay`: the state machine that replays a chain into the state the credential policy
+  reads (one for the server and the client).
 
 Every function takes the current values (``now`` in epoch seconds, fresh ids made by the
 caller) and returns new values or raises a Refusal. The server runs each call inside one

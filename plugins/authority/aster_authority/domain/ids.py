@@ -26,6 +26,9 @@ KINDS = (SERVICE, DEVICE)
 PREFIX = {SERVICE: "svc", DEVICE: "dev"}
 DEPLOYMENT_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 ROLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+#: roles that administer the authority (admins, reviewers): never a deployment's role nor a grant, so
+#: no reconcile signs one
+RESERVED_PREFIX = "authority."
 #: roles one deployment gives its nodes, and roles one grantee may hold of a deployment
 MAX_ROLES = 64
 #: namespace patterns of one deployment, and the length of one
@@ -85,6 +88,10 @@ def check_roles(roles: Iterable[Any], field_name: str = "roles") -> tuple[str, .
             raise invalid(field_name, f"{shown(r)} is not a role name",
                           "a role is 1-128 letters, digits, '.', '_', ':' or '-' (no commas: aster.role is a "
                           "comma-separated list)")
+        if r.lower().startswith(RESERVED_PREFIX):
+            raise invalid(field_name, f"{shown(r)} is reserved: roles under {RESERVED_PREFIX!r} administer the "
+                          "authority itself", "pick another role name; admin and reviewer credentials are made "
+                          "only with the root key (aster enroll node --capabilities authority.admin)")
         out[r] = None
     return tuple(out)
 
