@@ -96,11 +96,15 @@ class CommandSpec(NamedTuple):
 
     ``target`` is ``"module:attribute"`` of a click command or group; it is
     imported only when the command runs or its own ``--help`` is shown.
+    A ``hidden`` command (another spelling, such as the released 0.1.2 CLI's)
+    runs and has its own ``--help`` but is not listed by ``aster --help`` or
+    completed by Tab.
     """
 
     name: str
     help: str
     target: str
+    hidden: bool = False
 
 
 class ConfigField(NamedTuple):

@@ -67,12 +67,12 @@ def _admits(plugin: FoundPlugin) -> bool:
     return not plugin.requires_core or version_satisfies(__version__, plugin.requires_core)
 
 
-def _command(spec: Any) -> tuple[str, str, str]:
-    """(name, help, target) of one item ``aster_commands`` returned; TypeError when it is not a CommandSpec."""
+def _command(spec: Any) -> tuple[str, str, str, bool]:
+    """(name, help, target, hidden) of one item ``aster_commands`` returned; TypeError when it is not a CommandSpec."""
     fields = (getattr(spec, "name", None), getattr(spec, "help", None), getattr(spec, "target", None))
     if not all(isinstance(field, str) for field in fields):
         raise TypeError(f"aster_commands() returned {spec!r}, not a CommandSpec")
-    return fields  # type: ignore[return-value]
+    return (*fields, bool(getattr(spec, "hidden", False)))  # type: ignore[return-value]
 
 
 class PluginHost:
@@ -216,7 +216,7 @@ class PluginHost:
         """Command claims the real way: import every family, call ``aster_commands`` through pluggy,
         and remember the answer in the plugin cache."""
         self._pm = self._build_manager()
-        declared: dict[PluginRecord, list[tuple[str, str, str]]] = {rec: [] for rec in candidates}
+        declared: dict[PluginRecord, list[tuple[str, str, str, bool]]] = {rec: [] for rec in candidates}
         for got in self._call("aster_commands"):
             rec = got.owner
             if rec is None:
@@ -226,7 +226,7 @@ class PluginHost:
             except TypeError as exc:
                 self._unregister(rec)
                 self._fail(rec, str(exc))
-        claims: dict[str, list[tuple[PluginRecord, tuple[str, str, str]]]] = {}
+        claims: dict[str, list[tuple[PluginRecord, tuple[str, str, str, bool]]]] = {}
         for rec in candidates:
             if rec.status != "failed":
                 for command in declared[rec]:
@@ -304,7 +304,7 @@ class PluginHost:
 
     # -- settling names ---------------------------------------------------------
 
-    def _settle_names(self, claims: dict[str, list[tuple[PluginRecord, tuple[str, str, str]]]]) -> None:
+    def _settle_names(self, claims: dict[str, list[tuple[PluginRecord, tuple[str, str, str, bool]]]]) -> None:
         for name, holders in sorted(claims.items()):
             live = [(r, c) for r, c in holders if r.status != "failed"]
             if not live:
@@ -319,9 +319,9 @@ class PluginHost:
                     others = ", ".join(o.distribution for o, _ in live if o is not rec)
                     rec.shadowed[name] = f"also provided by {others}"
                 continue
-            rec, (_, help_, target) = live[0]
+            rec, (_, help_, target, hidden) = live[0]
             rec.commands.append(name)
-            self._commands[name] = CommandEntry(name, help_, target, rec)
+            self._commands[name] = CommandEntry(name, help_, target, rec, hidden)
         for rec in self._records or []:
             if rec.shadowed and rec.status == "loaded":
                 rec.status = "shadowed"

@@ -75,7 +75,7 @@ class AsterGroup(click.Group):
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         entries = self._host().commands
-        rows = [(name, entries[name].help) for name in sorted(entries)]
+        rows = [(name, entries[name].help) for name in sorted(entries) if not entries[name].hidden]
         if rows:
             limit = formatter.width - 6 - max(len(n) for n, _ in rows)
             with formatter.section("Commands"):
@@ -88,7 +88,7 @@ class AsterGroup(click.Group):
         if incomplete.startswith("-"):
             return click.Command.shell_complete(self, ctx, incomplete)
         return [CompletionItem(n, help=e.help) for n, e in sorted(self._host().commands.items())
-                if n.startswith(incomplete)]
+                if n.startswith(incomplete) and not e.hidden]
 
 
 def _configure_host(ctx: click.Context, param: click.Parameter, value: bool) -> None:

@@ -39,13 +39,13 @@ from typing import Any
 
 from . import __version__
 
-_MAGIC = b"aster-plugin-cache 2\n"
+_MAGIC = b"aster-plugin-cache 3\n"
 #: Environments (interpreter + sys.path) remembered side by side, oldest dropped first.
 MAX_ENVIRONMENTS = 8
 _HOOKSPECS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hookspecs.py")
 _FAMILY_FILES = ("entry_points.txt", "METADATA", "PKG-INFO", "RECORD")
 
-#: One family's entry: (stamp, plugin module file, hooks, unknown hooks, ((name, help, target), ...) or FAILED).
+#: One family's entry: (stamp, plugin module file, hooks, unknown hooks, ((name, help, target, hidden), ...) or FAILED).
 Entry = tuple
 #: What an entry holds instead of commands for a family that failed to load.
 FAILED = "failed"
@@ -92,7 +92,7 @@ def entry_id(dist_path: str, entry_point: str, value: str) -> tuple[str, str, st
 
 
 def make_entry(dist_path: str, module_file: str | None, hooks: list[str], unknown_hooks: list[str],
-               commands: list[tuple[str, str, str]] | None) -> Entry:
+               commands: list[tuple[str, str, str, bool]] | None) -> Entry:
     """One family's entry; ``commands`` None for a family that failed to load."""
     return (family_stamp(dist_path, module_file), module_file, tuple(hooks), tuple(unknown_hooks),
             FAILED if commands is None else tuple(commands))
@@ -146,8 +146,10 @@ def declared(snapshot: Snapshot, ident: tuple, dist_path: str) -> tuple[list[str
             return None
         if commands == FAILED:
             return FAILED
-        names = [*hooks, *unknown] + [part for command in commands for part in command]
-        if not all(isinstance(name, str) for name in names) or any(len(c) != 3 for c in commands):
+        if any(len(c) != 4 or not isinstance(c[3], bool) for c in commands):
+            return None
+        names = [*hooks, *unknown] + [part for command in commands for part in command[:3]]
+        if not all(isinstance(name, str) for name in names):
             return None
         return list(hooks), list(unknown), [tuple(command) for command in commands]
     except Exception:

@@ -47,3 +47,4 @@ class CommandEntry(NamedTuple):
     help: str
     target: str
     owner: PluginRecord | None   #: None for built-ins
+    hidden: bool = False         #: runs, but ``aster --help`` and completion leave it out

@@ -72,6 +72,8 @@ SHELL_SCRIPT = "pwd\nls\ncd EchoService@1\ndescribe echo\n./echo hi 2\n./count n
 
 CASES: dict[str, Case] = {
     "config-show": Case("config show", lambda w: ["config", "show"]),
+    "config-set": Case("config set", lambda w: ["config", "set", "hello.greeting", "Hi"]),
+    "config-unset": Case("config unset", lambda w: ["config", "unset", "greeting"]),
     "doctor": Case("doctor", lambda w: ["doctor"], codes=(0, 1)),      # 1 when a check fails
     "plugins": Case("plugins", lambda w: ["plugins"]),
     "profile-create": Case("profile create", lambda w: ["profile", "create", "fresh"]),
@@ -91,6 +93,12 @@ CASES: dict[str, Case] = {
                                                                   "root.key", "--endpoint-id", "ab" * 32]),
     "trust-inspect": Case("trust inspect", lambda w: ["trust", "inspect", "c.json"]),
     "trust-verify": Case("trust verify", lambda w: ["trust", "verify", "c.json", "--root-pubkey", "root.pub"]),
+    "trust-sign-flat": Case("trust sign", lambda w: ["trust", "sign", "--root-key", "root.key", "--type", "policy",
+                                                     "--out", "flat.json"]),  # the released 0.1.2 CLI's form
+    "keygen-root": Case("keygen root", lambda w: ["keygen", "root", "--out", "k4.key", "-p", "fromkeygen"]),
+    "keygen-producer": Case("keygen producer", lambda w: ["keygen", "producer", "--out", "node.key"]),
+    "authorize": Case("authorize", lambda w: ["authorize", "--root-key", "root.key", "--producer-id", "ab" * 32,
+                                              "--out", "auth.token"]),
     "enroll-node": Case("enroll node", lambda w: ["enroll", "node", "--role", "producer", "--root-key", "root.key",
                                                   "--identity", "p.id"]),  # also warns (on stderr)
     "contract-gen": Case("contract gen", lambda w: ["contract", "gen", "--service", INVENTORY, "--out", "g.json"]),

@@ -46,6 +46,83 @@ def keygen_pubkey(key_file: str | os.PathLike | None, out: str | os.PathLike, *,
     return {"public_key_file": str(path), "public_key": public_key.hex()}
 
 
+def made_parent(path: str | os.PathLike) -> None:
+    """Create the missing folders of ``path`` (0700), as the released 0.1.2 CLI did for its
+    output files (its spellings, in :mod:`aster_trust.compat`, keep that)."""
+    from aster_core.filemodes import private_dir
+
+    try:
+        private_dir(Path(path).expanduser().parent)
+    except OSError:
+        pass  # the writability check before writing names the folder and what is wrong
+
+
+def keygen_profile_root(out: str | os.PathLike, *, profile: str | None = None) -> dict[str, Any]:
+    """A profile's root key with a backup file (the 0.1.2 ``aster keygen root`` form).
+
+    The key is made by ``aster profile create`` (private half in the keyring), then written
+    to ``out`` with its public key beside it. Both files must be new and the profile must
+    not exist: a second run never replaces a profile's key. Where no keyring works the key
+    goes to ``out`` only and no profile is made (``"profile": None``): pass the file as
+    ``--root-key``.
+    """
+    from aster_core.errors import KeyringUnavailable
+    from aster_core.home import ensure_home
+
+    key_path = Path(out).expanduser()
+    pub_path = keys.public_key_path_for(key_path)
+    check_new_file(key_path, False)
+    check_new_file(pub_path, False)
+    name = _keygen_profile_name(profile)
+    ensure_home()
+    try:
+        from aster_core import secrets
+
+        secrets.backend()
+    except KeyringUnavailable as exc:
+        key = keys.generate_root_key()
+        keys.write_key_pair(key_path, key)
+        return {"key_file": str(key_path), "public_key_file": str(pub_path), "public_key": key.public_hex,
+                "profile": None, "keyring": None, "note": exc.message}
+    from aster_core.profiles import create_profile
+    from aster_core.secrets import load_root_key
+
+    created = create_profile(name)
+    key = keys.root_key_from_seed(bytes.fromhex(load_root_key(name)))
+    keys.write_key_pair(key_path, key)
+    return {"key_file": str(key_path), "public_key_file": str(pub_path), "public_key": key.public_hex,
+            "profile": name, "keyring": created["keyring"], "note": None}
+
+
+def _keygen_profile_name(explicit: str | None) -> str:
+    """``--profile``, the root option or ASTER_PROFILE, the active profile, else ``default``."""
+    from aster_core.errors import NotFoundError
+    from aster_core.profiles import selected_profile_name, validate_name
+
+    try:
+        return validate_name(selected_profile_name(explicit))
+    except NotFoundError:
+        return "default"
+
+
+def keygen_node(out: str | os.PathLike) -> dict[str, Any]:
+    """A producer node key file: JSON ``{"secret_key": <64 hex seed>, "node_id": <64 hex>}``.
+
+    The node id (the EndpointId) is the seed's public key, computed offline.
+    """
+    from aster_core.files import atomic_write
+
+    path = Path(out).expanduser()
+    check_new_file(path, False)
+    seed = os.urandom(32)
+    node_id = keys.public_key_of(seed).hex()
+    import json
+
+    atomic_write(path, json.dumps({"secret_key": seed.hex(), "node_id": node_id}, indent=2) + "\n",
+                 mode=0o600, exclusive=True)
+    return {"key_file": str(path), "node_id": node_id}
+
+
 def _check_output(out: str | os.PathLike | None, force: bool) -> Path | None:
     """Refuse an output path we would not be allowed to write, before signing anything."""
     if out is None:

@@ -49,3 +49,29 @@ def parse_capabilities(text: str) -> str:
     for role in roles:
         check_text(role, field="--capabilities", max_length=MAX_VALUE, hint=_ONE_LINE)
     return ",".join(dict.fromkeys(roles))
+
+
+def pairs_from_json(text: str, flag: str = "--attributes") -> list[str]:
+    """A JSON object of string values (the released 0.1.2 CLI's ``--attributes '{"k": "v"}'``)
+    as ``KEY=VALUE`` pairs for :func:`parse_attributes`. The runtime signs string values only,
+    so a number or a list is refused rather than signed into a credential no server admits."""
+    from aster_core.files import parse_json
+
+    hint = f"""give a JSON object of strings, e.g. {flag} '{{"aster.role": "producer"}}'"""
+    doc = parse_json(text, flag, hint)
+    if not isinstance(doc, dict):
+        raise UsageError(f"{flag} must be a JSON object", hint)
+    pairs = []
+    for key, value in doc.items():
+        if not isinstance(value, str):
+            raise UsageError(f"{flag}: the value of {key!r} is not a string", hint)
+        if "=" in key:
+            raise UsageError(f"{flag}: the key {key!r} contains '='", hint)
+        pairs.append(f"{key}={value}")
+    return pairs
+
+
+def pairs_from_commas(text: str, flag: str = "--attributes") -> list[str]:
+    """``"k=v,k2=v2"`` (the released 0.1.2 CLI's ``enroll node --attributes``) as ``KEY=VALUE``
+    pairs; unlike 0.1.2, a part without ``=`` is an error rather than dropped unsigned."""
+    return [part.strip() for part in text.split(",") if part.strip()]

@@ -24,6 +24,8 @@ _PROFILE = click.option("--profile", metavar="NAME", help="Profile whose keyring
 _EXPIRES = click.option("--expires", default=actions.DEFAULT_EXPIRY, show_default=True, metavar="DURATION",
                         help="30d, 24h, 90m, 45s or an ISO 8601 time (UTC when no zone is given).")
 _ATTR = click.option("--attr", "attrs", multiple=True, metavar="KEY=VALUE", help="Attribute to sign; repeatable.")
+#: the released 0.1.2 CLI's default output of the flat ``trust sign``
+FLAT_SIGN_OUT = ".aster/credential.json"
 _OUT = click.option("--out", metavar="PATH", help="Write the credential here (mode 0600). Default: print it.")
 
 
@@ -33,7 +35,8 @@ def trust() -> None:
 
 
 @trust.group(invoke_without_command=True)
-@click.option("--out-key", metavar="PATH", help="Write a new key pair to PATH and its public key beside it (PATH.pub).")
+@click.option("--out-key", metavar="PATH",
+              help="Write a new key pair to PATH and its public key beside it (default: <home>/root.key and root.pub).")
 @_FORCE
 @json_option
 @click.pass_context
@@ -43,9 +46,10 @@ def keygen(ctx: click.Context, out_key: str | None, force: bool, as_json: bool) 
         if out_key:
             raise UsageError("--out-key is a form of its own", "use either `keygen --out-key PATH` or `keygen root --out FILE`")
         return
-    if not out_key:
-        click.echo(ctx.get_help())
-        return
+    if not out_key:  # the released 0.1.2 CLI's default
+        from .compat import home_file
+
+        out_key = home_file("root.key")
     emit(actions.keygen_pair(out_key, force=force), as_json, _render_keys)
 
 
@@ -77,9 +81,54 @@ def _render_keys(data: dict[str, Any]) -> None:
     click.echo(f"Root public key: {data['public_key']}")
 
 
-@trust.group()
-def sign() -> None:
-    """Sign enrollment credentials with the root key."""
+@trust.group(invoke_without_command=True)
+@click.option("--type", "flat_type", type=click.Choice(["producer", "policy", "ott"]), default=None,
+              help="0.1.2 flat form: the credential type (default producer).")
+@click.option("--root-key", "flat_root_key", metavar="PATH", help="0.1.2 flat form: the root key pair file.")
+@click.option("--endpoint-id", "flat_endpoint_id", metavar="HEX", help="0.1.2 flat form: bind to this endpoint.")
+@click.option("--attributes", "flat_attributes", metavar="JSON", help="0.1.2 flat form: attributes as a JSON object.")
+@click.option("--expires", "flat_expires", metavar="WHEN", help="0.1.2 flat form: ISO 8601 or a duration (default 30d).")
+@click.option("--out", "flat_out", metavar="PATH", help=f"0.1.2 flat form: the file to create (default {FLAT_SIGN_OUT}).")
+@_FORCE
+@json_option
+@click.pass_context
+def sign(ctx: click.Context, flat_type: str | None, flat_root_key: str | None, flat_endpoint_id: str | None,
+         flat_attributes: str | None, flat_expires: str | None, flat_out: str | None, force: bool,
+         as_json: bool) -> None:
+    """Sign enrollment credentials with the root key.
+
+    \b
+    The released 0.1.2 CLI's flat form works too (written to a file):
+      aster trust sign --root-key root.key --type producer --endpoint-id HEX --out producer.cred
+    """
+    flat = (flat_type, flat_root_key, flat_endpoint_id, flat_attributes, flat_expires, flat_out)
+    if ctx.invoked_subcommand is not None:
+        if any(value is not None for value in flat) or force or as_json:
+            raise UsageError("the 0.1.2 flat form's flags go without a subcommand",
+                             "use `trust sign consumer|producer --flags`, or the flat form without a subcommand")
+        return
+    if all(value is None for value in flat):
+        click.echo(ctx.get_help())
+        return
+    out = flat_out or FLAT_SIGN_OUT
+    actions.made_parent(out)
+    sign_flat(flat_type or "producer", root_key=flat_root_key, endpoint_id=flat_endpoint_id,
+              attributes=flat_attributes, expires=flat_expires or actions.DEFAULT_EXPIRY, out=out, force=force,
+              as_json=as_json)
+
+
+def sign_flat(kind: str, *, root_key: str | None, endpoint_id: str | None, attributes: str | None, expires: str,
+              out: str, force: bool, as_json: bool) -> None:
+    """0.1.2's flat signing forms (``trust sign --type``, ``authorize``): ``--attributes`` JSON,
+    the credential written to ``out``; the same work as ``sign consumer|producer``."""
+    from .attributes import pairs_from_json
+
+    attrs = pairs_from_json(attributes) if attributes is not None else []
+    if kind == "producer" and not endpoint_id:
+        raise UsageError("a producer credential needs --endpoint-id", "pass the producer node's 64-hex endpoint id")
+    result = actions.sign(kind, root_key_file=root_key, expires=expires, attrs=attrs, endpoint_id=endpoint_id,
+                          out=out, force=force)
+    emit(result, as_json, render_signed)
 
 
 @sign.command("consumer")
@@ -123,10 +172,10 @@ def _sign(kind: str, root_key: str | None, profile: str | None, expires: str, at
 
         print_json(result["credential"])  # the credential itself is the data
         return
-    emit(result, as_json, _render_signed)
+    emit(result, as_json, render_signed)
 
 
-def _render_signed(data: dict[str, Any]) -> None:
+def render_signed(data: dict[str, Any]) -> None:
     # Plain lines, no table: this is the hot path of scripted signing, and rich costs ~20 ms to import.
     cred = data["credential"]
     click.echo(f"Wrote {cred['type']} credential to {data['file']}")
