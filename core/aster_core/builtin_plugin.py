@@ -15,7 +15,7 @@ def aster_config_fields() -> list[ConfigField]:
         ConfigField("home", "Where aster keeps config.toml, contracts and history.", env="ASTER_HOME",
                     default="~/.aster"),
         ConfigField("active_profile", "Profile commands use unless --profile is given.", env="ASTER_PROFILE",
-                    section="", key="active_profile"),
+                    section="", key="active_profile", check="aster_core.configset:existing_profile"),
         ConfigField("plugins", "Load only these plugins (comma-separated).", env="ASTER_PLUGINS"),
         ConfigField("disable_plugins", "Do not load these plugins (comma-separated).", env="ASTER_DISABLE_PLUGINS"),
         ConfigField("strict_plugins", "Treat plugin problems as errors.", env="ASTER_STRICT_PLUGINS", default=False),

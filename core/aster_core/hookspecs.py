@@ -113,6 +113,10 @@ class ConfigField(NamedTuple):
     ``section``/``key`` locate it in ``~/.aster/config.toml`` (``section`` may be
     dotted, e.g. ``"authority"``); ``env`` is the environment variable that
     overrides it. ``secret`` values are shown masked.
+
+    ``check`` is ``"module:attribute"`` of ``check(text) -> value``, which ``aster config
+    set`` calls (imported only then) to refuse a bad value with a ``UsageError`` and to say
+    what to store; without one the value's type follows ``default`` (bool, number or text).
     """
 
     name: str
@@ -122,6 +126,7 @@ class ConfigField(NamedTuple):
     key: str | None = None
     default: Any = None
     secret: bool = False
+    check: str | None = None
 
 
 class ShellCommand(NamedTuple):

@@ -37,7 +37,7 @@ from .records import CommandEntry, PluginRecord
 #: Built-in commands: name -> (one-line help, implementation). Built-ins always win a name.
 BUILTINS: dict[str, tuple[str, str]] = {
     "profile": ("Manage operator profiles (root keys live in the OS keyring).", "aster_core.commands.profile:profile"),
-    "config": ("Show the resolved configuration and where each value comes from.", "aster_core.commands.config:config"),
+    "config": ("Show the resolved configuration and where each value comes from; set or unset one.", "aster_core.commands.config:config"),
     "plugins": ("List installed command families and their status.", "aster_core.commands.plugins:plugins"),
     "doctor": ("Check plugins, keyring, config files and every family's health.", "aster_core.commands.doctor:doctor"),
     "completion": ("Print the shell completion script (bash, zsh or fish).", "aster_core.commands.completion:completion"),

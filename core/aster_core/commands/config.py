@@ -1,4 +1,4 @@
-"""`aster config show`."""
+"""`aster config show`, `set` and `unset`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from .. import output
 
 @click.group()
 def config() -> None:
-    """Inspect configuration."""
+    """Inspect and change configuration."""
 
 
 @config.command("show")
@@ -42,3 +42,43 @@ def show(toml_path: str | None, as_json: bool) -> None:
                       soft_wrap=True, highlight=False)
 
     output.emit(rows, as_json, render)
+
+
+def _render_change(r: dict[str, Any]) -> None:
+    from ..configset import text_of
+
+    where = f"{r['place']} of {r['file']}"
+    if r["action"] == "set":
+        value = text_of(r["value"])
+        click.echo(f"{r['key']} = {value}  ({where})" if r["changed"] else f"{r['key']} is already {value}  ({where})")
+    else:
+        default = "" if r["default"] in (None, "") else f"; the default {text_of(r['default'])} applies"
+        click.echo(f"{r['key']} removed from {where}{default}" if r["changed"] else f"{r['key']} was not set ({where})")
+    if r["overridden_by"]:
+        output.warn(f"{r['overridden_by']} is set in this environment and wins over the file")
+
+
+@config.command("set")
+@click.argument("key")
+@click.argument("value")
+@click.option("--profile", metavar="NAME", help="The profile a per-profile setting belongs to (default: the selected one).")
+@output.json_option
+def set_cmd(key: str, value: str, profile: str | None, as_json: bool) -> None:
+    """Set KEY to VALUE in config.toml (checked first; comments and other tables kept).
+
+    KEY is a name `aster config show` lists (authority.address) or its place in the file
+    (hello.greeting)."""
+    from ..configset import set_value
+
+    output.emit(set_value(key, value, profile=profile), as_json, _render_change)
+
+
+@config.command("unset")
+@click.argument("key")
+@click.option("--profile", metavar="NAME", help="The profile a per-profile setting belongs to (default: the selected one).")
+@output.json_option
+def unset_cmd(key: str, profile: str | None, as_json: bool) -> None:
+    """Remove KEY from config.toml: its environment variable or default applies again."""
+    from ..configset import unset_value
+
+    output.emit(unset_value(key, profile=profile), as_json, _render_change)
