@@ -20,27 +20,34 @@ def enroll() -> None:
 
 
 @enroll.command("node")
-@click.option("--role", required=True, type=click.Choice(["producer", "consumer"]), help="The node's role.")
-@click.option("--name", metavar="NAME", help="Name of the [[peers]] entry (replaced if it exists). Default: the role.")
-@click.option("--identity", metavar="PATH", help="Identity file to create or update. Default: ./.aster-identity.")
-@click.option("--out", metavar="PATH", help="Same as --identity (the docs' walkthrough spelling).")
-@click.option("--type", "kind", type=click.Choice(["policy", "ott"]), default="policy", show_default=True,
+@click.option("-r", "--role", required=True, type=click.Choice(["producer", "consumer"]), help="The node's role.")
+@click.option("-n", "--name", metavar="NAME", help="Name of the [[peers]] entry (replaced if it exists). Default: the role.")
+@click.option("-i", "--identity", metavar="PATH", help="Identity file to create or update. Default: ./.aster-identity.")
+@click.option("-o", "--out", metavar="PATH", help="Same as --identity (the docs' walkthrough spelling).")
+@click.option("-t", "--type", "kind", type=click.Choice(["policy", "ott"]), default="policy", show_default=True,
               help="Consumer credential type: policy (reusable) or ott (admitted once).")
-@click.option("--capabilities", metavar="A,B", help="Roles to grant (signed as aster.role). Default: the role.")
+@click.option("-c", "--capabilities", metavar="A,B", help="Roles to grant (signed as aster.role). Default: the role.")
 @click.option("--attr", "attrs", multiple=True, metavar="KEY=VALUE", help="Extra attribute to sign; repeatable.")
-@click.option("--expires", default=DEFAULT_EXPIRY, show_default=True, metavar="DURATION",
+@click.option("-a", "--attributes", metavar="K=V,K2=V2", help="Extra attributes, comma-separated (the 0.1.2 form of --attr).")
+@click.option("-e", "--expires", default=DEFAULT_EXPIRY, show_default=True, metavar="DURATION",
               help="30d, 24h, 90m, 45s or an ISO 8601 time (UTC when no zone is given).")
 @click.option("--root-key", "root_key", metavar="FILE", help="Root key pair file. Default: the profile's keyring key.")
-@click.option("--profile", metavar="NAME", help="Profile whose keyring key signs. Default: active profile.")
+@click.option("-p", "--profile", metavar="NAME", help="Profile whose keyring key signs. Default: active profile.")
+@click.option("--signer", type=click.Choice(["local"]), default="local", show_default=True,
+              help="Who signs: local (the root key file or the profile's key; 0.1.2 had no other).")
 @click.option("--force", is_flag=True, help="Also write into an existing file that is not an identity file.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only: <file> <endpoint_id> <expires>.")
 @json_option
 def node(role: str, name: str | None, identity: str | None, out: str | None, kind: str, capabilities: str | None,
-         attrs: tuple[str, ...], expires: str, root_key: str | None, profile: str | None, force: bool,
-         quiet: bool, as_json: bool) -> None:
+         attrs: tuple[str, ...], attributes: str | None, expires: str, root_key: str | None, profile: str | None,
+         signer: str, force: bool, quiet: bool, as_json: bool) -> None:
     """Generate or reuse this node's key, sign its enrollment and upsert it into .aster-identity."""
     if identity and out and identity != out:
         raise UsageError("--identity and --out name different files", "give only one of them")
+    if attributes is not None:
+        from aster_trust.attributes import pairs_from_commas
+
+        attrs = (*attrs, *pairs_from_commas(attributes))
     result = enroll_node(role=role, name=name, identity_file=identity or out or ".aster-identity", kind=kind,
                          capabilities=capabilities, attrs=attrs, expires=expires, root_key_file=root_key,
                          profile=profile, force=force)
