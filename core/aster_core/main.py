@@ -112,10 +112,16 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
     ctx.exit()
 
 
+def _complete_profile(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    from .completions import complete_profile  # only when completing: never on the start-up path
+
+    return complete_profile(ctx, param, incomplete)
+
+
 @click.group(cls=AsterGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
               help="Show the host's version and every installed family's, then exit.")
-@click.option("--profile", envvar="ASTER_PROFILE", metavar="NAME",
+@click.option("--profile", envvar="ASTER_PROFILE", metavar="NAME", shell_complete=_complete_profile,
               help="Profile to use instead of the active one (env ASTER_PROFILE).")
 @click.option("--no-plugins", is_flag=True, expose_value=False, is_eager=True, callback=_configure_host,
               help="Load no plugins: built-in commands only.")

@@ -1,7 +1,10 @@
 """Operator profiles in ``<home>/config.toml`` (layout in docs/file-formats.md).
 
 Each profile records a root public key and when it was made; the root private
-key lives only in the OS keyring (:mod:`aster_core.secrets`). Every change goes
+key lives in the OS keyring (:mod:`aster_core.secrets`), or, for a profile made
+with ``aster profile import NAME --root-key FILE --key-file-only`` on a machine
+without one, in that file, which the profile names (``root_key_file``) and every
+command using it mentions (:func:`aster_core.rootkey.resolve`). Every change goes
 through :func:`aster_core.files.update_toml`, so comments and unknown tables
 survive and two concurrent writers both land; every keyring change happens
 under the same lock as the config change it belongs with.
@@ -15,10 +18,11 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import NotFoundError, UsageError
+from .errors import AsterError, NotFoundError, UsageError
 from .files import load_toml, update_toml
 from .home import config_path, ensure_home
 from .text import shown, whole_match
@@ -60,7 +64,7 @@ def _profiles_table(doc: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(raw, dict):
             raise UsageError(f"{config_path()}: profiles.{name} must be a table ([profiles.{name}]), "
                              f"not a {_kind(raw)}", _FIX)
-        for key in ("root_pubkey", "created_at"):
+        for key in ("root_pubkey", "created_at", "root_key_file"):
             if key in raw and not isinstance(raw[key], str):
                 raise UsageError(f"{config_path()}: [profiles.{name}] {key} must be a string, "
                                  f"not a {_kind(raw[key])}", _FIX)
@@ -166,7 +170,34 @@ def _check_new_name(name: str, table: dict[str, Any]) -> None:
 
 
 def create_profile(name: str) -> dict[str, Any]:
-    """Make a profile: a new root key in the keyring, its public half in config.toml.
+    """Make a profile: a new root key in the keyring, its public half in config.toml."""
+    from .rootkey import generate_root_keypair
+
+    validate_name(name)
+    seed_hex, pub_hex = generate_root_keypair()
+    return _add_profile(name, seed_hex, pub_hex, key_file=None)
+
+
+def import_profile(name: str, root_key_file: str, *, key_file_only: bool = False) -> dict[str, Any]:
+    """Make a profile from an existing key pair file: its key into the keyring, or, with
+    ``key_file_only``, a profile that refers to the file (for machines with no keyring; every
+    command using it says so). The file is read and checked first either way."""
+    from .errors import KeyringUnavailable
+    from .rootkey import read_key_file
+
+    validate_name(name)
+    seed, public = read_key_file(root_key_file)
+    if key_file_only:
+        return _add_profile(name, seed.hex(), public.hex(), key_file=str(Path(root_key_file).resolve()))
+    try:
+        return _add_profile(name, seed.hex(), public.hex(), key_file=None)
+    except KeyringUnavailable as exc:
+        raise KeyringUnavailable(exc.message, f"{exc.hint}; or keep the key in its file: "
+                                 f"`aster profile import {name} --root-key {root_key_file} --key-file-only`") from None
+
+
+def _add_profile(name: str, seed_hex: str, pub_hex: str, *, key_file: str | None) -> dict[str, Any]:
+    """Record profile ``name`` with its key in the keyring (or, given ``key_file``, referring to it).
 
     Under the config file's lock: the name is checked against every profile
     (also after case folding), the keyring entry is checked to be absent, the
@@ -177,10 +208,9 @@ def create_profile(name: str) -> dict[str, Any]:
 
     from . import secrets
     from .files import locked
-    from .rootkey import generate_root_keypair
+    from .rootkey import KEY_FILE_FIELD
 
-    validate_name(name)
-    kr = secrets.backend()  # fail early (exit 6) when no backend works
+    kr = secrets.backend() if key_file is None else None  # fail early (exit 6) when no backend works
     ensure_home()
     created_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     path = config_path()
@@ -196,30 +226,50 @@ def create_profile(name: str) -> dict[str, Any]:
         table = _profiles_table(doc)
         active = active_profile(doc)
         _check_new_name(name, table)
-        if secrets.get_entry(name, kr) is not None:
+        if kr is not None and secrets.get_entry(name, kr) is not None:
             raise UsageError(
                 f"the keyring already holds a root key for profile {name!r} "
                 f"(service {secrets.SERVICE}, user root_privkey:{name}) that no profile here records",
                 f"keep it and pick another name, or remove it with `keyring del {secrets.SERVICE} root_privkey:{name}`")
-        seed_hex, pub_hex = generate_root_keypair()
-        table[name] = {"root_pubkey": pub_hex, "created_at": created_at,
-                       "handle": "", "handle_status": "unregistered", "email": ""}
-        state["pub"], state["active"] = pub_hex, not active
+        entry = {"root_pubkey": pub_hex, "created_at": created_at,
+                 "handle": "", "handle_status": "unregistered", "email": ""}
+        if key_file is not None:
+            entry[KEY_FILE_FIELD] = key_file
+        table[name] = entry
+        state["active"] = not active
         if not active:
             doc["active_profile"] = name
-        secrets.store_root_key(name, seed_hex, kr)
-        stored = True
+        if kr is not None:
+            secrets.store_root_key(name, seed_hex, kr)
+            stored = True
 
     with locked(path):
         try:
             update_toml(path, mutate)
         except BaseException:
-            if stored:
+            if stored and kr is not None:
                 secrets.delete_root_key(name, kr)
             raise
-    return {"name": name, "root_pubkey": state["pub"], "created_at": created_at, "active": state["active"],
-            "keyring": f"service={secrets.SERVICE} user=root_privkey:{name}", "keyring_backend": kr.name,
-            "plaintext_keyring": (kr.file or True) if kr.plaintext else None, "config": str(path)}
+    result: dict[str, Any] = {"name": name, "root_pubkey": pub_hex, "created_at": created_at,
+                              "active": state["active"], "config": str(path)}
+    if kr is None:
+        result.update({"key_file": key_file, "keyring": None})
+    else:
+        result.update({"keyring": f"service={secrets.SERVICE} user=root_privkey:{name}", "keyring_backend": kr.name,
+                       "plaintext_keyring": (kr.file or True) if kr.plaintext else None})
+    return result
+
+
+def export_key(name: str, out: str) -> dict[str, Any]:
+    """Write profile ``name``'s root key pair to a new file ``out`` (0600): a backup of the
+    keyring's key, or what `--root-key FILE` takes. Never replaces an existing file."""
+    from .rootkey import resolve, write_key_file
+
+    validate_name(name)
+    key = resolve(None, name)
+    path = write_key_file(out, key.seed, key.public_key,
+                          exists_hint="choose another path; an existing file is never replaced by export-key")
+    return {"name": name, "root_pubkey": key.public_key.hex(), "file": str(path), "from": key.source}
 
 
 def delete_profile(name: str) -> dict[str, Any]:
@@ -227,13 +277,15 @@ def delete_profile(name: str) -> dict[str, Any]:
 
     The file is written first, then the key removed; if the keyring refuses, the
     file is put back as it was. (Interrupted between the two, a key is left in
-    the keyring with no profile, never a profile without its key.)
+    the keyring with no profile, never a profile without its key.) A profile that
+    refers to a key file needs no keyring: the file is left where it is.
     """
     from . import secrets
     from .files import atomic_write, locked, read_bytes
+    from .rootkey import key_file_of
 
-    kr = secrets.backend()
     _require_config()
+    kr = None if key_file_of(get_profile(name).extra) else secrets.backend()
     path = config_path()
     result: dict[str, Any] = {}
 
@@ -242,6 +294,9 @@ def delete_profile(name: str) -> dict[str, Any]:
         active = active_profile(doc)
         if name not in table:
             raise NotFoundError(f"no profile named {name!r}", _known_hint(table))
+        if (kr is None) != bool(key_file_of(table[name])):
+            raise AsterError(f"profile {name!r} changed while it was being deleted", "run the command again")
+        result["key_file"] = key_file_of(table[name])
         del table[name]
         if active == name:
             if table:
@@ -254,21 +309,26 @@ def delete_profile(name: str) -> dict[str, Any]:
         before = read_bytes(path, "config file")
         update_toml(path, mutate)
         try:
-            removed = secrets.delete_root_key(name, kr)
+            removed = secrets.delete_root_key(name, kr) if kr is not None else False
         except BaseException:
             atomic_write(path, before, mode=0o600)
             raise
     active = result["active_profile"]
-    return {"name": name, "deleted": True, "keyring_entry_removed": removed,
+    return {"name": name, "deleted": True, "keyring_entry_removed": removed, "key_file": result["key_file"],
             "active_profile": str(active) if active is not None else None}
 
 
 def profile_details(name: str) -> dict[str, Any]:
     """Public facts about a profile, plus whether this machine holds its private key."""
     from . import secrets
-    from .errors import AsterError
+    from .rootkey import key_file_of
 
     info = get_profile(name).as_dict()
+    key_file = key_file_of(info)
+    if key_file is not None:
+        state = "readable" if os.access(key_file, os.R_OK) else "NOT readable"
+        info["private_key"] = f"in the key file {key_file} ({state}; no keyring)"
+        return info
     try:
         secrets.load_root_key(name)
         info["private_key"] = "in keyring"

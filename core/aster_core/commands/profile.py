@@ -1,13 +1,13 @@
-"""`aster profile create|list|use|show|delete`."""
+"""`aster profile create|import|export-key|list|use|show|delete`."""
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
 
 from .. import output, profiles
+from ..completions import complete_profile
 from ..errors import UsageError
 
 
@@ -16,7 +16,10 @@ def profile() -> None:
     """Manage operator profiles (one per mesh: dev, staging, prod).
 
     A profile's root public key is kept in ~/.aster/config.toml (ASTER_HOME
-    overrides the home); its private key lives only in the OS keyring.
+    overrides the home); its private key lives in the OS keyring. On a machine
+    without a keyring, `aster profile import NAME --root-key FILE --key-file-only`
+    makes a profile that uses the key file instead (each command using it says so),
+    and every command that signs also takes --root-key FILE with no profile at all.
     """
 
 
@@ -36,7 +39,41 @@ def create(name: str, as_json: bool) -> None:
     output.emit(result, as_json, render)
 
 
+@profile.command("import")
+@click.argument("name")
+@click.option("--root-key", "root_key", required=True, metavar="FILE",
+              help="Root key pair file (from `aster trust keygen root` or `aster profile export-key`).")
+@click.option("--key-file-only", is_flag=True,
+              help="Keep the key in FILE and refer to it (for machines without a keyring) instead of "
+                   "copying it into the keyring. Every command using the profile says so.")
+@output.json_option
+def import_(name: str, root_key: str, key_file_only: bool, as_json: bool) -> None:
+    """Create profile NAME from an existing root key pair file (the first profile becomes active)."""
+    result = profiles.import_profile(name, root_key, key_file_only=key_file_only)
+
+    def render(r: dict[str, Any]) -> None:
+        output.print_fields([("profile", r["name"]), ("root public key", r["root_pubkey"]),
+                             ("private key", _where(r)),
+                             ("active", "yes" if r["active"] else f"no (switch with `aster profile use {r['name']}`)")],
+                            title=f"Imported profile {r['name']}")
+
+    output.emit(result, as_json, render)
+
+
+@profile.command("export-key")
+@click.argument("name", shell_complete=complete_profile)
+@click.option("--out", required=True, metavar="FILE", help="The key pair file to write (0600; never replaced).")
+@output.json_option
+def export_key(name: str, out: str, as_json: bool) -> None:
+    """Write profile NAME's root key pair to a new file FILE (mode 0600): a backup, or --root-key FILE."""
+    result = profiles.export_key(name, out)
+    output.emit(result, as_json, lambda r: output.info(
+        f"Wrote the root key of profile {r['name']} to {r['file']} (0600). Keep it as secret as the keyring."))
+
+
 def _where(r: dict[str, Any]) -> str:
+    if r.get("key_file"):
+        return f"the key file {r['key_file']} (no keyring; every command using it says so)"
     if r.get("plaintext_keyring"):
         return f"PLAINTEXT file keyring {r['keyring_backend']} ({r['keyring']})"
     return f"OS keyring {r['keyring_backend']} ({r['keyring']})"
@@ -60,7 +97,7 @@ def list_(as_json: bool) -> None:
 
 
 @profile.command("use")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_profile)
 def use(name: str) -> None:
     """Make NAME the active profile."""
     profiles.use_profile(name)
@@ -68,7 +105,7 @@ def use(name: str) -> None:
 
 
 @profile.command("show")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_profile)
 @output.json_option
 def show(name: str | None, as_json: bool) -> None:
     """Show a profile (default: the selected one). Never prints private material."""
@@ -78,17 +115,22 @@ def show(name: str | None, as_json: bool) -> None:
 
 
 @profile.command("delete")
-@click.argument("name")
+@click.argument("name", shell_complete=complete_profile)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @output.json_option
 def delete(name: str, yes: bool, as_json: bool) -> None:
     """Delete profile NAME and remove its root private key from the keyring."""
+    from ..prompts import confirm
+
     profiles.get_profile(name)  # unknown profile: fail before asking
-    if not yes:
-        if not sys.stdin.isatty():
-            raise UsageError(f"refusing to delete profile {name!r} without confirmation",
-                             "pass --yes to delete it non-interactively")
-        click.confirm(f"Delete profile {name!r} and its root private key? This cannot be undone", abort=True)
+    if not yes and not confirm(f"Delete profile {name!r} and its root private key? This cannot be undone",
+                               action=f"delete profile {name!r}", as_json=as_json):
+        raise UsageError(f"profile {name!r} was not deleted", "answer y to delete it, or pass --yes")
     result = profiles.delete_profile(name)
-    output.emit(result, as_json, lambda r: output.info(
-        f"Deleted profile {r['name']}" + ("" if r["keyring_entry_removed"] else " (no key was in the keyring)")))
+    output.emit(result, as_json, lambda r: output.info(f"Deleted profile {r['name']}" + _key_note(r)))
+
+
+def _key_note(r: dict[str, Any]) -> str:
+    if r.get("key_file"):
+        return f" (its key file {r['key_file']} was left as it is)"
+    return "" if r["keyring_entry_removed"] else " (no key was in the keyring)"

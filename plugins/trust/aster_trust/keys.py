@@ -5,13 +5,16 @@
   as the runtime does).
 - In the keyring (``aster profile create``): the seed as 64 hex, under the profile's name.
 
+Reading a key pair file and finding the key a command signs with (``--root-key FILE``, the
+keyring, a key-file-only profile) are the host's, :mod:`aster_core.rootkey`, shared with
+``aster profile import|export-key``; this module wraps them in :class:`RootKey`.
+
 Every problem with a key is an :class:`~aster_core.errors.AsterError` carrying a hint, so the
 host prints one ``Error:`` line and no traceback.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -21,19 +24,10 @@ from typing import Any
 
 from aster_core.errors import AsterError, NotFoundError, UsageError
 from aster_core.files import check_new_file, parse_json, read_text
+from aster_core.rootkey import parse_hex32, public_key_of  # noqa: F401 - the family imports them from here
 from aster_core.text import whole_match
 
 _HEX = re.compile(r"[0-9a-fA-F]+")
-
-
-def parse_hex32(text: str, what: str, hint: str) -> bytes:
-    """32 bytes from 64 hex characters, or a UsageError naming ``what``."""
-    value = (text or "").strip()
-    if not whole_match(_HEX, value):
-        raise UsageError(f"{what} must be 64 hex characters (32 bytes), got text that is not hex", hint)
-    if len(value) != 64:
-        raise UsageError(f"{what} must be 64 hex characters (32 bytes), got {len(value)} characters", hint)
-    return bytes.fromhex(value)
 
 
 def parse_endpoint_id(text: str) -> str:
@@ -66,14 +60,9 @@ class RootKey:
         return self._private.sign(message)
 
     def to_file_json(self) -> str:
-        return json.dumps({"private_key": self.seed.hex(), "public_key": self.public_hex}, indent=2) + "\n"
+        from aster_core.rootkey import key_file_text
 
-
-def public_key_of(seed: bytes) -> bytes:
-    """The ed25519 public key of a 32-byte seed (also how a node's EndpointId is derived)."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    return Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+        return key_file_text(self.seed, self.public_key)
 
 
 def root_key_from_seed(seed: bytes) -> RootKey:
@@ -98,38 +87,19 @@ def _json_with_key(text: str, path: Path, what: str, key: str, hint: str) -> dic
 
 def load_root_key_file(path: str | os.PathLike) -> RootKey:
     """Read and check a root key pair file (the public key must match the seed)."""
-    path = Path(path)
-    hint = f"a root key file is JSON made by `aster trust keygen root --out {path}`"
-    text = read_text(path, "root key file", f"create one with `aster trust keygen root --out {path}`")
-    doc = _json_with_key(text, path, "root key file", "private_key", hint)
-    seed = parse_hex32(doc["private_key"], f"private_key in {path}", hint)
-    key = root_key_from_seed(seed)
-    stated = doc.get("public_key")
-    if stated is not None:
-        if not isinstance(stated, str) or parse_hex32(stated, f"public_key in {path}", hint) != key.public_key:
-            raise UsageError(f"root key file {path}: public_key does not belong to private_key",
-                             "the file was edited or mixed up; regenerate it or restore it from backup")
-    return key
+    from aster_core.rootkey import read_key_file
+
+    seed, public = read_key_file(path)
+    return RootKey(seed=seed, public_key=public)
 
 
 def root_key_from_keyring(profile: str | None = None) -> tuple[RootKey, str]:
-    """The root key of a profile from the OS keyring; returns ``(key, profile name)``.
+    """The root key of a profile (keyring, or the key file a key-file-only profile names);
+    returns ``(key, profile name)``. Checked against the profile's ``root_pubkey``."""
+    from aster_core.rootkey import resolve
 
-    When the profile is recorded in ``config.toml`` its public key must match the
-    keyring's seed, so a stale keyring entry never signs for the wrong mesh.
-    """
-    from aster_core.profiles import get_profile, selected_profile_name
-    from aster_core.secrets import load_root_key
-
-    name = selected_profile_name(profile)
-    expected = get_profile(name).root_pubkey  # no such profile (deleted, say): exit 4 saying so
-    seed_hex = load_root_key(name)
-    key = root_key_from_seed(parse_hex32(seed_hex, f"the keyring's root key for profile {name!r}",
-                                         "recreate the profile or pass --root-key FILE"))
-    if expected and expected.lower() != key.public_hex:
-        raise AsterError(f"the keyring's root key for profile {name!r} does not match its root_pubkey "
-                         f"in config.toml", "the profile was recreated elsewhere; pass --root-key FILE")
-    return key, name
+    found = resolve(None, profile)
+    return RootKey(seed=found.seed, public_key=found.public_key), str(found.profile)
 
 
 def profile_public_key(profile: str | None = None) -> bytes:
@@ -211,9 +181,7 @@ def resolve_root_key(root_key_file: str | os.PathLike | None, profile: str | Non
 
     Returns the key and where it came from (for summaries).
     """
-    if root_key_file is not None:
-        if profile is not None:
-            raise UsageError("--root-key and --profile both name a root key", "give only one of them")
-        return load_root_key_file(root_key_file), str(root_key_file)
-    key, name = root_key_from_keyring(profile)
-    return key, f"keyring (profile {name})"
+    from aster_core.rootkey import resolve
+
+    found = resolve(root_key_file, profile)
+    return RootKey(seed=found.seed, public_key=found.public_key), found.source

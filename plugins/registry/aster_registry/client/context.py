@@ -39,7 +39,13 @@ class Context:
 
     @functools.cached_property
     def state(self) -> st.ProfileState:
-        """The profile's registry state, read on first use: ``discover`` (unsigned) needs no profile."""
+        """The profile's registry state, read on first use: ``discover`` (unsigned) needs no profile.
+        With ``--root-key FILE`` and no profile at all, the key's state is the registry's alone
+        (:func:`.state.without_profile`: nothing is kept locally, the registry is asked)."""
+        if self.root_key and self._profile is None and not st.profile_selected():
+            answer = signed_call(self, wire.PROFILE, "handle_status")
+            handle, status = getattr(answer, "handle", "") or "", getattr(answer, "status", "") or ""
+            return st.without_profile(self.key().public_hex, handle, status if handle else "unregistered")
         return st.load(self._profile)
 
     @property
@@ -54,7 +60,7 @@ class Context:
             from aster_trust.keys import load_root_key_file, root_key_from_keyring
 
             if self.root_key:
-                self._key = load_root_key_file(self.root_key)
+                self._key = load_root_key_file(self.root_key)  # no profile needed
             else:
                 self._key, _ = root_key_from_keyring(self.state.profile)
         return self._key

@@ -59,11 +59,31 @@ def load(profile: str | None = None) -> ProfileState:
                         _split(extra.get("published_services", "")))
 
 
+def profile_selected() -> bool:
+    """Whether a profile is selected (``--profile``, ``ASTER_PROFILE`` or an active one)."""
+    from aster_core.profiles import selected_profile_name
+
+    try:
+        selected_profile_name(None)
+    except NotFoundError:
+        return False
+    return True
+
+
+def without_profile(root_pubkey: str, handle: str = "", status: str = "unregistered") -> ProfileState:
+    """The state of a key used with ``--root-key FILE`` and no profile: what the registry says
+    of the key (its handle and status), nothing local; :func:`update` keeps nothing."""
+    return ProfileState("", root_pubkey, handle, status if status in STATUSES else "unregistered", "", "")
+
+
 def update(profile: str, **changes: Any) -> None:
-    """Set keys of ``[profiles.<profile>]``; ``published_services`` may be given as a list."""
+    """Set keys of ``[profiles.<profile>]``; ``published_services`` may be given as a list.
+    No profile (``""``, a ``--root-key FILE`` without one): nothing to keep."""
     from aster_core.files import update_toml
     from aster_core.home import config_path
 
+    if not profile:
+        return
     if "published_services" in changes:
         changes["published_services"] = ",".join(_split(changes["published_services"]))
 
