@@ -9,24 +9,29 @@ import click
 from aster_core.errors import UsageError
 from aster_core.output import emit, json_option
 
-from .options import command_context, interactive, registry_options
+from .options import command_context, demo_option, interactive, registry_options
 
 
 @click.command("join")
 @click.option("--handle", default=None, help="The handle to claim (3-39 of a-z, 0-9, '-').")
 @click.option("--email", default=None, help="Where the verification code is mailed.")
+@click.option("--announcements", is_flag=True, help="Opt into the registry operator's announcements.")
+@demo_option
 @registry_options
 @json_option
-def join(handle: str | None, email: str | None, registry: str | None, root_key: str | None, timeout: float,
-         as_json: bool) -> None:
+def join(handle: str | None, email: str | None, announcements: bool, registry: str | None, root_key: str | None,
+         timeout: float, as_json: bool) -> None:
     """Claim a handle on the registry; a 6-digit code is mailed to you (finish with `aster verify`)."""
-    handle = handle or (click.prompt("Handle") if interactive() else None)
-    email = email or (click.prompt("Email") if interactive() else None)
+    from aster_core.prompts import ask
+
+    if interactive():
+        handle = handle or ask("Handle", flag="--handle")
+        email = email or ask("Email", flag="--email")
     if not handle or not email:
         raise UsageError("join needs --handle and --email", "e.g. aster join --handle alice --email alice@example.com")
     from .handles import join as run
 
-    data = run(command_context(registry, root_key, timeout), handle, email)
+    data = run(command_context(registry, root_key, timeout), handle, email, announcements=announcements)
     emit(data, as_json, lambda d: click.echo(f"Reserved @{d['handle']}. A verification code was sent to "
                                              f"{d['email']}.\nFinish within the hour with: aster verify CODE"))
 
@@ -35,6 +40,7 @@ def join(handle: str | None, email: str | None, registry: str | None, root_key: 
 @click.argument("code", required=False)
 @click.option("--code", "code_opt", default=None, metavar="CODE", help="The 6-digit code from the mail.")
 @click.option("--resend", is_flag=True, help="Mail a new code instead.")
+@demo_option
 @registry_options
 @json_option
 def verify(code: str | None, code_opt: str | None, resend: bool, registry: str | None, root_key: str | None,
@@ -55,7 +61,9 @@ def verify(code: str | None, code_opt: str | None, resend: bool, registry: str |
     if not code:
         if not interactive():
             raise UsageError("no verification code given", "aster verify CODE (the 6 digits from the mail)")
-        code = click.prompt("Verification code")
+        from aster_core.prompts import ask
+
+        code = ask("Verification code", flag="CODE")
     data = handles.verify(ctx, code)
     emit(data, as_json, lambda d: click.echo(f"Handle @{d['handle']} verified."))
 

@@ -9,7 +9,8 @@ import click
 from aster_core.errors import UsageError
 from aster_core.output import emit, json_option
 
-from .options import command_context, delegation_options, one_line, print_and_exit, registry_options, seconds
+from .options import (command_context, delegation_options, demo_option, one_line, print_and_exit, registry_options,
+                      seconds)
 
 
 @click.command("publish")
@@ -24,18 +25,22 @@ from .options import command_context, delegation_options, one_line, print_and_ex
 @delegation_options
 @click.option("--manifest", "manifest_path", default=".aster/manifest.json", show_default=True,
               help="Manifest holding SERVICE (not needed for MODULE:CLASS).")
-@click.option("--identity", "identity", metavar="FILE", default=None,
+@click.option("--semver", default=None, metavar="VERSION",
+              help="Semantic version recorded in the manifest computed for MODULE:CLASS.")
+@click.option("--identity", "--identity-file", "identity", metavar="FILE", default=None,
               help="Producer .aster-identity that receives the token (default ./.aster-identity).")
 @click.option("--peer", default=None, help="Producer peer in it (default: the first producer).")
 @click.option("--endpoint-id", default=None, help="Endpoint id to publish (default: [node] endpoint_id).")
 @click.option("--endpoint-addr", "direct_addrs", multiple=True, metavar="HOST:PORT",
               help="A direct address of the endpoint (repeatable).")
 @click.option("--relay", default="", help="Relay URL of the endpoint.")
+@demo_option
 @click.option("--endpoint-ttl", default="5m", show_default=True, help="How long the published endpoint counts as live.")
 @registry_options
 @json_option
 def publish(target: str, description: str, status_: str, visibility: str | None, closed: bool, open_: bool,
-            token_ttl: str, rate_limit: str | None, roles: tuple[str, ...], manifest_path: str, identity: str | None,
+            token_ttl: str, rate_limit: str | None, roles: tuple[str, ...], manifest_path: str, semver: str | None,
+            identity: str | None,
             peer: str | None, endpoint_id: str | None, direct_addrs: tuple[str, ...], relay: str,
             endpoint_ttl: str, registry: str | None, root_key: str | None, timeout: float, as_json: bool) -> None:
     """Publish a service under your verified handle; the producer token goes into .aster-identity.
@@ -51,7 +56,7 @@ def publish(target: str, description: str, status_: str, visibility: str | None,
                visibility=visibility, closed=closed, token_ttl=seconds(token_ttl, "--token-ttl"),
                rate_limit=rate_limit, roles=roles, relay=relay, endpoint_ttl=seconds(endpoint_ttl, "--endpoint-ttl"),
                endpoint_id=endpoint_id, direct_addrs=direct_addrs, identity=identity, peer=peer,
-               manifest_path=manifest_path)
+               manifest_path=manifest_path, semver=semver)
 
     def render(d: dict[str, Any]) -> None:
         click.echo(f"Published {d['address']}.")
@@ -69,7 +74,9 @@ def publish(target: str, description: str, status_: str, visibility: str | None,
 
 @click.command("unpublish")
 @click.argument("service")
-@click.option("--identity", "identity", metavar="FILE", default=None, help="The .aster-identity holding the token.")
+@click.option("--identity", "--identity-file", "identity", metavar="FILE", default=None,
+              help="The .aster-identity holding the token.")
+@demo_option
 @registry_options
 @json_option
 def unpublish(service: str, identity: str | None, registry: str | None, root_key: str | None, timeout: float,

@@ -12,7 +12,7 @@ from . import state as st
 from .context import Context, check, run, strip_at
 
 
-def join(ctx: Context, handle: str, email: str) -> dict[str, Any]:
+def join(ctx: Context, handle: str, email: str, *, announcements: bool = False) -> dict[str, Any]:
     handle = strip_at(handle.strip())
     email = email.strip()
     check(rules.check_handle(handle), f"invalid handle {shown(handle)}", "choose another handle")
@@ -29,7 +29,7 @@ def join(ctx: Context, handle: str, email: str) -> dict[str, Any]:
                 raise AsterError(f"@{handle} is not available: {getattr(avail, 'reason', '') or 'taken'}",
                                  "choose another handle")
             return await reg.call(wire.PROFILE, "join", ctx.sign("join", handle=handle, email=email,
-                                                                   announcements=False))
+                                                                   announcements=announcements))
 
     result = run(go)
     st.update(s.profile, handle=handle, handle_status="pending", handle_claimed_at=st.now_iso(), email=email)

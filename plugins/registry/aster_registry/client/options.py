@@ -30,6 +30,19 @@ def registry_options(func: Callable) -> Callable:
     return func
 
 
+def _no_preview(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        raise UsageError(f"`aster {ctx.info_name} --demo` (the released 0.1.2 CLI's local preview) is not supported: "
+                         "it recorded handles and publications no registry knows",
+                         "try the real flow against a registry on this machine: aster registry serve --dev-mail "
+                         "(see docs/migrating-from-0.1.2.md)")
+
+
+#: ``--demo``, the released 0.1.2 CLI's preview flag: refused, saying what to do instead
+demo_option = click.option("--demo", is_flag=True, expose_value=False, callback=_no_preview,
+                           help="Not supported (0.1.2's local preview); exits 2 saying what to run instead.")
+
+
 def command_context(registry: str | None, root_key: str | None, timeout: float, *, ends_process: bool = False) -> Any:
     """The actions' context; ``ends_process`` for a command that only prints what it read and
     then ends with :func:`print_and_exit`."""

@@ -14,8 +14,9 @@ from . import tokens
 from .context import Context, check, run, service_arg, signed_call
 
 
-def _manifest(target: str, manifest_path: str) -> dict[str, Any]:
-    """The manifest of ``MODULE:CLASS`` (computed) or of a service named in ``manifest_path``."""
+def _manifest(target: str, manifest_path: str, semver: str | None = None) -> dict[str, Any]:
+    """The manifest of ``MODULE:CLASS`` (computed, with ``semver`` when given) or of a service
+    named in ``manifest_path`` (as stored there)."""
     if ":" in target:
         try:
             from aster_contract.introspect import load_service
@@ -23,7 +24,7 @@ def _manifest(target: str, manifest_path: str) -> dict[str, Any]:
         except ImportError:
             raise AsterError("publishing MODULE:CLASS needs aster-contract",
                              "pip install aster-contract, or publish a service named in .aster/manifest.json") from None
-        return json.loads(json.dumps(build_manifest(load_service(target)), default=str))
+        return json.loads(json.dumps(build_manifest(load_service(target), semver=semver), default=str))
     from aster_core.files import load_json
 
     name, _, version = target.partition("@")
@@ -76,7 +77,7 @@ def publish(ctx: Context, target: str, *, description: str, status: str = "exper
             rate_limit: str | None = None, roles: tuple[str, ...] = (), relay: str = "",
             endpoint_ttl: int = 300, endpoint_id: str | None = None, direct_addrs: tuple[str, ...] = (),
             identity: str | None = None, peer: str | None = None,
-            manifest_path: str = ".aster/manifest.json") -> dict[str, Any]:
+            manifest_path: str = ".aster/manifest.json", semver: str | None = None) -> dict[str, Any]:
     from aster_core.files import check_writable_target
 
     handle = st.require_handle(ctx.state, verified=True)
@@ -93,7 +94,7 @@ def publish(ctx: Context, target: str, *, description: str, status: str = "exper
                          else f"--endpoint-id must be 64 hex characters, not {node_id[:20]!r}",
                          "pass --endpoint-id HEX or enroll this node: aster enroll node --role producer")
     check_writable_target(producer.path)
-    manifest = _manifest(target, manifest_path)
+    manifest = _manifest(target, manifest_path, semver)
     service = str(manifest.get("service", ""))
     check(rules.check_service_name(service), f"service name {shown(service)}", "rename the service class")
     manifest_json, contract_id = directory_id(manifest)
