@@ -10,7 +10,8 @@ import stat
 import pytest
 
 from aster_authority.client import pins, settings
-from aster_authority.client.pins import Head, PinMismatch
+from aster_authority.client.pins import PinMismatch
+from aster_authority.domain.decisions import Head
 from aster_core.errors import UsageError
 
 ROOT = "ab" * 32

@@ -216,6 +216,8 @@ METHODS: dict[str, dict[str, type]] = {
         "accept": AcceptPlan, "reject": PlanRef, "desired": Desired, "upload": Upload,
         "provision_template": ProvisionInstance, "provision": ProvisionInstance, "instances": Page,
         "grant_add": GrantChange, "grant_remove": GrantChange, "grant_list": Page,
+        # a chain's records in seq order, paged by offset (deployment_id "@authority": admin revocations)
+        "chain": Page,
     },
     NODE: {"fetch": Empty, "revocations": DeploymentRef, "status": Empty},
     DEVICE_ADMIN: {"template": DeviceRef, "register": RegisterDevices, "instances": DevicePage,

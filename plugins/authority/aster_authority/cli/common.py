@@ -125,7 +125,11 @@ def render_reconcile(r: dict[str, Any]) -> None:
                 [(i["subject"], i["id"][:24], i["status"], i["action"], i["reason"]) for i in r["items"]])
     c = r["counts"]
     click.echo(f"{prefix()}/{r['deployment_id']} at {r['desired_version']}: {c['current']} current, "
-               f"{c['pending']} pending, {c['failed']} failed")
+               f"{c['pending']} pending, {c['failed']} failed, {c.get('refused', 0)} refused (not backed by a "
+               "decision, never signed)")
+    if r.get("checkpoint_needed"):
+        info(f"{prefix()}/{r['deployment_id']} has no decision record yet: a reconcile without --dry-run shows its "
+             "state and asks to sign a checkpoint with the root key")
 
 
 def meta_cells(m: dict[str, str], show_all: bool) -> list[str]:
@@ -139,7 +143,12 @@ def meta_cells(m: dict[str, str], show_all: bool) -> list[str]:
 
 
 def exit_on_failed(r: dict[str, Any] | None) -> None:
-    """Exit 1 when the authority refused some of a reconcile's credentials."""
+    """Exit 1 when reconcile refused to sign some of what the authority listed (not backed by a
+    decision), or the authority refused some of the credentials it signed."""
+    if r and r["counts"].get("refused"):
+        raise AsterError(f"{r['counts']['refused']} item(s) the authority listed are not backed by a decision and "
+                         "were not signed", "see the reasons above (or in --json): the authority asks for "
+                         "credentials no admin decided; check `authority log` and who can write to its database")
     if r and r["counts"]["failed"]:
         raise AsterError(f"{r['counts']['failed']} credential(s) were refused by the authority",
                          "see the reasons above (or in --json), fix the root key or desired state and reconcile again")

@@ -22,25 +22,19 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from aster_core.errors import AsterError, ExitCode
 
+from ..domain.decisions import Head
+
 FORMAT = 1
 FILE_NAME = "pins.json"
 
 
-@dataclass(frozen=True)
-class Head:
-    """A chain's head: the ``seq`` of its last record and that record's hash."""
-
-    seq: int
-    hash: str
-
-    def shown(self) -> str:
-        return f"seq {self.seq} ({self.hash[:16]}...)" if self.hash else f"seq {self.seq}"
+def shown(head: Head) -> str:
+    return f"seq {head.seq} ({head.hash[:16]}...)" if head.hash else f"seq {head.seq}"
 
 
 class PinMismatch(AsterError):
@@ -86,22 +80,23 @@ def check_extends(pin: Head | None, head: Head | None, hash_at: Callable[[int], 
     deployment (``svc/payments``) in the message."""
     if pin is None:
         return
-    where = f"`aster {ref.split('/')[0]} {ref.split('/', 1)[1]} authority log`"
-    found = head.shown() if head is not None else "no record at all"
+    family, _, deployment = ref.partition("/")
+    where = f"`aster {family} {deployment} authority log`" if deployment else "`aster authority admins list`"
+    found = shown(head) if head is not None else "no record at all"
     if head is None or head.seq < pin.seq:
         raise PinMismatch(
             f"rollback: {authority}'s decision chain of {ref} ends at {found}, but this machine verified it up to "
-            f"{pin.shown()}; nothing was signed",
+            f"{shown(pin)}; nothing was signed",
             f"the authority lost or hides decisions (a database restored from an older backup, or tampered with): "
             f"compare {where} with the admins' records before trusting it; if it was restored on purpose and every "
             f"admin agrees, delete the entry of {ref} in {pin_file()}",
             kind="rollback", pinned=pin, found=head)
     at = hash_at(pin.seq)
     if at != pin.hash:
-        shown = f"seq {pin.seq} ({at[:16]}...)" if at else f"no record at seq {pin.seq}"
+        there = f"seq {pin.seq} ({at[:16]}...)" if at else f"no record at seq {pin.seq}"
         raise PinMismatch(
-            f"fork: {authority}'s decision chain of {ref} (head {found}) has {shown} where this machine verified "
-            f"{pin.shown()}; nothing was signed",
+            f"fork: {authority}'s decision chain of {ref} (head {found}) has {there} where this machine verified "
+            f"{shown(pin)}; nothing was signed",
             f"the authority rewrote its history: compare {where} with the admins' records and find out who changed "
             f"it before trusting it; if every admin agrees the new history is right, delete the entry of {ref} in "
             f"{pin_file()}",

@@ -1,5 +1,6 @@
 """Signing on the operator's machine: the root key that may sign, provisioning a service
-instance, and reconcile (sign exactly what the desired state lacks, upload it).
+instance, and reconcile (sign exactly what the verified decisions back among what the
+authority asks for, upload it; refuse the rest).
 
 The authority never holds the root private key: these sign with the profile's root key
 (keyring) or ``--root-key FILE`` through :mod:`aster_trust` and upload what they signed; the
@@ -14,7 +15,7 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from aster_core.errors import AsterError, ExitCode, UsageError
 
@@ -90,29 +91,146 @@ def provision(auth: Authority, deployment_id: str, *, kind: str = SERVICE, insta
             "root_pubkey": root.public_hex}
 
 
+#: the words every item reconcile refuses is reported with
+NOT_BACKED = "not backed by a decision"
+
+
+def reserved_roles(attributes: Any) -> list[str]:
+    """The ``authority.*`` roles in an item's ``aster.role``: never signed by reconcile, whatever
+    the chain says (admin and reviewer credentials come only from an explicit root-key command,
+    ``enroll node --capabilities authority.admin``)."""
+    from ..domain.ids import RESERVED_PREFIX
+
+    roles = attributes.get("aster.role") if isinstance(attributes, dict) else None
+    if not isinstance(roles, str):
+        return []
+    return [r for r in (x.strip() for x in roles.split(",")) if r.lower().startswith(RESERVED_PREFIX)]
+
+
+def refusal(item: Any, backed: dict[tuple[str, str, str], dict[str, Any]]) -> str | None:
+    """Why ``item`` (what the authority asks to have signed) must not be signed, or None when a
+    locally computed item has exactly its type, endpoint and attributes."""
+    from aster_core.text import shown
+
+    from ..domain.credentials import canonical_json
+    from .chain import item_key
+
+    if not isinstance(item, dict):
+        return f"{NOT_BACKED}: {shown(item, 40)} is not an item"
+    reserved = reserved_roles(item.get("attributes"))
+    if reserved:
+        return f"{NOT_BACKED}: {', '.join(reserved)} is an authority role, never signed by reconcile"
+    if item_key(item) in backed:
+        if isinstance(item.get("expires_at"), bool) or not isinstance(item.get("expires_at"), int):
+            return f"{NOT_BACKED}: its expiry {shown(item.get('expires_at'), 20)} is not a time"
+        return None
+    endpoint = str(item.get("endpoint_id"))
+    same = [b for b in backed.values() if b["endpoint_id"] == endpoint]
+    if not same:
+        return f"{NOT_BACKED}: no decision gives endpoint {shown(endpoint, 20)} a credential here"
+    typed = [b for b in same if b["type"] == item.get("type")]
+    if not typed:
+        return (f"{NOT_BACKED}: the decisions give this endpoint a {same[0]['type']} credential, not "
+                f"{shown(item.get('type'), 20)}")
+    return (f"{NOT_BACKED}: the decisions give this endpoint {canonical_json(typed[0]['attributes'])}, not "
+            f"{shown(canonical_json(item.get('attributes')) if isinstance(item.get('attributes'), dict) else item.get('attributes'), 200)}")
+
+
+def capped(expires_at: int, now: int, cap: int) -> int:
+    """The expiry to sign: what the authority asks, at most ``cap`` seconds from ``now``."""
+    return min(expires_at, now + cap)
+
+
 def reconcile(auth: Authority, deployment_id: str, *, kind: str = SERVICE, desired_version: str | None = None,
-              root_key_file: str | None = None, profile: str | None = None, dry_run: bool = False) -> dict[str, Any]:
-    """Sign exactly what is missing, expiring or different, upload it, report each item
-    ``current`` / ``pending`` / ``failed``.
+              root_key_file: str | None = None, profile: str | None = None, dry_run: bool = False,
+              confirm_checkpoint: Callable[[dict[str, Any]], bool] | None = None,
+              now: int | None = None) -> dict[str, Any]:
+    """Replay the decisions, then sign exactly what they back among what the authority says is
+    missing, expiring or different; upload it; report each item ``current`` / ``pending`` /
+    ``failed`` / ``refused``.
+
+    The authority's list is only a request: an item is signed when a credential computed here
+    from the verified chain (:mod:`.chain`) has the same type, endpoint and attributes, never
+    when it holds an ``authority.*`` role, and it expires at the earlier of what the authority
+    asks and now + ``[authority] max_credential_ttl``. Every other item is ``refused`` (``not
+    backed by a decision``), never signed. A chain that does not verify or does not extend this
+    machine's pin stops everything before any signature. A deployment with no record yet gets
+    its checkpoint first (:func:`checkpoint`; ``confirm_checkpoint`` shows the state and says
+    whether the operator confirmed it).
 
     Signing and uploading overlap: batch k+1 is signed here while the authority verifies
     and stores batch k (at most :data:`UPLOADS_IN_FLIGHT` uploads outstanding), so the
     operator's machine and the authority work at the same time."""
+    import time
+
+    from . import chain
+    from .settings import max_credential_ttl
+
+    now = int(time.time()) if now is None else now
+    cap = max_credential_ttl()
     desired = auth.call(w.ADMIN, "desired", w.Desired(kind, deployment_id, desired_version or ""))
-    items = desired["items"]
-    todo = [i for i in items if i["status"] != "current"]
-    report = {id(i): {"subject": i["subject"], "id": i["id"], "endpoint_id": i["endpoint_id"],
-                      "status": "current", "action": "kept", "reason": ""} for i in items}
+    root_hex = str(desired.get("root_pubkey", ""))
+    backed_by = chain.backing(auth, kind, deployment_id, root_hex, now=now)
+    checkpointed = None
+    if backed_by.needs_checkpoint and not dry_run:
+        checkpointed = checkpoint(auth, backed_by, root_key_file=root_key_file, profile=profile, now=now,
+                                  confirm=confirm_checkpoint)
+        backed_by = chain.backing(auth, kind, deployment_id, root_hex, now=now)
+    backed = {chain.item_key(i): i for i in backed_by.items}
+    items = desired.get("items") if isinstance(desired.get("items"), list) else []
+    report: dict[int, dict[str, Any]] = {}
+    todo: list[dict[str, Any]] = []
+    seen: set[tuple[str, str, str]] = set()
+    for item in items:
+        row = {"subject": str(item.get("subject", "")) if isinstance(item, dict) else "",
+               "id": str(item.get("id", "")) if isinstance(item, dict) else "",
+               "endpoint_id": str(item.get("endpoint_id", "")) if isinstance(item, dict) else "",
+               "status": "current", "action": "kept", "reason": ""}
+        report[id(item)] = row
+        why = refusal(item, backed)
+        if why is not None:
+            row.update(status="refused", action="refused", reason=why)
+            continue
+        if item.get("status") == "current":
+            continue
+        key = chain.item_key(item)
+        if key in seen:
+            row.update(status="refused", action="refused", reason=f"{NOT_BACKED}: listed twice")
+            continue
+        seen.add(key)
+        expires = capped(item["expires_at"], now, cap)
+        row["expires_at"] = expires
+        if expires < item["expires_at"]:
+            row["expiry_capped"] = True
+        todo.append({**item, "expires_at": expires})
+        report[id(todo[-1])] = row
     if todo and not dry_run:
-        root = root_for(desired["root_pubkey"], root_key_file, profile)
+        root = root_for(root_hex, root_key_file, profile)
         sign_and_upload(auth, kind, deployment_id, root, todo, report)
     elif todo:
         for item in todo:
-            report[id(item)].update(status="pending", action="dry-run", reason=item["reason"])
+            report[id(item)].update(status="pending", action="dry-run", reason=str(item.get("reason", "")))
+    if not dry_run or not backed_by.needs_checkpoint:
+        chain.pin(backed_by)
     rows = [report[id(i)] for i in items]
-    counts = {s: sum(1 for r in rows if r["status"] == s) for s in ("current", "pending", "failed")}
-    return {"deployment_id": deployment_id, "desired_version": desired["desired_version"], "items": rows,
-            "counts": counts}
+    counts = {s: sum(1 for r in rows if r["status"] == s) for s in ("current", "pending", "failed", "refused")}
+    result = {"deployment_id": deployment_id, "desired_version": desired.get("desired_version", ""), "items": rows,
+              "counts": counts, "refused": [r for r in rows if r["status"] == "refused"],
+              "chain": {"seq": backed_by.deployment.head.seq, "hash": backed_by.deployment.head.hash},
+              "max_credential_ttl": cap}
+    if checkpointed is not None:
+        result["checkpoint"] = checkpointed
+    elif backed_by.needs_checkpoint:
+        result["checkpoint_needed"] = True
+    return result
+
+
+def checkpoint(auth: Authority, backed_by: Any, *, root_key_file: str | None, profile: str | None, now: int,
+               confirm: Callable[[dict[str, Any]], bool] | None) -> dict[str, Any]:
+    """The first record of a deployment made before decision records: the authority's current
+    state, shown to the operator (``confirm``), signed with the ROOT key and uploaded."""
+    raise AsterError(f"{backed_by.ref} has no decision record yet: it needs a checkpoint",
+                     "not available yet", exit_code=ExitCode.FAILED)
 
 
 def batches(todo: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
@@ -129,14 +247,23 @@ def sign_and_upload(auth: Authority, kind: str, deployment_id: str, root: Any, t
     from aster_trust import credentials
 
     def record(batch: list[dict[str, Any]], answer: dict[str, Any]) -> None:
-        for result in answer["results"]:
-            item = batch[result["index"]]
+        results = answer.get("results") if isinstance(answer, dict) else None
+        for result in results if isinstance(results, list) else [None]:
+            index = result.get("index") if isinstance(result, dict) else None
+            if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(batch):
+                raise AsterError("the authority's answer to an upload does not say what became of each credential",
+                                 "check that the address is an aster authority; run reconcile again to see what "
+                                 "is current", exit_code=ExitCode.FAILED)
+            item = batch[index]
             entry = report[id(item)]
-            if result["status"] == "current":
-                entry.update(status="current", action="issued" if item["status"] == "missing" else "renewed",
-                             reason=item["reason"])
+            if result.get("status") == "current":
+                reason = str(item.get("reason", ""))
+                if entry.get("expiry_capped"):
+                    reason = (reason + "; " if reason else "") + "expiry capped by [authority] max_credential_ttl"
+                entry.update(status="current", action="issued" if item.get("status") == "missing" else "renewed",
+                             reason=reason)
             else:
-                entry.update(status="failed", action="refused", reason=result["reason"])
+                entry.update(status="failed", action="refused", reason=str(result.get("reason", "")))
 
     in_flight: deque = deque()
     try:
