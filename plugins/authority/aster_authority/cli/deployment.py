@@ -110,7 +110,7 @@ enable = click.command("enable")(_toggle(False))
 
 
 @click.command("remove")
-@click.option("-f", "--force", is_flag=True, help="Do not ask for the typed confirmation.")
+@click.option("-f", "--force", "--yes", "force", is_flag=True, help="Do not ask for the typed confirmation.")
 @click.option("--cascade", is_flag=True, help="Also revoke its instances and grants.")
 @click.option("--purge", is_flag=True, help="Also delete its plans, history and stored credentials.")
 @conn_options
@@ -121,10 +121,10 @@ def dep_remove(force, cascade, purge, authority_addr, rcan, as_json: bool) -> No
 
     dep_id = given_deployment()
     if not force:
-        if as_json:
-            raise UsageError("--json never prompts: removing needs -f", f"pass -f to remove {prefix()}/{dep_id}")
-        typed = click.prompt(f"Type {prefix()}/{dep_id} to remove it", default="", show_default=False, err=True)
-        if typed.strip() != f"{prefix()}/{dep_id}":
+        from aster_core.prompts import confirm_typed
+
+        if not confirm_typed(f"{prefix()}/{dep_id}", action=f"remove {prefix()}/{dep_id}", skip="--yes (or -f)",
+                             as_json=as_json):
             raise UsageError("confirmation did not match; nothing was removed", f"type {prefix()}/{dep_id} exactly, or pass -f")
     with open_authority(authority_addr, rcan) as auth:
         r = deployments.remove(auth, dep_id, kind=kind(), cascade=cascade, purge=purge)

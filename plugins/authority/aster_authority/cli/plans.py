@@ -96,16 +96,19 @@ def plan_show(plan_id, authority_addr, rcan, as_json: bool) -> None:
 
 def _accept(classification: str, plan_id: str, acknowledgement: str | None, expected: str | None, yes: bool,
             do_reconcile: bool, root_key: str | None, profile: str | None, authority_addr, rcan, as_json: bool) -> None:
+    from aster_core.prompts import confirm, require_answerable
+
     from ..client import deployments, signing
 
     dep_id = given_deployment()
-    if not yes and as_json:
-        raise UsageError("--json never prompts: accepting needs --yes", "pass --yes to accept without the prompt")
+    action = f"accept plan {plan_id}"
+    if not yes:
+        require_answerable(action, "--yes", as_json=as_json)  # before dialling: no terminal, no question
     with open_authority(authority_addr, rcan) as auth:
         if not yes:
             plan = deployments.plan_show(auth, dep_id, plan_id, kind=kind())
             _render_plan(plan)
-            if not click.confirm(f"Accept {plan['classification']} {plan_id} for {prefix()}/{dep_id}?", err=True):
+            if not confirm(f"Accept {plan['classification']} {plan_id} for {prefix()}/{dep_id}?", action=action):
                 raise UsageError("not accepted", "nothing was changed; pass --yes to skip the question")
         r = deployments.accept(auth, dep_id, plan_id, classification, kind=kind(), acknowledgement=acknowledgement,
                                expected_version=expected)
