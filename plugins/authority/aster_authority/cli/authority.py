@@ -9,6 +9,7 @@ from aster_core.errors import AsterError
 from aster_core.output import emit, json_option, print_fields
 
 from .common import conn_options, ts
+from .login import login_cmd, logout_cmd, whoami_cmd
 
 #: what ``serve`` needs that only ``pip install 'aster-authority[server]'`` brings
 SERVER_MODULES = ("aster_server.storage", "aster_server.lifecycle", "sqlalchemy", "alembic")
@@ -17,6 +18,11 @@ SERVER_MODULES = ("aster_server.storage", "aster_server.lifecycle", "sqlalchemy"
 @click.group()
 def authority() -> None:
     """Run the deployment authority, fetch a node's credentials, check the authority."""
+
+
+authority.add_command(login_cmd)
+authority.add_command(logout_cmd)
+authority.add_command(whoami_cmd)
 
 
 @authority.command("serve")
