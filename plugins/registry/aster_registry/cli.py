@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from .client.commands_login import login_cmd, logout_cmd, whoami_cmd
 from .server.commands import serve, status
 
 
@@ -18,3 +19,6 @@ def registry() -> None:
 
 registry.add_command(serve)
 registry.add_command(status)
+registry.add_command(login_cmd)
+registry.add_command(logout_cmd)
+registry.add_command(whoami_cmd)

@@ -31,7 +31,8 @@ def aster_commands():
 def aster_config_fields():
     return [
         ConfigField("aster_service.node_id", "Address of the registry (aster1... ticket); ASTER_SERVICE_ADDR overrides.",
-                    env="ASTER_SERVICE_ADDR", section="aster_service", key="node_id", default=""),
+                    env="ASTER_SERVICE_ADDR", section="aster_service", key="node_id", default="",
+                    check="aster_registry.client.login:check_address"),
         ConfigField("aster_service.enabled", "Whether registry commands may use the configured address.",
                     section="aster_service", key="enabled", default=True),
     ]
