@@ -43,7 +43,14 @@ class Context:
         With ``--root-key FILE`` and no profile at all, the key's state is the registry's alone
         (:func:`.state.without_profile`: nothing is kept locally, the registry is asked)."""
         if self.root_key and self._profile is None and not st.profile_selected():
-            answer = signed_call(self, wire.PROFILE, "handle_status")
+            from aster_core.errors import AsterError, ExitCode
+
+            try:
+                answer = signed_call(self, wire.PROFILE, "handle_status")
+            except AsterError as exc:
+                if exc.exit_code != ExitCode.NOT_FOUND:
+                    raise
+                answer = None  # the registry knows no handle for this key yet
             handle, status = getattr(answer, "handle", "") or "", getattr(answer, "status", "") or ""
             return st.without_profile(self.key().public_hex, handle, status if handle else "unregistered")
         return st.load(self._profile)
