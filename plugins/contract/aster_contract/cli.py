@@ -67,8 +67,8 @@ def gen(services: tuple[str, ...], out: Path, semver: str | None, force: bool, a
 @contract.command()
 @click.option("--manifest", "manifest_path", default=DEFAULT_MANIFEST, show_default=True,
               type=click.Path(path_type=Path), help="Manifest to export.")
-@click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path),
-              help="Directory for <Service>.aster.json files.")
+@click.option("-o", "--out", "out_dir", default=".", show_default=True, type=click.Path(path_type=Path),
+              help="Directory for <Service>.aster.json files (default: the current directory).")
 @_FORCE
 @json_option
 def export(manifest_path: Path, out_dir: Path, force: bool, as_json: bool) -> None:
@@ -207,10 +207,14 @@ def _default_package(manifests: list[dict[str, Any]], lang: str) -> str:
 @click.option("--lang", type=click.Choice(["python", "typescript"]), default="python", show_default=True)
 @click.option("--service", "service_name", default=None, help="Only this service of a multi-service SOURCE.")
 @click.option("--timeout", default=15.0, show_default=True, help="Seconds to wait for a live producer.")
+@click.option("--rcan", type=click.Path(dir_okay=False), default=None,
+              help="Live SOURCE: the credential to present (credential JSON or .aster-identity).")
+@click.option("--aster", "--registry", "registry", metavar="ADDR", default=None,
+              help="@handle/Service SOURCE: the registry to ask (default: ASTER_SERVICE_ADDR, then config).")
 @_FORCE
 @json_option
 def gen_client(source: str, out_dir: Path, package: str | None, lang: str, service_name: str | None,
-               timeout: float, force: bool, as_json: bool) -> None:
+               timeout: float, rcan: str | None, registry: str | None, force: bool, as_json: bool) -> None:
     """Generate a typed client from an .aster.json, a manifest, or a live address (aster1...).
 
     Every name that becomes an identifier is checked first (exit 2, nothing written); an
@@ -229,9 +233,15 @@ def gen_client(source: str, out_dir: Path, package: str | None, lang: str, servi
         if source.startswith("@") and service_name is None:  # @handle/Service names its service
             service_name = source.partition("/")[2].partition("@")[0] or None
 
+        if registry:
+            import os
+
+            # the registry family's resolver reads its address from the environment or config
+            # (it is another distribution); this process only generates and then ends
+            os.environ["ASTER_SERVICE_ADDR"] = registry
         # an imported export of the same contract also describes nested types
         with progress("Reading the producer's published manifests..."):
-            published = fetch_manifests(source, timeout=timeout)
+            published = fetch_manifests(source, timeout=timeout, rcan=rcan)
         manifests = [stored_manifest(m["service"], m["contract_id"]) or m for m in published]
     else:
         manifests = load_contract_file(Path(source))

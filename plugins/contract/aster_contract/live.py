@@ -28,8 +28,11 @@ def is_address(text: str) -> bool:
     return text.startswith("aster1") or whole_match(_HEX64, text)
 
 
-def fetch_manifests(address: str, *, timeout: float = 15.0) -> list[dict[str, Any]]:
-    """The validated manifests of every service ``address`` offers, in the order it lists them."""
+def fetch_manifests(address: str, *, timeout: float = 15.0, rcan: str | None = None) -> list[dict[str, Any]]:
+    """The validated manifests of every service ``address`` offers, in the order it lists them.
+
+    ``rcan``: the credential to present (a credential JSON or an .aster-identity), for a
+    producer whose gate admits only enrolled consumers."""
     try:
         from aster_connect.client import CallError, connect, resolve_address, run
     except ImportError:
@@ -44,7 +47,7 @@ def fetch_manifests(address: str, *, timeout: float = 15.0) -> list[dict[str, An
                          exc.hint or "pass an aster1... ticket, a base64 NodeAddr or a 64-hex endpoint id") from None
 
     async def collect() -> list[dict[str, Any]]:
-        conn = await connect(target, timeout=timeout, schemas=False)
+        conn = await connect(target, rcan=rcan, timeout=timeout, schemas=False)
         async with conn:
             await conn.load_schemas(timeout=timeout)
             missing = [s.name for s in conn.services if s.manifest is None]
