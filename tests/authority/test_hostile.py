@@ -279,3 +279,81 @@ def test_the_command_names_the_refusals_and_exits_1(scene, tmp_path):
     scene.serve_chain(scene.chain.records[:2])
     out = invoke(["svc", DEP, "authority", "reconcile", "--root-key", str(scene.root.key_file)], env=env)
     assert_clean_error(out, 1, "rollback", "seq 4", "seq 2")
+
+
+# ── the checkpoint of a deployment made before decision records ────────────────────
+
+
+def _legacy(scene: Scene) -> tuple[dict, dict[str, list]]:
+    """The hostile authority as an upgraded one whose payments has no record: the chain's answer
+    carries the state its tables hold; a checkpoint it is sent becomes record 1."""
+    from aster_authority.domain.ids import instance_id_for
+
+    state = {"deployment_id": DEP, "kind": "service", "removed": False, "disabled": False, "roles": ["tasks"],
+             "namespaces": ["*"], "compatibility": "strict", "review_mode": "none", "desired_digest": DIGEST,
+             "desired_services": [["TaskService", 1]],
+             "instances": {instance_id_for(scene.producer): {"endpoint_id": scene.producer, "state": "active",
+                                                             "disabled": False}},
+             "grants": {scene.consumer: ["tasks.reader"]}}
+    chains: dict[str, list] = {DEP: [], "@authority": []}
+
+    def chain(request: dict) -> dict:
+        records = chains.get(request["deployment_id"], [])
+        offset, limit = int(request.get("offset") or 0), int(request.get("limit") or 100)
+        page = {"items": records[offset:offset + limit],
+                "next_offset": offset + limit if offset + limit < len(records) else None}
+        if not records and request["deployment_id"] == DEP:
+            page.update(checkpoint_needed=True, state=state)
+        return page
+
+    def checkpoint(request: dict) -> dict:
+        chains[DEP].append(json.loads(request["record_json"]))
+        return {"deployment_id": DEP, "head": {"seq": 1}}
+
+    scene.evil.answer("AuthorityAdmin.chain", chain)
+    scene.evil.answer("AuthorityAdmin.checkpoint", checkpoint)
+    return state, chains
+
+
+def test_a_checkpoint_is_shown_confirmed_then_signed_with_the_root_key(scene):
+    from aster_authority.domain import decisions
+
+    state, chains = _legacy(scene)
+    scene.ask(scene.producer_item(), scene.consumer_item(),
+              scene.consumer_item(endpoint_id=endpoint(), id="stranger"))
+    env = {"ASTER_AUTHORITY_ADDR": scene.evil.address}
+    args = ["svc", DEP, "authority", "reconcile", "--root-key", str(scene.root.key_file)]
+    # no terminal, or --json, without --yes: exit 2 naming --yes; nothing signed, no checkpoint sent
+    for extra in ([], ["--json"]):
+        out = invoke(args + extra, env=env)
+        assert_clean_error(out, 2, "checkpoint", "--yes")
+    assert scene.evil.requests("AuthorityAdmin.checkpoint") == [] and scene.signed() == []
+
+    out = invoke(args + ["--yes"], env={**env, "COLUMNS": "400"})
+    assert out.returncode == 1, out.stderr  # the stranger is refused
+    # the whole state was shown before anything was signed
+    assert "no signed decision yet" in out.stdout and scene.producer in out.stdout and "tasks.reader" in out.stdout
+    [record] = chains[DEP]
+    assert record["action"] == "checkpoint" and record["body"] == state
+    assert record["signer"] == {"endpoint_id": scene.root.public_hex, "credential": None}
+    decisions.verify_chain([record], root_pubkey=scene.root.public_key)  # the root key's own signature
+    # then reconcile signed exactly what the checkpoint backs
+    assert signed_keys(scene) == {
+        ("producer", scene.producer, json.dumps(scene.producer_item()["attributes"], sort_keys=True)),
+        ("policy", scene.consumer, json.dumps(scene.consumer_item()["attributes"], sort_keys=True))}
+    assert "not backed by a decision" in out.stdout
+
+    # the chain is pinned: an authority that "loses" it again is a rollback, not a new checkpoint
+    chains[DEP].clear()
+    out = invoke(args + ["--yes"], env=env)
+    assert_clean_error(out, 1, "rollback")
+    assert len(scene.evil.requests("AuthorityAdmin.checkpoint")) == 1
+
+
+def test_a_dry_run_never_signs_a_checkpoint(scene):
+    _legacy(scene)
+    scene.ask(scene.producer_item())
+    with Authority.open(scene.evil.address, None) as auth:
+        r = signing.reconcile(auth, DEP, dry_run=True)
+    assert r["checkpoint_needed"] and r["counts"]["refused"] == 1
+    assert scene.evil.requests("AuthorityAdmin.checkpoint") == [] and scene.signed() == []

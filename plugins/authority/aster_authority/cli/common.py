@@ -132,6 +132,46 @@ def render_reconcile(r: dict[str, Any]) -> None:
              "state and asks to sign a checkpoint with the root key")
 
 
+def render_checkpoint(view: dict[str, Any]) -> None:
+    """The whole state a checkpoint would sign, and every credential it backs: what the operator
+    confirms."""
+    st = view["state"]
+    ref = f"{prefix()}/{view['deployment_id']}"
+    fields = [("deployment", ref), ("kind", st["kind"]), ("roles", ",".join(st["roles"]) or "(none)"),
+              ("disabled", "yes" if st["disabled"] else "no"), ("digest", st["desired_digest"] or "-"),
+              ("services", ", ".join(f"{s}@{v}" for s, v in st["desired_services"]) or "-")]
+    fields += ([("review mode", st["review_mode"])] if st["kind"] == "device" else
+               [("namespaces", ", ".join(st["namespaces"])), ("compatibility", st["compatibility"])])
+    click.echo(f"{ref} has no signed decision yet. The authority's tables hold this state; confirming signs it "
+               "with the ROOT key as the first record of its decision chain:")
+    print_fields(fields)
+    print_table(["instance", "endpoint", "state", "disabled"],
+                [(iid, i["endpoint_id"], i["state"], "yes" if i["disabled"] else "")
+                 for iid, i in st["instances"].items()], title="instances")
+    print_table(["grantee", "roles"], [(c, ",".join(r)) for c, r in st["grants"].items()], title="grants")
+    print_table(["subject", "endpoint", "type", "attributes"],
+                [(c["subject"], c["endpoint_id"], c["type"], ", ".join(f"{k}={v}" for k, v in
+                                                                    sorted(c["attributes"].items())))
+                 for c in view["credentials"]], title="credentials reconcile may then sign")
+
+
+def checkpoint_confirmation(yes: bool, as_json: bool) -> Callable[[dict[str, Any]], bool]:
+    """What reconcile calls when a deployment needs a checkpoint: show the state (unless
+    ``--json``) and ask; ``--yes`` answers in advance; ``--json`` or no terminal without
+    ``--yes`` is exit 2 naming ``--yes`` (:mod:`aster_core.prompts`)."""
+    def confirm(view: dict[str, Any]) -> bool:
+        from aster_core.prompts import confirm as ask, require_answerable
+
+        action = f"sign the checkpoint of {prefix()}/{view['deployment_id']}"
+        if not yes:
+            require_answerable(action, "--yes", as_json=as_json)
+        if not as_json:
+            render_checkpoint(view)
+        return yes or ask("Is this state right? Sign it as the checkpoint with the root key?", action=action)
+
+    return confirm
+
+
 def meta_cells(m: dict[str, str], show_all: bool) -> list[str]:
     """A device's metadata as table cells: name, serial, model (and, with ``show_all``, the rest)."""
     from ..domain.devices import PROMOTED

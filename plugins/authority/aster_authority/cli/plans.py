@@ -12,8 +12,9 @@ import click
 from aster_core.errors import UsageError
 from aster_core.output import emit, info, json_option, print_fields, print_table
 
-from .common import (conn_options, exit_on_failed, given_deployment, kind, more, open_authority, paging, prefix,
-                     render_changes, render_deployment, render_reconcile, signing_options, ts)
+from .common import (checkpoint_confirmation, conn_options, exit_on_failed, given_deployment, kind, more,
+                     open_authority, paging, prefix, render_changes, render_deployment, render_reconcile,
+                     signing_options, ts)
 
 
 @click.group("authority")
@@ -174,15 +175,18 @@ def reject(plan_id, reason, authority_addr, rcan, as_json) -> None:
 @dep_authority.command("reconcile")
 @click.option("--desired-version", metavar="V", help="Refuse unless the desired version is V.")
 @click.option("--dry-run", is_flag=True, help="Only report what would be signed.")
+@click.option("-y", "--yes", is_flag=True, help="Sign a needed checkpoint without asking (the state is still shown).")
 @signing_options
 @conn_options
 @json_option
-def reconcile(desired_version, dry_run, root_key, profile, authority_addr, rcan, as_json) -> None:
-    """Sign here what is missing, expiring or different; upload it; report each item."""
+def reconcile(desired_version, dry_run, yes, root_key, profile, authority_addr, rcan, as_json) -> None:
+    """Replay the signed decisions, sign here what they back among what is missing, expiring or
+    different, upload it; refuse (exit 1) what no decision backs. Report each item."""
     from ..client import signing
 
     with open_authority(authority_addr, rcan) as auth:
         r = signing.reconcile(auth, given_deployment(), kind=kind(), desired_version=desired_version,
-                              root_key_file=root_key, profile=profile, dry_run=dry_run)
+                              root_key_file=root_key, profile=profile, dry_run=dry_run,
+                              confirm_checkpoint=checkpoint_confirmation(yes, as_json))
     emit(r, as_json, render_reconcile)
     exit_on_failed(r)

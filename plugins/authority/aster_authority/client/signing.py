@@ -20,8 +20,11 @@ from typing import Any, Callable, Iterator
 from aster_core.errors import AsterError, ExitCode, UsageError
 
 from .. import wire as w
+from ..domain.bodies import instance_body
+from ..domain.replay import INSTANCE_REGISTER
 from ..domain.ids import SERVICE
 from .connection import Authority
+from .signer import decide
 from .nodes import DEFAULT_IDENTITY
 
 #: Upload batch sizes: a small first batch so the authority starts verifying at once, then
@@ -81,8 +84,9 @@ def provision(auth: Authority, deployment_id: str, *, kind: str = SERVICE, insta
     existed = path.exists()
     atomic_write(path, dump_toml(doc), mode=0o600, exclusive=not force)
     try:
-        result = auth.call(w.ADMIN, "provision", w.ProvisionInstance(kind, deployment_id, node.endpoint_id,
-                                                                     cred.to_json()))
+        result = decide(auth, deployment_id, INSTANCE_REGISTER, instance_body(node.endpoint_id), lambda record: auth.call(
+            w.ADMIN, "provision", w.ProvisionInstance(kind, deployment_id, node.endpoint_id, cred.to_json(), record)),
+            kind=kind)
     except BaseException:
         if not existed:
             path.unlink(missing_ok=True)  # nothing registered: leave nothing behind
@@ -155,7 +159,7 @@ def reconcile(auth: Authority, deployment_id: str, *, kind: str = SERVICE, desir
     asks and now + ``[authority] max_credential_ttl``. Every other item is ``refused`` (``not
     backed by a decision``), never signed. A chain that does not verify or does not extend this
     machine's pin stops everything before any signature. A deployment with no record yet gets
-    its checkpoint first (:func:`checkpoint`; ``confirm_checkpoint`` shows the state and says
+    its checkpoint first (:mod:`.checkpoint`; ``confirm_checkpoint`` shows the state and says
     whether the operator confirmed it).
 
     Signing and uploading overlap: batch k+1 is signed here while the authority verifies
@@ -173,8 +177,10 @@ def reconcile(auth: Authority, deployment_id: str, *, kind: str = SERVICE, desir
     backed_by = chain.backing(auth, kind, deployment_id, root_hex, now=now)
     checkpointed = None
     if backed_by.needs_checkpoint and not dry_run:
-        checkpointed = checkpoint(auth, backed_by, root_key_file=root_key_file, profile=profile, now=now,
-                                  confirm=confirm_checkpoint)
+        from .checkpoint import checkpoint
+
+        checkpointed = checkpoint(auth, kind, deployment_id, root_hex, root_key_file=root_key_file, profile=profile,
+                                  now=now, confirm=confirm_checkpoint)
         backed_by = chain.backing(auth, kind, deployment_id, root_hex, now=now)
     backed = {chain.item_key(i): i for i in backed_by.items}
     items = desired.get("items") if isinstance(desired.get("items"), list) else []
@@ -223,14 +229,6 @@ def reconcile(auth: Authority, deployment_id: str, *, kind: str = SERVICE, desir
     elif backed_by.needs_checkpoint:
         result["checkpoint_needed"] = True
     return result
-
-
-def checkpoint(auth: Authority, backed_by: Any, *, root_key_file: str | None, profile: str | None, now: int,
-               confirm: Callable[[dict[str, Any]], bool] | None) -> dict[str, Any]:
-    """The first record of a deployment made before decision records: the authority's current
-    state, shown to the operator (``confirm``), signed with the ROOT key and uploaded."""
-    raise AsterError(f"{backed_by.ref} has no decision record yet: it needs a checkpoint",
-                     "not available yet", exit_code=ExitCode.FAILED)
 
 
 def batches(todo: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
