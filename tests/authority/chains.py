@@ -81,6 +81,9 @@ def serve(evil: Any, chains: dict[str, list[dict[str, Any]]]) -> None:
         offset, limit = int(request.get("offset") or 0), int(request.get("limit") or 100)
         page = records[offset:offset + limit]
         more = offset + limit < len(records)
-        return {"items": page, "next_offset": offset + limit if more else None}
+        head = {"seq": len(records), "hash": decisions.record_hash(records[-1]) if records else decisions.GENESIS,
+                "decided_at": records[-1]["decided_at"] if records else 0}
+        return {"items": page, "next_offset": offset + limit if more else None, "deployment_id":
+                request["deployment_id"], "head": head}
 
     evil.answer("AuthorityAdmin.chain", answer)

@@ -357,3 +357,81 @@ def test_a_dry_run_never_signs_a_checkpoint(scene):
         r = signing.reconcile(auth, DEP, dry_run=True)
     assert r["checkpoint_needed"] and r["counts"]["refused"] == 1
     assert scene.evil.requests("AuthorityAdmin.checkpoint") == [] and scene.signed() == []
+
+
+# ── provisioning signs only what the decisions back once the registration is decided ──────
+
+
+def _admin_identity(scene: Scene, tmp_path):
+    from tests.support.credentials import write_consumer_identity
+
+    path, _ = write_consumer_identity(scene.root, tmp_path / "admin.identity", name="ops",
+                                      attributes={"aster.role": "authority.admin", "aster.name": "ops"})
+    return path
+
+
+@pytest.mark.parametrize("case", ["honest", "extra role", "authority.admin", "another deployment", "longer expiry"])
+def test_svc_provision_signs_only_a_backed_producer_credential(scene, tmp_path, case):
+    scene.serve_chain()
+    attributes = {"aster.deployment": DEP, "aster.contract": DIGEST, "aster.role": "tasks"}
+    attributes = {"honest": attributes, "longer expiry": attributes,
+                  "extra role": {**attributes, "aster.role": "tasks,ops"},
+                  "authority.admin": {**attributes, "aster.role": "authority.admin"},
+                  "another deployment": {**attributes, "aster.deployment": "billing"}}[case]
+    expires = 4102444800 if case == "longer expiry" else int(time.time()) + 30 * DAY
+
+    def template(request: dict) -> dict:
+        from aster_authority.domain.ids import instance_id_for
+
+        return {"instance_id": instance_id_for(request["endpoint_id"]), "endpoint_id": request["endpoint_id"],
+                "type": "producer", "attributes": attributes, "expires_at": expires, "desired_version": "v",
+                "root_pubkey": scene.root.public_hex}
+
+    scene.evil.answer("AuthorityAdmin.provision_template", template)
+    out = invoke(["svc", DEP, "provision", "--out", str(tmp_path / "inst.identity"), "--root-key",
+                  str(scene.root.key_file), "--rcan", str(_admin_identity(scene, tmp_path))],
+                 env={"ASTER_AUTHORITY_ADDR": scene.evil.address})
+    if case in ("honest", "longer expiry"):
+        assert out.returncode == 0, out.stderr
+        [cred] = scene.signed()
+        assert cred["attributes"] == attributes and cred["expires_at"] <= int(time.time()) + 30 * DAY
+        assert (tmp_path / "inst.identity").exists()
+        return
+    line = assert_clean_error(out, 1, "refused: not backed by a decision", "nothing was signed")
+    assert "authority log" in line
+    assert scene.signed() == [] and scene.evil.requests("AuthorityAdmin.provision") == []
+    assert not (tmp_path / "inst.identity").exists()
+
+
+def test_svc_provision_needs_a_decision_it_may_take(scene, tmp_path):
+    """Registration in a deployment the decisions disabled is not a transition the rules allow."""
+    scene.chain.add(scene.admin, "disable", {})
+    scene.serve_chain()
+    scene.evil.answer("AuthorityAdmin.provision_template", lambda r: {
+        "instance_id": "svc_x", "endpoint_id": r["endpoint_id"], "type": "producer",
+        "attributes": {"aster.deployment": DEP, "aster.contract": DIGEST, "aster.role": "tasks"},
+        "expires_at": int(time.time()) + DAY * 30, "root_pubkey": scene.root.public_hex})
+    out = invoke(["svc", DEP, "provision", "--out", str(tmp_path / "inst.identity"), "--root-key",
+                  str(scene.root.key_file)], env={"ASTER_AUTHORITY_ADDR": scene.evil.address})
+    assert_clean_error(out, 1, "disabled", "nothing was signed")
+    assert scene.signed() == []
+
+
+@pytest.mark.parametrize("case", ["extra role", "another type", "no decision record"])
+def test_dev_provision_signs_nothing_the_decisions_do_not_back(scene, tmp_path, case):
+    devices = Chain("sensors")
+    devices.add(scene.admin, "create", {"kind": "device", "roles": ["sensor"], "namespaces": ["*"],
+                                        "compatibility": "strict", "review_mode": "none"})
+    serve(scene.evil, {"sensors": [] if case == "no decision record" else devices.records, "@authority": []})
+    attributes = {"aster.deployment": "sensors", "aster.role": "sensor,admin" if case == "extra role" else "sensor"}
+    scene.evil.answer("DeviceAdmin.template", {
+        "deployment_id": "sensors", "type": "producer" if case == "another type" else "policy",
+        "attributes": attributes, "expires_at": int(time.time()) + 7 * DAY, "root_pubkey": scene.root.public_hex,
+        "review_mode": "none", "max_batch": 500})
+    out = invoke(["dev", "sensors", "provision", "--name", "hall", "--out", str(tmp_path / "hall.bundle.json"),
+                  "--root-key", str(scene.root.key_file), "--rcan", str(_admin_identity(scene, tmp_path))],
+                 env={"ASTER_AUTHORITY_ADDR": scene.evil.address})
+    assert out.returncode == 1, (out.stdout, out.stderr)
+    assert "nothing was signed" in out.stderr
+    assert scene.signed() == [] and scene.evil.requests("DeviceAdmin.register") == []
+    assert not (tmp_path / "hall.bundle.json").exists()

@@ -177,7 +177,9 @@ class HostileAuthority:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # the runtime's open-gate warning, per service
-            self._server = AsterServer(self._services(), allow_all_consumers=True)
+            # the mesh root it claims: a credential a client presents is checked against it (open gate)
+            self._server = AsterServer(self._services(), root_pubkey=bytes.fromhex(self.root_pubkey),
+                                       allow_all_consumers=True)
             await self._server.start()
         self._server.serve()
         self.address, _ = loopback_addresses(self._server)

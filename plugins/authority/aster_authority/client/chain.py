@@ -80,6 +80,53 @@ def item_key(item: dict[str, Any]) -> tuple[str, str, str]:
             canonical_json(attributes) if isinstance(attributes, dict) else repr(attributes))
 
 
+#: the words every item reconcile refuses is reported with
+NOT_BACKED = "not backed by a decision"
+
+
+def reserved_roles(attributes: Any) -> list[str]:
+    """The ``authority.*`` roles in an item's ``aster.role``: never signed by reconcile, whatever
+    the chain says (admin and reviewer credentials come only from an explicit root-key command,
+    ``enroll node --capabilities authority.admin``)."""
+    from ..domain.ids import RESERVED_PREFIX
+
+    roles = attributes.get("aster.role") if isinstance(attributes, dict) else None
+    if not isinstance(roles, str):
+        return []
+    return [r for r in (x.strip() for x in roles.split(",")) if r.lower().startswith(RESERVED_PREFIX)]
+
+
+def refusal(item: Any, backed: dict[tuple[str, str, str], dict[str, Any]]) -> str | None:
+    """Why ``item`` (what the authority asks to have signed) must not be signed, or None when a
+    locally computed item has exactly its type, endpoint and attributes."""
+    from aster_core.text import shown
+
+    if not isinstance(item, dict):
+        return f"{NOT_BACKED}: {shown(item, 40)} is not an item"
+    reserved = reserved_roles(item.get("attributes"))
+    if reserved:
+        return f"{NOT_BACKED}: {', '.join(reserved)} is an authority role, never signed by reconcile"
+    if item_key(item) in backed:
+        if isinstance(item.get("expires_at"), bool) or not isinstance(item.get("expires_at"), int):
+            return f"{NOT_BACKED}: its expiry {shown(item.get('expires_at'), 20)} is not a time"
+        return None
+    endpoint = str(item.get("endpoint_id"))
+    same = [b for b in backed.values() if b["endpoint_id"] == endpoint]
+    if not same:
+        return f"{NOT_BACKED}: no decision gives endpoint {shown(endpoint, 20)} a credential here"
+    typed = [b for b in same if b["type"] == item.get("type")]
+    if not typed:
+        return (f"{NOT_BACKED}: the decisions give this endpoint a {same[0]['type']} credential, not "
+                f"{shown(item.get('type'), 20)}")
+    return (f"{NOT_BACKED}: the decisions give this endpoint {canonical_json(typed[0]['attributes'])}, not "
+            f"{shown(canonical_json(item.get('attributes')) if isinstance(item.get('attributes'), dict) else item.get('attributes'), 200)}")
+
+
+def capped(expires_at: int, now: int, cap: int) -> int:
+    """The expiry to sign: what the authority asks, at most ``cap`` seconds from ``now``."""
+    return min(expires_at, now + cap)
+
+
 def fetch_records(auth: Authority, kind: str, chain_id: str) -> list[dict[str, Any]]:
     """Every record of ``chain_id`` (a deployment id, or the authority-wide chain), in order."""
     page = auth.pages(w.ADMIN, "chain", w.Page(kind, chain_id), limit=PAGE, all_pages=True)
@@ -142,3 +189,52 @@ def pin(backed: Backing) -> None:
                        (backed.deployment, backed.ref)):
         if chain.pin_head is not None:
             pins.advance(backed.root_hex, chain.chain_id, chain.pin_head, chain.hash_at, ref=ref)
+
+
+def items_after(backed: Backing, action: str, body: dict[str, Any], now: int) -> list[dict[str, Any]]:
+    """The credentials the decisions back once ``action`` with ``body`` (a registration this
+    command is about to decide) is decided too: the verified state, one step further."""
+    import copy
+
+    from ..domain.replay import step
+
+    if backed.deployment.state is None:
+        raise ChainRejected(f"{backed.ref} has no decision record yet; nothing was signed",
+                            f"reconcile it first: it shows the state and signs its checkpoint (aster "
+                            f"{backed.ref.replace('/', ' ')} authority reconcile)", exit_code=ExitCode.FAILED)
+    state = copy.deepcopy(backed.deployment.state)
+    try:
+        step(state, {"deployment_id": backed.deployment_id, "seq": backed.deployment.head.seq + 1,
+                     "action": action, "body": body, "decided_at": now})
+    except decisions.ChainRefusal as exc:
+        raise ChainRejected(f"the decisions of {backed.ref} do not allow this: {exc.message}; nothing was signed",
+                            exc.hint, exit_code=ExitCode.FAILED) from None
+    return state.desired_items(now, Policy())
+
+
+class NotBacked(AsterError):
+    """What the authority asks to have signed is not what the decisions back: nothing is signed."""
+
+
+def check_template(auth: Authority, kind: str, deployment_id: str, template: dict[str, Any], *, action: str,
+                   body: dict[str, Any], endpoint_id: str, now: int) -> int:
+    """Provisioning's guard: the credential the authority asks to have signed for a new instance
+    or device (``template``: type, attributes, expiry, root) must be exactly the one the verified
+    decisions back once this registration (``action``, ``body``) is decided too; else
+    :class:`NotBacked` (exit 1) before anything is signed or written. Returns the expiry to sign
+    (capped at ``[authority] max_credential_ttl``); pins the verified heads."""
+    from .settings import max_credential_ttl
+
+    backed_by = backing(auth, kind, deployment_id, str(template.get("root_pubkey", "")), now=now)
+    items = [i for i in items_after(backed_by, action, body, now) if i["endpoint_id"] == endpoint_id]
+    asked = {"type": template.get("type"), "endpoint_id": endpoint_id, "attributes": template.get("attributes"),
+             "expires_at": template.get("expires_at")}
+    why = refusal(asked, {item_key(i): i for i in items})
+    if why is not None:
+        raise NotBacked(f"the authority asks to sign {asked['type']} credentials for {backed_by.ref} with "
+                        f"{canonical_json(asked['attributes']) if isinstance(asked['attributes'], dict) else asked['attributes']}"
+                        f": refused: {why}; nothing was signed",
+                        f"check `aster {backed_by.ref.replace('/', ' ')} authority log` and who can write to the "
+                        "authority's database", exit_code=ExitCode.FAILED)
+    pin(backed_by)
+    return capped(asked["expires_at"], now, max_credential_ttl())

@@ -21,11 +21,11 @@ from aster_core.errors import AsterError, ExitCode, UsageError
 
 from .. import wire as w
 from ..domain.bodies import instance_body
-from ..domain.replay import INSTANCE_REGISTER
 from ..domain.ids import SERVICE
+from ..domain.replay import INSTANCE_REGISTER
 from .connection import Authority
-from .signer import decide
 from .nodes import DEFAULT_IDENTITY
+from .signer import decide
 
 #: Upload batch sizes: a small first batch so the authority starts verifying at once, then
 #: large ones (each upload costs a call and a transaction on top of its verifications).
@@ -65,8 +65,14 @@ def parse_seed(text: str) -> bytes:
 def provision(auth: Authority, deployment_id: str, *, kind: str = SERVICE, instance_seed: str | None = None,
               out: str | os.PathLike = DEFAULT_IDENTITY, force: bool = False, root_key_file: str | None = None,
               profile: str | None = None) -> dict[str, Any]:
-    """Make the node key, sign its producer credential, register the instance, write ``out`` (0600)."""
+    """Make the node key, sign its producer credential (only what the decisions back:
+    :func:`.chain.check_template`), register the instance, write ``out`` (0600)."""
+    import time
+
     from aster_core.files import atomic_write, check_new_file, dump_toml
+
+    from ..domain.replay import INSTANCE_REGISTER
+    from .chain import check_template
 
     from aster_enroll.identity import NodeKey, peer_entry
     from aster_trust import credentials
@@ -75,8 +81,12 @@ def provision(auth: Authority, deployment_id: str, *, kind: str = SERVICE, insta
     check_new_file(path, force)
     node = NodeKey.from_seed(parse_seed(instance_seed)) if instance_seed else NodeKey.generate()
     template = auth.call(w.ADMIN, "provision_template", w.ProvisionInstance(kind, deployment_id, node.endpoint_id))
+    # signed only when the verified decisions, with this registration, back exactly this credential
+    expires_at = check_template(auth, kind, deployment_id, template, action=INSTANCE_REGISTER,
+                                body={"endpoint_id": node.endpoint_id}, endpoint_id=node.endpoint_id,
+                                now=int(time.time()))
     root = root_for(template["root_pubkey"], root_key_file, profile)
-    cred = credentials.sign(root, credentials.PRODUCER, expires_at=template["expires_at"],
+    cred = credentials.sign(root, credentials.PRODUCER, expires_at=expires_at,
                             attributes=template["attributes"], endpoint_id=node.endpoint_id)
     doc = {"node": node.table(), "peers": [peer_entry(template["instance_id"], "producer", cred)],
            "authority": {"address": auth.address, "deployment": deployment_id, "kind": kind,
@@ -84,65 +94,15 @@ def provision(auth: Authority, deployment_id: str, *, kind: str = SERVICE, insta
     existed = path.exists()
     atomic_write(path, dump_toml(doc), mode=0o600, exclusive=not force)
     try:
-        result = decide(auth, deployment_id, INSTANCE_REGISTER, instance_body(node.endpoint_id), lambda record: auth.call(
-            w.ADMIN, "provision", w.ProvisionInstance(kind, deployment_id, node.endpoint_id, cred.to_json(), record)),
-            kind=kind)
+        result = decide(auth, deployment_id, INSTANCE_REGISTER, instance_body(node.endpoint_id),
+                        lambda record: auth.call(w.ADMIN, "provision", w.ProvisionInstance(
+                            kind, deployment_id, node.endpoint_id, cred.to_json(), record)), kind=kind)
     except BaseException:
         if not existed:
             path.unlink(missing_ok=True)  # nothing registered: leave nothing behind
         raise
     return {**result, "identity_file": str(path), "attributes": dict(cred.attributes),
             "root_pubkey": root.public_hex}
-
-
-#: the words every item reconcile refuses is reported with
-NOT_BACKED = "not backed by a decision"
-
-
-def reserved_roles(attributes: Any) -> list[str]:
-    """The ``authority.*`` roles in an item's ``aster.role``: never signed by reconcile, whatever
-    the chain says (admin and reviewer credentials come only from an explicit root-key command,
-    ``enroll node --capabilities authority.admin``)."""
-    from ..domain.ids import RESERVED_PREFIX
-
-    roles = attributes.get("aster.role") if isinstance(attributes, dict) else None
-    if not isinstance(roles, str):
-        return []
-    return [r for r in (x.strip() for x in roles.split(",")) if r.lower().startswith(RESERVED_PREFIX)]
-
-
-def refusal(item: Any, backed: dict[tuple[str, str, str], dict[str, Any]]) -> str | None:
-    """Why ``item`` (what the authority asks to have signed) must not be signed, or None when a
-    locally computed item has exactly its type, endpoint and attributes."""
-    from aster_core.text import shown
-
-    from ..domain.credentials import canonical_json
-    from .chain import item_key
-
-    if not isinstance(item, dict):
-        return f"{NOT_BACKED}: {shown(item, 40)} is not an item"
-    reserved = reserved_roles(item.get("attributes"))
-    if reserved:
-        return f"{NOT_BACKED}: {', '.join(reserved)} is an authority role, never signed by reconcile"
-    if item_key(item) in backed:
-        if isinstance(item.get("expires_at"), bool) or not isinstance(item.get("expires_at"), int):
-            return f"{NOT_BACKED}: its expiry {shown(item.get('expires_at'), 20)} is not a time"
-        return None
-    endpoint = str(item.get("endpoint_id"))
-    same = [b for b in backed.values() if b["endpoint_id"] == endpoint]
-    if not same:
-        return f"{NOT_BACKED}: no decision gives endpoint {shown(endpoint, 20)} a credential here"
-    typed = [b for b in same if b["type"] == item.get("type")]
-    if not typed:
-        return (f"{NOT_BACKED}: the decisions give this endpoint a {same[0]['type']} credential, not "
-                f"{shown(item.get('type'), 20)}")
-    return (f"{NOT_BACKED}: the decisions give this endpoint {canonical_json(typed[0]['attributes'])}, not "
-            f"{shown(canonical_json(item.get('attributes')) if isinstance(item.get('attributes'), dict) else item.get('attributes'), 200)}")
-
-
-def capped(expires_at: int, now: int, cap: int) -> int:
-    """The expiry to sign: what the authority asks, at most ``cap`` seconds from ``now``."""
-    return min(expires_at, now + cap)
 
 
 def reconcile(auth: Authority, deployment_id: str, *, kind: str = SERVICE, desired_version: str | None = None,
@@ -168,6 +128,7 @@ def reconcile(auth: Authority, deployment_id: str, *, kind: str = SERVICE, desir
     import time
 
     from . import chain
+    from .chain import NOT_BACKED, capped, refusal
     from .settings import max_credential_ttl
 
     now = int(time.time()) if now is None else now
