@@ -17,6 +17,10 @@ Service keys (used by ``serve.py --services`` and ``start_server``):
               ``dict[str, Optional[int]]``, nested ``list[Scores]``/``dict[str, Scores]``, an
               undescribed ``Note``): idempotent ``put``, ``put_many``, and ``tally``, the
               count of ``put``/``put_many`` requests that reached it.
+- ``metadata`` MetadataEcho v1: the call metadata a handler sees (``show``, server_stream
+              ``repeat``); ``metadata_session`` MetadataSession v1, the same in a session (``show``).
+- ``gauge``   Gauge v1: ``hold`` sleeps ``ms`` while counting the calls in flight; ``reading``
+              gives the most that ever were at once (``peak``) and how many calls came.
 
 Anything of the form ``MODULE:CLASS`` (e.g. ``tests.contract.services.shop:Inventory``)
 is imported instead of looked up.
@@ -25,11 +29,12 @@ is imported instead of looked up.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import AsyncIterator, Optional
 
-from aster import RpcError, StatusCode, all_of, any_of, bidi_stream, client_stream, rpc
+from aster import Interceptor, RpcError, StatusCode, all_of, any_of, bidi_stream, client_stream, rpc
 from aster import server_stream, service, wire_type
 
 NS = "asterharness"
@@ -421,6 +426,101 @@ class Ledger:
         return Tally(calls=self.calls)
 
 
+#: The metadata of the call being handled: the runtime hands it to interceptors only
+#: (``ctx.metadata``), so one copies it here, where the handler's task reads it.
+CALL_METADATA: contextvars.ContextVar[dict] = contextvars.ContextVar("asterharness_call_metadata", default={})
+
+
+class CallMetadata(Interceptor):
+    async def on_request(self, ctx, request):
+        CALL_METADATA.set(dict(ctx.metadata))
+        return request
+
+
+@wire_type(f"{NS}/MetadataRequest")
+@dataclass
+class MetadataRequest:
+    note: str = ""
+    n: int = 1
+
+
+@wire_type(f"{NS}/MetadataReply")
+@dataclass
+class MetadataReply:
+    metadata: dict[str, str] = field(default_factory=dict)
+    note: str = ""
+    index: int = 0
+
+
+@service(name="MetadataEcho", version=1, interceptors=[CallMetadata])
+class MetadataEcho:
+    """Answers with the call metadata its handler sees."""
+
+    @rpc
+    async def show(self, req: MetadataRequest) -> MetadataReply:
+        """The call's metadata."""
+        return MetadataReply(metadata=CALL_METADATA.get(), note=req.note)
+
+    @server_stream
+    async def repeat(self, req: MetadataRequest) -> AsyncIterator[MetadataReply]:
+        """``n`` items, each with the call's metadata."""
+        for index in range(req.n):
+            yield MetadataReply(metadata=CALL_METADATA.get(), note=req.note, index=index)
+
+
+@service(name="MetadataSession", version=1, scoped="session", interceptors=[CallMetadata])
+class MetadataSession:
+    """MetadataEcho's ``show`` in a session: each call's own metadata."""
+
+    def __init__(self, peer: object = None) -> None:
+        self._peer = peer
+
+    @rpc
+    async def show(self, req: MetadataRequest) -> MetadataReply:
+        """The call's metadata."""
+        return MetadataReply(metadata=CALL_METADATA.get(), note=req.note)
+
+
+@wire_type(f"{NS}/HoldRequest")
+@dataclass
+class HoldRequest:
+    ms: int = 0
+    label: str = ""
+
+
+@wire_type(f"{NS}/GaugeReading")
+@dataclass
+class GaugeReading:
+    peak: int = 0
+    calls: int = 0
+    label: str = ""
+
+
+@service(name="Gauge", version=1)
+class Gauge:
+    """Counts the ``hold`` calls in flight at once, so a test can bound a client's concurrency."""
+
+    def __init__(self) -> None:
+        self.current = self.peak = self.calls = 0
+
+    @rpc
+    async def hold(self, req: HoldRequest) -> GaugeReading:
+        """Wait ``ms`` milliseconds while counted as in flight."""
+        self.calls += 1
+        self.current += 1
+        self.peak = max(self.peak, self.current)
+        try:
+            await asyncio.sleep(req.ms / 1000)
+        finally:
+            self.current -= 1
+        return GaugeReading(peak=self.peak, calls=self.calls, label=req.label)
+
+    @rpc
+    async def reading(self, req: HoldRequest) -> GaugeReading:
+        """The most ``hold`` calls ever in flight at once, and how many came."""
+        return GaugeReading(peak=self.peak, calls=self.calls, label=req.label)
+
+
 #: Service key -> service object as passed to AsterServer (session services as the class).
 SERVICE_FACTORIES = {
     "echo": EchoService,
@@ -429,6 +529,9 @@ SERVICE_FACTORIES = {
     "v2": Greeter,
     "vault": Vault,
     "typed": Ledger,
+    "metadata": MetadataEcho,
+    "metadata_session": MetadataSession,
+    "gauge": Gauge,
 }
 
 

@@ -18,6 +18,9 @@ from aster_core.errors import UsageError
 from aster_core.output import json_option
 
 DEFAULT_TIMEOUT = 30.0
+#: ``aster call --batch --parallel``: calls in flight by default, and at most
+BATCH_PARALLEL = 8
+MAX_PARALLEL = 256
 
 rcan_option = click.option(
     "--rcan", "rcan", type=click.Path(dir_okay=False), default=None,
@@ -96,10 +99,23 @@ def _stdin_items() -> Any:
               help="Client/bidi streams: a JSON array of requests (default: JSON lines on stdin).")
 @rcan_option
 @click.option("--timeout", type=SECONDS, default=DEFAULT_TIMEOUT, show_default=True,
-              help="Seconds the whole command may take: connecting, reading the schema and the call.")
+              help="Seconds the whole command may take: connecting, reading the schema and the call "
+                   "(with --batch: connecting, and each call).")
+@click.option("-H", "--header", "headers", multiple=True, metavar="KEY=VALUE",
+              help="Request metadata sent with the call (repeatable).")
+@click.option("-d", "--data", default=None, metavar="JSON|@FILE|@-",
+              help="The request: JSON text, @FILE to read it from a file, @- from stdin.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="On stderr: the address, credential, method pattern, metadata, timings and trailer.")
+@click.option("--batch", is_flag=True,
+              help="Run the calls stdin lists as JSON lines over one connection; one JSON result line each.")
+@click.option("--parallel", type=click.IntRange(1, MAX_PARALLEL), default=None, metavar="N",
+              help=f"With --batch: calls in flight at once (default {BATCH_PARALLEL}).")
+@click.option("--fail-fast", is_flag=True, help="With --batch: stop at the first failure, cancel the rest.")
 @json_option
 def call(address: str, target: str, request: str | None, items_json: str | None, rcan: str | None,
-         timeout: float, as_json: bool) -> None:
+         timeout: float, headers: tuple[str, ...], data: str | None, verbose: bool, batch: bool,
+         parallel: int | None, fail_fast: bool, as_json: bool) -> None:
     """Call SERVICE.METHOD on the peer at ADDRESS and print the result as JSON.
 
     \b
@@ -112,10 +128,29 @@ def call(address: str, target: str, request: str | None, items_json: str | None,
     are called through a one-call session.
 
     \b
+    --batch reads {"method": "Svc.m", "args": {...}, "metadata": {...}} lines
+    from stdin and writes one result line each, in input order, with its
+    status (ok, error, invalid, cancelled). Exit 0 when every call succeeded,
+    1 when any did not.
+
+    \b
     Exit codes: 0 ok, 1 call failed, 2 bad input (JSON, fields, flags),
     3 denied (admission or role), 4 service or method not found,
     7 peer unreachable or timed out.
     """
+    from .metadata import parse_headers
+
+    metadata = parse_headers(headers)
+    if batch:
+        from .calling import run_batch_call
+
+        if target is not None or request is not None or items_json is not None or data is not None:
+            raise UsageError("--batch reads the calls from stdin: give only the ADDRESS",
+                             "For example: printf '{\"method\": \"Svc.m\", \"args\": {}}\\n' | aster call ADDR --batch.")
+        run_batch_call(address, rcan=rcan, timeout=timeout, metadata=metadata, verbose=verbose,
+                       parallel=parallel or BATCH_PARALLEL, fail_fast=fail_fast)
+    if parallel is not None or fail_fast:
+        raise UsageError("--parallel and --fail-fast are for --batch", "Add --batch, or drop them.")
     if address.startswith("@") and "." in address.partition("/")[2]:
         # @handle/Service.method ['JSON']: the registry address and the target in one word
         if request is not None:
@@ -127,7 +162,14 @@ def call(address: str, target: str, request: str | None, items_json: str | None,
     if target is None:
         raise UsageError("missing SERVICE.METHOD", "For example: aster call aster1... EchoService.echo '{}'.")
     service, method = split_target(target)
-    payload = None if request is None else parse_json_argument(request)
+    if data is not None and request is not None:
+        raise UsageError("give the request once: as the JSON argument or with -d", "Drop one of them.")
+    if data is not None:
+        from .body import read_body
+
+        payload = read_body(data)
+    else:
+        payload = None if request is None else parse_json_argument(request)
     items = None
     if items_json is not None:
         items = parse_json_argument(items_json, "--items value")
@@ -136,7 +178,7 @@ def call(address: str, target: str, request: str | None, items_json: str | None,
     from .calling import run_call
 
     run_call(address, service, method, payload, items, rcan=rcan, timeout=timeout, as_json=as_json,
-             stdin_items=_stdin_items)
+             stdin_items=_stdin_items, metadata=metadata, verbose=verbose)
 
 
 @click.command("shell")

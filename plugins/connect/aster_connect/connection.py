@@ -17,6 +17,7 @@ from .addresses import Address, node_addr
 from .errors import CallError, CallNotFound, CallUnavailable, call_error
 from .lifecycle import close_client_before_exit, quiet_close
 from .schema import MethodInfo, ServiceInfo, check_request
+from .trace import CallTrace
 from .wire import SessionStream, async_items, shared_call
 
 __all__ = ["Connection", "Session"]
@@ -35,10 +36,11 @@ class Session:
         return self._stream.ended
 
     def invoke(self, method: str, request: Any = None, *, items: Iterable | AsyncIterable | None = None,
-               timeout: float | None = None) -> AsyncIterator[Any]:
-        """Yield the responses of one call in this session (any pattern)."""
+               timeout: float | None = None, metadata: dict[str, str] | None = None,
+               trace: CallTrace | None = None) -> AsyncIterator[Any]:
+        """Yield the responses of one call in this session (any pattern); ``metadata`` goes with the call."""
         info = self._method(method)
-        return _with_timeout(self._run(info, _requests(info, request, items), timeout), timeout)
+        return _with_timeout(self._run(info, _requests(info, request, items), timeout, metadata, trace), timeout)
 
     def _method(self, method: str) -> MethodInfo:
         info = self.service.method(method)
@@ -52,14 +54,15 @@ class Session:
                             "time), or call it from Python with the typed client.")
         return info
 
-    def _run(self, info: MethodInfo, requests: Any, timeout: float | None) -> AsyncIterator[Any]:
-        return self._stream.call(info.name, info.pattern, requests, timeout=timeout)
+    def _run(self, info: MethodInfo, requests: Any, timeout: float | None, metadata: dict[str, str] | None = None,
+             trace: CallTrace | None = None) -> AsyncIterator[Any]:
+        return self._stream.call(info.name, info.pattern, requests, timeout=timeout, metadata=metadata, trace=trace)
 
     async def call(self, method: str, request: Any = None, *, items: Iterable | AsyncIterable | None = None,
-                   timeout: float | None = None) -> Any:
+                   timeout: float | None = None, metadata: dict[str, str] | None = None) -> Any:
         """One call; the single response (a list of them for server and bidi streams)."""
-        return _collect(self.service.method(method), [r async for r in self.invoke(method, request, items=items,
-                                                                                      timeout=timeout)])
+        return _collect(self.service.method(method), [r async for r in self.invoke(
+            method, request, items=items, timeout=timeout, metadata=metadata)])
 
     async def close(self) -> None:
         await self._stream.close()
@@ -80,6 +83,20 @@ class Connection:
     def open_gate(self) -> bool:
         """True when the peer admitted us without a credential (it admits everyone)."""
         return bool(getattr(self._client, "open_gate", False))
+
+    @property
+    def presented(self) -> dict[str, Any] | None:
+        """The credential presented on admission as :func:`aster_connect.credentials.summary` data plus
+        ``source`` (where it came from), or ``None`` when none was."""
+        from .credentials import presented_entry, summary
+
+        entry = getattr(self._client, "_inline_credential", None)  # an identity file's peer entry
+        path = getattr(self._client, "_enrollment_credential_file", None)
+        if not entry and path:
+            entry = presented_entry(path)
+        if not entry:
+            return None
+        return {"source": self.credential or str(path or "?"), **summary(entry)}
 
     @property
     def endpoint_id(self) -> str:
@@ -157,23 +174,28 @@ class Connection:
                                   "The peer admitted us but its RPC endpoint did not answer.") from exc
 
     def invoke(self, service: str, method: str, request: Any = None, *,
-               items: Iterable | AsyncIterable | None = None, timeout: float | None = None) -> AsyncIterator[Any]:
+               items: Iterable | AsyncIterable | None = None, timeout: float | None = None,
+               metadata: dict[str, str] | None = None, trace: CallTrace | None = None) -> AsyncIterator[Any]:
         """Yield the responses of one call as they arrive (any pattern, any scope, any version).
 
         ``request`` is the JSON object of unary and server-stream calls;
         ``items`` the requests of client- and bidi-stream calls. A session-scoped
-        service is called through a one-call session.
+        service is called through a one-call session. ``metadata`` (text keys and
+        values, see :mod:`aster_connect.metadata`) goes in the call's header; ``trace``
+        records timings and the trailer (:class:`aster_connect.trace.CallTrace`).
         """
         svc = self.service(service)
         info = svc.method(method)
-        return _with_timeout(self._invoke(svc, method, info, _requests(info, request, items), timeout), timeout)
+        return _with_timeout(self._invoke(svc, method, info, _requests(info, request, items), timeout,
+                                          metadata, trace), timeout)
 
     async def _invoke(self, svc: ServiceInfo, method: str, info: MethodInfo | None, requests: Any,
-                      timeout: float | None) -> AsyncIterator[Any]:
+                      timeout: float | None, metadata: dict[str, str] | None = None,
+                      trace: CallTrace | None = None) -> AsyncIterator[Any]:
         if svc.is_session:
             session = await self.session(svc.name)
             try:
-                async for item in session._run(session._method(method), requests, timeout):
+                async for item in session._run(session._method(method), requests, timeout, metadata, trace):
                     yield item
             except CallError as exc:
                 raise _explain(self, svc, method, exc) from None
@@ -182,17 +204,19 @@ class Connection:
             return
         conn = await self._rpc_connection(svc)
         try:
-            async for item in shared_call(conn, svc.name, svc.version, method, requests, timeout=timeout):
+            async for item in shared_call(conn, svc.name, svc.version, method, requests, timeout=timeout,
+                                          metadata=metadata, trace=trace):
                 yield item
         except CallError as exc:
             raise _explain(self, svc, method, exc) from None
 
     async def call(self, service: str, method: str, request: Any = None, *,
-                   items: Iterable | AsyncIterable | None = None, timeout: float | None = None) -> Any:
+                   items: Iterable | AsyncIterable | None = None, timeout: float | None = None,
+                   metadata: dict[str, str] | None = None) -> Any:
         """One call; the single response (a list of them for server and bidi streams)."""
         info = self.service(service).method(method)
         return _collect(info, [r async for r in self.invoke(service, method, request, items=items,
-                                                            timeout=timeout)])
+                                                            timeout=timeout, metadata=metadata)])
 
     async def session(self, service: str) -> Session:
         """Open a session with a session-scoped service."""

@@ -127,3 +127,25 @@ def check_files(*, identity: str | None, peer: str | None, credential_file: str 
     chosen = credential_file or os.environ.get("ASTER_ENROLLMENT_CREDENTIAL", "").strip() or None
     if chosen and (credential_file or Path(chosen).expanduser().exists()):
         credential_kind(Path(chosen).expanduser())
+
+
+def summary(entry: dict[str, Any]) -> dict[str, Any]:
+    """What a credential says about its holder (``aster call -v``): type, bound endpoint, roles, expiry."""
+    attributes = entry.get("attributes") if isinstance(entry.get("attributes"), dict) else {}
+    roles = [r.strip() for r in str(attributes.get("aster.role", "")).split(",") if r.strip()]
+    return {"type": entry.get("credential_type") or entry.get("type") or "?",
+            "endpoint_id": entry.get("endpoint_id") or None, "roles": roles,
+            "expires_at": entry.get("expires_at")}
+
+
+def presented_entry(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The credential a file holds as the runtime presents it (a JSON credential, or the consumer
+    peer of an identity file); ``None`` when it cannot be read (it was read fine to connect)."""
+    try:
+        kind, data = load_credential_file(Path(path).expanduser(), "credential file", HINT)
+    except UsageError:
+        return None
+    if kind == "json":
+        return data
+    peers = data.get("peers")
+    return _pick(peers, None) if isinstance(peers, list) else None

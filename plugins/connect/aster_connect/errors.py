@@ -95,3 +95,17 @@ def call_error(status: int | str, message: str, hint: str | None = None) -> Call
     """The :class:`CallError` subclass for a status given by number or name."""
     name = STATUS_NAMES.get(status, f"STATUS_{status}") if isinstance(status, int) else status
     return _CLASS_BY_STATUS.get(name, CallError)(name, message, hint or _DEFAULT_HINTS.get(name, GENERIC_HINT))
+
+
+def error_data(error: AsterError) -> dict:
+    """Any command error as call-error data (``status``, ``code``, ``message``, ``hint``) plus its
+    ``exit_code``: a local failure (bad input, a missing service) gets the status a server would
+    have answered with, so every failed call of a batch reads alike."""
+    if isinstance(error, CallError):
+        data = error.to_dict()
+    else:
+        status = ("INVALID_ARGUMENT" if isinstance(error, UsageError) else "NOT_FOUND" if isinstance(error, NotFoundError)
+                  else "PERMISSION_DENIED" if isinstance(error, DeniedError)
+                  else "UNAVAILABLE" if isinstance(error, UnavailableError) else "UNKNOWN")
+        data = {"status": status, "code": STATUS_CODES[status], "message": error.message, "hint": error.hint}
+    return {**data, "exit_code": int(error.exit_code)}

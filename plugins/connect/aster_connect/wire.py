@@ -27,6 +27,7 @@ from typing import Any, AsyncIterable, AsyncIterator, Iterable
 
 from .errors import CallError, CallUnavailable, call_error
 from .liveness import watch_peer
+from .trace import CallTrace
 
 JSON_MODE = 3  # aster.rpc_types.SerializationMode.JSON
 #: seconds ending a session may take (a dead peer never acknowledges)
@@ -56,15 +57,30 @@ async def async_items(items: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterato
             yield item
 
 
-def _status_error(codec: Any, payload: bytes) -> CallError | None:
-    """The error a trailer carries, or ``None`` for OK."""
+def _status_error(codec: Any, payload: bytes, trace: CallTrace | None = None) -> CallError | None:
+    """The error a trailer carries, or ``None`` for OK (recorded in ``trace`` when given)."""
     from aster.protocol import RpcStatus
 
     if not payload:
+        if trace is not None:
+            trace.trailer = {"code": 0, "status": "OK", "message": "", "details": {}}
         return None
     status = codec.decode(payload, RpcStatus)
     code = int(getattr(status, "code", 0) or 0)
-    return None if code == 0 else call_error(code, str(getattr(status, "message", "") or "(no message)"))
+    message = str(getattr(status, "message", "") or "")
+    if trace is not None:
+        from .errors import STATUS_NAMES
+
+        details = dict(zip(getattr(status, "detailKeys", None) or [], getattr(status, "detailValues", None) or []))
+        trace.trailer = {"code": code, "status": STATUS_NAMES.get(code, f"STATUS_{code}"), "message": message,
+                         "details": details}
+    return None if code == 0 else call_error(code, message or "(no message)")
+
+
+def _metadata_lists(metadata: dict[str, str] | None) -> dict[str, list[str]]:
+    """A header's ``metadataKeys``/``metadataValues`` (parallel lists, as the runtime reads them)."""
+    pairs = list((metadata or {}).items())
+    return {"metadataKeys": [k for k, _ in pairs], "metadataValues": [v for _, v in pairs]}
 
 
 def _decode(codec: Any, payload: bytes, flags: int) -> Any:
@@ -178,21 +194,30 @@ class Frames:
 
 
 async def shared_call(conn: Any, service: str, version: int, method: str,
-                      requests: Iterable[Any] | AsyncIterable[Any], *,
-                      timeout: float | None = None) -> AsyncIterator[Any]:
-    """Call ``service.method`` (a shared service) and yield each response as it arrives."""
+                      requests: Iterable[Any] | AsyncIterable[Any], *, timeout: float | None = None,
+                      metadata: dict[str, str] | None = None, trace: CallTrace | None = None) -> AsyncIterator[Any]:
+    """Call ``service.method`` (a shared service) and yield each response as it arrives.
+
+    ``metadata`` goes in the stream's header (the service reads it as ``ctx.metadata``).
+    """
     from aster.framing import HEADER, ROW_SCHEMA, TRAILER, write_frame
     from aster.protocol import StreamHeader
 
     codec = _codec()
     send, recv = await _io(conn.open_bi())
     header = StreamHeader(service=service, method=method, version=version, callId=str(uuid.uuid4()),
-                          deadlineEpochMs=deadline_ms(timeout), serializationMode=JSON_MODE)
+                          deadlineEpochMs=deadline_ms(timeout), serializationMode=JSON_MODE,
+                          **_metadata_lists(metadata))
     await _io(write_frame(send, codec.encode(header), flags=HEADER))
+    if trace is not None:
+        trace.metadata = dict(metadata or {})
+        trace.sent()
 
     async def pump() -> None:
         async for item in async_items(requests):
             await _io(write_frame(send, codec.encode(item), flags=0))
+            if trace is not None:
+                trace.requests += 1
         await _io(send.finish())
 
     writer = asyncio.ensure_future(pump())
@@ -201,13 +226,17 @@ async def shared_call(conn: Any, service: str, version: int, method: str,
     try:
         while True:
             payload, flags = await frames.next(writer)
+            if trace is not None:
+                trace.frame()
             if flags & TRAILER:
-                error = _status_error(codec, payload)
+                error = _status_error(codec, payload, trace)
                 if error is not None:
                     raise error
                 return
             if flags & ROW_SCHEMA:
                 continue
+            if trace is not None:
+                trace.responses += 1
             yield _decode(codec, payload, flags)
     except CallError:
         if watch.gone:
@@ -269,8 +298,9 @@ class SessionStream:
                              "Open a new session.")
 
     async def call(self, method: str, pattern: str, requests: Iterable[Any] | AsyncIterable[Any], *,
-                   timeout: float | None = None) -> AsyncIterator[Any]:
-        """Run one call of the given ``pattern`` and yield its responses."""
+                   timeout: float | None = None, metadata: dict[str, str] | None = None,
+                   trace: CallTrace | None = None) -> AsyncIterator[Any]:
+        """Run one call of the given ``pattern`` and yield its responses (``metadata`` in its call header)."""
         from aster.framing import CALL, TRAILER, write_frame
         from aster.protocol import CallHeader, RpcStatus
 
@@ -282,12 +312,16 @@ class SessionStream:
             self._refuse_if_ended()
             assert self._frames is not None
             codec = self._codec
-            call = CallHeader(method=method, callId=str(uuid.uuid4()), deadlineEpochMs=deadline_ms(timeout))
+            call = CallHeader(method=method, callId=str(uuid.uuid4()), deadlineEpochMs=deadline_ms(timeout),
+                              **_metadata_lists(metadata))
             try:
                 await _io(write_frame(self._send, codec.encode(call), flags=CALL))
             except BaseException:  # failed or cut short: the frame may be half written
                 self.ended = True
                 raise
+            if trace is not None:
+                trace.metadata = dict(metadata or {})
+                trace.sent()
             streamed_in = pattern in ("client_stream", "bidi_stream")
 
             async def pump() -> None:
@@ -295,6 +329,8 @@ class SessionStream:
                 async for item in async_items(requests):
                     await _io(write_frame(self._send, codec.encode(item), flags=0))
                     sent += 1
+                    if trace is not None:
+                        trace.requests += 1
                     if not streamed_in:
                         break
                 if streamed_in:
@@ -309,8 +345,10 @@ class SessionStream:
                 single = pattern in ("unary", "client_stream")
                 while True:
                     payload, flags = await self._frames.next(writer)
+                    if trace is not None:
+                        trace.frame()
                     if flags & TRAILER:
-                        error = _status_error(codec, payload)
+                        error = _status_error(codec, payload, trace)
                         if error is not None:
                             # After a refused call the server reads our request
                             # frame as a stray frame and ends the session.
@@ -319,6 +357,8 @@ class SessionStream:
                             raise error
                         return
                     complete = single
+                    if trace is not None:
+                        trace.responses += 1
                     yield _decode(codec, payload, flags)
                     if single:
                         return
