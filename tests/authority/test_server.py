@@ -69,7 +69,7 @@ def test_deploy_provision_grant_reconcile_fetch_call_revoke(mesh, manifest_files
     assert verify_signature(cred, mesh.root.public_key)
     assert peer["attributes"]["aster.role"] == "tasks" and peer["attributes"]["aster.deployment"] == DEP
 
-    env = {"AUTHTEST_AUTHORITY": mesh.server.address, "AUTHTEST_DEPLOYMENT": DEP}
+    env = {"AUTHTEST_AUTHORITY": mesh.server.address, "AUTHTEST_DEPLOYMENT": DEP, "AUTHTEST_IDENTITY": str(ident)}
     with start_server(["tests.authority.services.tasks_gated:TaskService"], root_pubkey_file=mesh.root.pubkey_file,
                       identity=ident, env=env) as producer:
         assert producer.endpoint_id == inst["endpoint_id"]  # its node key is the provisioned one
@@ -84,7 +84,7 @@ def test_deploy_provision_grant_reconcile_fetch_call_revoke(mesh, manifest_files
         granted = mesh.ok("grants", "add", "--deployment", DEP, "--consumer", consumer, "--role", "tasks.reader")
         assert granted["roles"] == ["tasks.reader"] and granted["reconcile_needed"]
         rec = mesh.ok("svc", DEP, "authority", "reconcile", "--root-key", str(mesh.root.key_file))
-        assert rec["counts"] == {"current": 2, "pending": 0, "failed": 0}
+        assert rec["counts"] == {"current": 2, "pending": 0, "failed": 0, "refused": 0}
         assert {(i["subject"], i["action"]) for i in rec["items"]} == {("producer", "kept"), ("consumer", "issued")}
         # nothing left to sign: a second reconcile needs no root key at all
         assert mesh.ok("svc", DEP, "authority", "reconcile")["counts"]["current"] == 2
