@@ -59,16 +59,35 @@ def print_json_line(data: Any) -> None:
     sys.stdout.flush()
 
 
-def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None) -> None:
-    """A rich table on stdout."""
-    from rich.table import Table
+def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None,
+                ids: Iterable[str] | None = None, optional: Sequence[str] = ()) -> None:
+    """A rich table on stdout that never cuts an id (:mod:`aster_core.tables`).
 
-    table = Table(title=title, show_edge=False, header_style="bold")
-    for col in columns:
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    console().print(table)
+    ``ids``: the headers of columns holding ids (default: by header, ``tables.ID_HEADERS``);
+    ``optional``: headers of columns left out, the last first, when the table does not fit
+    (the command then has :func:`wide_option`, and ``--wide`` keeps them)."""
+    from .tables import render
+
+    ctx = click.get_current_context(silent=True)
+    wide = bool(ctx and ctx.meta.get(WIDE_KEY))
+    left_out = render(console(), columns, rows, title=title, ids=ids, optional=optional, wide=wide)
+    if left_out:
+        info(f"(left out to fit {console().width} columns: {', '.join(left_out)}; --wide shows every column)")
+
+
+WIDE_KEY = "aster_core.wide"
+
+
+def _set_wide(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[WIDE_KEY] = True
+
+
+def wide_option(func: Callable) -> Callable:
+    """``--wide``: a table keeps every column, as wide as it needs (for a command whose
+    :func:`print_table` names optional columns)."""
+    return click.option("--wide", is_flag=True, expose_value=False, callback=_set_wide,
+                        help="Show every column, however wide the table gets.")(func)
 
 
 def print_fields(pairs: Iterable[tuple[str, Any]], *, title: str | None = None) -> None:

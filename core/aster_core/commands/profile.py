@@ -81,6 +81,7 @@ def _where(r: dict[str, Any]) -> str:
 
 @profile.command("list")
 @output.json_option
+@output.wide_option
 def list_(as_json: bool) -> None:
     """List profiles; the active one is marked."""
     items = [p.as_dict() for p in profiles.list_profiles()]
@@ -91,7 +92,8 @@ def list_(as_json: bool) -> None:
             return
         output.print_table(["", "profile", "root public key", "created", "handle"],
                            [("*" if r["active"] else "", r["name"], r["root_pubkey"], r["created_at"],
-                             r.get("handle") or "") for r in rows])
+                             r.get("handle") or "") for r in rows],
+                           ids=("profile", "root public key"), optional=("handle", "created"))
 
     output.emit(items, as_json, render)
 

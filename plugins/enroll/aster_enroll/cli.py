@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from aster_core.completions import complete_profile
 from aster_core.errors import UsageError
 from aster_core.output import emit, json_option, warn
 
@@ -32,7 +33,8 @@ def enroll() -> None:
 @click.option("-e", "--expires", default=DEFAULT_EXPIRY, show_default=True, metavar="DURATION",
               help="30d, 24h, 90m, 45s or an ISO 8601 time (UTC when no zone is given).")
 @click.option("--root-key", "root_key", metavar="FILE", help="Root key pair file. Default: the profile's keyring key.")
-@click.option("-p", "--profile", metavar="NAME", help="Profile whose keyring key signs. Default: active profile.")
+@click.option("-p", "--profile", metavar="NAME", shell_complete=complete_profile,
+              help="Profile whose root key signs (keyring, or its key file). Default: active profile.")
 @click.option("--signer", type=click.Choice(["local"]), default="local", show_default=True,
               help="Who signs: local (the root key file or the profile's key; 0.1.2 had no other).")
 @click.option("--force", is_flag=True, help="Also write into an existing file that is not an identity file.")

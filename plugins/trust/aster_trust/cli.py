@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from aster_core.completions import complete_profile
 from aster_core.errors import AsterError, UsageError
 from aster_core.output import emit, json_option, print_fields
 
@@ -20,7 +21,8 @@ from . import actions
 _FORCE = click.option("--force", is_flag=True, help="Replace the output file if it exists.")
 _ROOT_KEY = click.option("--root-key", "root_key", metavar="FILE",
                          help="Root key pair file. Default: the profile's key in the OS keyring.")
-_PROFILE = click.option("--profile", metavar="NAME", help="Profile whose keyring key signs. Default: active profile.")
+_PROFILE = click.option("--profile", metavar="NAME", shell_complete=complete_profile,
+                        help="Profile whose root key signs (keyring, or its key file). Default: active profile.")
 _EXPIRES = click.option("--expires", default=actions.DEFAULT_EXPIRY, show_default=True, metavar="DURATION",
                         help="30d, 24h, 90m, 45s or an ISO 8601 time (UTC when no zone is given).")
 _ATTR = click.option("--attr", "attrs", multiple=True, metavar="KEY=VALUE", help="Attribute to sign; repeatable.")

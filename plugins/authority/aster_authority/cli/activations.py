@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
-from aster_core.output import emit, json_option, print_table
+from aster_core.output import emit, json_option, print_table, wide_option
 
-from .common import conn_options, given_deployment, more, open_authority, paging, ts
+from .common import complete_ids, conn_options, given_deployment, more, open_authority, paging, ts
 
 
 @click.group("activations")
@@ -23,6 +23,7 @@ def dev_activations() -> None:
 @paging
 @conn_options
 @json_option
+@wide_option
 def activations_list(instance_id, state, limit, all_pages, authority_addr, rcan, as_json: bool) -> None:
     """List activations."""
     from ..client import devices
@@ -34,14 +35,14 @@ def activations_list(instance_id, state, limit, all_pages, authority_addr, rcan,
     def render(p: dict[str, Any]) -> None:
         print_table(["instance", "state", "name", "activated", "revoked"],
                     [(i["instance_id"], i["state"], i["metadata"].get("name", ""), ts(i["activated_at"]),
-                      ts(i["revoked_at"])) for i in p["items"]])
+                      ts(i["revoked_at"])) for i in p["items"]], optional=("name", "activated", "revoked"))
         more(p)
 
     emit(page, as_json, render)
 
 
 @dev_activations.command("revoke")
-@click.argument("instance_id", metavar="INSTANCE")
+@click.argument("instance_id", metavar="INSTANCE", shell_complete=complete_ids("instances"))
 @conn_options
 @json_option
 def activations_revoke(instance_id, authority_addr, rcan, as_json: bool) -> None:

@@ -73,7 +73,10 @@ def paging(func: Callable) -> Callable:
 
 
 def signing_options(func: Callable) -> Callable:
-    func = click.option("--profile", metavar="NAME", help="Profile whose keyring root key signs.")(func)
+    from aster_core.completions import complete_profile
+
+    func = click.option("--profile", metavar="NAME", shell_complete=complete_profile,
+                        help="Profile whose root key signs (keyring, or its key file).")(func)
     return click.option("--root-key", "root_key", metavar="FILE", help="Root key pair file instead of the keyring.")(func)
 
 
@@ -122,7 +125,7 @@ def render_changes(p: dict[str, Any]) -> None:
 
 def render_reconcile(r: dict[str, Any]) -> None:
     print_table(["subject", "id", "status", "action", "reason"],
-                [(i["subject"], i["id"][:24], i["status"], i["action"], i["reason"]) for i in r["items"]])
+                [(i["subject"], i["id"], i["status"], i["action"], i["reason"]) for i in r["items"]])
     c = r["counts"]
     click.echo(f"{prefix()}/{r['deployment_id']} at {r['desired_version']}: {c['current']} current, "
                f"{c['pending']} pending, {c['failed']} failed, {c.get('refused', 0)} refused (not backed by a "
@@ -170,6 +173,29 @@ def checkpoint_confirmation(yes: bool, as_json: bool) -> Callable[[dict[str, Any
         return yes or ask("Is this state right? Sign it as the checkpoint with the root key?", action=action)
 
     return confirm
+
+
+def remember_ids(what: str, page: dict[str, Any], key: str, *, filtered: bool, scope: str | None = None) -> None:
+    """Keep the ids a listing showed for shell completion (``aster_core.completions``): a
+    deployment's plans, reviews or instances under ``svc/ID``, deployments under their kind.
+    An unfiltered listing of every page replaces what was kept; anything less adds to it."""
+    from aster_core.completions import remember
+
+    remember(what, scope or f"{prefix()}/{given_deployment()}", [x[key] for x in page.get("items", [])],
+             complete=not filtered and page.get("next_offset") is None)
+
+
+def completion_scope(ctx: click.Context) -> str | None:
+    """``svc/ID`` or ``dev/ID`` of the deployment a command line being completed names."""
+    dep = ctx.meta.get(DEPLOYMENT_KEY)
+    return f"{'dev' if ctx.meta.get(KIND_KEY) == 'device' else 'svc'}/{dep}" if dep else None
+
+
+def complete_ids(what: str) -> Callable:
+    """``shell_complete`` for an argument naming one of the deployment's ``what`` (plans, ...)."""
+    from aster_core.completions import complete_cached
+
+    return complete_cached(what, completion_scope)
 
 
 def meta_cells(m: dict[str, str], show_all: bool) -> list[str]:
@@ -221,6 +247,16 @@ class ResourceGroup(click.Group):
                 from None
         ctx.meta[DEPLOYMENT_KEY] = name
         return name, self.deployment, args[1:]
+
+    def shell_complete(self, ctx: click.Context, incomplete: str):
+        """Its commands, and the deployment ids the last `list` showed (never a network call)."""
+        from aster_core.completions import recall
+        from click.shell_completion import CompletionItem
+
+        found = super().shell_complete(ctx, incomplete)
+        if incomplete.startswith("-"):
+            return found
+        return found + [CompletionItem(d) for d in recall("deployments", self.kind) if d.startswith(incomplete)]
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write_usage(ctx.command_path, "list [OPTIONS] | ID COMMAND [ARGS]...")

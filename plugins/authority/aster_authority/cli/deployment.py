@@ -11,10 +11,10 @@ from typing import Any, Callable
 import click
 
 from aster_core.errors import UsageError
-from aster_core.output import emit, info, json_option, print_table
+from aster_core.output import emit, info, json_option, print_table, wide_option
 
-from .common import (conn_options, given_deployment, kind, more, open_authority, paging, prefix, render_changes,
-                     render_deployment, ts)
+from .common import (conn_options, given_deployment, kind, more, open_authority, paging, prefix, remember_ids,
+                     render_changes, render_deployment, ts)
 
 
 @click.command("list")
@@ -22,6 +22,7 @@ from .common import (conn_options, given_deployment, kind, more, open_authority,
 @paging
 @conn_options
 @json_option
+@wide_option
 def deployments_list(disabled: bool, limit: int, all_pages: bool, authority_addr, rcan, as_json: bool) -> None:
     """List the deployments (of this family: services or devices)."""
     from ..client import deployments
@@ -29,11 +30,13 @@ def deployments_list(disabled: bool, limit: int, all_pages: bool, authority_addr
     with open_authority(authority_addr, rcan) as auth:
         page = deployments.list_deployments(auth, kind=kind(), include_disabled=disabled, limit=limit,
                                             all_pages=all_pages)
+    remember_ids("deployments", page, "deployment_id", filtered=not disabled, scope=kind())
 
     def render(p: dict[str, Any]) -> None:
         print_table(["deployment", "version", "services", "roles", "disabled"],
                     [(d["deployment_id"], d["version"], ", ".join(d["desired_services"]) or "-",
-                      ",".join(d["roles"]), "yes" if d["disabled"] else "") for d in p["items"]])
+                      ",".join(d["roles"]), "yes" if d["disabled"] else "") for d in p["items"]],
+                    optional=("roles", "services"))
         more(p)
 
     emit(page, as_json, render)

@@ -16,13 +16,13 @@ from typing import Any
 
 import click
 
-from aster_core.output import emit, info, json_option, print_fields, print_table
+from aster_core.output import emit, info, json_option, print_fields, print_table, wide_option
 
 from ..domain.devices import DEVICE_STATES, EXIT_PENDING
 from . import deployment as shared
 from .activations import dev_activations
 from .common import (ResourceGroup, conn_options, given_deployment, meta_cells, more, open_authority, paging,
-                     signing_options, ts)
+                     remember_ids, signing_options, ts)
 from .plans import dep_authority
 from .reviews import dev_reviews
 
@@ -72,17 +72,19 @@ def dev_create(review_mode, roles, authority_addr, rcan, as_json: bool) -> None:
 @paging
 @conn_options
 @json_option
+@wide_option
 def dev_instances(state, show_metadata, limit, all_pages, authority_addr, rcan, as_json: bool) -> None:
     """List the deployment's devices (name, serial and model shown; --show-metadata for the rest)."""
     from ..client import devices
 
     with open_authority(authority_addr, rcan) as auth:
         page = devices.instances(auth, given_deployment(), state=state, limit=limit, all_pages=all_pages)
+    remember_ids("instances", page, "instance_id", filtered=bool(state))
 
     def render(p: dict[str, Any]) -> None:
         columns = ["instance", "state", "name", "serial", "model"] + (["metadata"] if show_metadata else [])
         print_table(columns, [(i["instance_id"], i["state"], *meta_cells(i["metadata"], show_metadata))
-                              for i in p["items"]])
+                              for i in p["items"]], optional=("name", "serial", "model", "metadata"))
         more(p)
 
     emit(page, as_json, render)

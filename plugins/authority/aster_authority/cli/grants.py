@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import click
 
-from aster_core.output import emit, info, json_option, print_table
+from aster_core.output import emit, info, json_option, print_table, wide_option
 
 from .common import conn_options, more, open_authority, paging, ts
 
@@ -22,6 +22,7 @@ def grants() -> None:
 @paging
 @conn_options
 @json_option
+@wide_option
 def grants_list(deployment, limit, all_pages, authority_addr, rcan, as_json) -> None:
     """List grants."""
     from ..client.grants import grants_list
@@ -31,8 +32,8 @@ def grants_list(deployment, limit, all_pages, authority_addr, rcan, as_json) -> 
 
     def render(p: dict[str, Any]) -> None:
         print_table(["deployment", "consumer", "role", "since"],
-                    [(g["deployment_id"], g["consumer"][:16] + "...", g["role"], ts(g["created_at"]))
-                     for g in p["items"]])
+                    [(g["deployment_id"], g["consumer"], g["role"], ts(g["created_at"]))
+                     for g in p["items"]], optional=("since",))
         more(p)
 
     emit(page, as_json, render)
@@ -52,7 +53,7 @@ def _grant_command(add: bool) -> Callable:
 
         def render(r: dict[str, Any]) -> None:
             verb = "Granted" if add else "Removed"
-            click.echo(f"{verb} {', '.join(r['changed']) or 'nothing new'} for {r['consumer'][:16]}... on "
+            click.echo(f"{verb} {', '.join(r['changed']) or 'nothing new'} for {r['consumer']} on "
                        f"{r['deployment_id']}; roles now: {', '.join(r['roles']) or '(none: revoked)'}")
             if r["reconcile_needed"]:
                 info(f"Reconcile needed: aster svc {r['deployment_id']} authority reconcile")

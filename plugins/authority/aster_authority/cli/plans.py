@@ -10,11 +10,11 @@ from typing import Any
 import click
 
 from aster_core.errors import UsageError
-from aster_core.output import emit, info, json_option, print_fields, print_table
+from aster_core.output import emit, info, json_option, print_fields, print_table, wide_option
 
-from .common import (checkpoint_confirmation, conn_options, exit_on_failed, given_deployment, kind, more,
-                     open_authority, paging, prefix, render_changes, render_deployment, render_reconcile,
-                     signing_options, ts)
+from .common import (checkpoint_confirmation, complete_ids, conn_options, exit_on_failed, given_deployment, kind,
+                     more, open_authority, paging, prefix, remember_ids, render_changes, render_deployment,
+                     render_reconcile, signing_options, ts)
 
 
 @click.group("authority")
@@ -53,6 +53,7 @@ def auth_plan() -> None:
 @paging
 @conn_options
 @json_option
+@wide_option
 def plan_list(state, classification, stale, limit, all_pages, authority_addr, rcan, as_json: bool) -> None:
     """List plans (oldest first)."""
     from ..client import deployments
@@ -60,11 +61,13 @@ def plan_list(state, classification, stale, limit, all_pages, authority_addr, rc
     with open_authority(authority_addr, rcan) as auth:
         page = deployments.plan_list(auth, given_deployment(), kind=kind(), state=state,
                                      classification=classification, stale=stale, limit=limit, all_pages=all_pages)
+    remember_ids("plans", page, "plan_id", filtered=bool(state or classification or stale))
 
     def render(p: dict[str, Any]) -> None:
         print_table(["plan", "class", "state", "breaking", "services", "expires"],
                     [(x["plan_id"], x["classification"], x["state"] + (" (stale)" if x["stale"] else ""),
-                      x["breaking"], ", ".join(x["services"]), ts(x["expires_at"])) for x in p["items"]])
+                      x["breaking"], ", ".join(x["services"]), ts(x["expires_at"])) for x in p["items"]],
+                    optional=("services", "expires"))
         more(p)
 
     emit(page, as_json, render)
@@ -77,14 +80,14 @@ def _render_plan(p: dict[str, Any]) -> None:
                   ("base version", p["base_version"]), ("desired version", p.get("desired_version")),
                   ("services", ", ".join(p["services"])), ("digest", p["digest"]),
                   ("created", ts(p["created_at"])), ("expires", ts(p["expires_at"])),
-                  ("decided", f"{ts(p['decided_at'])} by {(p['decided_by'] or {}).get('name') or (p['decided_by'] or {}).get('endpoint_id', '')[:16]}"
+                  ("decided", f"{ts(p['decided_at'])} by {(p['decided_by'] or {}).get('name') or (p['decided_by'] or {}).get('endpoint_id', '')}"
                    if p.get("decided_at") else "-"),
                   ("reason", p.get("decision_reason") or "-")])
     render_changes(p)
 
 
 @auth_plan.command("show")
-@click.argument("plan_id")
+@click.argument("plan_id", shell_complete=complete_ids("plans"))
 @conn_options
 @json_option
 def plan_show(plan_id, authority_addr, rcan, as_json: bool) -> None:
@@ -130,7 +133,7 @@ def _accept(classification: str, plan_id: str, acknowledgement: str | None, expe
 
 
 @dep_authority.command("accept-update")
-@click.argument("plan_id")
+@click.argument("plan_id", shell_complete=complete_ids("plans"))
 @click.option("--expected-desired-version", "expected", metavar="V", help="Refuse unless the desired version is V.")
 @click.option("--reconcile", "do_reconcile", is_flag=True, help="Reconcile right after accepting.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask.")
@@ -143,7 +146,7 @@ def accept_update(plan_id, expected, do_reconcile, yes, root_key, profile, autho
 
 
 @dep_authority.command("accept-migration")
-@click.argument("plan_id")
+@click.argument("plan_id", shell_complete=complete_ids("plans"))
 @click.option("--acknowledgement", required=True, metavar="TEXT", help="Why breaking callers is acceptable.")
 @click.option("--expected-desired-version", "expected", metavar="V", help="Refuse unless the desired version is V.")
 @click.option("--reconcile", "do_reconcile", is_flag=True, help="Reconcile right after accepting.")
@@ -159,7 +162,7 @@ def accept_migration(plan_id, acknowledgement, expected, do_reconcile, yes, root
 
 
 @dep_authority.command("reject")
-@click.argument("plan_id")
+@click.argument("plan_id", shell_complete=complete_ids("plans"))
 @click.option("--reason", metavar="TEXT")
 @conn_options
 @json_option

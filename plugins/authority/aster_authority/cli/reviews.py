@@ -8,9 +8,10 @@ from typing import Any
 
 import click
 
-from aster_core.output import emit, info, json_option, print_table
+from aster_core.output import emit, info, json_option, print_table, wide_option
 
-from .common import conn_options, given_deployment, meta_cells, more, open_authority, paging, ts
+from .common import (complete_ids, conn_options, given_deployment, meta_cells, more, open_authority, paging,
+                     remember_ids, ts)
 
 
 @click.group("reviews")
@@ -24,6 +25,7 @@ def dev_reviews() -> None:
 @paging
 @conn_options
 @json_option
+@wide_option
 def reviews_list(instance_id, state, limit, all_pages, authority_addr, rcan, as_json: bool) -> None:
     """List reviews (oldest first)."""
     from ..client import devices
@@ -31,18 +33,20 @@ def reviews_list(instance_id, state, limit, all_pages, authority_addr, rcan, as_
     with open_authority(authority_addr, rcan) as auth:
         page = devices.reviews(auth, given_deployment(), instance_id=instance_id, state=state, limit=limit,
                                all_pages=all_pages)
+    remember_ids("reviews", page, "review_id", filtered=bool(instance_id or state))
 
     def render(p: dict[str, Any]) -> None:
         print_table(["review", "instance", "state", "name", "serial", "model", "requested", "reason"],
                     [(r["review_id"], r["instance_id"], r["state"], *meta_cells(r["metadata"], False),
-                      ts(r["requested_at"]), r["reason"] or "") for r in p["items"]])
+                      ts(r["requested_at"]), r["reason"] or "") for r in p["items"]],
+                    optional=("name", "serial", "model", "requested", "reason"))
         more(p)
 
     emit(page, as_json, render)
 
 
 def _decide(decision: str) -> Any:
-    @click.argument("review_id", metavar="REVIEW")
+    @click.argument("review_id", metavar="REVIEW", shell_complete=complete_ids("reviews"))
     @click.option("--reason", metavar="R", help="Why (kept with the review).")
     @conn_options
     @json_option

@@ -13,11 +13,11 @@ from typing import Any
 
 import click
 
-from aster_core.output import emit, info, json_option, print_fields, print_table
+from aster_core.output import emit, info, json_option, print_fields, print_table, wide_option
 
 from . import deployment as shared
 from .common import (ResourceGroup, conn_options, given_deployment, kind, more, open_authority, paging, prefix,
-                     signing_options, ts)
+                     remember_ids, signing_options, ts)
 from .plans import dep_authority
 
 
@@ -63,6 +63,7 @@ def dep_create(namespaces, compatibility, roles, authority_addr, rcan, as_json: 
 @paging
 @conn_options
 @json_option
+@wide_option
 def dep_instances(disabled, limit, all_pages, authority_addr, rcan, as_json: bool) -> None:
     """List the deployment's service instances."""
     from ..client import deployments
@@ -70,11 +71,12 @@ def dep_instances(disabled, limit, all_pages, authority_addr, rcan, as_json: boo
     with open_authority(authority_addr, rcan) as auth:
         page = deployments.instances(auth, given_deployment(), kind=kind(), include_disabled=disabled, limit=limit,
                                      all_pages=all_pages)
+    remember_ids("instances", page, "instance_id", filtered=not disabled)
 
     def render(p: dict[str, Any]) -> None:
         print_table(["instance", "endpoint", "state", "credential expires"],
-                    [(i["instance_id"], i["endpoint_id"][:16] + "...", i["state"], ts(i["credential_expires_at"]))
-                     for i in p["items"]])
+                    [(i["instance_id"], i["endpoint_id"], i["state"], ts(i["credential_expires_at"]))
+                     for i in p["items"]], optional=("credential expires", "endpoint"))
         more(p)
 
     emit(page, as_json, render)

@@ -1,0 +1,121 @@
+"""Shell completion of values: profile names (`aster profile use <Tab>`, `--profile <Tab>`) from
+config.toml and ids from the cache the listing commands write, in bash, zsh and fish, driven by
+the real completion variables (`_ASTER_COMPLETE=bash_complete`, ...) through the entry point.
+A Tab never dials anything: the authority named here does not exist."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from aster_core import completions
+from aster_core.testing import invoke, run_aster
+
+NOWHERE = {"ASTER_AUTHORITY_ADDR": "ab" * 32, "ASTER_AUTHORITY_CREDENTIAL": "/nonexistent"}
+
+
+def complete(shell: str, words: str, *, plugins=None, env=None) -> list[str]:
+    """The values ``aster`` offers for the last word of ``words`` in ``shell``."""
+    parts = words.split(" ")
+    full = {**(env or {}), "_ASTER_COMPLETE": f"{shell}_complete", "COMP_WORDS": words}
+    full["COMP_CWORD"] = parts[-1] if shell == "fish" else str(len(parts) - 1)
+    result = invoke([], plugins=plugins, env=full)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "", result.stderr
+    lines = result.stdout.splitlines()
+    if shell == "zsh":  # type, value, help: three lines each
+        return [lines[i + 1] for i in range(0, len(lines), 3) if lines[i] == "plain"]
+    return [line.split(",", 1)[1].split("\t")[0] for line in lines if line.startswith("plain,")]  # fish: value<TAB>help
+
+
+@pytest.fixture
+def three_profiles(aster_env):
+    for name in ("dev", "prod", "prod-eu"):
+        assert invoke(["profile", "create", name]).returncode == 0
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_profile_names(three_profiles, shell):
+    assert complete(shell, "aster profile use ") == ["dev", "prod", "prod-eu"]
+    assert complete(shell, "aster profile use pr") == ["prod", "prod-eu"]
+    assert complete(shell, "aster profile delete d") == ["dev"]
+    assert complete(shell, "aster profile export-key prod-") == ["prod-eu"]
+    assert complete(shell, "aster --profile p") == ["prod", "prod-eu"]
+    assert complete(shell, "aster trust sign consumer --profile d", plugins=["trust"]) == ["dev"]
+    assert complete(shell, "aster enroll node --profile ", plugins=["trust", "enroll"]) == ["dev", "prod", "prod-eu"]
+
+
+def test_profile_names_in_the_installed_script(three_profiles):
+    """The same through the real script and a real environment (bash's form)."""
+    done = run_aster([], env={"_ASTER_COMPLETE": "bash_complete", "COMP_WORDS": "aster profile use p",
+                              "COMP_CWORD": "3"})
+    assert done.returncode == 0 and done.stdout.splitlines() == ["plain,prod", "plain,prod-eu"], done
+
+
+def test_no_config_or_a_broken_one_offers_nothing_quietly(aster_env):
+    assert complete("bash", "aster profile use ") == []
+    aster_env.mkdir(parents=True, exist_ok=True)
+    (aster_env / "config.toml").write_text("this is [not toml\n")
+    assert complete("bash", "aster profile use ") == []
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_cached_deployment_plan_and_review_ids(aster_env, shell):
+    completions.remember("deployments", "service", ["payments", "billing"], complete=True)
+    completions.remember("deployments", "device", ["sensors"], complete=True)
+    completions.remember("plans", "svc/payments", ["01JF3Z8K9QWERTYUIOPASDFGHJ", "01JF3Z8K9QWERTYUIOPASDFGHX"],
+                         complete=True)
+    completions.remember("reviews", "dev/sensors", ["01JF40000000000000000000RV"], complete=True)
+    completions.remember("instances", "dev/sensors", ["dev_abcdefghijklmnopqrstuv"], complete=True)
+    families = ["authority"]
+    start = time.monotonic()
+    assert complete(shell, "aster svc ", plugins=families, env=NOWHERE) == ["list", "payments", "billing"]
+    assert complete(shell, "aster svc pa", plugins=families, env=NOWHERE) == ["payments"]
+    assert complete(shell, "aster dev s", plugins=families, env=NOWHERE) == ["sensors"]
+    assert complete(shell, "aster svc payments authority accept-update 01", plugins=families, env=NOWHERE) == [
+        "01JF3Z8K9QWERTYUIOPASDFGHJ", "01JF3Z8K9QWERTYUIOPASDFGHX"]
+    assert complete(shell, "aster svc payments authority plan show 01JF3Z8K9QWERTYUIOPASDFGHX", plugins=families,
+                    env=NOWHERE) == ["01JF3Z8K9QWERTYUIOPASDFGHX"]
+    assert complete(shell, "aster svc billing authority reject ", plugins=families, env=NOWHERE) == []
+    assert complete(shell, "aster dev sensors reviews approve ", plugins=families, env=NOWHERE) == [
+        "01JF40000000000000000000RV"]
+    assert complete(shell, "aster dev sensors activations revoke d", plugins=families, env=NOWHERE) == [
+        "dev_abcdefghijklmnopqrstuv"]
+    assert time.monotonic() - start < 20  # nothing waited on the (absent) authority
+
+
+def test_the_cache_keeps_only_ids_and_survives_damage(aster_env):
+    completions.remember("plans", "svc/p", ["ok-1", "bad id", "x;rm -rf", "\x1b[31m", "ok-2", "ok-1"], complete=True)
+    assert completions.recall("plans", "svc/p") == ["ok-1", "ok-2"]
+    completions.remember("plans", "svc/p", ["ok-3"], complete=False)   # a filtered listing adds
+    assert completions.recall("plans", "svc/p") == ["ok-3", "ok-1", "ok-2"]
+    completions.remember("plans", "svc/p", ["ok-4"], complete=True)    # a complete one replaces
+    assert completions.recall("plans", "svc/p") == ["ok-4"]
+    path = completions.cache_file("plans")
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+    with open(path, "w") as fh:
+        fh.write('{"scopes": {"svc/p": "not a list"}, ')
+    assert completions.recall("plans", "svc/p") == []
+    completions.remember("plans", "svc/q", ["ok-5"], complete=True)   # rewritten after damage
+    assert json.loads(open(path).read())["scopes"] == {"svc/q": ["ok-5"]}
+
+
+def test_the_cache_is_bounded(aster_env):
+    completions.remember("plans", "svc/big", [f"id-{i}" for i in range(completions.MAX_IDS + 50)], complete=True)
+    assert len(completions.recall("plans", "svc/big")) == completions.MAX_IDS
+    for i in range(completions.MAX_SCOPES + 5):
+        completions.remember("plans", f"svc/d{i}", ["x"], complete=True)
+    scopes = json.loads(open(completions.cache_file("plans")).read())["scopes"]
+    assert len(scopes) == completions.MAX_SCOPES and f"svc/d{completions.MAX_SCOPES + 4}" in scopes
+    assert "svc/big" not in scopes  # the oldest went first
+
+
+def test_an_unwritable_cache_costs_only_completion(aster_env, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    os.environ["ASTER_HOME"] = str(blocker / "home")  # restored by the autouse fixture's monkeypatch
+    completions.remember("plans", "svc/p", ["a"], complete=True)  # no exception
+    assert completions.recall("plans", "svc/p") == []
