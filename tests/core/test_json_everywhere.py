@@ -26,7 +26,7 @@ INVENTORY = "tests.contract.services.shop:Inventory"
 
 #: Commands that print no data, so have no --json: a shell script, a one-line switch, and the
 #: servers (they print a JSON ready line and a log whatever the flags; their own tests check those).
-NOT_DATA = {"completion", "profile use", "registry serve", "authority serve"}
+NOT_DATA = {"completion", "profile use", "registry serve", "authority serve", "local up"}
 
 
 class Workspace(NamedTuple):
@@ -142,7 +142,7 @@ def _data_commands() -> tuple[set[str], set[str]]:
 
 #: Families whose data commands all talk to a server of their own (a registry, an authority):
 #: their JSON is read by tests/registry and tests/authority against those servers, not here.
-SERVER_FAMILIES = {"aster_registry", "aster_authority"}
+SERVER_FAMILIES = {"aster_registry", "aster_authority", "aster_local"}  # local: tests/local
 
 
 def _server_family_commands() -> set[str]:
