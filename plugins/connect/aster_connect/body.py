@@ -99,7 +99,7 @@ def parse_body(raw: bytes, what: str) -> Any:
             except UsageError:
                 raise whole from None  # not JSON lines either: the whole document's error says more
             items = [first] + [loads_limited(line, field=f"{what}, line {n}", **limits) for n, line in lines[1:]]
-            return check_value(items)
+            return [check_value(item) for item in items]  # each is a request: the list adds no level
     except JsonLimit as exc:
         raise UsageError(f"{what} cannot be sent: {exc}",
                          "Send a flatter request with numbers a 64-bit field can hold.") from None
