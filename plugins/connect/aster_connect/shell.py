@@ -369,13 +369,14 @@ def _field_prompt(spec: FieldInfo) -> str:
     return f"  {spec.name} ({spec.type_label}, {extra}): "
 
 
-async def _main(address: str, rcan: str | None, timeout: float, as_json: bool) -> int:
+async def _main(address: str, rcan: str | None, timeout: float, as_json: bool, air_gapped: bool) -> int:
     with progress(f"Connecting to {address[:24]}..."):
         conn = await connect(address, rcan=rcan, timeout=timeout, schemas=False)  # read on demand
     async with conn:
         ctx = ShellContext(address, conn, as_json, asyncio.get_running_loop(), timeout)
         interactive = sys.stdin.isatty()
-        shell = Shell(ctx, interactive=interactive, plugins=plugin_commands())
+        # air-gapped: only the built-in commands, none that a family adds (such as the registry's)
+        shell = Shell(ctx, interactive=interactive, plugins={} if air_gapped else plugin_commands())
         gate = " It admits every consumer (open gate)." if conn.open_gate else ""
         shell.note(f"Connected to {address[:24]}...: {len(conn.services)} service(s).{gate}"
                    + (" Type help; Tab completes." if interactive else ""))
@@ -386,6 +387,12 @@ async def _main(address: str, rcan: str | None, timeout: float, as_json: bool) -
         return shell.exit_code
 
 
-def run_shell(address: str, *, rcan: str | None, timeout: float, as_json: bool) -> int:
-    """Run the shell until exit or end of input; returns the exit status."""
-    return run(_main(address, rcan, timeout, as_json))
+def run_shell(address: str, *, rcan: str | None, timeout: float, as_json: bool, air_gapped: bool = False) -> int:
+    """Run the shell until exit or end of input; returns the exit status.
+
+    ``air_gapped``: no registry on the way (an ``@handle/Service`` address is refused) and no
+    shell commands from other families."""
+    if air_gapped and address.startswith("@"):
+        raise UsageError(f"{address} is a registry address, and --air-gapped uses no registry",
+                         "give the peer's aster1... ticket, NodeAddr or endpoint id")
+    return run(_main(address, rcan, timeout, as_json, air_gapped))
