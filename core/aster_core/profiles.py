@@ -192,8 +192,9 @@ def import_profile(name: str, root_key_file: str, *, key_file_only: bool = False
     try:
         return _add_profile(name, seed.hex(), public.hex(), key_file=None)
     except KeyringUnavailable as exc:
-        raise KeyringUnavailable(exc.message, f"{exc.hint}; or keep the key in its file: "
-                                 f"`aster profile import {name} --root-key {root_key_file} --key-file-only`") from None
+        raise KeyringUnavailable(exc.message, "make a profile that uses the key file instead: `aster profile "
+                                 f"import {name} --root-key {root_key_file} --key-file-only` (or start or unlock "
+                                 "a keyring, or name one in PYTHON_KEYRING_BACKEND)") from None
 
 
 def _add_profile(name: str, seed_hex: str, pub_hex: str, *, key_file: str | None) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """Root private keys in the OS keyring (service ``aster``, user ``root_privkey:<profile>``).
 
 The naming matches the runtime's, so both tools share keys. There is no
-fallback to a file: where no keyring backend works we say so and stop.
+silent fallback to a file: where no keyring backend works we say so and stop;
+a profile uses a key file only when made so explicitly (``aster profile import
+NAME --root-key FILE --key-file-only``, see :mod:`aster_core.rootkey`).
 
 Which backend: the one the user selected explicitly (``PYTHON_KEYRING_BACKEND``,
 or keyring's own ``keyringrc.cfg``), else the best *recommended* backend
@@ -28,7 +30,8 @@ SERVICE = "aster"
 ENV = "PYTHON_KEYRING_BACKEND"
 _HINT = ("start or unlock the desktop's keyring (Secret Service, KWallet, macOS Keychain, Windows "
          "Credential Locker) or name one in PYTHON_KEYRING_BACKEND; on a headless machine keep the root "
-         "key in a file made by `aster trust keygen root --out FILE` and pass --root-key FILE")
+         "key in a file made by `aster trust keygen root --out FILE` and pass --root-key FILE, or make a "
+         "profile that uses it: `aster profile import NAME --root-key FILE --key-file-only`")
 _LOCKED_HINT = ("unlock the keyring (log in to the desktop session, or unlock the 'login' collection "
                 "with your keyring manager) and run the command again")
 #: Backends known to keep secrets in a file anyone who can read it can decode.
