@@ -78,9 +78,9 @@ def parse_line(raw: bytes, line: int, base_metadata: dict[str, str]) -> Request:
     """A :class:`Request` from one input line, or a UsageError saying what is wrong with it."""
     from aster_core.jsonlimits import loads_limited
 
-    from .cli import split_target
     from .jsontext import MAX_NESTING, JsonLimit, check_value
     from .metadata import check_metadata
+    from .targets import split_target
 
     if raw is _TOO_LONG:
         raise UsageError(f"the line is longer than {MAX_LINE} bytes", "Send the request in smaller lines.")

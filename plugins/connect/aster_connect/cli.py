@@ -17,6 +17,8 @@ import click
 from aster_core.errors import UsageError
 from aster_core.output import json_option
 
+from .targets import split_target
+
 DEFAULT_TIMEOUT = 30.0
 #: ``aster call --batch --parallel``: calls in flight by default, and at most
 BATCH_PARALLEL = 8
@@ -63,15 +65,6 @@ class Seconds(click.ParamType):
 
 #: ``--timeout SECONDS`` and the like (the MCP family's ``--connect-timeout`` too)
 SECONDS = Seconds()
-
-
-def split_target(target: str) -> tuple[str, str]:
-    """``SERVICE.METHOD`` (``SERVICE@N.METHOD`` for version N) -> (service, method)."""
-    service, dot, method = target.rpartition(".")
-    if not dot or not service or not method:
-        raise UsageError(f"expected SERVICE.METHOD, got {target!r}",
-                         "For example: aster call aster1... EchoService.echo '{\"text\": \"hi\"}'.")
-    return service, method
 
 
 def _stdin_items() -> Any:
@@ -182,16 +175,13 @@ def call(address: str, target: str, request: str | None, items_json: str | None,
 
 
 @click.command("shell")
-@click.argument("address", required=False)
+@click.argument("address")
 @rcan_option
 @click.option("--timeout", type=SECONDS, default=DEFAULT_TIMEOUT, show_default=True,
               help="Seconds allowed for connecting, and for each call.")
-@click.option("--demo", is_flag=True, help="Explore a live sample peer started on this machine (also: no ADDRESS).")
-@click.option("--air-gapped", is_flag=True, help="Use no registry: no @handle/Service, no registry shell commands.")
 @json_option
 @click.pass_context
-def shell(ctx: click.Context, address: str | None, rcan: str | None, timeout: float, demo: bool, air_gapped: bool,
-          as_json: bool) -> None:
+def shell(ctx: click.Context, address: str, rcan: str | None, timeout: float, as_json: bool) -> None:
     """Explore the services of the peer at ADDRESS and call them interactively.
 
     \b
@@ -200,15 +190,8 @@ def shell(ctx: click.Context, address: str | None, rcan: str | None, timeout: fl
     key=value words (dotted keys nest; plain words fill the request's fields
     in order). When stdin is not a terminal, commands are read line by line;
     with --json only JSON lines are written to stdout. The exit status is
-    that of the first failed command (codes as for aster call). Without
-    ADDRESS (or with --demo) the shell explores a sample peer it starts.
+    that of the first failed command (codes as for aster call).
     """
-    if demo or address is None:
-        if address is not None or rcan is not None:
-            raise UsageError("--demo starts its own peer", "drop ADDRESS and --rcan, or drop --demo")
-        from .demo_shell import run_demo_shell
-
-        ctx.exit(run_demo_shell(timeout=timeout, as_json=as_json, air_gapped=air_gapped))
     from .shell import run_shell
 
-    ctx.exit(run_shell(address, rcan=rcan, timeout=timeout, as_json=as_json, air_gapped=air_gapped))
+    ctx.exit(run_shell(address, rcan=rcan, timeout=timeout, as_json=as_json))
