@@ -1,7 +1,7 @@
 """The unchanged released ``aster-cli 0.1.2`` against our ``aster registry serve``.
 
 The client lives in a virtualenv of its own (with ``aster-rpc 0.1.2``; made once and cached,
-see :func:`client_harness.released_cli`) and a home of its own (``HOME``: 0.1.2 always uses
+see :func:`tests.support.released.released_cli`) and a home of its own (``HOME``: 0.1.2 always uses
 ``~/.aster``; no keyring backend, so ``join`` makes ``~/.aster/root.key`` as it does on a
 headless machine). It runs every registry command the released client has; each
 succeeds (the two expected refusals, a wrong code and revoking a grant twice, say so), and
@@ -20,7 +20,7 @@ import pytest
 
 from tests.support.registry import start_registry
 
-from .client_harness import ROOT, released_cli
+from tests.support.released import ROOT, released_cli
 
 #: seconds; the server's is settable so that the test waits this long, not the default minute
 RESEND_COOLDOWN = 2

@@ -52,6 +52,7 @@ def keygen(ctx: click.Context, out_key: str | None, force: bool, as_json: bool) 
         from .compat import home_file
 
         out_key = home_file("root.key")
+    actions.made_parent(out_key)  # as 0.1.2 did for this form
     emit(actions.keygen_pair(out_key, force=force), as_json, _render_keys)
 
 

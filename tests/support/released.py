@@ -1,4 +1,5 @@
-"""The released ``aster-cli 0.1.2`` (with ``aster-rpc 0.1.2``) for the registry client tests.
+"""The released ``aster-cli 0.1.2`` (with ``aster-rpc 0.1.2``) for the tests that run it beside ours
+(the registry client tests, tests/compat).
 
 :func:`released_cli` gives its ``aster`` script, in a virtualenv of its own made once and
 cached under ``build/released-cli-0.1.2`` (pip from the index; a lock file serialises
