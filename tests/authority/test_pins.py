@@ -101,3 +101,14 @@ def test_max_credential_ttl_setting(monkeypatch, aster_env):
     monkeypatch.setenv("ASTER_AUTHORITY_MAX_CREDENTIAL_TTL", "forever")
     with pytest.raises(UsageError, match="max_credential_ttl"):
         settings.max_credential_ttl()
+
+
+def test_a_decision_of_this_machine_pins_its_record_and_only_moves_forward():
+    pins.record_own(ROOT, "payments", Head(5, "h5"))
+    assert pins.pinned(ROOT, "payments") == Head(5, "h5")
+    pins.record_own(ROOT, "payments", Head(4, "h4"))  # an older head: kept as it was
+    assert pins.pinned(ROOT, "payments") == Head(5, "h5")
+    # the authority later drops that decision: a rollback
+    with pytest.raises(PinMismatch, match="rollback"):
+        pins.check_extends(pins.pinned(ROOT, "payments"), Head(4, "h4"), chain("h1", "h2", "h3", "h4"),
+                           ref="svc/payments")

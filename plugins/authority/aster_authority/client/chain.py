@@ -14,7 +14,7 @@ record signed by an admin revoked before it decided is invalid.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from aster_core.errors import AsterError, ExitCode
 
@@ -163,16 +163,15 @@ def check_pin(root_hex: str, chain: Verified, ref: str) -> None:
 
 
 def backing(auth: Authority, kind: str, deployment_id: str, root_hex: str, *, now: int,
-            policy: Policy | None = None,
-            fetch: Callable[[Authority, str, str], list[dict[str, Any]]] = fetch_records) -> Backing:
+            policy: Policy | None = None) -> Backing:
     """Fetch, verify and pin-check both chains of ``deployment_id`` against the mesh root
     ``root_hex``, replay them, and compute the credentials the decisions back as of ``now``."""
     root = bytes.fromhex(root_hex)
     ref = f"{PREFIX.get(kind, 'svc')}/{deployment_id}"
-    authority = verify(decisions.AUTHORITY_CHAIN, fetch(auth, kind, decisions.AUTHORITY_CHAIN), root)
+    authority = verify(decisions.AUTHORITY_CHAIN, fetch_records(auth, kind, decisions.AUTHORITY_CHAIN), root)
     check_pin(root_hex, authority, "the authority-wide chain (admin revocations)")
     revoked = authority.state.revoked_signers if authority.state is not None else {}
-    deployment = verify(deployment_id, fetch(auth, kind, deployment_id), root, revoked=revoked)
+    deployment = verify(deployment_id, fetch_records(auth, kind, deployment_id), root, revoked=revoked)
     check_pin(root_hex, deployment, ref)
     state = deployment.state
     if state is not None and state.exists and state.kind != kind:

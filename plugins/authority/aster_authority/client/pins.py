@@ -110,7 +110,7 @@ def advance(root_hex: str, deployment_id: str, head: Head, hash_at: Callable[[in
     does not extend it raises :class:`PinMismatch`; a pin another process moved past ``head``
     meanwhile is kept (a pin never moves back)."""
     from aster_core.filemodes import private_dir
-    from aster_core.files import atomic_write, locked
+    from aster_core.files import locked
 
     path = pin_file()
     private_dir(path.parent)
@@ -123,8 +123,34 @@ def advance(root_hex: str, deployment_id: str, head: Head, hash_at: Callable[[in
         if stored is not None and stored.seq > head.seq:
             return stored  # another reconcile pinned a later head meanwhile: a pin never moves back
         check_extends(stored, head, hash_at, ref=ref)
-        per_root[deployment_id] = {"seq": head.seq, "hash": head.hash,
-                                   "verified_at": int(time.time()) if now is None else now}
-        doc["format"] = FORMAT
-        atomic_write(path, json.dumps(doc, indent=2, sort_keys=True) + "\n", mode=0o600)
+        _write(path, doc, per_root, deployment_id, head, now)
     return head
+
+
+def record_own(root_hex: str, chain_id: str, head: Head, *, now: int | None = None) -> None:
+    """Pin the head a decision signed on this machine made (its record at ``head.seq``, with the
+    hash ``head.hash``), so an authority that later drops or rewrites that decision is caught
+    here as a rollback or fork. The chain before it is not verified here, so this only moves a
+    pin forward (a pin further on is kept)."""
+    from aster_core.filemodes import private_dir
+    from aster_core.files import locked
+
+    path = pin_file()
+    private_dir(path.parent)
+    with locked(path):
+        doc = _read(path)
+        per_root = doc["pins"].setdefault(root_hex, {})
+        entry = per_root.get(chain_id)
+        if isinstance(entry, dict) and isinstance(entry.get("seq"), int) and entry["seq"] >= head.seq:
+            return
+        _write(path, doc, per_root, chain_id, head, now)
+
+
+def _write(path: Path, doc: dict[str, Any], per_root: dict[str, Any], chain_id: str, head: Head,
+           now: int | None) -> None:
+    """Store ``head`` for ``chain_id`` (the caller holds the file's lock)."""
+    from aster_core.files import atomic_write
+
+    per_root[chain_id] = {"seq": head.seq, "hash": head.hash, "verified_at": int(time.time()) if now is None else now}
+    doc["format"] = FORMAT
+    atomic_write(path, json.dumps(doc, indent=2, sort_keys=True) + "\n", mode=0o600)

@@ -177,8 +177,7 @@ def reconcile(auth: Authority, deployment_id: str, *, kind: str = SERVICE, desir
     elif todo:
         for item in todo:
             report[id(item)].update(status="pending", action="dry-run", reason=str(item.get("reason", "")))
-    if not dry_run or not backed_by.needs_checkpoint:
-        chain.pin(backed_by)
+    chain.pin(backed_by)
     rows = [report[id(i)] for i in items]
     counts = {s: sum(1 for r in rows if r["status"] == s) for s in ("current", "pending", "failed", "refused")}
     result = {"deployment_id": deployment_id, "desired_version": desired.get("desired_version", ""), "items": rows,
