@@ -224,3 +224,33 @@ def test_a_line_without_a_final_newline_and_one_too_long_to_hold(peer, monkeypat
     counts, emitted = _run_batch(peer.address, text)
     assert [(r["line"], r["status"]) for r in emitted] == [(1, "invalid"), (2, "ok")]
     assert "longer than 100 bytes" in emitted[0]["error"]["message"]
+
+
+def test_a_peer_that_dies_mid_batch_fails_the_calls_left_not_the_run(server_factory):
+    import subprocess
+
+    from aster_core.testing import aster_executable
+
+    srv = server_factory(("echo",))
+    lines = [{"method": "EchoService@1.slow", "args": {"ms": 0, "text": "quick"}}] * 2 + \
+        [{"method": "EchoService@1.slow", "args": {"ms": 60000, "text": "never"}}] * 10
+    proc = subprocess.Popen([aster_executable(), "call", srv.address, "--batch", "--parallel", "4"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        proc.stdin.write("".join(json.dumps(line) + "\n" for line in lines))
+        proc.stdin.close()
+        first = [json.loads(proc.stdout.readline()) for _ in range(2)]  # the quick ones are answered...
+        assert [r["status"] for r in first] == ["ok", "ok"], first
+        srv.kill()                                                        # ...then the peer vanishes
+        started = time.monotonic()
+        proc.wait(timeout=60)
+        took = time.monotonic() - started
+        rest, err = proc.stdout.read(), proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = parse_json_lines(rest)
+    assert proc.returncode == 1 and "Traceback" not in err, err
+    assert [r["line"] for r in out] == list(range(3, 13))
+    assert {(r["status"], r["error"]["status"]) for r in out} == {("error", "UNAVAILABLE")}
+    assert took < 20, took  # each call noticed the dead peer: none waited out its 60 s
