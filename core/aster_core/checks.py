@@ -59,7 +59,26 @@ def check_config() -> CheckResult:
     if active and active not in names:
         return CheckResult("config", "fail", f"active profile {active!r} is not defined",
                            "run `aster profile use NAME` with an existing profile")
+    for name, path in _key_file_profiles().items():
+        if not os.access(path, os.R_OK):
+            return CheckResult("config", "fail", f"profile {name!r} uses the root key file {path}, which cannot be read",
+                               f"restore it, or `aster profile delete {name}` and import it again")
+        if stat.S_IMODE(os.stat(path).st_mode) & 0o077:
+            return CheckResult("config", "warn", f"the root key file {path} of profile {name!r} is readable by others",
+                               f"chmod 600 {path}")
     return CheckResult("config", "ok", f"{len(names)} profile(s)" + (f", active {active}" if active else ""))
+
+
+def _key_file_profiles() -> dict[str, str]:
+    """Profiles that use a key file instead of the keyring (``profile import --key-file-only``)."""
+    from .profiles import list_profiles
+    from .rootkey import key_file_of
+
+    try:
+        profiles = list_profiles()
+    except AsterError:
+        return {}
+    return {p.name: path for p in profiles if (path := key_file_of(p.extra))}
 
 
 def check_keyring() -> CheckResult:
@@ -77,6 +96,13 @@ def check_keyring() -> CheckResult:
         with guard:
             kr = round_trip()
     except AsterError as exc:
+        from .profiles import list_profiles
+
+        with contextlib.suppress(AsterError):
+            names = {p.name for p in list_profiles()}
+            if names and names == set(_key_file_profiles()):   # nothing here needs a keyring
+                return CheckResult("keyring", "warn", f"{exc.message}; not needed: every profile uses a key file",
+                                   exc.hint)
         return CheckResult("keyring", "fail", exc.message, exc.hint)
     if kr.plaintext:
         return CheckResult("keyring", "warn", f"store/read/delete ok, but {kr.description()}: root keys "

@@ -179,3 +179,23 @@ def test_export_key_of_a_keyring_profile_without_keyring(root_key, tmp_path):
     ok("profile", "import", "prod", "--root-key", str(path))
     assert_clean_error(aster("profile", "export-key", "prod", "--out", str(tmp_path / "x.key"), env=NO_KEYRING), 6)
     assert not os.path.lexists(tmp_path / "x.key")
+
+
+def test_doctor_on_a_machine_that_uses_a_key_file(root_key, aster_env):
+    """No keyring but every profile uses a key file: the keyring is not needed (warn, not fail);
+    a key file others can read is a warning, one that cannot be read a failure."""
+    path, _ = root_key
+
+    def checks() -> dict:
+        done = invoke(["doctor", "--json"], plugins=[], env=NO_KEYRING)
+        return {r["check"]: r for r in json.loads(done.stdout)}
+
+    assert checks()["keyring"]["status"] == "fail"  # no profile at all: a keyring would be needed
+    ok("profile", "import", "prod", "--root-key", str(path), "--key-file-only", env=NO_KEYRING)
+    found = checks()
+    assert found["keyring"]["status"] == "warn" and "key file" in found["keyring"]["message"]
+    assert found["config"]["status"] == "ok"
+    path.chmod(0o644)
+    assert checks()["config"]["status"] == "warn" and "chmod 600" in checks()["config"]["hint"]
+    path.unlink()
+    assert checks()["config"]["status"] == "fail" and str(path) in checks()["config"]["message"]
