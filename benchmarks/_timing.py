@@ -83,13 +83,22 @@ def authority_server(tmp: Path, root: Any, db: str) -> Iterator[tuple[str, dict[
     """`aster authority serve` on loopback trusting ``root``, with an admin credential for it.
 
     Yields the server's address, an environment naming it and the credential
-    (ASTER_AUTHORITY_ADDR, ASTER_AUTHORITY_CREDENTIAL) for the CLI, and the credential's path.
+    (ASTER_AUTHORITY_ADDR, ASTER_AUTHORITY_CREDENTIAL) for the CLI, and the credential's path:
+    an identity file (node key and the admin credential bound to it), since the authority
+    refuses unbound admin credentials and decisions are signed with the node key.
     """
+    from aster_core.files import atomic_write, dump_toml
+
+    from aster_enroll.identity import NodeKey, peer_entry
     from aster_trust import credentials
 
-    admin = tmp / "admin.cred"
-    admin.write_text(credentials.sign(root, "policy", expires_at=int(time.time()) + 3600,
-                                      attributes={"aster.role": "authority.admin"}).to_json())
+    admin = tmp / "admin.identity"
+    node = NodeKey.generate()
+    cred = credentials.sign(root, "policy", expires_at=int(time.time()) + 3600,
+                            attributes={"aster.role": "authority.admin", "aster.name": "bench"},
+                            endpoint_id=node.endpoint_id)
+    atomic_write(admin, dump_toml({"node": node.table(), "peers": [peer_entry("bench", "consumer", cred)]}),
+                 mode=0o600)
     cmd = [str(BIN / "aster"), "authority", "serve", "--db", db, "--root-pubkey", root.public_hex,
            "--identity", str(tmp / "node.key"), "--bind", "127.0.0.1", "--max-lifetime", "900"]
     env = dict(os.environ, ASTER_SERVER_LOG_LEVEL="warning", ASTER_LOG_LEVEL="warning")

@@ -1,19 +1,25 @@
-"""The deployment authority: `plan list --all` over many plans, accept latency, and reconcile of many
-instances against signing the same credentials in-process with aster_trust.
+"""The deployment authority: reconcile of many instances (decision chain included) against the
+in-process floor, and `plan list --all` over many plans and accept latency against the base
+checkout's.
 
     .venv/bin/python benchmarks/bench_authority.py [--plans 10000] [--instances 1000] [--db postgresql://...]
-                                                   [--no-postgres] [--rounds 3]
+                                                   [--no-postgres] [--rounds 3] [--base DIR]
 
 A real `aster authority serve` on 127.0.0.1, first on SQLite (a temp file), then on
 PostgreSQL (--db URL, or a throwaway cluster started with tests/support/postgres.py when
-Debian's postgresql is installed). Plans and instances are seeded straight into the
-database (seeding is not what is measured). Prints each figure and the reconcile ratio
-(goal <= 1.5x): reconcile (desired, sign, upload, server verification) against signing
-exactly the same credentials in this process with aster_trust; and the CPU time reconcile
-took in the authority process and in this one (on a shared machine the wall-clock ratio
-follows the load; the CPU figures say where the time goes); and the floor: reading and
-verifying the same credentials in-process, which the authority must do with every upload
-(one ed25519 verification costs about three signings), so reconcile cannot beat that ratio.
+Debian's postgresql is installed). The deployment is made through signed decisions (create,
+apply, accept); plans and instances are seeded straight into the database, each instance
+with its signed registration record (seeding is not what is measured).
+
+- reconcile (desired, both chains fetched, every record verified and replayed, signing,
+  upload, the authority's verification and storage) against the **floor**: signing exactly
+  the same credentials in this process, verifying them (what the authority must do with each
+  upload) and verifying the chain's records (what reconcile must do): goal <= 1.5x on SQLite,
+  <= 2x on PostgreSQL; with the CPU time each process used.
+- `plan list --all` and accept latency (the whole accept an operator runs: plan_show, the
+  chain's head, the signed record, the call; and the call alone): with ``--base DIR`` (a
+  checkout of the code before decision records, e.g. ``git worktree add /tmp/base21 fe496be``)
+  that checkout's own bench runs first and the ratios are printed (goal <= 1.2x).
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ os.environ.setdefault("ASTER_RELAY_MODE", "disabled")
 
 from _timing import authority_server  # noqa: E402
 
+GOALS = {"SQLite": 1.5, "PostgreSQL": 2.0}
+
 
 def main() -> int:
     ap = argparse.ArgumentParser()
@@ -44,7 +52,9 @@ def main() -> int:
     ap.add_argument("--db", help="a PostgreSQL URL to use; without it a throwaway cluster is started "
                                  "(tests/support/postgres.py) when Debian's postgresql is installed")
     ap.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    ap.add_argument("--base", type=Path, help="a checkout of the base to measure plan list and accept against")
     args = ap.parse_args()
+    base = measure_base(args.base, args) if args.base else {}
     tmp = Path(tempfile.mkdtemp(prefix="bench-authority-"))
     targets = [("SQLite", str(tmp / "authority.db"))]
     cluster = None
@@ -61,23 +71,28 @@ def main() -> int:
     try:
         for name, db in targets:
             print(f"== {name}")
-            run(args, db, tmp / name.lower())
+            args.goal = GOALS[name]
+            run(args, db, tmp / name.lower(), base.get(name))
     finally:
         if cluster is not None:
             cluster.stop()
     return 0
 
 
-def run(args: argparse.Namespace, db: str, tmp: Path) -> None:
+def run(args: argparse.Namespace, db: str, tmp: Path, base: dict[str, float] | None = None) -> None:
     import sqlalchemy as sa
 
+    from aster_authority.client import deployments
     from aster_authority.client.connection import Authority
+    from aster_authority.client.signer import load_signer
     from aster_authority.client.signing import reconcile
-    from aster_authority.domain import plans
+    from aster_authority.domain import decisions, plans
+    from aster_authority.domain.credentials import canonical_json
     from aster_authority.domain.ids import instance_id_for, new_ulid
     from aster_authority.server import tables as store
     from aster_authority.server.store import Store
     from aster_authority.wire import ADMIN
+    from aster_contract.manifest import build_manifests
     from aster_enroll.identity import NodeKey
     from aster_trust import credentials
     from aster_trust.keys import generate_root_key, write_key_pair
@@ -86,93 +101,159 @@ def run(args: argparse.Namespace, db: str, tmp: Path) -> None:
     os.environ["ASTER_HOME"] = str(tmp / "home")
     root = generate_root_key()
     write_key_pair(tmp / "root.key", root)
-    st = Store.open(db, root.public_key)
-    from aster_contract.manifest import build_manifests
-
+    st = Store.open(db, root.public_key)  # migrated before the server starts
     manifest = build_manifests(["tests.authority.services.tasks_v1:TaskService"]).manifests
-    actor = plans.Actor("00" * 32, "bench")
-    st.create("service", "bench", roles=["tasks"], actor=actor)
-    first = st.apply("service", "bench", manifest, actor=actor)["plan"]["plan_id"]
-    st.accept("service", "bench", first, "update", actor=actor)
-    now = int(time.time())
-    dep = st.show("service", "bench")
-    with st.engine.begin() as conn:
-        rows = []
-        for n in range(args.plans):
-            p = plans.Plan(new_ulid(), "bench", "update", "pending", dep["version"], manifest,
-                           f"blake3:{n:064x}", [], [], now, now + 86400)
-            rows.append(store.plan_values(p))
-        conn.execute(sa.insert(store.plan_rows), rows)
-        conn.execute(sa.insert(store.instances), [
-            dict(instance_id=instance_id_for(k.endpoint_id), deployment_id="bench", kind="service",
-                 endpoint_id=k.endpoint_id, state="active", disabled=False, metadata="{}", created_at=now,
-                 renewed_at=None) for k in (NodeKey.generate() for _ in range(args.instances))])
-
     aster = str(Path(sys.executable).with_name("aster"))
     try:
-        with authority_server(tmp, root, db) as (address, env, admin):
+        with authority_server(tmp, root, db) as (address, env, admin), Authority.open(address, str(admin)) as auth:
+            # the deployment through signed decisions, as an operator makes it
+            deployments.create(auth, "bench", roles=["tasks"])
+            first = deployments.apply(auth, "bench", manifest)["plan"]["plan_id"]
+            deployments.accept(auth, "bench", first, "update")
+            _seed(st, args, manifest, load_signer(str(admin)))
+
             t = time.perf_counter()
             out = subprocess.run([aster, "svc", "bench", "authority", "plan", "list", "--all", "--limit", "500",
                                   "--json"], capture_output=True, text=True, env=env, timeout=600)
             listed = time.perf_counter() - t
             count = len(json.loads(out.stdout)["items"])
-            print(f"plan list --all: {count} plans in {listed:.2f} s (one process, pages of 500)")
+            print(f"plan list --all: {count} plans in {listed:.2f} s (one process, pages of 500)"
+                  + _against(base, "plan list", listed, 1.2))
 
-            with Authority.open(address, str(admin)) as auth:
-                page = auth.call(ADMIN, "plan_list", {"kind": "service", "deployment_id": "bench",
-                                                      "state": "pending", "limit": 500})
-                ids = [p["plan_id"] for p in page["items"]]
-                times = []
-                for _ in range(args.accepts):
-                    version = auth.call(ADMIN, "show", {"kind": "service", "deployment_id": "bench"})["version"]
-                    changed = [{**manifest[0], "changelog": str(time.time())}]
-                    plan = auth.call(ADMIN, "apply", {"kind": "service", "deployment_id": "bench",
-                                                      "manifests_json": json.dumps(changed)})
-                    t = time.perf_counter()
-                    auth.call(ADMIN, "accept", {"kind": "service", "deployment_id": "bench",
-                                                "plan_id": plan["plan"]["plan_id"], "classification": "update",
-                                                "expected_version": version})
-                    times.append(time.perf_counter() - t)
-                print(f"accept latency: median {statistics.median(times) * 1000:.1f} ms over {len(times)} "
-                      f"({len(ids)} pending plans on the page)")
-                rec, local, verify, server_cpu, client_cpu, local_cpu = [], [], [], [], [], []
-                server = _server_pid()
-                for _ in range(args.rounds):
-                    with st.engine.begin() as conn:  # every instance needs its credential again
-                        conn.execute(sa.delete(store.credentials))
-                    cpu = (_cpu_seconds(server), _own_cpu_seconds())
-                    t = time.perf_counter()
-                    result = reconcile(auth, "bench", root_key_file=str(tmp / "root.key"))
-                    rec.append(time.perf_counter() - t)
-                    server_cpu.append(_cpu_seconds(server) - cpu[0])
-                    client_cpu.append(_own_cpu_seconds() - cpu[1])
-                    # the baseline: sign exactly the credentials reconcile signed (same endpoints,
-                    # attributes and expiry), in this process, with aster_trust
-                    items = auth.call(ADMIN, "desired", {"kind": "service", "deployment_id": "bench"})["items"]
-                    cpu, t = _own_cpu_seconds(), time.perf_counter()
-                    signed = [credentials.sign(root, i["type"], expires_at=i["expires_at"],
-                                               attributes=i["attributes"], endpoint_id=i["endpoint_id"])
-                              for i in items]
-                    local.append(time.perf_counter() - t)
-                    local_cpu.append(_own_cpu_seconds() - cpu)
-                    # the floor: what the authority must do with each upload whatever else it does
-                    # (read it, verify its signature under the mesh root), in this process
-                    docs = [json.dumps(c.to_dict(), separators=(",", ":")) for c in signed]
-                    t = time.perf_counter()
-                    for doc in docs:
-                        assert credentials.check(credentials.credential_from_dict(json.loads(doc)),
-                                                 trusted_root=root.public_key).ok
-                    verify.append(time.perf_counter() - t)
-            r, b, v = statistics.median(rec), statistics.median(local), statistics.median(verify)
-            print(f"reconcile of {args.instances} instances: median {r:.2f} s ({result['counts']}); signing them "
-                  f"in-process: {b:.2f} s; ratio {r / b:.2f}x (goal <= 1.5x; {args.rounds} rounds)")
-            print(f"the floor: reading and verifying those {len(docs)} credentials in-process takes {v:.2f} s, "
-                  f"{v / b:.2f}x signing them (the authority must do this with every upload)")
+            full, call = [], []
+            for _ in range(args.accepts):
+                changed = [{**manifest[0], "changelog": str(time.time())}]
+                plan = deployments.apply(auth, "bench", changed)["plan"]["plan_id"]
+                t = time.perf_counter()
+                deployments.accept(auth, "bench", plan, "update")  # what `accept-update --yes` does
+                full.append(time.perf_counter() - t)
+            for _ in range(args.accepts):  # the accept call alone, its record signed beforehand
+                changed = [{**manifest[0], "changelog": str(time.time())}]
+                plan = deployments.apply(auth, "bench", changed)["plan"]
+                from aster_authority.client.signer import chain_head, sign
+                from aster_authority.domain.bodies import accept_body
+
+                record = sign(auth.signer, "bench", chain_head(auth, "bench", kind="service"), "accept",
+                              accept_body(plan["plan_id"], "update", plan["digest"], changed, None))
+                t = time.perf_counter()
+                auth.call(ADMIN, "accept", {"kind": "service", "deployment_id": "bench", "plan_id": plan["plan_id"],
+                                            "classification": "update", "record_json": record})
+                call.append(time.perf_counter() - t)
+            a, c = statistics.median(full), statistics.median(call)
+            print(f"accept latency: median {a * 1000:.1f} ms over {len(full)} (plan_show, chain head, signing, "
+                  f"accept){_against(base, 'accept', a, 1.2)}; the accept call alone {c * 1000:.1f} ms"
+                  + _against(base, "accept", c, 1.2))
+
+            rec, floor, sign_only, server_cpu, client_cpu = [], [], [], [], []
+            server = _server_pid()
+            for _ in range(args.rounds):
+                with st.engine.begin() as conn:  # every instance needs its credential again
+                    conn.execute(sa.delete(store.credentials))
+                cpu = (_cpu_seconds(server), _own_cpu_seconds())
+                t = time.perf_counter()
+                result = reconcile(auth, "bench", root_key_file=str(tmp / "root.key"))
+                rec.append(time.perf_counter() - t)
+                server_cpu.append(_cpu_seconds(server) - cpu[0])
+                client_cpu.append(_own_cpu_seconds() - cpu[1])
+                # the floor, in this process: sign exactly the credentials reconcile signed, verify
+                # them (as the authority must), and verify the chain's records (as reconcile must)
+                items = auth.call(ADMIN, "desired", {"kind": "service", "deployment_id": "bench"})["items"]
+                records = auth.pages(ADMIN, "chain", {"kind": "service", "deployment_id": "bench"}, limit=500,
+                                     all_pages=True)["items"]
+                t = time.perf_counter()
+                signed = [credentials.sign(root, i["type"], expires_at=i["expires_at"], attributes=i["attributes"],
+                                           endpoint_id=i["endpoint_id"]) for i in items]
+                signing = time.perf_counter() - t
+                docs = [json.dumps(c.to_dict(), separators=(",", ":")) for c in signed]
+                for doc in docs:
+                    assert credentials.check(credentials.credential_from_dict(json.loads(doc)),
+                                             trusted_root=root.public_key).ok
+                decisions.verify_chain(records, root_pubkey=root.public_key)
+                floor.append(time.perf_counter() - t)
+                sign_only.append(signing)
+            r, f = statistics.median(rec), statistics.median(floor)
+            assert result["counts"]["current"] == args.instances and not result["counts"]["refused"], result["counts"]
+            print(f"reconcile of {args.instances} instances ({len(records)} decision records): median {r:.2f} s "
+                  f"({result['counts']}); the floor in-process (signing them {statistics.median(sign_only):.2f} s, "
+                  f"verifying them and the chain): {f:.2f} s; ratio {r / f:.2f}x (goal <= {args.goal:g}x; "
+                  f"{args.rounds} rounds)")
             print(f"reconcile CPU (median): authority process {statistics.median(server_cpu):.2f} s, this process "
-                  f"{statistics.median(client_cpu):.2f} s; signing in-process {statistics.median(local_cpu):.2f} s "
-                  f"(2 shared cores, load average {os.getloadavg()[0]:.1f})")
+                  f"{statistics.median(client_cpu):.2f} s (2 shared cores, load average {os.getloadavg()[0]:.1f})")
     finally:
         st.close()
+
+
+def _seed(st, args: argparse.Namespace, manifest: list, signer) -> None:
+    """Plans and instances straight into the database (seeding is not what is measured): the
+    instances each with its signed registration record, as `svc provision` would leave them."""
+    import sqlalchemy as sa
+
+    from aster_authority.domain import decisions, plans
+    from aster_authority.domain.credentials import canonical_json
+    from aster_authority.domain.ids import instance_id_for, new_ulid
+    from aster_authority.server import tables as store
+    from aster_enroll.identity import NodeKey
+
+    now = int(time.time())
+    with st.engine.begin() as conn:
+        dep = conn.execute(sa.select(store.deployments.c.version).where(
+            store.deployments.c.deployment_id == "bench")).first()
+        conn.execute(sa.insert(store.plan_rows), [store.plan_values(plans.Plan(
+            new_ulid(), "bench", "update", "pending", dep.version, manifest, f"blake3:{n:064x}", [], [], now,
+            now + 86400)) for n in range(args.plans)])
+        last = conn.execute(sa.select(store.records.c.seq, store.records.c.hash, store.records.c.decided_at).where(
+            store.records.c.deployment_id == "bench").order_by(store.records.c.seq.desc()).limit(1)).first()
+        seq, prev, at = last.seq, last.hash, max(last.decided_at, now)
+        nodes = [NodeKey.generate() for _ in range(args.instances)]
+        rows = []
+        for node in nodes:
+            seq += 1
+            record = decisions.sign_record(decisions.make_record(
+                "bench", seq, prev, "instance_register", {"endpoint_id": node.endpoint_id}, at,
+                signer.endpoint_id, signer.credential), signer.seed)
+            prev = decisions.record_hash(record)
+            rows.append(dict(deployment_id="bench", seq=seq, hash=prev, action="instance_register",
+                             signer=signer.endpoint_id, decided_at=at, stored_at=now, record=canonical_json(record)))
+        conn.execute(sa.insert(store.records), rows)
+        conn.execute(sa.insert(store.instances), [
+            dict(instance_id=instance_id_for(n.endpoint_id), deployment_id="bench", kind="service",
+                 endpoint_id=n.endpoint_id, state="active", disabled=False, metadata="{}", created_at=now,
+                 renewed_at=None) for n in nodes])
+
+
+def _against(base: dict[str, float] | None, name: str, value: float, goal: float) -> str:
+    """`` (today's X: ratio Nx, goal <= G)`` when the base checkout was measured in this run."""
+    if not base or name not in base:
+        return ""
+    return f" (the base checkout: {base[name] * (1000 if name == 'accept' else 1):.{1 if name == 'accept' else 2}f}" \
+           f"{' ms' if name == 'accept' else ' s'}; ratio {value / base[name]:.2f}x, goal <= {goal:g}x)"
+
+
+def measure_base(checkout: Path, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """`plan list --all` and accept latency of the base checkout, by its own bench (run with that
+    checkout's packages first on the path), per database: {"SQLite": {"plan list": s, "accept": s}}."""
+    import re
+
+    paths = [checkout, checkout / "core", checkout / "lib" / "server", *sorted((checkout / "plugins").iterdir())]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(p) for p in paths))
+    cmd = [sys.executable, str(checkout / "benchmarks" / "bench_authority.py"), "--plans", str(args.plans),
+           "--instances", "10", "--rounds", "1", "--accepts", str(args.accepts)]
+    if args.no_postgres:
+        cmd.append("--no-postgres")
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=checkout, timeout=1200).stdout
+    found: dict[str, dict[str, float]] = {}
+    current = None
+    for line in out.splitlines():
+        if line.startswith("== "):
+            current = found.setdefault(line[3:].strip(), {})
+        elif current is not None and (m := re.match(r"plan list --all: \d+ plans in ([\d.]+) s", line)):
+            current["plan list"] = float(m.group(1))
+        elif current is not None and (m := re.match(r"accept latency: median ([\d.]+) ms", line)):
+            current["accept"] = float(m.group(1)) / 1000
+    for name, figures in found.items():
+        print(f"base checkout {checkout} on {name}: plan list --all {figures.get('plan list', 0):.2f} s, accept "
+              f"{figures.get('accept', 0) * 1000:.1f} ms")
+    return found
 
 
 def _server_pid() -> int:
