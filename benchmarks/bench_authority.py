@@ -84,16 +84,14 @@ def run(args: argparse.Namespace, db: str, tmp: Path, base: dict[str, float] | N
 
     from aster_authority.client import deployments
     from aster_authority.client.connection import Authority
-    from aster_authority.client.signer import load_signer
+    from aster_authority.client.signer import chain_head, load_signer, sign
+    from aster_authority.domain.bodies import accept_body
     from aster_authority.client.signing import reconcile
-    from aster_authority.domain import decisions, plans
-    from aster_authority.domain.credentials import canonical_json
-    from aster_authority.domain.ids import instance_id_for, new_ulid
+    from aster_authority.domain import decisions
     from aster_authority.server import tables as store
     from aster_authority.server.store import Store
     from aster_authority.wire import ADMIN
     from aster_contract.manifest import build_manifests
-    from aster_enroll.identity import NodeKey
     from aster_trust import credentials
     from aster_trust.keys import generate_root_key, write_key_pair
 
@@ -130,9 +128,6 @@ def run(args: argparse.Namespace, db: str, tmp: Path, base: dict[str, float] | N
             for _ in range(args.accepts):  # the accept call alone, its record signed beforehand
                 changed = [{**manifest[0], "changelog": str(time.time())}]
                 plan = deployments.apply(auth, "bench", changed)["plan"]
-                from aster_authority.client.signer import chain_head, sign
-                from aster_authority.domain.bodies import accept_body
-
                 record = sign(auth.signer, "bench", chain_head(auth, "bench", kind="service"), "accept",
                               accept_body(plan["plan_id"], "update", plan["digest"], changed, None))
                 t = time.perf_counter()

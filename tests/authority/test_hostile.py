@@ -7,7 +7,6 @@ reached the authority signed (`evil.signed()`), and that the refusal is named.""
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import pytest

@@ -71,7 +71,6 @@ def provision(auth: Authority, deployment_id: str, *, kind: str = SERVICE, insta
 
     from aster_core.files import atomic_write, check_new_file, dump_toml
 
-    from ..domain.replay import INSTANCE_REGISTER
     from .chain import check_template
 
     from aster_enroll.identity import NodeKey, peer_entry
@@ -83,7 +82,7 @@ def provision(auth: Authority, deployment_id: str, *, kind: str = SERVICE, insta
     template = auth.call(w.ADMIN, "provision_template", w.ProvisionInstance(kind, deployment_id, node.endpoint_id))
     # signed only when the verified decisions, with this registration, back exactly this credential
     expires_at = check_template(auth, kind, deployment_id, template, action=INSTANCE_REGISTER,
-                                body={"endpoint_id": node.endpoint_id}, endpoint_id=node.endpoint_id,
+                                body=instance_body(node.endpoint_id), endpoint_id=node.endpoint_id,
                                 now=int(time.time()))
     root = root_for(template["root_pubkey"], root_key_file, profile)
     cred = credentials.sign(root, credentials.PRODUCER, expires_at=expires_at,
