@@ -96,7 +96,17 @@ def reserved_roles(attributes: Any) -> list[str]:
     return [r for r in (x.strip() for x in roles.split(",")) if r.lower().startswith(RESERVED_PREFIX)]
 
 
-def refusal(item: Any, backed: dict[tuple[str, str, str], dict[str, Any]]) -> str | None:
+class Backed:
+    """The credentials the decisions back, indexed for :func:`refusal`."""
+
+    def __init__(self, items: list[dict[str, Any]]):
+        self.keys = {item_key(i): i for i in items}
+        self.by_endpoint: dict[str, list[dict[str, Any]]] = {}
+        for i in items:
+            self.by_endpoint.setdefault(i["endpoint_id"], []).append(i)
+
+
+def refusal(item: Any, backed: Backed) -> str | None:
     """Why ``item`` (what the authority asks to have signed) must not be signed, or None when a
     locally computed item has exactly its type, endpoint and attributes."""
     from aster_core.text import shown
@@ -106,20 +116,21 @@ def refusal(item: Any, backed: dict[tuple[str, str, str], dict[str, Any]]) -> st
     reserved = reserved_roles(item.get("attributes"))
     if reserved:
         return f"{NOT_BACKED}: {', '.join(reserved)} is an authority role, never signed by reconcile"
-    if item_key(item) in backed:
+    if item_key(item) in backed.keys:
         if isinstance(item.get("expires_at"), bool) or not isinstance(item.get("expires_at"), int):
             return f"{NOT_BACKED}: its expiry {shown(item.get('expires_at'), 20)} is not a time"
         return None
-    endpoint = str(item.get("endpoint_id"))
-    same = [b for b in backed.values() if b["endpoint_id"] == endpoint]
+    same = backed.by_endpoint.get(str(item.get("endpoint_id")), [])
     if not same:
-        return f"{NOT_BACKED}: no decision gives endpoint {shown(endpoint, 20)} a credential here"
+        return f"{NOT_BACKED}: no decision gives endpoint {shown(item.get('endpoint_id'), 20)} a credential here"
     typed = [b for b in same if b["type"] == item.get("type")]
     if not typed:
         return (f"{NOT_BACKED}: the decisions give this endpoint a {same[0]['type']} credential, not "
                 f"{shown(item.get('type'), 20)}")
+    asked = item.get("attributes")
+    asked = canonical_json(asked) if isinstance(asked, dict) else asked
     return (f"{NOT_BACKED}: the decisions give this endpoint {canonical_json(typed[0]['attributes'])}, not "
-            f"{shown(canonical_json(item.get('attributes')) if isinstance(item.get('attributes'), dict) else item.get('attributes'), 200)}")
+            f"{shown(asked, 200)}")
 
 
 def capped(expires_at: int, now: int, cap: int) -> int:
@@ -228,11 +239,12 @@ def check_template(auth: Authority, kind: str, deployment_id: str, template: dic
     items = [i for i in items_after(backed_by, action, body, now) if i["endpoint_id"] == endpoint_id]
     asked = {"type": template.get("type"), "endpoint_id": endpoint_id, "attributes": template.get("attributes"),
              "expires_at": template.get("expires_at")}
-    why = refusal(asked, {item_key(i): i for i in items})
+    why = refusal(asked, Backed(items))
     if why is not None:
-        raise NotBacked(f"the authority asks to sign {asked['type']} credentials for {backed_by.ref} with "
-                        f"{canonical_json(asked['attributes']) if isinstance(asked['attributes'], dict) else asked['attributes']}"
-                        f": refused: {why}; nothing was signed",
+        attributes = asked["attributes"]
+        shown = canonical_json(attributes) if isinstance(attributes, dict) else repr(attributes)
+        raise NotBacked(f"the authority asks to sign {asked['type']} credentials for {backed_by.ref} with {shown}: "
+                        f"refused: {why}; nothing was signed",
                         f"check `aster {backed_by.ref.replace('/', ' ')} authority log` and who can write to the "
                         "authority's database", exit_code=ExitCode.FAILED)
     pin(backed_by)

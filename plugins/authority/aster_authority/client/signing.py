@@ -142,7 +142,7 @@ def reconcile(auth: Authority, deployment_id: str, *, kind: str = SERVICE, desir
         checkpointed = checkpoint(auth, kind, deployment_id, root_hex, root_key_file=root_key_file, profile=profile,
                                   now=now, confirm=confirm_checkpoint)
         backed_by = chain.backing(auth, kind, deployment_id, root_hex, now=now)
-    backed = {chain.item_key(i): i for i in backed_by.items}
+    backed = chain.Backed(backed_by.items)
     items = desired.get("items") if isinstance(desired.get("items"), list) else []
     report: dict[int, dict[str, Any]] = {}
     todo: list[dict[str, Any]] = []
