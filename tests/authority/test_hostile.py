@@ -434,3 +434,27 @@ def test_dev_provision_signs_nothing_the_decisions_do_not_back(scene, tmp_path, 
     assert "nothing was signed" in out.stderr
     assert scene.signed() == [] and scene.evil.requests("DeviceAdmin.register") == []
     assert not (tmp_path / "hall.bundle.json").exists()
+
+
+def test_a_revoked_device_is_never_signed_again(scene):
+    """Device deployments replay the same way: a device the decisions revoked stays unsigned
+    whatever the authority lists."""
+    from aster_authority.domain.ids import instance_id_for
+
+    kept, revoked = endpoint(), endpoint()
+    devices = Chain("sensors")
+    devices.add(scene.admin, "create", {"kind": "device", "roles": ["sensor"], "namespaces": ["*"],
+                                        "compatibility": "strict", "review_mode": "none"})
+    devices.add(scene.admin, "device_register", {"endpoints": [kept, revoked]})
+    devices.add(scene.admin, "revoke", {"instance_id": instance_id_for(revoked, "device")})
+    serve(scene.evil, {"sensors": devices.records, "@authority": []})
+    attributes = {"aster.deployment": "sensors", "aster.role": "sensor"}
+    scene.evil.answer("AuthorityAdmin.desired", {"deployment_id": "sensors", "desired_version": "v",
+                                                 "root_pubkey": scene.root.public_hex, "items": [
+        {"subject": "device", "id": instance_id_for(e, "device"), "endpoint_id": e, "type": "policy",
+         "attributes": attributes, "expires_at": int(time.time()) + 7 * DAY, "status": "missing", "reason": ""}
+        for e in (kept, revoked)]})
+    with Authority.open(scene.evil.address, None) as auth:
+        r = signing.reconcile(auth, "sensors", kind="device", root_key_file=str(scene.root.key_file))
+    assert r["counts"]["current"] == 1 and [x["endpoint_id"] for x in r["refused"]] == [revoked]
+    assert [c["endpoint_id"] for c in scene.signed()] == [kept]
