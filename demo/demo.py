@@ -22,6 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 WORK = Path(os.environ.get("ASTER_DEMO_DIR") or ROOT / ".demo")
 BIN = Path(sys.executable).parent
+EXAMPLE = ROOT / "examples" / "tasks-service"  # TaskService: its contract, two changes, a producer
+PRODUCER = (sys.executable, "-m", "tasks_service.producer", "--advertise", "127.0.0.1")
 BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() and not os.environ.get("NO_COLOR") else ("", "", "")
 
 
@@ -31,7 +33,8 @@ class Demo:
         WORK.mkdir()
         self.env = {**os.environ, "ASTER_HOME": str(WORK / "home"), "ASTER_RELAY_MODE": "disabled",
                     "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
-                    "XDG_DATA_HOME": str(WORK / "keyring"), "PYTHONPATH": str(ROOT),
+                    "XDG_DATA_HOME": str(WORK / "keyring"),
+                    "PYTHONPATH": os.pathsep.join([str(EXAMPLE), str(ROOT)]),
                     "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
         self.count = 0
         self.background: list[subprocess.Popen] = []
@@ -75,6 +78,28 @@ class Demo:
             sys.exit(1)
         print(f"  serving at {info['address'][:48]}...")
         return info
+
+    def background_log(self, title: str, argv: list[str], log: Path, ready: str, timeout: float = 120) -> str:
+        """Start ``argv`` in the background with its output in ``log``; returns the text after
+        ``ready`` on the first line that starts with it."""
+        import time
+
+        print(f"\n{BOLD}-- {title}{RESET}\n{DIM}$ {' '.join(argv)} > {log.name} &{RESET}", flush=True)
+        with open(log, "w") as out:
+            proc = subprocess.Popen(argv, cwd=WORK, env=self.env, stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.STDOUT, text=True)
+        self.background.append(proc)
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and proc.poll() is None:
+            for line in log.read_text().splitlines():
+                if line.startswith(ready):
+                    print(textwrap.indent("\n".join(log.read_text().splitlines()[:12]), "  "))
+                    return line[len(ready):]
+            time.sleep(0.2)
+        print(f"\nThe demo stopped: {argv[0]} {argv[1]} did not get ready.", file=sys.stderr)
+        print(log.read_text()[-3000:], file=sys.stderr)
+        self.close()
+        sys.exit(1)
 
     def close(self) -> None:
         for proc in self.background:
@@ -120,7 +145,8 @@ def trust(d: Demo) -> None:
     d.run("Verify against the root public key (exit 0 only if signature, root and expiry hold)",
           "aster", "trust", "verify", "reader.cred", "--root-pubkey", "root.pub")
     d.run("A one-time token carries a fresh 32-byte nonce", "aster", "trust", "sign", "consumer", "--root-key",
-          "root.key", "--type", "ott", "--expires", "24h", "--out", "once.cred", "--json")
+          "root.key", "--type", "ott", "--expires", "24h", "--out", "once.cred")
+    d.run("...which inspect shows", "aster", "trust", "inspect", "once.cred")
     d.run("Bad input is one line (an --attr without '='; exit 2, nothing written)", "aster", "trust", "sign",
           "consumer", "--root-key", "root.key", "--attr", "team", "--out", "bad.cred", expect=2)
 
@@ -144,25 +170,24 @@ def contract(d: Demo) -> None:
     d.section("Contracts: identity, manifests, diff and typed clients",
               "A contract id is a service's wire identity (BLAKE3 of its canonical form, computed by the "
               "runtime's own function). A committed manifest stops a server whose interface changed by accident.")
-    d.run("Generate the manifest of two example services", "aster", "contract", "gen", "--service",
-          "tests.contract.services.shop:Inventory", "--service", "tests.contract.services.shop:Cart")
+    d.run("Generate the manifest of the example service (examples/tasks-service)", "aster", "contract", "gen",
+          "--service", "tasks_service.contract:TaskService")
     d.run("A readable view of it", "aster", "contract", "preview", "--manifest", ".aster/manifest.json")
     d.run("Export a portable contract", "aster", "contract", "export", "--manifest", ".aster/manifest.json",
           "-o", "exports")
-    d.run("Import it into the local store", "aster", "contract", "import", "exports/Inventory.aster.json")
+    d.run("Import it into the local store", "aster", "contract", "import", "exports/TaskService.aster.json")
     d.run("Verify the export against the manifest (exit 0: they match)", "aster", "contract", "verify",
-          "exports/Inventory.aster.json")
-    d.serve("The server's startup check reads ./.aster/manifest.json and accepts it", sys.executable, "-m",
-            "tests.support.serve", "--services", "tests.contract.services.shop:Inventory,"
-            "tests.contract.services.shop:Cart", "--workdir", ".", "--max-lifetime", "120")
+          "exports/TaskService.aster.json")
+    d.serve("The producer's startup check reads ./.aster/manifest.json and accepts it", *PRODUCER,
+            "--max-lifetime", "60")
     d.run("A typed Python client from the export", "aster", "contract", "gen-client",
-          "exports/Inventory.aster.json", "--out", "clients")
+          "exports/TaskService.aster.json", "--out", "clients")
     d.run("A TypeScript client for @aster-rpc/aster", "aster", "contract", "gen-client", ".aster/manifest.json",
-          "--lang", "typescript", "--out", "clients-ts", "--package", "shop")
-    d.run("Version 2 of the interface", "aster", "contract", "gen", "--service",
-          "tests.contract.services.shop_v2:InventoryV2", "--out", "v2.json")
+          "--lang", "typescript", "--out", "clients-ts", "--package", "tasks")
+    d.run("A breaking change of the interface (examples/tasks-service/tasks_service/breaking.py)", "aster",
+          "contract", "gen", "--service", "tasks_service.breaking:TaskService", "--out", "v2.json")
     d.run("What changed and does it break callers? (exit 1: breaking changes)", "aster", "contract", "diff",
-          "exports/Inventory.aster.json", "v2.json", expect=1)
+          "exports/TaskService.aster.json", "v2.json", expect=1)
 
 
 def connect(d: Demo) -> None:
@@ -204,40 +229,49 @@ def mcp(d: Demo, addr: str) -> None:
           sys.executable, str(ROOT / "demo" / "mcp_agent.py"), addr)
 
 
+def local_mesh(d: Demo) -> dict:
+    d.section("A local mesh in one command",
+              "`aster local init` makes what a mesh needs on this machine: a profile (here from root.key, so no "
+              "keyring is needed), an admin identity bound to its own node key with the role authority.admin, an "
+              "authority and a registry on SQLite, and config.toml pointing at them. `aster local up` runs both "
+              "servers with one combined log, writes their addresses into config.toml and stops both on Ctrl-C.")
+    d.run("Make the mesh in ./mesh, its root key the one made above", "aster", "local", "init", "--out", "mesh",
+          "--root-key", "root.key")
+    ready = json.loads(d.background_log("Run the authority and the registry (their log: mesh.log)",
+                                        ["aster", "local", "up", "--dir", "mesh", "--max-lifetime", "900"],
+                                        WORK / "mesh.log", "[local] ready "))
+    d.run("What is configured, and does each server answer?", "aster", "local", "status")
+    d.run("Who we are to the authority (no variable, no flag: config.toml says)", "aster", "authority", "whoami")
+    return ready
+
+
 def authority(d: Demo) -> None:
+    mesh = local_mesh(d)
     d.section("Authority: reviewed deployments, local signing, grants",
-              "An authority on SQLite holds service deployments. A proposed contract becomes a plan, classified "
+              "The local authority holds service deployments. A proposed contract becomes a plan, classified "
               "update (compatible) or migration (breaking); a person accepts it; reconcile signs the credentials "
               "the accepted state calls for on this machine (the authority never sees the root key) and uploads "
               "them. Nodes fetch their own credentials with their node key.")
-    d.run("An admin credential for the authority (role authority.admin)", "aster", "enroll", "node", "--role",
-          "consumer", "--name", "ops", "--capabilities", "authority.admin", "--root-key", "root.key",
-          "--identity", "ops.identity", "-q")
-    info = d.serve("The authority, trusting root.pub", "aster", "authority", "serve", "--db", "authority.db",
-                   "--root-pubkey", "root.pub", "--identity", "authority.key", "--bind", "127.0.0.1",
-                   "--max-lifetime", "400")
-    d.env.update(ASTER_AUTHORITY_ADDR=info["address"], ASTER_AUTHORITY_CREDENTIAL="ops.identity")
-    svc = "tests.authority.services"
+    authority_addr = mesh["authority"]["address"]
     d.run("A service deployment whose instances get the role 'tasks'", "aster", "svc", "tasks", "create",
           "--namespace", "Task*", "--role", "tasks")
-    for name in ("v1", "update", "migration"):
+    for name, module in (("v1", "contract"), ("update", "compatible"), ("migration", "breaking")):
         d.run(f"TaskService's manifest ({name})", "aster", "contract", "gen", "--service",
-              f"{svc}.tasks_{name}:TaskService", "--out", f"tasks_{name}.json", show=False)
+              f"tasks_service.{module}:TaskService", "--out", f"tasks_{name}.json", show=False)
 
     def plan_of(proc: subprocess.CompletedProcess) -> str:
         return json.loads(proc.stdout)["plan"]["plan_id"]
 
-    plan = plan_of(d.run("Propose it: a plan (JSON here, to pick up its id)", "aster", "svc", "tasks", "apply",
-                         "--manifest", "tasks_v1.json", "--json"))
+    plan = plan_of(d.run("Propose it: a plan (its id read from --json; the table follows)", "aster", "svc",
+                         "tasks", "apply", "--manifest", "tasks_v1.json", "--json", show=False))
     d.run("The plans of the deployment", "aster", "svc", "tasks", "authority", "plan", "list")
     d.run("Accept it (without --yes it shows the changes and asks)", "aster", "svc", "tasks", "authority",
           "accept-update", plan, "--yes")
     d.run("Provision an instance: node key and producer credential signed here, registered, written 0600", "aster",
           "svc", "tasks", "provision", "--out", "tasks.identity", "--root-key", "root.key")
-    d.env.update(AUTHTEST_AUTHORITY=info["address"], AUTHTEST_DEPLOYMENT="tasks")
     tasks = d.serve("The service runs with that identity, trusting the root, behind aster_authority.gate",
-                    sys.executable, "-m", "tests.support.serve", "--services", f"{svc}.tasks_gated:TaskService",
-                    "--identity", "tasks.identity", "--root-pubkey-file", "root.pub", "--max-lifetime", "200")
+                    *PRODUCER, "--identity", "tasks.identity", "--root-pubkey", "root.pub", "--authority",
+                    authority_addr, "--deployment", "tasks", "--refresh", "0.2", "--max-lifetime", "300")
     plan = plan_of(d.run("A compatible change (new method, new optional field)", "aster", "svc", "tasks", "apply",
                          "--manifest", "tasks_update.json", "--json", show=False))
     d.run("...is an update: accept it and reconcile in one step", "aster", "svc", "tasks", "authority",
@@ -265,10 +299,10 @@ def authority(d: Demo) -> None:
           "--role", "tasks.reader")
     d.run("The producer's gate refuses it at once (exit 3), though its credential has not expired", "aster", "call",
           tasks["address"], "TaskService.get", '{"task_id": 7}', "--rcan", "reader.identity", expect=3)
-    devices(d)
+    devices(d, authority_addr)
 
 
-def devices(d: Demo) -> None:
+def devices(d: Demo, authority_addr: str) -> None:
     d.section("Devices: provisioning, activation, review, revocation",
               "A device deployment with review required. The operator provisions devices on this machine: a "
               "root secret from the OS, the device's node key and activation key derived from it (HKDF, the "
@@ -296,10 +330,12 @@ def devices(d: Demo) -> None:
           "reviews", "approve", review, "--reason", "site visit done")
     d.run("The device activates again: now its credential is written into its .aster-identity", "aster", "dev",
           "activate", "--bundle", "hall-1.bundle.json", "--identity", "hall-1.identity")
-    d.env["AUTHTEST_DEPLOYMENT"] = "sensors"
-    gated = d.serve("A producer whose gate follows the revocation list of dev/sensors", sys.executable, "-m",
-                    "tests.support.serve", "--services", "tests.authority.services.tasks_gated:TaskService",
-                    "--root-pubkey-file", "root.pub", "--max-lifetime", "120")
+    d.run("The producer devices call: another instance of svc/tasks (the authority gives a deployment's "
+          "revocation list only to producers it knows)", "aster", "svc", "tasks", "provision", "--out",
+          "devices-producer.identity", "--root-key", "root.key")
+    gated = d.serve("It runs with a gate that follows the revocation list of dev/sensors", *PRODUCER,
+                    "--identity", "devices-producer.identity", "--root-pubkey", "root.pub", "--authority",
+                    authority_addr, "--deployment", "sensors", "--refresh", "0.2", "--max-lifetime", "200")
     d.run("The device calls the role-gated method with its credential", "aster", "call", gated["address"],
           "TaskService.get", '{"task_id": 7}', "--rcan", "hall-1.identity")
     instance = json.loads((WORK / "hall-1.bundle.json").read_text())["instance_id"]
@@ -314,39 +350,22 @@ def devices(d: Demo) -> None:
 
 def registry(d: Demo) -> None:
     d.section("Registry: a handle, a published service, and calls by @handle/Service",
-              "`aster registry serve` is a registry the released aster-cli 0.1.2 also works with, here on "
-              "SQLite with --dev-mail (codes go to its log instead of a mail server). You claim a handle, "
+              "The local mesh's registry (`aster registry serve`, which the released aster-cli 0.1.2 also works "
+              "with) runs with --dev-mail: codes go to its log instead of a mail server. You claim a handle, "
               "verify it with the code, publish a service: its producer token lands in the producer's "
               ".aster-identity, so the producer registers its live endpoint itself, and anyone with the "
-              "registry's address calls it as @handle/Service.")
+              "registry's address calls it as @handle/Service. `aster local up` wrote that address into "
+              "config.toml, so no command here needs --registry or ASTER_SERVICE_ADDR.")
     import re
     import time
 
-    log_path = WORK / "registry.log"
-    argv = ["aster", "registry", "serve", "--db", "registry.db", "--dev-mail", "--identity", "registry.key",
-            "--bind", "127.0.0.1", "--max-lifetime", "240"]
-    print(f"\n{BOLD}-- The registry (SQLite, codes to its log){RESET}\n{DIM}$ {' '.join(argv)} "
-          f"2> registry.log &{RESET}", flush=True)
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(argv, cwd=WORK, env=d.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=log, text=True)
-    d.background.append(proc)
-    try:
-        address = json.loads(proc.stdout.readline())["address"]
-    except (ValueError, KeyError, TypeError):
-        print("\nThe demo stopped: the registry did not start.", file=sys.stderr)
-        print(log_path.read_text()[-2000:], file=sys.stderr)
-        d.close()
-        sys.exit(1)
-    print(f"  serving at {address[:48]}...")
-    d.env["ASTER_SERVICE_ADDR"] = address
-    print(f"{DIM}  (export ASTER_SERVICE_ADDR=<that ticket>: every registry command and @handle/Service "
-          f"address uses it){RESET}")
-    d.run("Claim a handle (the code goes out by mail; here, to the registry's log)", "aster", "join", "--handle",
-          "ada", "--email", "ada@example.com")
+    log_path = WORK / "mesh.log"  # the registry's lines are the ones `aster local up` prefixes [registry]
+    d.run("The registry this machine uses, and whether it answers", "aster", "registry", "whoami")
+    d.run("Claim a handle (the code goes out by mail; here, to the registry's log: mesh.log)", "aster", "join",
+          "--handle", "ada", "--email", "ada@example.com")
     code = None
     for _ in range(100):
-        found = re.search(r"code for @ada\b.*?(\d{6})", log_path.read_text())
+        found = re.search(r"\[registry\] .*code for @ada\b.*?(\d{6})", log_path.read_text())
         if found:
             code = found.group(1)
             break
@@ -361,26 +380,25 @@ def registry(d: Demo) -> None:
     d.run("Who am I, locally and on the registry", "aster", "whoami")
     (WORK / "producer").mkdir(exist_ok=True)
     d.run("A producer identity for the node that will serve it", "aster", "enroll", "node", "--role", "producer",
-          "--name", "echo-producer", "--identity", "producer/.aster-identity", "-q")
-    d.run("Publish EchoService; the token goes into the producer peer (recovery codes are shown once)",
-          "aster", "publish", "tests.support.services:EchoService", "--description",
-          "Echoes what it is sent", "--public", "--identity", "producer/.aster-identity")
-    d.run("Find it", "aster", "discover", "echo")
-    d.serve("Start the producer where its .aster-identity is: it registers its endpoint with the registry",
-            sys.executable, "-m", "tests.support.serve", "--services", "echo", "--workdir", "producer",
-            "--max-lifetime", "120")
+          "--name", "tasks-producer", "--identity", "producer/.aster-identity", "-q")
+    d.run("Publish TaskService; the token goes into the producer peer (recovery codes are shown once)",
+          "aster", "publish", "tasks_service.contract:TaskService", "--description",
+          "Tasks: the example service", "--public", "--identity", "producer/.aster-identity")
+    d.run("Find it", "aster", "discover", "tasks")
+    d.serve("Start the producer with that identity: it registers its endpoint with the registry", *PRODUCER,
+            "--identity", "producer/.aster-identity", "--max-lifetime", "120")
     for _ in range(40):  # the runtime registers 2 s after start
-        probe = subprocess.run(["aster", "call", "@ada/EchoService.echo", '{"text": "x"}', "--timeout", "5"],
+        probe = subprocess.run(["aster", "call", "@ada/TaskService.ping", '{"task_id": 1}', "--timeout", "5"],
                                cwd=WORK, env=d.env, capture_output=True, text=True, timeout=60)
         if probe.returncode == 0:
             break
         time.sleep(0.5)
-    d.run("Call it by name: the registry resolves @ada/EchoService to the live endpoint", "aster", "call",
-          "@ada/EchoService.echo", '{"text": "found through the registry", "times": 2}')
+    d.run("Call it by name: the registry resolves @ada/TaskService to the live endpoint", "aster", "call",
+          "@ada/TaskService.ping", '{"task_id": 7}')
     d.run("Grant a consumer access (the documented spelling)", "aster", "access", "grant", "@grace", "--service",
-          "EchoService", "--role", "reader")
-    d.run("The grants", "aster", "access", "list", "--service", "EchoService")
-    d.run("Withdraw it; the token is removed from the producer's identity", "aster", "unpublish", "EchoService",
+          "TaskService", "--role", "reader")
+    d.run("The grants", "aster", "access", "list", "--service", "TaskService")
+    d.run("Withdraw it; the token is removed from the producer's identity", "aster", "unpublish", "TaskService",
           "--identity", "producer/.aster-identity")
 
 
