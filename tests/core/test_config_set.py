@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import tomllib
 
 import pytest
 
@@ -150,3 +151,39 @@ def test_concurrent_writers_both_land(config):
     text = config.read_text()
     assert 'timeout = "12s"  # slow link' in text and "enabled = true" in text and "# my settings" in text
     assert not [p for p in os.listdir(config.parent) if p.endswith((".tmp", ".lock"))]
+
+
+def test_a_per_profile_setting_goes_to_the_selected_profile(config):
+    """A setting whose section holds {profile} lives in [profiles.<name>]: the active profile by
+    default, --profile's otherwise (which must exist); the profile's other keys stay."""
+    from types import SimpleNamespace
+
+    from aster_core.configset import set_value, unset_value
+    from aster_core.errors import NotFoundError
+    from aster_core.hookcall import family_proxy
+    from aster_core.hookspecs import ConfigField, hookimpl
+    from aster_core.host import get_host, set_host
+
+    field = ConfigField("team.colour", "A per-profile test setting.", section="profiles.{profile}", key="colour",
+                        default="blue")
+    set_host(None)
+    plugin = SimpleNamespace(aster_config_fields=hookimpl(lambda: [field]))
+    # registered the way the host registers the built-in plugin (a family's stand-in, no entry point)
+    get_host().pm.register(family_proxy(plugin, None, "per-profile-test", lambda *a: None), name="per-profile-test")
+    try:
+        with open(config, "a") as fh:
+            fh.write('\n[profiles.prod]\nroot_pubkey = "' + "cd" * 32 + '"\n')
+        r = set_value("team.colour", "red")
+        assert (r["profile"], r["place"]) == ("dev", "[profiles.dev] colour")
+        assert set_value("team.colour", "green", profile="prod")["place"] == "[profiles.prod] colour"
+        with pytest.raises(NotFoundError):
+            set_value("team.colour", "grey", profile="nobody")
+        doc = tomllib.loads(config.read_text())
+        assert doc["profiles"]["dev"] == {"root_pubkey": "ab" * 32, "colour": "red"}
+        assert doc["profiles"]["prod"]["colour"] == "green"
+        assert unset_value("team.colour", profile="prod")["changed"] is True
+        doc = tomllib.loads(config.read_text())
+        assert "colour" not in doc["profiles"]["prod"] and doc["profiles"]["prod"]["root_pubkey"] == "cd" * 32
+        assert doc["profiles"]["dev"]["colour"] == "red"
+    finally:
+        set_host(None)
