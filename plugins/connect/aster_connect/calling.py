@@ -147,6 +147,8 @@ async def _batch(address: str, *, rcan: str | None, timeout: float, metadata: di
 
     started = time.perf_counter()
     conn = await _connect(address, rcan=rcan, timeout=timeout, schemas=[], verbose=verbose)
+    if sys.stdin.isatty():
+        print('Reading calls as JSON lines ({"method": "Svc.m", "args": {...}}); end with Ctrl-D.', file=sys.stderr)
     try:
         counts = await run_batch(conn, sys.stdin.buffer, emit_line, parallel=parallel, fail_fast=fail_fast,
                                  timeout=timeout, metadata=metadata)

@@ -86,7 +86,7 @@ def call_lines(trace: CallTrace, *, started: float, failed: str | None = None) -
         lines += [f"< trailer detail: {k}={v}" for k, v in details.items()] or ["< trailer details: none"]
     lines.append("< response headers: none (the protocol has none: a trailer's details are what a server sends back)")
     lines.append(f"* {trace.requests} request(s) sent, {trace.responses} response(s) received; "
-                 f"total {ms(now - started)}")
+                 f"total {ms(now - started)} (the command's work, the runtime's import included)")
     return lines
 
 
