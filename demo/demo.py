@@ -291,6 +291,16 @@ def authority(d: Demo) -> None:
           consumer, "--role", "tasks.reader")
     d.run("Reconcile signs exactly what is missing", "aster", "svc", "tasks", "authority", "reconcile",
           "--root-key", "root.key")
+    # what a compromised authority could try: a row nobody decided, written straight into its database
+    sql = "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); db.execute(sys.argv[2]); db.commit()"
+    thief = "ab" * 32
+    d.run("An attacker with the authority's database grants itself authority.admin (no admin decided it)",
+          sys.executable, "-c", sql, "mesh/authority/authority.db", "INSERT INTO authority_grants (deployment_id, "
+          f"consumer, role, created_at, created_by) VALUES ('tasks', '{thief}', 'authority.admin', 0, '')")
+    d.run("Reconcile replays the signed decisions: the forged grant is refused, never signed (exit 1)", "aster",
+          "svc", "tasks", "authority", "reconcile", "--root-key", "root.key", expect=1)
+    d.run("(the demo deletes the forged row again)", sys.executable, "-c", sql, "mesh/authority/authority.db",
+          f"DELETE FROM authority_grants WHERE consumer = '{thief}'", show=False)
     d.run("The consumer fetches it with its own node key", "aster", "authority", "fetch", "--identity",
           "reader.identity")
     d.run("...and calls the role-gated method", "aster", "call", tasks["address"], "TaskService.get",

@@ -124,8 +124,11 @@ def render_changes(p: dict[str, Any]) -> None:
 
 
 def render_reconcile(r: dict[str, Any]) -> None:
-    print_table(["subject", "id", "status", "action", "reason"],
-                [(i["subject"], i["id"], i["status"], i["action"], i["reason"]) for i in r["items"]])
+    print_table(["subject", "id", "status", "action"],
+                [(i["subject"], i["id"], i["status"], i["action"]) for i in r["items"]])
+    for i in r["items"]:  # whole lines: a refusal's reason says what differs, too long for a cell
+        if i["status"] in ("refused", "failed"):
+            click.echo(f"  {i['status']} {i['subject']} {i['endpoint_id']}: {i['reason']}")
     c = r["counts"]
     click.echo(f"{prefix()}/{r['deployment_id']} at {r['desired_version']}: {c['current']} current, "
                f"{c['pending']} pending, {c['failed']} failed, {c.get('refused', 0)} refused (not backed by a "
