@@ -59,6 +59,7 @@ SETUP: dict[str, Callable[[Workspace], object]] = {
     "manifest": lambda w: w.ok("contract", "gen", "--service", SERVICE),
     "export": lambda w: w.ok("contract", "export", "-o", "exports"),
     "identity": lambda w: w.ok("enroll", "node", "--role", "consumer", "--root-key", "root.key", "-q"),
+    "again": lambda w: (w.dir / "again.key").write_text("{}"),
 }
 
 
@@ -286,8 +287,11 @@ OFFLINE: list[Line] = [
     Line(("keygen", "root"), check=default_profile),
     Line(("keygen", "root", "--out", "keys/ops.key", "--profile", "ops"), check=profile_key("ops", "keys/ops.key")),
     Line(("keygen", "root", "--out", "ops2.key", "-p", "ops2"), check=profile_key("ops2", "ops2.key")),
-    Line(("keygen", "root", "--out", "again.key", "-p", "prod"), code=2, setup=("profile",),
-         check=stderr_has("already exists"), note="0.1.2 silently replaced the profile's key"),
+    Line(("keygen", "root", "--out", "again.key", "-p", "prod"), setup=("profile",),
+         check=profile_key("prod", "again.key"),
+         note="an existing profile keeps its key and that key is written (0.1.2 replaced it silently)"),
+    Line(("keygen", "root", "--out", "again.key", "-p", "prod"), code=2, setup=("profile", "again"),
+         check=stderr_has("already exists"), note="the backup file must be new (0.1.2 kept the old file)"),
     Line(("keygen", "producer"), check=home_node_key),
     Line(("keygen", "producer", "--out", "node.key"), check=node_key("node.key"),
          note="the node id is computed offline (0.1.2 started a network endpoint and hung offline)"),

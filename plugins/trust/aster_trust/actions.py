@@ -61,9 +61,11 @@ def keygen_profile_root(out: str | os.PathLike, *, profile: str | None = None) -
     """A profile's root key with a backup file (the 0.1.2 ``aster keygen root`` form).
 
     The key is made by ``aster profile create`` (private half in the keyring), then written
-    to ``out`` with its public key beside it. Both files must be new and the profile must
-    not exist: a second run never replaces a profile's key. Where no keyring works the key
-    goes to ``out`` only and no profile is made (``"profile": None``): pass the file as
+    to ``out`` with its public key beside it; both files must be new. A profile that exists
+    keeps its key, and that key is what is written (``"created": False``): a second run never
+    replaces a key, and 0.1.2's ``profile create NAME`` then ``keygen root --profile NAME``
+    ends with the profile's key and its backup, as it did there. Where no keyring works the
+    key goes to ``out`` only and no profile is made (``"profile": None``): pass the file as
     ``--root-key``.
     """
     from aster_core.errors import KeyringUnavailable
@@ -83,15 +85,20 @@ def keygen_profile_root(out: str | os.PathLike, *, profile: str | None = None) -
         key = keys.generate_root_key()
         keys.write_key_pair(key_path, key)
         return {"key_file": str(key_path), "public_key_file": str(pub_path), "public_key": key.public_hex,
-                "profile": None, "keyring": None, "note": exc.message}
-    from aster_core.profiles import create_profile
-    from aster_core.secrets import load_root_key
+                "profile": None, "created": False, "keyring": None, "note": exc.message}
+    from aster_core.errors import NotFoundError
+    from aster_core.profiles import create_profile, get_profile
 
-    created = create_profile(name)
-    key = keys.root_key_from_seed(bytes.fromhex(load_root_key(name)))
+    try:
+        get_profile(name)
+        created = False
+    except NotFoundError:
+        create_profile(name)
+        created = True
+    key, _ = keys.root_key_from_keyring(name)  # checked against the profile's root_pubkey
     keys.write_key_pair(key_path, key)
     return {"key_file": str(key_path), "public_key_file": str(pub_path), "public_key": key.public_hex,
-            "profile": name, "keyring": created["keyring"], "note": None}
+            "profile": name, "created": created, "keyring": f"service=aster user=root_privkey:{name}", "note": None}
 
 
 def _keygen_profile_name(explicit: str | None) -> str:

@@ -47,16 +47,19 @@ def keygen() -> None:
 def keygen_root(out: str | None, profile: str | None, as_json: bool) -> None:
     """Create a profile whose root key is in the OS keyring, and a backup key file.
 
-    The profile and both files (PATH and its .pub) must be new: a second run never replaces
-    a key. Without a usable keyring only the files are written (pass them as --root-key).
+    Both files (PATH and its .pub) must be new. A profile that exists keeps its key and
+    that key is written: no run replaces a key. Without a usable keyring only the files
+    are written (pass them as --root-key).
     """
     out = out or home_file("root.key")
     actions.made_parent(out)
     data = actions.keygen_profile_root(out, profile=profile)
 
     def render(d: dict[str, Any]) -> None:
-        if d["profile"]:
+        if d["profile"] and d["created"]:
             click.echo(f"Created profile {d['profile']!r}: root private key in the OS keyring ({d['keyring']})")
+        elif d["profile"]:
+            click.echo(f"Profile {d['profile']!r} already has a root key (kept; no new key): wrote its backup")
         else:
             info(f"no profile was made ({d['note']}); pass --root-key {d['key_file']} to commands that sign")
         click.echo(f"Private key: {d['key_file']}  (a backup: keep it offline; mode 0600)")
