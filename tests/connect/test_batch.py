@@ -109,7 +109,7 @@ def test_invalid_lines_are_results_not_a_crash(peer):
         {"method": "EchoService.sum", "items": {"value": 1}},
         {"method": "EchoService.sum", "items": [], "args": {}},
         {"method": "EchoService.echo", "metadata": {"bad key": "v"}},
-        {"method": "EchoService.echo", "metadata": {"k": 7}},
+        {"method": "EchoService.echo", "metadata": {"k": 7}, "id": [1]},
         {"method": "EchoService.echo", "args": {"n": 2 ** 70}},
         '{"method": "EchoService.echo", "args": ' + "[" * 300 + "]" * 300 + "}",
         {"method": "EchoService.echo", "args": {"text": "x" * (4 * 1024 * 1024)}},
@@ -127,7 +127,7 @@ def test_invalid_lines_are_results_not_a_crash(peer):
                                 "not both", "'bad key' has a character", "must be text", "out of range",
                                 "nested", "longer than 4194304 bytes", ""], messages):
         assert needle in message, (needle, message)
-    assert out[3]["id"] == "x" and out[5]["method"] == "no-dot"
+    assert out[3]["id"] == "x" and out[5]["method"] == "no-dot" and out[10]["id"] == [1]
     assert all(r["error"]["exit_code"] == 2 for r in out if r["status"] == "invalid")
     assert out[15]["result"]["text"] == "STILL FINE"
 

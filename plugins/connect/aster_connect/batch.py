@@ -116,7 +116,8 @@ def parse_line(raw: bytes, line: int, base_metadata: dict[str, str]) -> Request:
         except JsonLimit as exc:
             raise UsageError(f"the request cannot be sent: {exc}",
                              "Send a flatter request with numbers a 64-bit field can hold.") from None
-        metadata = {**base_metadata, **check_metadata(doc.get("metadata") or {}, '"metadata"')}
+        given = doc.get("metadata")
+        metadata = {**base_metadata, **check_metadata({} if given is None else given, '"metadata"')}
         check_metadata(metadata, '"metadata" with -H')
     except UsageError as exc:
         raise _tagged(exc, tag, method) from None
