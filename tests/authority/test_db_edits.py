@@ -122,3 +122,42 @@ def test_rows_edited_in_the_database_are_never_signed(mesh, manifest_files):
         assert db.signed() == signed
     finally:
         db.close()
+
+
+@pytest.mark.slow
+def test_a_deployment_made_before_decision_records_gets_a_confirmed_checkpoint(mesh, manifest_files, aster_env):
+    """A database from before decision records: state in the tables, no chain. Reconcile shows the
+    state, asks (here: --yes), signs a checkpoint with the root key that the authority accepts
+    as record 1, then signs what it backs."""
+    from aster_authority.domain import decisions
+    from aster_authority.server.tables import records
+
+    mesh.ok("svc", DEP, "create", "--role", "tasks")
+    plan = mesh.ok("svc", DEP, "apply", "--manifest", str(manifest_files["v1"]))["plan"]["plan_id"]
+    mesh.ok("svc", DEP, "authority", "accept-update", plan, "--yes")
+    mesh.ok("svc", DEP, "provision", "--out", "inst.identity", "--root-key", str(mesh.root.key_file))
+    consumer = _endpoint()
+    mesh.ok("grants", "add", "--deployment", DEP, "--consumer", consumer, "--role", "tasks.reader")
+    db = Database(mesh.server.db)
+    try:
+        db.run(sa.delete(records).where(records.c.deployment_id == DEP))  # as an older database holds none
+        (aster_env / "authority" / "pins.json").unlink()  # and this machine never saw a chain of it
+        signed = db.signed()
+        key = str(mesh.root.key_file)
+        asked = mesh.aster("svc", DEP, "authority", "reconcile", "--root-key", key, "--json")
+        assert asked.returncode == 2 and "--yes" in asked.stderr and "checkpoint" in asked.stderr
+        assert db.signed() == signed and db.one(sa.select(records.c.seq).where(records.c.deployment_id == DEP)) is None
+
+        done = mesh.aster("svc", DEP, "authority", "reconcile", "--root-key", key, "--yes", COLUMNS="300")
+        assert done.returncode == 0, done.stderr
+        assert "no signed decision yet" in done.stdout and consumer in done.stdout
+        row = db.one(sa.select(records.c.seq, records.c.action, records.c.signer, records.c.record)
+                     .where(records.c.deployment_id == DEP))
+        assert (row.seq, row.action, row.signer) == (1, "checkpoint", mesh.root.public_key.hex())
+        decisions.verify_chain([json.loads(row.record)], root_pubkey=mesh.root.public_key)
+        now = db.signed()
+        assert signed < now and {e for e, _, _ in now - signed} == {consumer}
+        again = mesh.ok("svc", DEP, "authority", "reconcile", "--root-key", key)
+        assert again["counts"] == {"current": 2, "pending": 0, "failed": 0, "refused": 0}
+    finally:
+        db.close()
