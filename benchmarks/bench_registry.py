@@ -81,7 +81,11 @@ def load(url: str, n: int) -> object:
         with engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
     # SQLite: no ANALYZE (a registry server never runs it; the queries must not need statistics)
-    return st.Store(engine)
+    store = st.Store(engine)
+    from aster_registry.server.pagecache import PageCache
+
+    store.directory.pages = PageCache(ttl=0)  # the query itself, every time: no page kept
+    return store
 
 
 def _timed(store: object, query: str) -> float:

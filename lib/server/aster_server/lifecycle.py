@@ -204,6 +204,11 @@ async def build_server(spec: ServerSpec, workdir: Path) -> Any:
         private_dir(workdir)  # the server's state: its node key, its database by default
         with _cwd(workdir):
             await server.start()
+    from .codecs import server_codec, warm
+
+    # every message type encoded once, leaves first: a list of messages then costs microseconds,
+    # not a serializer rebuilt per entry (see aster_server.codecs)
+    warm(server_codec(server))
     return server
 
 

@@ -194,7 +194,8 @@ def discover(ctx: Context, query: str = "", *, limit: int = wire.DEFAULT_LIMIT, 
     async def go() -> Any:
         async with ctx.session() as reg:
             return await reg.call(wire.PUBLICATION, "discover",
-                                  wire.DiscoverRequest(query=query, limit=limit, offset=offset))
+                                  wire.DiscoverRequest(query=query, limit=limit, offset=offset),
+                                  reads=wire.DiscoverResult)
 
     result = run(go)
     return {"query": query, "total": getattr(result, "total", 0),

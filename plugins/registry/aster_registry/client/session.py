@@ -128,11 +128,17 @@ class RegistrySession:
                              f"(it offers no {service}; it offers {', '.join(sorted(set(names))) or 'nothing'})",
                              f"check the registry address ({self.address.source})")
 
-    async def call(self, service: str, method: str, request: Any) -> Any:
-        """One unary call; the decoded response, or a CallError."""
+    async def call(self, service: str, method: str, request: Any, *, reads: type | None = None) -> Any:
+        """One unary call; the decoded response, or a CallError. ``reads``: the response type
+        when it holds a list of messages, whose serializers are then built once instead of once
+        per entry (:func:`aster_server.codecs.warm`)."""
         from aster.status import RpcError
         from aster.transport.iroh import IrohTransport
 
+        if reads is not None:
+            from aster_server.codecs import warm
+
+            warm(self._codec, [reads])
         left = self._left()
         try:
             conn = await asyncio.wait_for(self._client._rpc_conn_for(self._channel(service)), left)

@@ -33,9 +33,10 @@ def open_store(db: str | None, **settings: Any) -> Any:
 def serve(*, db: str | None, smtp: str | None, identity: str | None, bind: tuple[str, ...], dev_mail: bool,
           mail_from: str | None = None, starttls: bool = False, smtp_user: str | None = None,
           resend_cooldown: int | None = None, reap_interval: float = 30.0,
-          max_lifetime: float | None = None) -> int:
+          max_lifetime: float | None = None, read_limit: int | None = None) -> int:
     """Serve until stopped. ``resend_cooldown``: seconds between two verification mails for one
-    handle (``--resend-cooldown`` / ``ASTER_REGISTRY_RESEND_COOLDOWN``; default 60)."""
+    handle (``--resend-cooldown`` / ``ASTER_REGISTRY_RESEND_COOLDOWN``; default 60);
+    ``read_limit``: unsigned reads per minute per caller (``--read-limit``; default 600)."""
     from aster_server import lifecycle, nodekey, storage
 
     from .mail import MailConfig, address, parse_smtp
@@ -51,7 +52,10 @@ def serve(*, db: str | None, smtp: str | None, identity: str | None, bind: tuple
                       password=os.environ.get("ASTER_REGISTRY_SMTP_PASSWORD"))
     hosts = lifecycle.parse_bind(bind)
     key, key_path, created = nodekey.load_node_key(identity, nodekey.state_dir(SERVER))
-    store = open_store(db, **({} if resend_cooldown is None else {"resend_cooldown": resend_cooldown}))
+    settings: dict[str, Any] = {} if resend_cooldown is None else {"resend_cooldown": resend_cooldown}
+    if read_limit is not None:
+        settings["limits"] = {"read": (read_limit, 60)}
+    store = open_store(db, **settings)
     if store.search_backend == "scan":
         LOG.warning("this Python's sqlite3 has no FTS5: discover scans every service for word queries "
                     "(use a Python built with FTS5, or PostgreSQL, for large registries)")
@@ -76,7 +80,7 @@ def serve(*, db: str | None, smtp: str | None, identity: str | None, bind: tuple
     spec = lifecycle.ServerSpec(
         name=SERVER, services=registry.services, node_key=key, allow_all_consumers=True,
         health=lambda: {"counts": store.counts(), "database": storage.describe(store.engine)},
-        background=[reaper], on_stop=[store.engine.dispose], advertise=hosts,
+        background=[reaper], on_stop=[store.limits.flush, store.engine.dispose], advertise=hosts,
         extra_ready={"database": storage.redact(store.engine.url), "mail": mail.describe(),
                      "search": store.search_backend,
                      "identity": str(key_path), "identity_created": created})

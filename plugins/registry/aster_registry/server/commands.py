@@ -24,9 +24,12 @@ _DB = click.option("--db", metavar="URL", envvar="ASTER_REGISTRY_DB",
 @click.option("--resend-cooldown", type=click.IntRange(0, 86400), default=60, show_default=True, metavar="SECONDS",
               envvar="ASTER_REGISTRY_RESEND_COOLDOWN",
               help="Seconds a handle waits before another verification code is mailed.")
+@click.option("--read-limit", type=click.IntRange(1), default=600, show_default=True, metavar="COUNT",
+              envvar="ASTER_REGISTRY_READ_LIMIT",
+              help="Unsigned reads (discover, describe, resolve, ...) one caller may make per minute.")
 @click.option("--max-lifetime", type=float, default=None, hidden=True)
 def serve(db, smtp, smtp_starttls, smtp_user, mail_from, dev_mail, identity, bind, resend_cooldown,
-          max_lifetime) -> None:
+          read_limit, max_lifetime) -> None:
     """Serve ProfileService, PublicationService and AccessService (the registry).
 
     Prints one JSON ready line on stdout (address, endpoint_id, services, database, mail)
@@ -36,7 +39,8 @@ def serve(db, smtp, smtp_starttls, smtp_user, mail_from, dev_mail, identity, bin
 
     raise SystemExit(run_serve(db=db, smtp=smtp, identity=identity, bind=bind, dev_mail=dev_mail,
                                mail_from=mail_from, starttls=smtp_starttls, smtp_user=smtp_user,
-                               resend_cooldown=resend_cooldown, max_lifetime=max_lifetime))
+                               resend_cooldown=resend_cooldown, read_limit=read_limit,
+                               max_lifetime=max_lifetime))
 
 
 @click.command()

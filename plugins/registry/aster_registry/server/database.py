@@ -48,6 +48,9 @@ class Database:
         self.engine = engine
         self.clock = clock
         self.limits = RateLimits(engine, clock, limits)
+        #: write transactions this process has committed (or tried): what a kept discover page
+        #: was read under (:mod:`.pagecache`)
+        self.generation = 0
         with engine.connect() as conn:
             #: how word queries are served: "fts5", "pg_trgm+tsvector" or "scan" (SQLite without FTS5)
             self.search_backend = search.backend(conn)
@@ -57,8 +60,11 @@ class Database:
 
     def write(self, fn: Callable[[Connection], T]) -> T:
         """``fn(conn)`` in one write transaction (writers to one handle queue on its row lock)."""
-        with storage.transaction(self.engine) as conn:
-            return fn(conn)
+        try:
+            with storage.transaction(self.engine) as conn:
+                return fn(conn)
+        finally:
+            self.generation += 1  # after the commit: a page read before it is not kept
 
     def read(self, fn: Callable[[Connection], T]) -> T:
         with storage.transaction(self.engine, write=False) as conn:

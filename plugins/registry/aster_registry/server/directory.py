@@ -17,6 +17,7 @@ from aster_server.request import Page, Refused
 from .. import wire
 from . import protect, search
 from .database import Database
+from .pagecache import PageCache
 from .tables import entry, iso, live_endpoints, service, t_endpoints, t_handles, t_services
 
 #: every column a listing shows (not the manifest, the search text or the token id)
@@ -26,6 +27,8 @@ _LISTED = [c for c in t_services.c if c.name not in ("manifest_json", "search_te
 class Directory:
     def __init__(self, db: Database) -> None:
         self.db = db
+        #: discover's pages, kept a second or until this server writes (:mod:`.pagecache`)
+        self.pages = PageCache(clock=db.clock)
 
     def describe_service(self, handle: str, name: str) -> dict[str, Any]:
         handle = protect.check_handle(handle)
@@ -52,22 +55,24 @@ class Directory:
             where.append(s.visibility == "public")
         backend = self.db.search_backend
 
-        def body(conn: Connection) -> tuple[int, list[dict[str, Any]]]:
+        def matches(conn: Connection) -> tuple[int, list[dict[str, Any]]]:
             if text and not text.startswith("@"):
-                total, rows = search.WordSearch(conn, t_services, text, backend).page(_LISTED, page.limit,
-                                                                                      page.offset)
+                return search.WordSearch(conn, t_services, text, backend).page(_LISTED, page.limit, page.offset)
+            if not text and backend == "fts5":  # the index holds every public service
+                total = search.fts_totals(conn)[0]
             else:
-                if not text and backend == "fts5":  # the index holds every public service
-                    total = search.fts_totals(conn)[0]
-                else:
-                    total = conn.execute(sa.select(sa.func.count()).select_from(t_services).where(*where)).scalar_one()
-                rows = [dict(r) for r in conn.execute(
-                    sa.select(*_LISTED).where(*where).order_by(s.published_at.desc(), s.id.desc())
-                    .limit(page.limit).offset(page.offset)).mappings()]
+                total = conn.execute(sa.select(sa.func.count()).select_from(t_services).where(*where)).scalar_one()
+            return total, [dict(r) for r in conn.execute(
+                sa.select(*_LISTED).where(*where).order_by(s.published_at.desc(), s.id.desc())
+                .limit(page.limit).offset(page.offset)).mappings()]
+
+        def body(conn: Connection) -> tuple[int, list[dict[str, Any]]]:
+            total, rows = matches(conn)
             live = live_endpoints(conn, [r["id"] for r in rows], self.db.now())
             return total, [entry(r, live.get(r["id"], 0)) for r in rows]
 
-        return self.db.read(body)
+        return self.pages.get_or_read((text, page.limit, page.offset), lambda: self.db.generation,
+                                      lambda: self.db.read(body))
 
     def list_services(self, handle: str) -> tuple[str, list[dict[str, Any]]]:
         handle = protect.check_handle(handle)

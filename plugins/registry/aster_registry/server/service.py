@@ -40,7 +40,7 @@ class Registry:
     async def read(self, fn: Callable[..., Any], *args: Any, limit: str = "read") -> Any:
         """``fn(*args)``, counted against the caller's ``limit`` first."""
         peer = caller().endpoint_id
-        hit = self.store.limits.hit
+        hit = self.store.limits.hit_read  # counted in memory, written once a second
 
         def work() -> Any:
             hit(limit, peer)
