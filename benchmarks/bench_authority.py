@@ -86,6 +86,7 @@ def run(args: argparse.Namespace, db: str, tmp: Path, base: dict[str, float] | N
     from aster_authority.client.connection import Authority
     from aster_authority.client.signer import chain_head, load_signer, sign
     from aster_authority.domain.bodies import accept_body
+    from aster_authority.domain.credentials import canonical_json
     from aster_authority.client.signing import reconcile
     from aster_authority.domain import decisions
     from aster_authority.server import tables as store
@@ -128,8 +129,9 @@ def run(args: argparse.Namespace, db: str, tmp: Path, base: dict[str, float] | N
             for _ in range(args.accepts):  # the accept call alone, its record signed beforehand
                 changed = [{**manifest[0], "changelog": str(time.time())}]
                 plan = deployments.apply(auth, "bench", changed)["plan"]
-                record = sign(auth.signer, "bench", chain_head(auth, "bench", kind="service"), "accept",
-                              accept_body(plan["plan_id"], "update", plan["digest"], changed, None))
+                record = canonical_json(sign(auth.signer, "bench", chain_head(auth, "bench", kind="service"),
+                                             "accept", accept_body(plan["plan_id"], "update", plan["digest"],
+                                                                   changed, None)))
                 t = time.perf_counter()
                 auth.call(ADMIN, "accept", {"kind": "service", "deployment_id": "bench", "plan_id": plan["plan_id"],
                                             "classification": "update", "record_json": record})
