@@ -85,7 +85,7 @@ def test_aborting_a_call_of_the_session_scoped_service_itself_keeps_its_session(
     server = server_factory(("tests.connect.slow_session:NapCounter",))
     calls = [
         ["NapCounter.add", {"amount": 5}],
-        ["NapCounter.nap", {"ms": 8000, "amount": 100}, ABORT_MS],   # cancelled on the server: no 100
+        ["NapCounter.nap", {"ms": SLOW["ms"], "amount": 100}, ABORT_MS],  # cancelled on the server: no 100
         ["NapCounter.total", {}],
         ["NapCounter.drip", {"n": 1000, "ms": 20, "_max_items": 2}],  # a stream closed early
         ["NapCounter.add", {"amount": 1}],
@@ -99,4 +99,4 @@ def test_aborting_a_call_of_the_session_scoped_service_itself_keeps_its_session(
     assert total["ok"] and total["result"]["structuredContent"] == {"total": 5, "done": 1}, total
     assert drip["ok"] and drip["result"]["structuredContent"]["stopped"] == "max_items", drip
     assert again["ok"] and again["result"]["structuredContent"] == {"total": 6, "done": 2}, again
-    assert elapsed < 8, "the calls after the abort waited for the cancelled nap"
+    assert elapsed < SLOW["ms"] / 1000, "the calls after the abort waited for the cancelled nap"

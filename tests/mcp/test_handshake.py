@@ -190,7 +190,7 @@ def test_a_client_that_opens_with_another_request_is_served_by_the_sdk(open_serv
 
 
 def test_initialize_comes_before_the_sdk_is_imported(open_server, tmp_path):
-    """The early answer arrives long before tools/list (which needs the imported SDK)."""
+    """The early answer arrives before tools/list (which needs the peer dialled and its manifests read)."""
     raw = RawMcp(open_server.address, tmp_path / "stderr.log")
     try:
         raw.send(init_line())

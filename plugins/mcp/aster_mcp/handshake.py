@@ -14,6 +14,10 @@ handshake and accepts what follows, and its own answer to the replayed
 ``initialize`` is dropped (after comparing it with ours: a difference is
 logged). A line of any other shape, or an ``initialize`` with anything this
 module cannot vouch for, is left for the SDK to answer, as before.
+
+The same holds for later answers given early (:meth:`EarlyStdio.answer_early`,
+used for ``tools/list`` by :mod:`aster_mcp.listing`): the SDK sees the request
+in order, and its own answer is dropped after comparison with ours.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import json
 import logging
 import os
 import threading
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from . import __version__
 
@@ -74,7 +78,7 @@ def _fits(value: Any, shape: Any) -> bool:
     return all(_fits(value[key], inner) for key, inner in shape.items() if key in value)
 
 
-def _text_is_clean(value: Any) -> bool:
+def text_is_clean(value: Any) -> bool:
     """No lone surrogates anywhere (the SDK's JSON reader refuses them; Python's takes them)."""
     if isinstance(value, str):
         try:
@@ -83,14 +87,22 @@ def _text_is_clean(value: Any) -> bool:
             return False
         return True
     if isinstance(value, dict):
-        return all(_text_is_clean(k) and _text_is_clean(v) for k, v in value.items())
+        return all(text_is_clean(k) and text_is_clean(v) for k, v in value.items())
     if isinstance(value, list):
-        return all(_text_is_clean(v) for v in value)
+        return all(text_is_clean(v) for v in value)
     return True
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(name)  # NaN and Infinity are not JSON; the SDK refuses them
+def refuse_constant(name: str) -> Any:
+    """``parse_constant`` for :func:`json.loads`: NaN and Infinity are not JSON; the SDK refuses them."""
+    raise ValueError(name)
+
+
+def usable_id(ident: Any) -> bool:
+    """Whether ``ident`` is a request id the SDK takes as it is (a string, or an integer in int64)."""
+    if isinstance(ident, bool) or not isinstance(ident, (int, str)):
+        return False
+    return not isinstance(ident, int) or -_INT64 <= ident < _INT64
 
 
 def _acceptable(message: Any) -> bool:
@@ -100,9 +112,7 @@ def _acceptable(message: Any) -> bool:
     ident, params = message["id"], message["params"]
     if message["jsonrpc"] != "2.0" or message["method"] != "initialize" or not isinstance(params, dict):
         return False
-    if isinstance(ident, bool) or not isinstance(ident, (int, str)):
-        return False
-    if isinstance(ident, int) and not -_INT64 <= ident < _INT64:
+    if not usable_id(ident):
         return False
     if "_meta" in params or not isinstance(params.get("protocolVersion"), str):
         return False
@@ -117,7 +127,7 @@ def _acceptable(message: Any) -> bool:
         return False
     if not all(isinstance(client.get(key), (str, type(None))) for key in ("title", "description", "websiteUrl")):
         return False
-    return _text_is_clean(message)
+    return text_is_clean(message)
 
 
 def early_answer(line: str) -> tuple[Any, str] | None:
@@ -126,7 +136,7 @@ def early_answer(line: str) -> tuple[Any, str] | None:
     if not text.startswith("{") or '"initialize"' not in text:
         return None
     try:
-        message = json.loads(text, parse_constant=_refuse_constant)
+        message = json.loads(text, parse_constant=refuse_constant)
     except (ValueError, RecursionError):
         return None
     if not _acceptable(message):
@@ -179,6 +189,13 @@ class EarlyStdio:
         self._queue: asyncio.Queue[str | None] | None = None
         #: the id and line of the answer already sent for ``initialize``, until the SDK's own comes
         self.answered: tuple[Any, str] | None = None
+        #: whether ``initialize`` was answered here (the session is then in the handshake era)
+        self.initialize_answered = False
+        #: every line read, for the early responder, until it stops watching (then None)
+        self._seen: list[str | None] | None = []
+        self._seen_signal: Callable[[], None] | None = None
+        #: later requests answered early: id key -> (our line, what to send when the SDK's differs)
+        self._early: dict[tuple[bool, Any], tuple[str, Callable[[str], str | None]]] = {}
         self._reader = threading.Thread(target=self._read, name="aster-mcp-stdin", daemon=True)
         self._reader.start()
 
@@ -198,6 +215,7 @@ class EarlyStdio:
                     self.answered = answer
                     try:
                         self._write_bytes((answer[1] + "\n").encode("utf-8"))
+                        self.initialize_answered = True
                     except OSError:
                         self.answered = None
             self._deliver(line or None)
@@ -206,6 +224,12 @@ class EarlyStdio:
 
     def _deliver(self, line: str | None) -> None:
         with self._lock:
+            signal = None
+            if self._seen is not None:
+                self._seen.append(line)
+                signal, self._seen_signal = self._seen_signal, None
+            if signal is not None:
+                signal()
             if self._loop is None:
                 self._pending.append(line)
                 return
@@ -236,10 +260,48 @@ class EarlyStdio:
                 return
             yield line
 
+    async def seen_line(self, index: int) -> str | None:
+        """Line ``index`` (from 0) of stdin once it has been read; None for the end of input."""
+        loop = asyncio.get_running_loop()
+        while True:
+            with self._lock:
+                if self._seen is None:
+                    raise RuntimeError("the early responder has stopped watching")
+                if len(self._seen) > index:
+                    return self._seen[index]
+                ready = asyncio.Event()
+
+                def signal() -> None:
+                    try:
+                        loop.call_soon_threadsafe(ready.set)
+                    except RuntimeError:
+                        pass  # the loop has closed
+
+                self._seen_signal = signal
+            await ready.wait()
+
+    def stop_watching(self) -> None:
+        """The early responder is done: stop keeping lines for it."""
+        with self._lock:
+            self._seen, self._seen_signal = None, None
+
+    async def answer_early(self, ident: Any, line: str, on_difference: Callable[[str], str | None]) -> None:
+        """Send ``line``, the answer to request ``ident``, now. When the SDK answers the same request
+        (replayed to it in order), its answer is dropped; if it says something else,
+        ``on_difference(its line)`` gives the line to send instead (None: nothing)."""
+        self._early[(isinstance(ident, str), ident)] = (line, on_difference)
+        await asyncio.to_thread(self._write_bytes, (line + "\n").encode("utf-8"))
+
     async def write(self, text: str) -> None:
         """One line of the SDK's output (its ``stdio_server`` stdout)."""
         if self.answered is not None and self._is_duplicate(text):
             return
+        if self._early:
+            replacement = self._early_duplicate(text)
+            if replacement is not None:
+                if not replacement:
+                    return
+                text = replacement + "\n"
         import anyio
 
         await anyio.to_thread.run_sync(self._write_bytes, text.encode("utf-8"))
@@ -257,6 +319,27 @@ class EarlyStdio:
         if warning:
             log.warning("%s", warning)
         return drop
+
+    def _early_duplicate(self, text: str) -> str | None:
+        """For the SDK's answer to a request answered early: "" (drop it) or the line to send
+        instead; None for any other line."""
+        try:
+            message = json.loads(text)
+        except ValueError:
+            return None
+        if not isinstance(message, dict) or "method" in message or "id" not in message:
+            return None
+        ident = message["id"]
+        found = self._early.pop((isinstance(ident, str), ident), None) if usable_id(ident) else None
+        if found is None:
+            return None
+        ours, on_difference = found
+        theirs = text.rstrip("\n")
+        if theirs == ours or json.loads(ours) == message:
+            return ""
+        log.warning("request %r was answered early with %s; the SDK answered %s", ident, ours[:2000],
+                    theirs[:2000])
+        return on_difference(theirs) or ""
 
     def restore(self) -> None:
         """Point fd 0 and fd 1 back at the protocol's pipes (at the end of serving)."""

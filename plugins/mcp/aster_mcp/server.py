@@ -1,13 +1,14 @@
 """The MCP server: tools/list and tools/call on the official SDK's low-level Server.
 
-Start-up is ordered for a fast ``initialize``: on stdio, ``aster mcp`` first
-claims the protocol's descriptors and answers ``initialize`` itself, before
-the SDK is imported (:mod:`aster_mcp.handshake`); :func:`start_sdk_import`
-imports the MCP SDK in a thread while the event loop dials the Aster peer and
-reads its manifests, and the SDK then takes over the session (the handshake
-replayed into it). Nothing but the protocol reads stdin or writes stdout (the
-runtime and our logs write to stderr). ``tools/list`` waits for the SDK and
-the peer. When manifests arrive late the catalogue
+Start-up is ordered for a fast first ``tools/list``: on stdio, ``aster mcp``
+first claims the protocol's descriptors and answers ``initialize`` itself,
+before the SDK is imported (:mod:`aster_mcp.handshake`); the event loop dials
+the Aster peer and reads its manifests, and ``tools/list`` is answered from
+them, still without the SDK (:mod:`aster_mcp.listing`), while the SDK is
+imported in a thread (:mod:`aster_mcp.sdkimport`); the SDK then takes over the
+session (every line replayed into it). Nothing but the protocol reads stdin
+or writes stdout (the runtime and our logs write to stderr). Over HTTP the SDK
+serves everything. When manifests arrive late the catalogue
 grows and every client is told with ``notifications/tools/list_changed``
 (handshake-era sessions directly, 2026-07-28 clients on their
 ``subscriptions/listen`` stream).
@@ -27,9 +28,11 @@ from .arguments import ArgumentError, CallPlan, plan_call
 from .catalog import Filters, ToolSpec
 from .confirm import Refusal, confirm
 from .handshake import INSTRUCTIONS, SERVER_NAME, EarlyStdio
+from .listing import tool_wire
 from .peer import PeerLink, SessionPool
 from .results import collect, to_jsonable
 from .schema import BIDI_STREAM, SERVER_STREAM
+from .sdkimport import sdk_imported, start_sdk_import
 
 log = logging.getLogger("aster_mcp")
 
@@ -38,37 +41,6 @@ DEFAULT_CALL_TIMEOUT = 60.0
 #: Idle Aster sessions of HTTP MCP sessions are closed after this long.
 HTTP_SESSION_IDLE = 30 * 60.0
 STDIO_SESSION = "stdio"
-
-
-_SDK_MODULES = ("mcp_types", "mcp.server.lowlevel", "mcp.server.stdio", "mcp.server.subscriptions",
-                "mcp.shared.exceptions")
-_sdk_import: Any = None
-
-
-def start_sdk_import() -> None:
-    """Begin importing the MCP SDK in a thread (its import is most of ``aster mcp``'s start-up)."""
-    global _sdk_import
-    if _sdk_import is None:
-        import threading
-
-        def load() -> None:
-            import importlib
-
-            for name in _SDK_MODULES:
-                try:
-                    importlib.import_module(name)
-                except Exception:  # noqa: BLE001 - imported again (and reported) on the main path
-                    return
-
-        _sdk_import = threading.Thread(target=load, name="aster-mcp-sdk-import", daemon=True)
-        _sdk_import.start()
-
-
-async def sdk_imported() -> None:
-    """Wait (without blocking the event loop) for :func:`start_sdk_import` to finish."""
-    thread = _sdk_import
-    if thread is not None and thread.is_alive():
-        await asyncio.to_thread(thread.join)
 
 
 @dataclass(frozen=True)
@@ -223,13 +195,8 @@ def build_server(link: PeerLink, sessions: SessionPool) -> Any:
     async def list_tools(ctx: Any, params: Any) -> Any:
         remember(ctx)
         catalog = await catalog_or_error()
-        return types.ListToolsResult(tools=[
-            types.Tool(name=t.name, title=t.name, description=t.description, input_schema=t.input_schema,
-                       output_schema=t.output_schema,
-                       annotations=types.ToolAnnotations(title=t.name,
-                                                         idempotent_hint=bool(t.method.get("idempotent")),
-                                                         open_world_hint=False))
-            for t in catalog.tools.values()])
+        return types.ListToolsResult(tools=[types.Tool.model_validate(tool_wire(t), by_name=False)
+                                            for t in catalog.tools.values()])
 
     async def call_tool(ctx: Any, params: Any) -> Any:
         catalog = await catalog_or_error()
@@ -288,9 +255,10 @@ async def serve(options: Options, stdio: EarlyStdio | None = None) -> None:
 
 
 async def _serve_stdio(link: PeerLink, sessions: SessionPool, stdio: EarlyStdio) -> None:
-    link.start()  # dial and read manifests while the SDK finishes importing
-    start_sdk_import()
-    await sdk_imported()
+    from .listing import answer_until_sdk
+
+    link.start()  # dial and read manifests; tools/list is answered from them before the SDK is imported
+    await answer_until_sdk(stdio, link)
     from .stdio import answering_stdio_server
 
     async with answering_stdio_server(stdio) as (read_stream, write_stream):
