@@ -37,8 +37,6 @@ from .signing import root_for
 INDEX_FILE = "index.csv"
 INDEX_COLUMNS = ("instance_id", "endpoint_id", "name", "serial_number", "model_number", "bundle")
 BUNDLE_SUFFIX = ".bundle.json"
-#: bundle files written at once (each write waits on its fsyncs; the threads overlap them)
-WRITERS = 8
 MAX_COUNT = 100_000
 
 
@@ -212,30 +210,22 @@ def _write_and_register(auth: Authority, deployment_id: str, template: dict[str,
                         made: list[Device], force: bool) -> list[dict[str, Any]]:
     """Write the bundles of new devices, then register them; a bundle written here is deleted
     when nothing was registered, and kept when that is unknown."""
-    from aster_core.files import atomic_write
+    from .bundles import write_bundles
 
-    written: list[Path] = []
-
-    def write(device: Device) -> None:
-        doc = devices.bundle_document(device.keys, authority=auth.address, deployment_id=deployment_id,
-                                      instance_id=device.instance_id, metadata=device.metadata)
-        existed = device.bundle.exists()
-        atomic_write(device.bundle, devices.bundle_json(doc), mode=0o600, exclusive=not force)
-        if not existed:
-            written.append(device.bundle)
-
-    try:
-        # bundles first (a file we cannot write registers nothing); their fsyncs overlap in threads,
-        # and the signing happens meanwhile
-        with ThreadPoolExecutor(WRITERS) as pool:
-            futures = [pool.submit(write, device) for device in made]
+    texts = [(d.bundle, devices.bundle_json(devices.bundle_document(
+        d.keys, authority=auth.address, deployment_id=deployment_id, instance_id=d.instance_id,
+        metadata=d.metadata))) for d in made]
+    # bundles first (a file we cannot write registers nothing), written and flushed in one pass
+    # (client/bundles.py) while the credentials are signed; a failed write leaves nothing behind
+    with ThreadPoolExecutor(1) as pool:
+        writing = pool.submit(write_bundles, texts, replace=force)
+        try:
             docs = [_signed(d.keys, root, template, d.metadata) for d in made]
-            for future in futures:
-                future.result()
-    except BaseException:
-        for path in written:  # nothing was sent: leave nothing behind
-            path.unlink(missing_ok=True)
-        raise
+        except BaseException:
+            for path in writing.result():  # nothing was sent: leave nothing behind
+                path.unlink(missing_ok=True)
+            raise
+        written = writing.result()
     return _register(auth, deployment_id, made, docs, discard=written)
 
 
