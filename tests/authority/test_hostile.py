@@ -354,7 +354,8 @@ def test_a_dry_run_never_signs_a_checkpoint(scene):
     scene.ask(scene.producer_item())
     with Authority.open(scene.evil.address, None) as auth:
         r = signing.reconcile(auth, DEP, dry_run=True)
-    assert r["checkpoint_needed"] and r["counts"]["refused"] == 1
+    assert r["checkpoint_needed"] and r["counts"]["pending"] == 1 and r["counts"]["refused"] == 0
+    assert r["items"][0]["action"] == "checkpoint first"
     assert scene.evil.requests("AuthorityAdmin.checkpoint") == [] and scene.signed() == []
 
 

@@ -133,6 +133,9 @@ def reconcile(auth: Authority, deployment_id: str, *, kind: str = SERVICE, desir
     now = int(time.time()) if now is None else now
     cap = max_credential_ttl()
     desired = auth.call(w.ADMIN, "desired", w.Desired(kind, deployment_id, desired_version or ""))
+    if not isinstance(desired, dict):
+        raise AsterError("the authority answered `desired` with no document", "check that the address is an "
+                         "aster authority", exit_code=ExitCode.FAILED)
     root_hex = str(desired.get("root_pubkey", ""))
     backed_by = chain.backing(auth, kind, deployment_id, root_hex, now=now)
     checkpointed = None
@@ -153,6 +156,11 @@ def reconcile(auth: Authority, deployment_id: str, *, kind: str = SERVICE, desir
                "endpoint_id": str(item.get("endpoint_id", "")) if isinstance(item, dict) else "",
                "status": "current", "action": "kept", "reason": ""}
         report[id(item)] = row
+        if backed_by.needs_checkpoint and isinstance(item, dict):  # a dry run before the checkpoint
+            if item.get("status") != "current":
+                row.update(status="pending", action="checkpoint first",
+                           reason="no decision record yet: reconcile shows the state and signs its checkpoint first")
+            continue
         why = refusal(item, backed)
         if why is not None:
             row.update(status="refused", action="refused", reason=why)
