@@ -151,6 +151,8 @@ def test_init_refusals(tmp_path, aster_env, mesh):
 def test_init_with_a_root_key_file_needs_no_keyring(tmp_path, aster_env):
     assert run_aster(["trust", "keygen", "root", "--out", "root.key"], cwd=tmp_path).returncode == 0
     no_keyring = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    assert_clean_error(invoke(["local", "init", "--out", "n"], cwd=tmp_path, env=no_keyring), 6)
+    assert not (tmp_path / "n").exists()  # no keyring and no --root-key: refused before anything was made
     out = invoke(["local", "init", "--out", "m", "--root-key", "root.key", "--profile", "headless", "--json"],
                  cwd=tmp_path, env=no_keyring)
     assert out.returncode == 0, out.stderr
@@ -160,3 +162,17 @@ def test_init_with_a_root_key_file_needs_no_keyring(tmp_path, aster_env):
     assert (tmp_path / "m" / "root.pub").read_text().strip() == pub
     inspected = json.loads(run_aster(["trust", "inspect", str(tmp_path / "m" / "admin.identity"), "--json"]).stdout)
     assert inspected["root_pubkey"] == pub
+
+
+def test_a_second_mesh_reuses_the_profile(tmp_path, aster_env, mesh):
+    again = invoke(["local", "init", "--out", str(tmp_path / "second"), "--json"], cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    made = json.loads(again.stdout)
+    first = tomllib.loads((mesh / "local.toml").read_text())
+    assert made["profile"]["created"] is False and made["profile"]["root_pubkey"] == first["root_pubkey"]
+    config = tomllib.loads((aster_env / "config.toml").read_text())
+    assert config["local"]["dir"] == made["dir"]  # the newest mesh is the one `up` and `status` use
+    assert run_aster(["trust", "keygen", "root", "--out", "other.key"], cwd=tmp_path).returncode == 0
+    assert_clean_error(invoke(["local", "init", "--out", str(tmp_path / "third"), "--root-key", "other.key"],
+                              cwd=tmp_path), 2, "exists already")
+    assert not (tmp_path / "third").exists()  # refused before anything was made

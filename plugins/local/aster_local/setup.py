@@ -32,21 +32,27 @@ ADMIN_ROLE = "authority.admin"
 SERVERS = ("authority", "registry")
 
 
-def _profile(name: str, root_key: str | None) -> dict[str, Any]:
-    """The profile to use: reused when it exists, else made (keyring, or referring to ``root_key``)."""
-    from aster_core.profiles import create_profile, get_profile, import_profile
+def _existing_profile(name: str, root_key: str | None) -> Any:
+    """The profile ``name`` when it exists and can be used (its private key is here), None
+    when it does not exist; refused when ``root_key`` would have to replace its key."""
+    from aster_core.profiles import get_profile
     from aster_core.rootkey import resolve
 
     try:
         existing = get_profile(name)
     except NotFoundError:
-        existing = None
-    if existing is not None:
-        if root_key is not None:
-            raise UsageError(f"profile {name!r} exists already, with its own root key",
-                             f"leave out --root-key to use it, or pick another name with --profile")
-        resolve(None, name)  # its private key must be here (keyring or key file)
-        return {"name": name, "root_pubkey": existing.root_pubkey, "created": False, "key": "existing profile"}
+        return None
+    if root_key is not None:
+        raise UsageError(f"profile {name!r} exists already, with its own root key",
+                         "leave out --root-key to use it, or pick another name with --profile")
+    resolve(None, name)  # its private key must be here (keyring or key file)
+    return existing
+
+
+def _make_profile(name: str, root_key: str | None) -> dict[str, Any]:
+    """A new profile: a new key in the keyring, or one referring to ``root_key``."""
+    from aster_core.profiles import create_profile, import_profile
+
     if root_key is not None:
         made = import_profile(name, root_key, key_file_only=True)
         return {"name": name, "root_pubkey": made["root_pubkey"], "created": True, "key": f"file {made['key_file']}"}
@@ -74,13 +80,20 @@ def init(out: str | None = None, *, root_key: str | None = None, profile: str = 
         from aster_core.rootkey import read_key_file
 
         read_key_file(root_key)  # a bad key file stops us before anything exists
+    existing = _existing_profile(profile, root_key)
+    if existing is None:
+        from aster_core import secrets
+
+        if root_key is None:
+            secrets.backend()  # no usable keyring: exit 6 now, before any folder exists
     try:
         private_dir(layout.dir)
         for server in SERVERS:
             private_dir(layout.dir / server)
     except OSError as exc:
         raise AsterError(f"cannot create {layout.dir}: {exc.strerror or exc}", "choose a folder you may write to") from None
-    prof = _profile(profile, root_key)
+    prof = (_make_profile(profile, root_key) if existing is None else
+            {"name": profile, "root_pubkey": existing.root_pubkey, "created": False, "key": "existing profile"})
     write_public_key(layout.root_pub, bytes.fromhex(prof["root_pubkey"]), force=True)
     admin = enroll_node(role="consumer", name="admin", identity_file=layout.admin_identity,
                         capabilities=ADMIN_ROLE, expires="365d", profile=profile)
