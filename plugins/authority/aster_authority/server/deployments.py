@@ -9,6 +9,7 @@ from typing import Any, Iterable
 
 import sqlalchemy as sa
 from aster_core.errors import ExitCode
+from aster_server.jsonmemo import ParsedJson
 
 from ..domain import plans
 from ..domain.classify import check_manifests, classify, digest
@@ -19,6 +20,9 @@ from ..wire import DEFAULT_LIMIT
 from .database import Database, listing, page_of
 from .tables import (challenges, credentials, deployment_of, deployment_values, deployments, grants, history,
                      instances, plan_of, plan_rows, plan_values, revocations, reviews)
+
+#: plan list reads every listed plan's stored JSON on every request: each text parsed once
+_LISTED = ParsedJson()
 
 
 class DeploymentStore(Database):
@@ -205,7 +209,7 @@ class DeploymentStore(Database):
             if classification:
                 q = q.where(t.classification == classification)
             rows = conn.execute(q.order_by(t.plan_id).offset(page.offset).limit(page.fetch)).all()
-            out = listing(page, [plan_of(r).view(dep, now, full=False) for r in rows])
+            out = listing(page, [plan_of(r, _LISTED.loads).view(dep, now, full=False) for r in rows])
             out["desired_version"] = dep.version
             return out
 

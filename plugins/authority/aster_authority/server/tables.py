@@ -8,7 +8,7 @@ columns the store reads and writes and must follow the newest migration.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import sqlalchemy as sa
 
@@ -93,9 +93,10 @@ def deployment_values(d: Deployment) -> dict[str, Any]:
             "desired_digest": d.desired_digest, "created_at": d.created_at, "updated_at": d.updated_at}
 
 
-def plan_of(row: Any) -> Plan:
+def plan_of(row: Any, loads: Callable[[str], Any] = json.loads) -> Plan:
+    """``loads``: a listing passes ``aster_server.jsonmemo.ParsedJson.loads`` (values then shared: read-only)."""
     return Plan(row.plan_id, row.deployment_id, row.classification, row.state, row.base_version,
-                json.loads(row.manifests), row.digest, json.loads(row.changes), json.loads(row.warnings),
+                loads(row.manifests), row.digest, loads(row.changes), loads(row.warnings),
                 row.created_at, row.expires_at, row.decided_at,
                 json.loads(row.decided_by) if row.decided_by else None, row.decision_reason)
 
