@@ -34,29 +34,55 @@ def require_answerable(action: str, skip: str, *, as_json: bool = False) -> None
                          f"pass {skip} to {action} without being asked")
 
 
+def _answer(prompt: str) -> str:
+    """One line typed at the terminal, the prompt on stderr.
+
+    Read with ``sys.stdin.readline()``, not ``input()``: with readline loaded, ``input()``
+    loses a Ctrl-C that lands between the prompt and its wait for a key (CPython checks for
+    signals only when its select() is interrupted), so the command would hang until Enter.
+    A plain read either sees the KeyboardInterrupt before it starts or is interrupted by it.
+    End of input typed at the terminal (Ctrl-D) is an interruption too."""
+    import click
+
+    click.echo(prompt, nl=False, err=True)
+    try:
+        line = sys.stdin.readline()
+    except KeyboardInterrupt:
+        click.echo(err=True)
+        raise click.Abort() from None
+    if not line:
+        click.echo(err=True)
+        raise click.Abort()
+    return line.rstrip("\r\n")
+
+
 def confirm(question: str, *, action: str, skip: str = "--yes", as_json: bool = False) -> bool:
     """Ask a yes/no ``question`` (default no); see :func:`require_answerable`."""
     import click
 
     require_answerable(action, skip, as_json=as_json)
-    return click.confirm(question, default=False, err=True)
+    while True:
+        answer = _answer(f"{question} [y/N]: ").strip().lower()
+        if answer in ("y", "yes"):
+            return True
+        if answer in ("", "n", "no"):
+            return False
+        click.echo("Please answer y or n.", err=True)
 
 
 def confirm_typed(expected: str, *, action: str, skip: str = "--yes", as_json: bool = False) -> bool:
     """Ask the person to type ``expected`` (a deployment's ``svc/ID``, say); True when they did."""
-    import click
-
     require_answerable(action, skip, as_json=as_json)
-    typed = click.prompt(f"Type {expected} to {action}", default="", show_default=False, err=True)
-    return typed.strip() == expected
+    return _answer(f"Type {expected} to {action}: ").strip() == expected
 
 
-def ask(label: str, *, flag: str, hide_input: bool = False) -> str:
-    """A value the command needs and was not given: asked for at a terminal, else exit 2
-    with a hint naming ``flag``, the option that gives it."""
-    import click
-
+def ask(label: str, *, flag: str) -> str:
+    """A value the command needs and was not given: asked for at a terminal (again while
+    empty), else exit 2 with a hint naming ``flag``, the option that gives it."""
     if not can_ask():
         raise UsageError(f"no {label.lower()} given and there is no terminal to ask (stdin is not a tty)",
                          f"pass {flag}")
-    return click.prompt(label, hide_input=hide_input, err=True)
+    while True:
+        value = _answer(f"{label}: ").strip()
+        if value:
+            return value
