@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import tomllib
 
+import pytest
+
 from aster_core.testing import assert_clean_error, invoke, run_aster
 from tests.support.credentials import make_root_key, write_consumer_identity
 
@@ -15,6 +17,7 @@ def _config(home) -> dict:
     return tomllib.loads(path.read_text()) if path.exists() else {}
 
 
+@pytest.mark.slow
 def test_login_whoami_logout(sqlite_mesh, aster_env, tmp_path):
     m = sqlite_mesh
     out = run_aster(["authority", "whoami"], cwd=tmp_path)
@@ -51,6 +54,7 @@ def test_login_whoami_logout(sqlite_mesh, aster_env, tmp_path):
     assert json.loads(invoke(["authority", "logout", "--json"]).stdout)["removed"] == []  # again: nothing to do
 
 
+@pytest.mark.slow
 def test_login_refusals_write_nothing(sqlite_mesh, aster_env, tmp_path):
     m = sqlite_mesh
     (tmp_path / "other").mkdir()

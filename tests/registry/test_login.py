@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import tomllib
 
+import pytest
+
 from aster_core.testing import assert_clean_error, invoke, run_aster
 from tests.support.registry import start_registry
 
@@ -16,6 +18,7 @@ def _config(home) -> dict:
     return tomllib.loads(path.read_text()) if path.exists() else {}
 
 
+@pytest.mark.slow
 def test_login_whoami_logout(tmp_path, aster_env, smtp):
     with start_registry(str(tmp_path / "registry.db"), home=tmp_path / "registry", smtp=smtp) as reg:
         assert_clean_error(run_aster(["registry", "whoami"], cwd=tmp_path), 2, "no registry address")
