@@ -71,8 +71,7 @@ def check_config() -> CheckResult:
 
 def _key_file_profiles() -> dict[str, str]:
     """Profiles that use a key file instead of the keyring (``profile import --key-file-only``)."""
-    from .profiles import list_profiles
-    from .rootkey import key_file_of
+    from .profiles import key_file_of, list_profiles
 
     try:
         profiles = list_profiles()

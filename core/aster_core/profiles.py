@@ -44,6 +44,16 @@ class Profile:
                 "created_at": self.created_at, **self.extra}
 
 
+#: The ``[profiles.<name>]`` key naming the key file of a profile that uses no keyring.
+KEY_FILE_FIELD = "root_key_file"
+
+
+def key_file_of(fields: dict[str, Any]) -> str | None:
+    """The key file a profile's table refers to (``root_key_file``), or None for a keyring profile."""
+    value = fields.get(KEY_FILE_FIELD)
+    return value if isinstance(value, str) and value else None
+
+
 def validate_name(name: str) -> str:
     if not whole_match(_NAME, name):  # whole: "prod\n" is not a profile name
         raise UsageError(f"invalid profile name {shown(name)}",
@@ -64,7 +74,7 @@ def _profiles_table(doc: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(raw, dict):
             raise UsageError(f"{config_path()}: profiles.{name} must be a table ([profiles.{name}]), "
                              f"not a {_kind(raw)}", _FIX)
-        for key in ("root_pubkey", "created_at", "root_key_file"):
+        for key in ("root_pubkey", "created_at", KEY_FILE_FIELD):
             if key in raw and not isinstance(raw[key], str):
                 raise UsageError(f"{config_path()}: [profiles.{name}] {key} must be a string, "
                                  f"not a {_kind(raw[key])}", _FIX)
@@ -171,7 +181,7 @@ def _check_new_name(name: str, table: dict[str, Any]) -> None:
 
 def create_profile(name: str) -> dict[str, Any]:
     """Make a profile: a new root key in the keyring, its public half in config.toml."""
-    from .rootkey import generate_root_keypair
+    from .keyfiles import generate_root_keypair
 
     validate_name(name)
     seed_hex, pub_hex = generate_root_keypair()
@@ -183,7 +193,7 @@ def import_profile(name: str, root_key_file: str, *, key_file_only: bool = False
     ``key_file_only``, a profile that refers to the file (for machines with no keyring; every
     command using it says so). The file is read and checked first either way."""
     from .errors import KeyringUnavailable
-    from .rootkey import read_key_file
+    from .keyfiles import read_key_file
 
     validate_name(name)
     seed, public = read_key_file(root_key_file)
@@ -209,8 +219,6 @@ def _add_profile(name: str, seed_hex: str, pub_hex: str, *, key_file: str | None
 
     from . import secrets
     from .files import locked
-    from .rootkey import KEY_FILE_FIELD
-
     kr = secrets.backend() if key_file is None else None  # fail early (exit 6) when no backend works
     ensure_home()
     created_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -261,18 +269,6 @@ def _add_profile(name: str, seed_hex: str, pub_hex: str, *, key_file: str | None
     return result
 
 
-def export_key(name: str, out: str) -> dict[str, Any]:
-    """Write profile ``name``'s root key pair to a new file ``out`` (0600): a backup of the
-    keyring's key, or what `--root-key FILE` takes. Never replaces an existing file."""
-    from .rootkey import resolve, write_key_file
-
-    validate_name(name)
-    key = resolve(None, name)
-    path = write_key_file(out, key.seed, key.public_key,
-                          exists_hint="choose another path; an existing file is never replaced by export-key")
-    return {"name": name, "root_pubkey": key.public_key.hex(), "file": str(path), "from": key.source}
-
-
 def delete_profile(name: str) -> dict[str, Any]:
     """Remove a profile from config.toml and its root key from the keyring, under one lock.
 
@@ -283,7 +279,6 @@ def delete_profile(name: str) -> dict[str, Any]:
     """
     from . import secrets
     from .files import atomic_write, locked, read_bytes
-    from .rootkey import key_file_of
 
     _require_config()
     kr = None if key_file_of(get_profile(name).extra) else secrets.backend()
@@ -322,7 +317,6 @@ def delete_profile(name: str) -> dict[str, Any]:
 def profile_details(name: str) -> dict[str, Any]:
     """Public facts about a profile, plus whether this machine holds its private key."""
     from . import secrets
-    from .rootkey import key_file_of
 
     info = get_profile(name).as_dict()
     key_file = key_file_of(info)

@@ -66,7 +66,9 @@ def import_(name: str, root_key: str, key_file_only: bool, as_json: bool) -> Non
 @output.json_option
 def export_key(name: str, out: str, as_json: bool) -> None:
     """Write profile NAME's root key pair to a new file FILE (mode 0600): a backup, or --root-key FILE."""
-    result = profiles.export_key(name, out)
+    from ..rootkey import export_key as export
+
+    result = export(name, out)
     output.emit(result, as_json, lambda r: output.info(
         f"Wrote the root key of profile {r['name']} to {r['file']} (0600). Keep it as secret as the keyring."))
 

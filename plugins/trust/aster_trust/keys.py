@@ -6,7 +6,8 @@
 - In the keyring (``aster profile create``): the seed as 64 hex, under the profile's name.
 
 Reading a key pair file and finding the key a command signs with (``--root-key FILE``, the
-keyring, a key-file-only profile) are the host's, :mod:`aster_core.rootkey`, shared with
+keyring, a key-file-only profile) are the host's, :mod:`aster_core.keyfiles` and
+:mod:`aster_core.rootkey`, shared with
 ``aster profile import|export-key``; this module wraps them in :class:`RootKey`.
 
 Every problem with a key is an :class:`~aster_core.errors.AsterError` carrying a hint, so the
@@ -24,7 +25,7 @@ from typing import Any
 
 from aster_core.errors import AsterError, NotFoundError, UsageError
 from aster_core.files import check_new_file, parse_json, read_text
-from aster_core.rootkey import parse_hex32, public_key_of  # noqa: F401 - the family imports them from here
+from aster_core.keyfiles import parse_hex32, public_key_of  # noqa: F401 - the family imports them from here
 from aster_core.text import whole_match
 
 _HEX = re.compile(r"[0-9a-fA-F]+")
@@ -60,7 +61,7 @@ class RootKey:
         return self._private.sign(message)
 
     def to_file_json(self) -> str:
-        from aster_core.rootkey import key_file_text
+        from aster_core.keyfiles import key_file_text
 
         return key_file_text(self.seed, self.public_key)
 
@@ -71,7 +72,7 @@ def root_key_from_seed(seed: bytes) -> RootKey:
 
 def generate_root_key() -> RootKey:
     """A fresh key pair, made by the same helper `aster profile create` uses."""
-    from aster_core.rootkey import generate_root_keypair
+    from aster_core.keyfiles import generate_root_keypair
 
     seed_hex, public_hex = generate_root_keypair()
     return RootKey(seed=bytes.fromhex(seed_hex), public_key=bytes.fromhex(public_hex))
@@ -87,7 +88,7 @@ def _json_with_key(text: str, path: Path, what: str, key: str, hint: str) -> dic
 
 def load_root_key_file(path: str | os.PathLike) -> RootKey:
     """Read and check a root key pair file (the public key must match the seed)."""
-    from aster_core.rootkey import read_key_file
+    from aster_core.keyfiles import read_key_file
 
     seed, public = read_key_file(path)
     return RootKey(seed=seed, public_key=public)
