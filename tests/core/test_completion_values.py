@@ -84,6 +84,8 @@ def test_cached_deployment_plan_and_review_ids(aster_env, shell):
         "01JF40000000000000000000RV"]
     assert complete(shell, "aster dev sensors activations revoke d", plugins=families, env=NOWHERE) == [
         "dev_abcdefghijklmnopqrstuv"]
+    assert complete(shell, "aster grants list --deployment b", plugins=families, env=NOWHERE) == ["billing"]
+    assert complete(shell, "aster grants add --deployment ", plugins=families, env=NOWHERE) == ["payments", "billing"]
     assert time.monotonic() - start < 20  # nothing waited on the (absent) authority
 
 

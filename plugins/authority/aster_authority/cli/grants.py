@@ -7,9 +7,13 @@ from typing import Any, Callable
 
 import click
 
+from aster_core.completions import complete_cached
 from aster_core.output import emit, info, json_option, print_table, wide_option
 
 from .common import conn_options, more, open_authority, paging, ts
+
+#: ``--deployment <Tab>``: the service deployments `aster svc list` last showed
+complete_deployments = complete_cached("deployments", lambda ctx: "service")
 
 
 @click.group()
@@ -18,7 +22,7 @@ def grants() -> None:
 
 
 @grants.command("list")
-@click.option("--deployment", metavar="D", help="Only this deployment.")
+@click.option("--deployment", metavar="D", shell_complete=complete_deployments, help="Only this deployment.")
 @paging
 @conn_options
 @json_option
@@ -40,7 +44,7 @@ def grants_list(deployment, limit, all_pages, authority_addr, rcan, as_json) -> 
 
 
 def _grant_command(add: bool) -> Callable:
-    @click.option("--deployment", required=True, metavar="D")
+    @click.option("--deployment", required=True, metavar="D", shell_complete=complete_deployments)
     @click.option("--consumer", required=True, metavar="ENDPOINT_ID", help="The consumer node's endpoint id (hex).")
     @click.option("--role", "roles", required=True, multiple=True, metavar="R", help="Repeatable.")
     @conn_options
