@@ -239,9 +239,11 @@ def test_a_revoked_signer_decides_nothing_from_its_revocation_on():
     c = Chain()
     c.add("create", c_body(SERVICE), who=rogue, at=NOW + 10)          # before: still valid
     d.verify_chain(c.records, root_pubkey=ROOT.public_key, revoked=revoked)
-    c.add("disable", who=rogue, at=NOW + 50)                           # from the revocation on: refused
+    c.add("disable", who=rogue, at=NOW + 50)                           # the same second: not ordered, kept
+    d.verify_chain(c.records, root_pubkey=ROOT.public_key, revoked=revoked)
+    c.add("enable", who=rogue, at=NOW + 51)                            # after the revocation: refused
     err = refused("revoked", c.records, revoked=revoked)
-    assert "left the team" in err.message and err.seq == 2
+    assert "left the team" in err.message and err.seq == 3
     # on the authority-wide chain itself: a revoked admin cannot revoke anyone afterwards
     auth.add("admin_revoke", {"endpoint_id": ADMIN.endpoint, "reason": "revenge"}, who=rogue, at=NOW + 60)
     refused("revoked", auth.records)

@@ -131,7 +131,13 @@ def test_provision_activate_review_approve_call_revoke_refused(dmesh):
     acts = m.ok("dev", "sensors", "activations", "list")["items"]
     assert [(x["instance_id"], x["state"]) for x in acts] == [(dev_a["instance_id"], "activated")]
 
-    env = {"AUTHTEST_AUTHORITY": m.server.address, "AUTHTEST_DEPLOYMENT": "sensors"}
+    # the producer's gate reads the device list as a node of the deployment (a grantee of it): the
+    # authority gives the list to no one else
+    gate_identity, gate_endpoint = write_consumer_identity(m.root, m.tmp / "gate.identity", name="gate",
+                                                           attributes={"aster.role": "gate"})
+    m.ok("grants", "add", "--deployment", "sensors", "--consumer", gate_endpoint, "--role", "gate")
+    env = {"AUTHTEST_AUTHORITY": m.server.address, "AUTHTEST_DEPLOYMENT": "sensors",
+           "AUTHTEST_IDENTITY": str(gate_identity)}
     with start_server(["tests.authority.services.tasks_gated:TaskService"], root_pubkey_file=m.root.pubkey_file,
                       env=env) as producer:
         reply = call_get(producer.address, m.tmp / "a.identity", m.tmp)

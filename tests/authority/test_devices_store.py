@@ -13,7 +13,7 @@ from aster_authority.domain import devices, plans
 from aster_authority.server.devices import CHALLENGE_TTL, DeviceStore
 from aster_authority.server.store import Store
 
-ADMIN = plans.Actor("ab" * 32, "ops")
+from tests.support.authority import Signed, make_admin
 
 
 @pytest.fixture
@@ -22,11 +22,11 @@ def world(database_url, clock):
 
     root = generate_root_key()
     store = Store.open(database_url, root.public_key, clock=clock)
-    yield store, DeviceStore(store), root, clock
+    yield store, DeviceStore(store), root, clock, Signed(store, make_admin(root))
     store.close()
 
 
-def register(ds: DeviceStore, root, dep: str, n: int = 1) -> list[devices.DeviceKeys]:
+def register(ds: DeviceStore, root, dep: str, signed: Signed, n: int = 1) -> list[devices.DeviceKeys]:
     from aster_trust import credentials
 
     template = ds.template(dep)
@@ -35,7 +35,7 @@ def register(ds: DeviceStore, root, dep: str, n: int = 1) -> list[devices.Device
              "credential": credentials.sign(root, "policy", expires_at=template["expires_at"],
                                             attributes=template["attributes"], endpoint_id=k.endpoint_id).to_dict()}
             for k in made]
-    ds.register(dep, docs, actor=ADMIN)
+    signed.register(ds, dep, docs)
     return made
 
 
@@ -48,22 +48,23 @@ def activate(ds: DeviceStore, keys: devices.DeviceKeys, dep: str) -> dict:
 def test_renewal_release_and_revocation(world):
     from aster_trust import credentials
 
-    store, ds, root, clock = world
-    store.create(plans.DEVICE, "meters", roles=["meter"], actor=ADMIN)
-    (keys,) = register(ds, root, "meters")
+    store, ds, root, clock, signed = world
+    signed.create(plans.DEVICE, "meters", roles=["meter"])
+    (keys,) = register(ds, root, "meters", signed)
     assert store.fetch(keys.endpoint_id)["credentials"] == []           # held until activated
     clock.now += 6 * 86400                                              # within the renewal window
     (item,) = store.desired(plans.DEVICE, "meters")["items"]
     assert (item["subject"], item["type"], item["status"]) == ("device", "policy", "expiring")
     renewed = credentials.sign(root, "policy", expires_at=item["expires_at"], attributes=item["attributes"],
                                endpoint_id=keys.endpoint_id)
-    assert store.upload(plans.DEVICE, "meters", [renewed.to_dict()], actor=ADMIN)["results"][0]["status"] == "current"
+    assert store.upload(plans.DEVICE, "meters", [renewed.to_dict()], actor=signed.admin.actor)["results"][0][
+        "status"] == "current"
     assert activate(ds, keys, "meters")["state"] == "activated"
     (released,) = store.fetch(keys.endpoint_id)["credentials"]
     assert released["expires_at"] == renewed.expires_at and released["subject"] == "device"
     assert store.revocation_list("meters")["granted"] == {keys.endpoint_id: ["meter"]}
     iid = ds.instance_list("meters")["items"][0]["instance_id"]
-    ds.revoke("meters", iid, actor=ADMIN)
+    signed.revoke(ds, "meters", iid)
     assert store.fetch(keys.endpoint_id)["credentials"] == []
     assert store.desired(plans.DEVICE, "meters")["items"] == []
     listed = store.revocation_list("meters")
@@ -71,9 +72,9 @@ def test_renewal_release_and_revocation(world):
 
 
 def test_challenges_are_single_use_and_expire(world):
-    store, ds, root, clock = world
-    store.create(plans.DEVICE, "meters", actor=ADMIN)
-    (keys,) = register(ds, root, "meters")
+    store, ds, root, clock, signed = world
+    signed.create(plans.DEVICE, "meters")
+    (keys,) = register(ds, root, "meters", signed)
     challenge = ds.challenge(keys.endpoint_id, "meters")["challenge"]
     clock.now += CHALLENGE_TTL + 1
     proof = devices.proof(keys.activation_key, devices.unb64url(challenge, "c", 32), keys.endpoint_id, "meters")
@@ -81,7 +82,7 @@ def test_challenges_are_single_use_and_expire(world):
         ds.activate(keys.endpoint_id, "meters", challenge, devices.b64url(proof))
     assert info.value.code == "bad_challenge"
     # another endpoint cannot use a device's challenge (nor get one for a deployment it is not in)
-    (other,) = register(ds, root, "meters")
+    (other,) = register(ds, root, "meters", signed)
     challenge = ds.challenge(keys.endpoint_id, "meters")["challenge"]
     proof = devices.proof(other.activation_key, devices.unb64url(challenge, "c", 32), other.endpoint_id, "meters")
     with pytest.raises(plans.Refusal) as info:
@@ -91,9 +92,9 @@ def test_challenges_are_single_use_and_expire(world):
 
 
 def test_concurrent_activations_open_exactly_one_review(world):
-    store, ds, root, _ = world
-    store.create(plans.DEVICE, "gates", review_mode="required", actor=ADMIN)
-    (keys,) = register(ds, root, "gates")
+    store, ds, root, _, signed = world
+    signed.create(plans.DEVICE, "gates", review_mode="required")
+    (keys,) = register(ds, root, "gates", signed)
     proofs = []
     for _ in range(4):  # at most MAX_CHALLENGES outstanding per endpoint
         challenge = ds.challenge(keys.endpoint_id, "gates")["challenge"]
@@ -108,18 +109,18 @@ def test_concurrent_activations_open_exactly_one_review(world):
 
 
 def test_register_is_all_or_none(world):
-    store, ds, root, _ = world
-    store.create(plans.DEVICE, "meters", actor=ADMIN)
-    (good,) = register(ds, root, "meters")
+    store, ds, root, _, signed = world
+    signed.create(plans.DEVICE, "meters")
+    (good,) = register(ds, root, "meters", signed)
     bad = devices.generate()
     docs = [{"endpoint_id": bad.endpoint_id, "activation_key": devices.b64url(bad.activation_key),
              "credential": {"type": "policy"}}]
     with pytest.raises(plans.Refusal) as info:
-        ds.register("meters", docs, actor=ADMIN)
+        signed.register(ds, "meters", docs)
     assert info.value.field == "devices[0].credential"
     with pytest.raises(plans.Refusal) as info:   # already registered: the whole batch is refused
-        ds.register("meters", [{"endpoint_id": good.endpoint_id, "activation_key": devices.b64url(good.activation_key),
-                                "credential": {}}], actor=ADMIN)
+        signed.register(ds, "meters", [{"endpoint_id": good.endpoint_id, "activation_key": devices.b64url(
+            good.activation_key), "credential": {}}])
     assert [i["endpoint_id"] for i in ds.instance_list("meters")["items"]] == [good.endpoint_id]
 
 

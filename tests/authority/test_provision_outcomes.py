@@ -158,6 +158,8 @@ def test_a_refused_registration_deletes_what_it_wrote_and_bundles_are_checked(sq
     from aster_trust import credentials
     from aster_trust.keys import load_root_key_file
 
+    from aster_authority.client.signer import decide
+
     with Authority.open(m.server.address, str(m.admin_identity)) as auth:
         template = auth.call(wire.DEVICE_ADMIN, "template", wire.DeviceRef("sensors"))
         cred = credentials.sign(load_root_key_file(key), template["type"], expires_at=template["expires_at"],
@@ -165,7 +167,8 @@ def test_a_refused_registration_deletes_what_it_wrote_and_bundles_are_checked(sq
         doc = {"endpoint_id": bundle.keys.endpoint_id, "activation_key": devices.b64url(b"\1" * 32),
                "metadata": {}, "credential": cred.to_dict()}
         try:
-            auth.call(wire.DEVICE_ADMIN, "register", wire.RegisterDevices("sensors", [json.dumps(doc)]))
+            decide(auth, "sensors", "device_register", {"endpoints": [bundle.keys.endpoint_id]}, lambda record: (
+                auth.call(wire.DEVICE_ADMIN, "register", wire.RegisterDevices("sensors", [json.dumps(doc)], record))))
             raise AssertionError("registered the same endpoint with another activation key")
         except Exception as exc:  # noqa: BLE001 - the refusal is what is checked
             assert getattr(exc, "status", None) == "FAILED_PRECONDITION" and "already instance" in str(exc), exc

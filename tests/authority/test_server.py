@@ -298,8 +298,11 @@ def _provision_forged(auth, tmp_path):
                                                   "endpoint_id": node.endpoint_id})
     cred = credentials.sign(generate_root_key(), "producer", expires_at=tpl["expires_at"],
                             attributes=tpl["attributes"], endpoint_id=node.endpoint_id)
-    return auth.call(ADMIN, "provision", {"kind": "service", "deployment_id": DEP, "endpoint_id": node.endpoint_id,
-                                          "credential_json": cred.to_json()})
+    from aster_authority.client.signer import decide
+
+    return decide(auth, DEP, "instance_register", {"endpoint_id": node.endpoint_id}, lambda record: auth.call(
+        ADMIN, "provision", {"kind": "service", "deployment_id": DEP, "endpoint_id": node.endpoint_id,
+                             "credential_json": cred.to_json(), "record_json": record}))
 
 
 @pytest.mark.slow

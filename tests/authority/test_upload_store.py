@@ -15,7 +15,9 @@ from aster_authority.domain.ids import instance_id_for
 from aster_authority.server import tables as store_mod
 from aster_authority.server.store import Store
 
-ADMIN = plans.Actor("ab" * 32, "ops")
+from tests.support.authority import Signed, make_admin
+
+UPLOADER = plans.Actor("ab" * 32, "ops")  # uploads are not decisions: no record
 
 
 @pytest.fixture
@@ -25,9 +27,10 @@ def deployment(database_url, manifests):
 
     root = generate_root_key()
     st = Store.open(database_url, root.public_key)
-    st.create(plans.SERVICE, "tasks", roles=["tasks"], actor=ADMIN)
-    plan = st.apply(plans.SERVICE, "tasks", manifests["v1"], actor=ADMIN)["plan"]["plan_id"]
-    st.accept(plans.SERVICE, "tasks", plan, plans.UPDATE, actor=ADMIN)
+    signed = Signed(st, make_admin(root))
+    signed.create(plans.SERVICE, "tasks", roles=["tasks"])
+    plan = signed.apply(plans.SERVICE, "tasks", manifests["v1"])["plan"]["plan_id"]
+    signed.accept(plans.SERVICE, "tasks", plan, plans.UPDATE)
     now = int(time.time())
     with st.engine.begin() as conn:
         conn.execute(sa.insert(store_mod.instances), [
@@ -49,7 +52,7 @@ def signed(st: Store, root) -> list[dict]:
 def test_a_credential_twice_in_one_batch_is_stored_once(deployment):
     st, root = deployment
     doc = signed(st, root)[0]
-    results = st.upload(plans.SERVICE, "tasks", [doc, doc], actor=ADMIN)["results"]
+    results = st.upload(plans.SERVICE, "tasks", [doc, doc], actor=UPLOADER)["results"]
     assert [r["status"] for r in results] == ["current", "failed"]
     assert "uploaded twice" in results[1]["reason"]
     counts = [i["status"] for i in st.desired(plans.SERVICE, "tasks")["items"]]
@@ -72,7 +75,7 @@ def test_concurrent_uploads_queue_and_all_are_stored(deployment, monkeypatch):
     docs = signed(st, root)
     batches = [docs[n:n + 4] for n in range(0, len(docs), 4)]  # 10 uploads at once
     with concurrent.futures.ThreadPoolExecutor(len(batches)) as pool:
-        answers = list(pool.map(lambda b: st.upload(plans.SERVICE, "tasks", b, actor=ADMIN), batches))
+        answers = list(pool.map(lambda b: st.upload(plans.SERVICE, "tasks", b, actor=UPLOADER), batches))
     assert all(r["status"] == "current" for a in answers for r in a["results"])
     assert {i["status"] for i in st.desired(plans.SERVICE, "tasks")["items"]} == {"current"}
     assert lost_swaps == []

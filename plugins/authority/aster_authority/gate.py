@@ -5,7 +5,12 @@
     gate = AuthorityGate("aster1...", "payments", refresh=30, grace=3600, cache_file="revocations.json")
     server = AsterServer([TaskService()], interceptors=[gate], ...)
 
-Every call is checked against the deployment's revocation list (public, like a CRL):
+Every call is checked against the deployment's revocation list. The authority gives it only to
+the deployment's own nodes (it holds every grantee's endpoint and roles), so the gate connects
+with the producer's node key (``identity``, default: the producer's own ``.aster-identity`` as
+the runtime finds it, or ``ASTER_SECRET_KEY``) and presents no credential: the connection proves
+the producer's endpoint id, which the authority knows as a live instance of the deployment (for
+a device deployment, of any service deployment: the producers devices call).
 
 - the caller's endpoint id is revoked (grant removed, deployment removed, roles reduced and
   no new credential yet): PERMISSION_DENIED;
@@ -41,7 +46,8 @@ FETCH_TIMEOUT = 5.0
 class AuthorityGate(Interceptor):
     def __init__(self, authority: str, deployment_id: str, *, refresh: float = 30.0, grace: float = 3600.0,
                  cache_file: str | os.PathLike | None = None, strict_roles: bool = True,
-                 refuse_unknown: bool = False, clock: Callable[[], float] = time.time):
+                 refuse_unknown: bool = False, clock: Callable[[], float] = time.time,
+                 identity: str | os.PathLike | None = None):
         self.authority = authority
         self.deployment_id = deployment_id
         self.refresh = refresh
@@ -50,6 +56,7 @@ class AuthorityGate(Interceptor):
         self.strict_roles = strict_roles
         self.refuse_unknown = refuse_unknown
         self.clock = clock
+        self.identity = str(identity) if identity else None
         self.fetched_at: float | None = None
         self.last_error: str | None = None
         self._revoked: dict[str, str] = {}
@@ -86,8 +93,13 @@ class AuthorityGate(Interceptor):
         from aster import AsterClient, AsterConfig, AsterTicket, NodeAddr
 
         config = AsterConfig.from_env()
+        if self.identity:
+            seed, _ = config.load_identity_from_path(self.identity)
+        else:
+            seed, _ = config.load_identity(role="producer")
+        # the producer's node key and no credential (the producer's own is no consumer credential)
         config.identity_file = os.path.join(os.sep, "nonexistent", "aster-gate", ".aster-identity")
-        config.secret_key = None  # an ephemeral key of its own: never the producer's node key
+        config.secret_key = seed or config.secret_key
         config.enrollment_credential_file = None
         ticket = AsterTicket.from_string(self.authority)
         addr = NodeAddr(endpoint_id=ticket.endpoint_id, relay_url=None, direct_addresses=list(ticket.direct_addrs))

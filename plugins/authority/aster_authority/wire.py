@@ -28,6 +28,13 @@ MAX_LIMIT = 500
 DEFAULT_LIMIT = 100
 
 ADMIN, NODE = "AuthorityAdmin", "AuthorityNode"
+#: the call metadata key under which the CLI shows the authority its admin or reviewer credential
+#: (canonical JSON): the authority refuses admin and review calls from nodes whose credential is
+#: not bound to them
+CREDENTIAL_HEADER = "aster-authority-credential"
+#: how the authority's refusal of a record whose place in the chain was taken starts (the CLI then
+#: signs against the new head and sends it again)
+CHAIN_MOVED = "decision chain moved"
 DEVICE_ADMIN, DEVICE_REVIEW, ACTIVATION = "DeviceAdmin", "DeviceReview", "DeviceActivation"
 
 
@@ -62,6 +69,7 @@ class CreateDeployment:
     compatibility: str = "strict"
     review_mode: str = "none"
     roles: list[str] = field(default_factory=list)
+    record_json: str = ""
 
 
 @wire_type(f"{NS}/SetDisabled")
@@ -70,6 +78,7 @@ class SetDisabled:
     kind: str = "service"
     deployment_id: str = ""
     disabled: bool = True
+    record_json: str = ""
 
 
 @wire_type(f"{NS}/RemoveDeployment")
@@ -79,6 +88,7 @@ class RemoveDeployment:
     deployment_id: str = ""
     cascade: bool = False
     purge: bool = False
+    record_json: str = ""
 
 
 @wire_type(f"{NS}/Page")
@@ -101,6 +111,7 @@ class Propose:
     deployment_id: str = ""
     manifests_json: str = ""
     ttl_seconds: int = 0
+    record_json: str = ""
 
 
 @wire_type(f"{NS}/PlanRef")
@@ -110,6 +121,7 @@ class PlanRef:
     deployment_id: str = ""
     plan_id: str = ""
     reason: str = ""
+    record_json: str = ""
 
 
 @wire_type(f"{NS}/AcceptPlan")
@@ -121,6 +133,7 @@ class AcceptPlan:
     classification: str = ""
     acknowledgement: str = ""
     expected_version: str = ""
+    record_json: str = ""
 
 
 @wire_type(f"{NS}/Desired")
@@ -146,6 +159,7 @@ class ProvisionInstance:
     deployment_id: str = ""
     endpoint_id: str = ""
     credential_json: str = ""
+    record_json: str = ""
 
 
 @wire_type(f"{NS}/GrantChange")
@@ -154,6 +168,7 @@ class GrantChange:
     deployment_id: str = ""
     consumer: str = ""
     roles: list[str] = field(default_factory=list)
+    record_json: str = ""
 
 
 # ── devices ───────────────────────────────────────────────────────────────────────
@@ -170,6 +185,7 @@ class DeviceRef:
 class RegisterDevices:
     deployment_id: str = ""
     devices_json: list[str] = field(default_factory=list)
+    record_json: str = ""
 
 
 @wire_type(f"{NS}/DevicePage")
@@ -187,6 +203,7 @@ class DevicePage:
 class DeviceInstance:
     deployment_id: str = ""
     instance_id: str = ""
+    record_json: str = ""
 
 
 @wire_type(f"{NS}/ReviewDecision")
@@ -196,6 +213,7 @@ class ReviewDecision:
     review_id: str = ""
     decision: str = ""
     reason: str = ""
+    record_json: str = ""
 
 
 @wire_type(f"{NS}/Activate")
@@ -204,6 +222,25 @@ class Activate:
     deployment_id: str = ""
     challenge: str = ""
     proof: str = ""
+
+
+# ── decision records and admins ───────────────────────────────────────────────────
+
+
+@wire_type(f"{NS}/Checkpoint")
+@dataclass
+class Checkpoint:
+    kind: str = "service"
+    deployment_id: str = ""
+    record_json: str = ""
+
+
+@wire_type(f"{NS}/AdminRevoke")
+@dataclass
+class AdminRevoke:
+    endpoint_id: str = ""
+    reason: str = ""
+    record_json: str = ""
 
 
 # ── the method table ──────────────────────────────────────────────────────────────
@@ -218,11 +255,16 @@ METHODS: dict[str, dict[str, type]] = {
         "grant_add": GrantChange, "grant_remove": GrantChange, "grant_list": Page,
         # a chain's records in seq order, paged by offset (deployment_id "@authority": admin revocations)
         "chain": Page,
+        # a root-signed checkpoint starting the chain of a deployment made before decision records
+        "checkpoint": Checkpoint,
+        # the admins and reviewers the authority admitted; revoking one (a decision on "@authority")
+        "admins": Page, "admin_revoke": AdminRevoke,
     },
     NODE: {"fetch": Empty, "revocations": DeploymentRef, "status": Empty},
     DEVICE_ADMIN: {"template": DeviceRef, "register": RegisterDevices, "instances": DevicePage,
                    "activations": DevicePage, "revoke": DeviceInstance},
-    DEVICE_REVIEW: {"reviews": DevicePage, "decide": ReviewDecision},
+    # head: where a reviewer's next decision record goes in the device deployment's chain
+    DEVICE_REVIEW: {"reviews": DevicePage, "decide": ReviewDecision, "head": DeviceRef},
     ACTIVATION: {"challenge": DeviceRef, "activate": Activate},
 }
 

@@ -9,6 +9,7 @@ from aster_core.errors import AsterError
 from aster_core.output import emit, json_option, print_fields
 
 from .common import conn_options, ts
+from .admins import admins
 from .login import login_cmd, logout_cmd, whoami_cmd
 
 #: what ``serve`` needs that only ``pip install 'aster-authority[server]'`` brings
@@ -23,6 +24,7 @@ def authority() -> None:
 authority.add_command(login_cmd)
 authority.add_command(logout_cmd)
 authority.add_command(whoami_cmd)
+authority.add_command(admins)
 
 
 @authority.command("serve")

@@ -193,3 +193,27 @@ def reconcile(desired_version, dry_run, yes, root_key, profile, authority_addr, 
                               confirm_checkpoint=checkpoint_confirmation(yes, as_json))
     emit(r, as_json, render_reconcile)
     exit_on_failed(r)
+
+
+@dep_authority.command("log")
+@paging
+@conn_options
+@json_option
+@wide_option
+def log(limit, all_pages, authority_addr, rcan, as_json) -> None:
+    """The deployment's signed decisions, oldest first: who decided what, when (as the authority
+    holds them; reconcile verifies them before signing anything)."""
+    from ..client import admins
+
+    with open_authority(authority_addr, rcan) as auth:
+        page = admins.log(auth, given_deployment(), kind=kind(), limit=limit, all_pages=all_pages)
+
+    def render(p: dict[str, Any]) -> None:
+        print_table(["seq", "action", "who", "endpoint", "when", "body"],
+                    [(r["seq"], r["action"], r["who"], r["endpoint_id"], ts(r["decided_at"]), r["body"])
+                     for r in p["rows"]], optional=("endpoint", "body"))
+        if not p["rows"]:
+            info(f"{prefix()}/{given_deployment()} has no decision record yet")
+        more(p)
+
+    emit(page, as_json, render)

@@ -27,6 +27,7 @@ from aster_core.jsonlimits import loads_limited
 
 from ..wire import DEFAULT_LIMIT, HINT_SEP, MAX_LIMIT, as_object
 from .settings import admin_credential, authority_address, call_timeout
+from .signer import load_signer
 
 #: the largest answer read from an authority (`plan list --all` over 10,000 plans is a few MiB)
 MAX_REPLY = 64 * 1024 * 1024
@@ -77,6 +78,9 @@ class Authority:
         self.rcan = rcan
         self.timeout = call_timeout(TIMEOUT) if timeout is None else timeout
         self._node_identity = node_identity
+        #: the admin's or reviewer's signing key and credential (None: connecting as a node, or --rcan is
+        #: a bare credential): decisions are signed with it and its credential is shown on each call
+        self.signer = load_signer(rcan) if node_identity is None else None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._conn: Any = None
@@ -147,7 +151,8 @@ class Authority:
         reconcile signs the next batch while the authority verifies the last."""
         assert self._loop is not None
         future = asyncio.run_coroutine_threadsafe(
-            self._conn.call(service, method, as_object(request), timeout=self.timeout), self._loop)
+            self._conn.call(service, method, as_object(request), timeout=self.timeout,
+                            metadata=self.signer.header if self.signer is not None else None), self._loop)
         return Pending(self, f"{service}.{method}", future)
 
     def pages(self, service: str, method: str, request: Any, *, limit: int = DEFAULT_LIMIT,

@@ -14,17 +14,27 @@ from typing import Any, Iterable
 from aster_core.errors import UsageError
 
 from .. import wire as w
+from ..domain import bodies
+from ..domain import replay as actions
 from ..domain.ids import SERVICE
 from ..domain.plans import MIGRATION, UPDATE
 from .connection import Authority
+from .signer import decide
 
 # ── deployments ──────────────────────────────────────────────────────────────────
 
 
 def create(auth: Authority, deployment_id: str, *, kind: str = SERVICE, namespaces: Iterable[str] = (),
            compatibility: str = "strict", review_mode: str = "none", roles: Iterable[str] = ()) -> dict[str, Any]:
-    return auth.call(w.ADMIN, "create", w.CreateDeployment(kind, deployment_id, list(namespaces), compatibility,
-                                                           review_mode, list(roles)))
+    from ..domain.plans import new_deployment
+
+    namespaces, roles = list(namespaces), list(roles)
+    # the rules' own normalization (and refusals: a reserved role stops here, before anything is signed)
+    dep = new_deployment(deployment_id, kind, now=0, version="", namespaces=namespaces,
+                         compatibility=compatibility, review_mode=review_mode, roles=roles)
+    return decide(auth, deployment_id, actions.CREATE, bodies.create_body(dep), lambda record: auth.call(
+        w.ADMIN, "create", w.CreateDeployment(kind, deployment_id, namespaces, compatibility, review_mode, roles,
+                                              record)), kind=kind)
 
 
 def show(auth: Authority, deployment_id: str, *, kind: str = SERVICE) -> dict[str, Any]:
@@ -38,12 +48,14 @@ def list_deployments(auth: Authority, *, kind: str = SERVICE, include_disabled: 
 
 
 def set_disabled(auth: Authority, deployment_id: str, disabled: bool, *, kind: str = SERVICE) -> dict[str, Any]:
-    return auth.call(w.ADMIN, "set_disabled", w.SetDisabled(kind, deployment_id, disabled))
+    return decide(auth, deployment_id, actions.DISABLE if disabled else actions.ENABLE, {}, lambda record: auth.call(
+        w.ADMIN, "set_disabled", w.SetDisabled(kind, deployment_id, disabled, record)), kind=kind)
 
 
 def remove(auth: Authority, deployment_id: str, *, kind: str = SERVICE, cascade: bool = False,
            purge: bool = False) -> dict[str, Any]:
-    return auth.call(w.ADMIN, "remove", w.RemoveDeployment(kind, deployment_id, cascade, purge))
+    return decide(auth, deployment_id, actions.REMOVE, bodies.remove_body(cascade, purge), lambda record: auth.call(
+        w.ADMIN, "remove", w.RemoveDeployment(kind, deployment_id, cascade, purge, record)), kind=kind)
 
 
 def instances(auth: Authority, deployment_id: str, *, kind: str = SERVICE, include_disabled: bool = False,
@@ -77,7 +89,12 @@ def load_proposal(*, source: str | None = None, manifest: str | None = None, ima
 
 def apply(auth: Authority, deployment_id: str, manifests: list[dict], *, kind: str = SERVICE,
           ttl: int | None = None) -> dict[str, Any]:
-    return auth.call(w.ADMIN, "apply", w.Propose(kind, deployment_id, json.dumps(manifests), int(ttl or 0)))
+    from ..domain.classify import check_manifests, digest
+
+    checked = check_manifests(manifests)
+    body = bodies.apply_body(digest(checked), checked)
+    return decide(auth, deployment_id, actions.APPLY, body, lambda record: auth.call(
+        w.ADMIN, "apply", w.Propose(kind, deployment_id, json.dumps(manifests), int(ttl or 0), record)), kind=kind)
 
 
 def plan_list(auth: Authority, deployment_id: str, *, kind: str = SERVICE, state: str | None = None,
@@ -96,10 +113,16 @@ def accept(auth: Authority, deployment_id: str, plan_id: str, classification: st
            acknowledgement: str | None = None, expected_version: str | None = None) -> dict[str, Any]:
     if classification not in (UPDATE, MIGRATION):
         raise UsageError(f"unknown classification {classification!r}", "use update or migration")
-    return auth.call(w.ADMIN, "accept", w.AcceptPlan(kind, deployment_id, plan_id, classification,
-                                                     acknowledgement or "", expected_version or ""))
+    # the decision names what is accepted: the plan's digest and services, as this admin was shown them
+    plan = plan_show(auth, deployment_id, plan_id, kind=kind)
+    body = bodies.accept_body(plan_id, classification, str(plan.get("digest", "")), plan.get("manifests") or [],
+                              acknowledgement)
+    return decide(auth, deployment_id, actions.ACCEPT, body, lambda record: auth.call(
+        w.ADMIN, "accept", w.AcceptPlan(kind, deployment_id, plan_id, classification, acknowledgement or "",
+                                        expected_version or "", record)), kind=kind)
 
 
 def reject(auth: Authority, deployment_id: str, plan_id: str, *, kind: str = SERVICE,
            reason: str | None = None) -> dict[str, Any]:
-    return auth.call(w.ADMIN, "reject", w.PlanRef(kind, deployment_id, plan_id, reason or ""))
+    return decide(auth, deployment_id, actions.REJECT, bodies.reject_body(plan_id, reason), lambda record: auth.call(
+        w.ADMIN, "reject", w.PlanRef(kind, deployment_id, plan_id, reason or "", record)), kind=kind)

@@ -15,8 +15,11 @@ from aster_core.errors import DeniedError
 
 from .. import wire as w
 from ..domain.ids import DEVICE
+from ..domain import bodies
+from ..domain import replay as actions
 from . import deployments
 from .connection import Authority
+from . import signer
 
 
 def create(auth: Authority, deployment_id: str, *, review_mode: str = "none",
@@ -42,7 +45,8 @@ def activations(auth: Authority, deployment_id: str, *, instance_id: str | None 
 
 
 def revoke(auth: Authority, deployment_id: str, instance_id: str) -> dict[str, Any]:
-    return auth.call(w.DEVICE_ADMIN, "revoke", w.DeviceInstance(deployment_id, instance_id))
+    return signer.decide(auth, deployment_id, actions.REVOKE, bodies.revoke_body(instance_id), lambda record: auth.call(
+        w.DEVICE_ADMIN, "revoke", w.DeviceInstance(deployment_id, instance_id, record)), kind=DEVICE)
 
 
 def _as_reviewer(fn: Callable[[], Any]) -> Any:
@@ -64,5 +68,7 @@ def reviews(auth: Authority, deployment_id: str, *, instance_id: str | None = No
 
 def decide(auth: Authority, deployment_id: str, review_id: str, decision: str, *,
            reason: str | None = None) -> dict[str, Any]:
-    return _as_reviewer(lambda: auth.call(w.DEVICE_REVIEW, "decide", w.ReviewDecision(deployment_id, review_id,
-                                                                                     decision, reason or "")))
+    action = actions.REVIEW_APPROVE if decision == "approved" else actions.REVIEW_REJECT
+    return _as_reviewer(lambda: signer.decide(auth, deployment_id, action, bodies.review_body(review_id, reason),
+                                       lambda record: auth.call(w.DEVICE_REVIEW, "decide", w.ReviewDecision(
+                                           deployment_id, review_id, decision, reason or "", record)), kind=DEVICE))

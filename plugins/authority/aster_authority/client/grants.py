@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from .. import wire as w
+from ..domain import bodies
+from ..domain.replay import GRANT_ADD, GRANT_REMOVE
 from .connection import Authority
+from .signer import decide
 
 
 def grants_list(auth: Authority, deployment_id: str | None, *, limit: int = w.DEFAULT_LIMIT,
@@ -15,5 +18,9 @@ def grants_list(auth: Authority, deployment_id: str | None, *, limit: int = w.DE
 
 
 def grant(auth: Authority, deployment_id: str, consumer: str, roles: Iterable[str], *, add: bool) -> dict[str, Any]:
-    return auth.call(w.ADMIN, "grant_add" if add else "grant_remove", w.GrantChange(deployment_id, consumer,
-                                                                                    list(roles)))
+    from aster_trust.keys import parse_endpoint_id
+
+    roles = list(roles)
+    body = bodies.grant_body(parse_endpoint_id(consumer), roles)  # a reserved role stops here, unsigned
+    return decide(auth, deployment_id, GRANT_ADD if add else GRANT_REMOVE, body, lambda record: auth.call(
+        w.ADMIN, "grant_add" if add else "grant_remove", w.GrantChange(deployment_id, consumer, roles, record)))

@@ -29,9 +29,12 @@ from aster_core.errors import AsterError, ExitCode, UsageError
 
 from .. import wire as w
 from ..domain import devices
+from ..domain.bodies import devices_body
 from ..domain.ids import DEVICE, instance_id_for
+from ..domain.replay import DEVICE_REGISTER
 from .activation import read_bundle
 from .connection import Authority, refused
+from .signer import decide
 from .signing import root_for
 
 INDEX_FILE = "index.csv"
@@ -123,7 +126,7 @@ def provision(auth: Authority, deployment_id: str, *, name: str | None = None, s
         index_path = directory / INDEX_FILE
         if directory.is_dir():
             check_new_file(index_path, force)
-    template = auth.call(w.DEVICE_ADMIN, "template", w.DeviceRef(deployment_id))
+    template = backed_template(auth, deployment_id, auth.call(w.DEVICE_ADMIN, "template", w.DeviceRef(deployment_id)))
     root = root_for(template["root_pubkey"], root_key_file, profile)
     if directory is not None and index_path is not None and not directory.is_dir():
         try:  # made only once the authority and the root key are known to work
@@ -176,6 +179,20 @@ def _resume_hint(deployment_id: str, where: str | Path, many: bool) -> str:
             f"`aster dev {deployment_id} provision --from-bundles {where}` registers "
             f"{'every device there that is' if many else 'it if it is'} not (safe to run again: a device already "
             "registered with the same bundle is left as it is)")
+
+
+def backed_template(auth: Authority, deployment_id: str, template: dict[str, Any]) -> dict[str, Any]:
+    """``template`` once the verified decisions back it (:func:`.chain.check_template`: else
+    nothing is signed), its expiry capped by ``[authority] max_credential_ttl``. A device's
+    credential does not depend on its endpoint, so one probe endpoint stands for every device."""
+    import time
+
+    from .chain import check_template
+
+    probe = devices.generate().endpoint_id
+    expires_at = check_template(auth, DEVICE, deployment_id, template, action=DEVICE_REGISTER,
+                                body=devices_body([probe]), endpoint_id=probe, now=int(time.time()))
+    return {**template, "expires_at": expires_at}
 
 
 def _step(template: dict[str, Any]) -> int:
@@ -234,7 +251,9 @@ def _register(auth: Authority, deployment_id: str, made: list[Device], docs: lis
     """One registration call; ``discard`` (bundles this run wrote) is deleted only when the
     authority's answer refuses it."""
     try:
-        answer = auth.call(w.DEVICE_ADMIN, "register", w.RegisterDevices(deployment_id, docs))
+        body = devices_body([json.loads(doc)["endpoint_id"] for doc in docs])
+        answer = decide(auth, deployment_id, DEVICE_REGISTER, body, lambda record: auth.call(
+            w.DEVICE_ADMIN, "register", w.RegisterDevices(deployment_id, docs, record)), kind=DEVICE)
     except BaseException as exc:
         if refused(exc):
             for path in discard:
@@ -287,7 +306,7 @@ def _from_bundles(auth: Authority, deployment_id: str, path: Path, root_key_file
                              f"register it with `aster dev {bundle.deployment_id} provision --from-bundles {f}`")
         iid = instance_id_for(bundle.keys.endpoint_id, DEVICE)
         made.append(Device(bundle.keys, devices.check_metadata(bundle.metadata, f"{f}: metadata"), iid, f))
-    template = auth.call(w.DEVICE_ADMIN, "template", w.DeviceRef(deployment_id))
+    template = backed_template(auth, deployment_id, auth.call(w.DEVICE_ADMIN, "template", w.DeviceRef(deployment_id)))
     root = root_for(template["root_pubkey"], root_key_file, profile)
     done: list[dict[str, Any]] = []
     step = _step(template)

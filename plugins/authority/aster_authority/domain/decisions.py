@@ -68,8 +68,8 @@ from aster_core.text import shown
 
 from .credentials import canonical_json
 from .ids import check_deployment_id
-from .replay import (ACTIONS, ADMIN_REVOKE, AUTHORITY_ACTIONS, AUTHORITY_CHAIN, CHECKPOINT, DEPLOYMENT_ACTIONS,
-                     REVIEW_ACTIONS, ChainRefusal, State, replay, state_from_dict, step)
+from .replay import (ACTIONS, ADMIN_REVOKE, AUTHORITY_ACTIONS, AUTHORITY_CHAIN, CHECKPOINT, CREATE,
+                     DEPLOYMENT_ACTIONS, REVIEW_ACTIONS, ChainRefusal, State, replay, state_from_dict, step)
 
 __all__ = ["ACTIONS", "AUTHORITY_CHAIN", "CHECKPOINT", "GENESIS", "ADMIN_ROLE", "REVIEW_ROLE", "ChainRefusal",
            "Head", "Record", "State", "make_record", "sign_record", "make_checkpoint", "record_hash",
@@ -220,7 +220,8 @@ def verify_record(record: Any, *, root_pubkey: bytes, expected_prev: str, expect
     """Check one record (see the module's text); a :class:`ChainRefusal` names what failed.
 
     ``revoked``: signer endpoint -> ``{"revoked_at": ...}`` (the authority-wide chain's state):
-    a record it decided at or after that time is refused. ``not_before``: the previous record's
+    a record it decided after that second is refused (the same second is not ordered across
+    chains; the authority itself refuses a revoked signer at once, whatever time it claims). ``not_before``: the previous record's
     ``decided_at``."""
     _shape(record)
     seq = record["seq"]
@@ -261,7 +262,7 @@ def verify_record(record: Any, *, root_pubkey: bytes, expected_prev: str, expect
         raise ChainRefusal("expired", f"the signer's credential expired at {cred.expires_at}, before the "
                            f"decision ({record['decided_at']})", seq=seq)
     gone = (revoked or {}).get(endpoint)
-    if gone is not None and record["decided_at"] >= int(gone.get("revoked_at") or 0):
+    if gone is not None and record["decided_at"] > int(gone.get("revoked_at") or 0):
         raise ChainRefusal("revoked", f"the signer {endpoint[:16]}... was revoked at {gone.get('revoked_at')}"
                            f" ({gone.get('reason') or 'no reason given'})",
                            "a revoked admin decides nothing", seq=seq)

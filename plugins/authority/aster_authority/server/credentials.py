@@ -19,13 +19,16 @@ from ..domain import credentials as policy
 from ..domain.credentials import CONSUMER, DEVICE, PRODUCER, canonical_json
 from ..domain.errors import Refusal
 from ..domain.ids import PREFIX, instance_id_for
+from ..domain.bodies import instance_body
 from ..domain.plans import Actor, Deployment
+from ..domain.replay import INSTANCE_REGISTER
 from ..wire import DEFAULT_LIMIT, MAX_LIMIT
-from .database import Database, endpoint, listing, page_of
+from .database import endpoint, listing, page_of
+from .decisions import ChainStore
 from .tables import credentials, grants, instances, revocations
 
 
-class CredentialStore(Database):
+class CredentialStore(ChainStore):
     """Instances and their credentials (one transaction each)."""
 
     # -- the desired state -------------------------------------------------------------
@@ -170,12 +173,14 @@ class CredentialStore(Database):
                           f"deployment {row.deployment_id}", "provision with a new key (omit --instance-seed)")
 
     def provision(self, kind: str, deployment_id: str, endpoint_id: str, doc: Any, *,
-                  actor: Actor | None = None) -> dict[str, Any]:
+                  actor: Actor | None = None, record: Any = None) -> dict[str, Any]:
         endpoint_id = endpoint(endpoint_id)
 
         def tx(conn: sa.Connection) -> dict[str, Any]:
             dep = self.lock(conn, deployment_id, kind)
             self.check_provisionable(conn, dep, endpoint_id)
+            self.take_record(conn, deployment_id, record, action=INSTANCE_REGISTER, body=instance_body(endpoint_id),
+                             actor=actor)
             now = self.now()
             iid = instance_id_for(endpoint_id, kind)
             item = {"subject": PRODUCER, "id": iid, "endpoint_id": endpoint_id, "type": "producer",

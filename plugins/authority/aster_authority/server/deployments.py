@@ -12,12 +12,15 @@ from aster_core.errors import ExitCode
 from aster_server.jsonmemo import ParsedJson
 
 from ..domain import plans
+from ..domain import replay as actions
+from ..domain.bodies import accept_body, apply_body, create_body, reject_body, remove_body
 from ..domain.classify import check_manifests, classify, digest
 from ..domain.errors import Refusal, check_choice
 from ..domain.ids import new_ulid
 from ..domain.plans import Actor, Deployment, Plan
 from ..wire import DEFAULT_LIMIT
-from .database import Database, listing, page_of
+from .database import listing, page_of
+from .decisions import ChainStore
 from .tables import (challenges, credentials, deployment_of, deployment_values, deployments, grants, history,
                      instances, plan_of, plan_rows, plan_values, revocations, reviews)
 
@@ -25,7 +28,7 @@ from .tables import (challenges, credentials, deployment_of, deployment_values, 
 _LISTED = ParsedJson()
 
 
-class DeploymentStore(Database):
+class DeploymentStore(ChainStore):
     """Deployments and plans (one transaction each)."""
 
     def get_plan(self, conn: sa.Connection, dep: Deployment, plan_id: Any) -> Plan:
@@ -42,7 +45,8 @@ class DeploymentStore(Database):
 
     # -- deployments -----------------------------------------------------------------------
     def create(self, kind: str, deployment_id: str, *, namespaces: Iterable[str] = (), compatibility: str = "strict",
-               review_mode: str = "none", roles: Iterable[str] = (), actor: Actor | None = None) -> dict[str, Any]:
+               review_mode: str = "none", roles: Iterable[str] = (), actor: Actor | None = None,
+               record: Any = None) -> dict[str, Any]:
         now = self.now()
         dep = plans.new_deployment(deployment_id, kind, now=now, version=new_ulid(now),
                                    namespaces=namespaces, compatibility=compatibility, review_mode=review_mode,
@@ -55,6 +59,7 @@ class DeploymentStore(Database):
                 raise Refusal("exists", f"deployment {plans.PREFIX[exists.kind]}/{deployment_id} already exists",
                               "pick another id, or remove it first")
             # a row that does not exist yet cannot be locked: the key refuses a concurrent create
+            self.take_record(conn, deployment_id, record, action=actions.CREATE, body=create_body(dep), actor=actor)
             conn.execute(sa.insert(deployments).values(deployment_id=deployment_id, **deployment_values(dep)))
             self.history(conn, deployment_id, actor, "create", version=dep.version)
             return dep.as_dict()
@@ -105,9 +110,12 @@ class DeploymentStore(Database):
 
         return self.read(tx)
 
-    def set_disabled(self, kind: str, deployment_id: str, disabled: bool, actor: Actor | None = None) -> dict[str, Any]:
+    def set_disabled(self, kind: str, deployment_id: str, disabled: bool, actor: Actor | None = None,
+                     record: Any = None) -> dict[str, Any]:
         def tx(conn: sa.Connection) -> dict[str, Any]:
             dep = self.lock(conn, deployment_id, kind)
+            self.take_record(conn, deployment_id, record, action=actions.DISABLE if disabled else actions.ENABLE,
+                             body={}, actor=actor)
             now = self.now()
             new = plans.set_disabled(dep, disabled, now=now, new_version=new_ulid(now))
             if new is None:
@@ -119,7 +127,7 @@ class DeploymentStore(Database):
         return self.write(tx)
 
     def remove(self, kind: str, deployment_id: str, *, cascade: bool = False, purge: bool = False,
-               actor: Actor | None = None) -> dict[str, Any]:
+               actor: Actor | None = None, record: Any = None) -> dict[str, Any]:
         def tx(conn: sa.Connection) -> dict[str, Any]:
             dep = self.lock(conn, deployment_id, kind)
             now = self.now()
@@ -130,6 +138,8 @@ class DeploymentStore(Database):
             if (live or consumers) and not cascade:
                 raise Refusal("has_dependents", f"{dep.ref} has {len(live)} instance(s) and {len(consumers)} "
                               "grantee(s)", "pass --cascade to revoke them with the deployment")
+            self.take_record(conn, deployment_id, record, action=actions.REMOVE, body=remove_body(cascade, purge),
+                             actor=actor)
             revoked = sorted({r.endpoint_id for r in live} | consumers)
             for endpoint in revoked:
                 conn.execute(sa.delete(revocations).where(revocations.c.deployment_id == deployment_id,
@@ -154,12 +164,14 @@ class DeploymentStore(Database):
 
     # -- plans -------------------------------------------------------------------------------
     def apply(self, kind: str, deployment_id: str, manifests: Any, *, actor: Actor | None = None,
-              ttl: int | None = None) -> dict[str, Any]:
+              ttl: int | None = None, record: Any = None) -> dict[str, Any]:
         manifests = check_manifests(manifests)
         proposal_digest = digest(manifests)
 
         def tx(conn: sa.Connection) -> dict[str, Any]:
             dep = self.lock(conn, deployment_id, kind)
+            self.take_record(conn, deployment_id, record, action=actions.APPLY,
+                             body=apply_body(proposal_digest, manifests), actor=actor)
             now = self.now()
             c = classify(dep.desired_manifests, manifests)
             pending = [plan_of(r) for r in conn.execute(sa.select(plan_rows).where(
@@ -225,7 +237,8 @@ class DeploymentStore(Database):
         return self.read(tx)
 
     def accept(self, kind: str, deployment_id: str, plan_id: str, classification: str, *, actor: Actor,
-               acknowledgement: str | None = None, expected_version: str | None = None) -> dict[str, Any]:
+               acknowledgement: str | None = None, expected_version: str | None = None,
+               record: Any = None) -> dict[str, Any]:
         def tx(conn: sa.Connection) -> dict[str, Any]:
             dep = self.lock(conn, deployment_id, kind)  # a concurrent accept waits here, then finds its plan stale
             plan = self.get_plan(conn, dep, plan_id)
@@ -233,6 +246,8 @@ class DeploymentStore(Database):
             new_dep, decided = plans.accept(dep, plan, classification, now=now, new_version=new_ulid(now),
                                             actor=actor, acknowledgement=acknowledgement,
                                             expected_version=expected_version)
+            self.take_record(conn, deployment_id, record, action=actions.ACCEPT, actor=actor, body=accept_body(
+                plan.plan_id, classification, plan.digest, plan.manifests, acknowledgement))
             self.save(conn, new_dep)
             conn.execute(sa.update(plan_rows).where(plan_rows.c.plan_id == plan.plan_id).values(**plan_values(decided)))
             self.history(conn, deployment_id, actor, "accept", plan_id=plan.plan_id,
@@ -243,12 +258,14 @@ class DeploymentStore(Database):
         return self.write(tx)
 
     def reject(self, kind: str, deployment_id: str, plan_id: str, *, actor: Actor,
-               reason: str | None = None) -> dict[str, Any]:
+               reason: str | None = None, record: Any = None) -> dict[str, Any]:
         def tx(conn: sa.Connection) -> dict[str, Any]:
             dep = self.lock(conn, deployment_id, kind)
             plan = self.get_plan(conn, dep, plan_id)
             now = self.now()
             decided = plans.reject(dep, plan, now=now, actor=actor, reason=reason)
+            self.take_record(conn, deployment_id, record, action=actions.REJECT, body=reject_body(plan.plan_id, reason),
+                             actor=actor)
             conn.execute(sa.update(plan_rows).where(plan_rows.c.plan_id == plan.plan_id)
                          .values(**plan_values(decided)))
             self.history(conn, deployment_id, actor, "reject", plan_id=plan.plan_id)

@@ -20,49 +20,56 @@ from aster import any_of, rpc, service
 
 from ..wire import Activate, DeviceInstance, DevicePage, DeviceRef, RegisterDevices, Reply, ReviewDecision
 from .devices import DeviceStore
-from .rpc import actor, json_args, opt, run
+from .rpc import actor, admitted, json_args, opt, record_arg, run
 
 
 def device_services(devices: DeviceStore) -> list[Any]:
     """The three services over one :class:`DeviceStore`."""
+    admin = admitted(devices.store)
 
     @service(name="DeviceAdmin", version=1, requires="authority.admin")
     class DeviceAdmin:
         @rpc
         async def template(self, req: DeviceRef) -> Reply:
-            return await run(devices.template, req.deployment_id)
+            return await admin(devices.template, req.deployment_id)
 
         @rpc
         async def register(self, req: RegisterDevices) -> Reply:
             who = actor()
             docs = json_args(req.devices_json, "devices_json")
-            return await run(devices.register, req.deployment_id, docs, actor=who)
+            return await admin(devices.register, req.deployment_id, docs, actor=who,
+                               record=record_arg(req.record_json))
 
         @rpc
         async def instances(self, req: DevicePage) -> Reply:
-            return await run(devices.instance_list, req.deployment_id, state=opt(req.state), offset=req.offset,
-                             limit=req.limit)
+            return await admin(devices.instance_list, req.deployment_id, state=opt(req.state), offset=req.offset,
+                               limit=req.limit)
 
         @rpc
         async def activations(self, req: DevicePage) -> Reply:
-            return await run(devices.activation_list, req.deployment_id, instance_id=opt(req.instance_id),
-                             state=opt(req.state), offset=req.offset, limit=req.limit)
+            return await admin(devices.activation_list, req.deployment_id, instance_id=opt(req.instance_id),
+                               state=opt(req.state), offset=req.offset, limit=req.limit)
 
         @rpc
         async def revoke(self, req: DeviceInstance) -> Reply:
-            return await run(devices.revoke, req.deployment_id, req.instance_id, actor=actor())
+            return await admin(devices.revoke, req.deployment_id, req.instance_id, actor=actor(),
+                               record=record_arg(req.record_json))
 
     @service(name="DeviceReview", version=1, requires=any_of("authority.admin", "authority.review"))
     class DeviceReview:
         @rpc
         async def reviews(self, req: DevicePage) -> Reply:
-            return await run(devices.review_list, req.deployment_id, instance_id=opt(req.instance_id),
-                             state=opt(req.state), offset=req.offset, limit=req.limit)
+            return await admin(devices.review_list, req.deployment_id, instance_id=opt(req.instance_id),
+                               state=opt(req.state), offset=req.offset, limit=req.limit)
 
         @rpc
         async def decide(self, req: ReviewDecision) -> Reply:
-            return await run(devices.decide, req.deployment_id, req.review_id, req.decision, actor=actor(),
-                             reason=opt(req.reason))
+            return await admin(devices.decide, req.deployment_id, req.review_id, req.decision, actor=actor(),
+                               reason=opt(req.reason), record=record_arg(req.record_json))
+
+        @rpc
+        async def head(self, req: DeviceRef) -> Reply:
+            return await admin(devices.head, req.deployment_id)
 
     @service(name="DeviceActivation", version=1, public=True)
     class DeviceActivation:

@@ -26,7 +26,9 @@ from ..domain.credentials import DEVICE, canonical_json, device_attributes, inst
 from ..domain.errors import Refusal, check_choice, invalid
 from ..domain.ids import DEVICE as DEVICE_KIND
 from ..domain.ids import instance_id_for, new_ulid
+from ..domain.bodies import devices_body, review_body, revoke_body
 from ..domain.plans import Actor, Deployment, require_enabled
+from ..domain.replay import DEVICE_REGISTER, REVIEW_APPROVE, REVIEW_REJECT, REVOKE
 from ..wire import DEFAULT_LIMIT, MAX_LIMIT
 from .credentials import CredentialStore
 from .database import endpoint, listing, page_of
@@ -65,7 +67,8 @@ class DeviceStore:
 
         return s.read(tx)
 
-    def register(self, deployment_id: str, docs: Any, *, actor: Actor | None = None) -> dict[str, Any]:
+    def register(self, deployment_id: str, docs: Any, *, actor: Actor | None = None,
+                 record: Any = None) -> dict[str, Any]:
         """Register a batch of devices, all or none: each ``{endpoint_id, activation_key (base64url),
         metadata, credential}``; every credential is verified before anything is written.
 
@@ -107,6 +110,8 @@ class DeviceStore:
                                  activation_key=key.hex(), metadata=canonical_json(metadata), created_at=now,
                                  renewed_at=None))
                 verified.append((item, cred))
+            s.take_record(conn, deployment_id, record, action=DEVICE_REGISTER, actor=actor,
+                          body=devices_body([r["endpoint_id"] for r in rows]))
             existing = self._registered(conn, deployment_id, rows)
             new = [n for n, r in enumerate(rows) if r["instance_id"] not in existing]
             if new:
@@ -147,6 +152,16 @@ class DeviceStore:
             state = devices.DISABLED if old.disabled and old.state != devices.REVOKED else old.state
             same[old.instance_id] = {"state": state, "expires_at": old.expires_at}
         return same
+
+    def head(self, deployment_id: str) -> dict[str, Any]:
+        """The head of a device deployment's decision chain (where a reviewer's record goes)."""
+        s = self.store
+
+        def tx(conn: sa.Connection) -> dict[str, Any]:
+            s.load(conn, deployment_id, DEVICE_KIND)
+            return s.head_view(conn, deployment_id)
+
+        return s.read(tx)
 
     # -- lists (admin) ------------------------------------------------------------------
     def instance_list(self, deployment_id: str, *, state: str | None = None, offset: int = 0,
@@ -224,7 +239,7 @@ class DeviceStore:
 
     # -- decisions (admin, reviewers) -----------------------------------------------------
     def decide(self, deployment_id: str, review_id: Any, decision: str, *, actor: Actor,
-               reason: str | None = None) -> dict[str, Any]:
+               reason: str | None = None, record: Any = None) -> dict[str, Any]:
         """Approve (the device is activated: its credential is released) or reject a review."""
         s = self.store
         check_choice(decision, devices.DECISIONS, "decision")
@@ -244,6 +259,8 @@ class DeviceStore:
             inst = self._instance(conn, deployment_id, review.instance_id)
             now = s.now()
             decided = devices.decide_review(review, decision, now=now, reason=reason, actor=actor)
+            s.take_record(conn, deployment_id, record, action=REVIEW_APPROVE if decision == "approved"
+                          else REVIEW_REJECT, body=review_body(review_id, reason), actor=actor)
             if decided is None:
                 return {"review": review.as_dict(), "changed": False, "instance_state": inst.state}
             if decision == "approved" and inst.state == devices.REVOKED:
@@ -263,13 +280,15 @@ class DeviceStore:
 
         return s.write(tx)
 
-    def revoke(self, deployment_id: str, instance_id: Any, *, actor: Actor | None = None) -> dict[str, Any]:
+    def revoke(self, deployment_id: str, instance_id: Any, *, actor: Actor | None = None,
+               record: Any = None) -> dict[str, Any]:
         """Mark the device revoked: no more release or renewal, and its endpoint on the revocation list."""
         s = self.store
 
         def tx(conn: sa.Connection) -> dict[str, Any]:
             s.lock(conn, deployment_id, DEVICE_KIND)
             inst = self._instance(conn, deployment_id, instance_id)
+            s.take_record(conn, deployment_id, record, action=REVOKE, body=revoke_body(inst.instance_id), actor=actor)
             if inst.state == devices.REVOKED:
                 return {**_device_view(inst), "changed": False}
             now = s.now()

@@ -4,29 +4,36 @@ list grants, and the revocation list producers' gates fetch. What a change means
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import sqlalchemy as sa
+from aster_core.errors import ExitCode
 
 from ..domain import grants as rules
 from ..domain.credentials import CONSUMER
-from ..domain.ids import DEVICE
-from ..domain.plans import Actor
+from ..domain.errors import Refusal
+from ..domain.ids import DEVICE, SERVICE
+from ..domain.bodies import grant_body
+from ..domain.plans import Actor, Deployment
+from ..domain.replay import GRANT_ADD, GRANT_REMOVE
 from ..wire import DEFAULT_LIMIT
-from .database import Database, endpoint, listing, page_of
+from .database import endpoint, listing, page_of
+from .decisions import ChainStore
 from .tables import credentials, grants, instances, revocations
 
 
-class GrantStore(Database):
+class GrantStore(ChainStore):
     """Grants and revocation lists (one transaction each)."""
 
     def grant(self, deployment_id: str, consumer: str, roles: Iterable[str], *, add: bool,
-              actor: Actor | None = None) -> dict[str, Any]:
+              actor: Actor | None = None, record: Any = None) -> dict[str, Any]:
         consumer = endpoint(consumer, "consumer")
         roles = rules.check_grant_roles(roles)
 
         def tx(conn: sa.Connection) -> dict[str, Any]:
             self.lock(conn, deployment_id)  # changes of one deployment queue here
+            self.take_record(conn, deployment_id, record, action=GRANT_ADD if add else GRANT_REMOVE,
+                             body=grant_body(consumer, roles), actor=actor)
             now = self.now()
             key = (grants.c.deployment_id == deployment_id, grants.c.consumer == consumer)
             held = [r.role for r in conn.execute(sa.select(grants.c.role).where(*key))]
@@ -70,10 +77,18 @@ class GrantStore(Database):
 
         return self.read(tx)
 
-    def revocation_list(self, deployment_id: str) -> dict[str, Any]:
-        """Revoked endpoints of a deployment, and the roles each grantee holds now."""
+    def revocation_list(self, deployment_id: str, *, caller: str | None = None,
+                        attributes: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Revoked endpoints of a deployment, and the roles each grantee holds now: the grant map, so
+        only for the deployment's own nodes (:meth:`may_read_revocations`); ``caller`` None: no check
+        (in-process use)."""
         def tx(conn: sa.Connection) -> dict[str, Any]:
             dep = self.load(conn, deployment_id)
+            if caller is not None and not self.may_read_revocations(conn, dep, caller, attributes or {}):
+                raise Refusal("not_a_producer", f"the revocation list of {dep.ref} is given only to its producers "
+                              "(and to nodes admitted with a credential of it)",
+                              "connect with the producer's node key (aster_authority.gate does: give it the "
+                              "producer's identity file)", exit_code=ExitCode.DENIED)
             revoked = [{"endpoint_id": r.endpoint_id, "reason": r.reason, "revoked_at": r.revoked_at}
                        for r in conn.execute(sa.select(revocations).where(
                            revocations.c.deployment_id == deployment_id).order_by(revocations.c.endpoint_id))]
@@ -85,3 +100,25 @@ class GrantStore(Database):
             return rules.revocation_view(dep, revoked, held, activated, self.now())
 
         return self.read(tx)
+
+    @staticmethod
+    def may_read_revocations(conn: sa.Connection, dep: Deployment, caller: str,
+                             attributes: Mapping[str, str]) -> bool:
+        """Who reads a deployment's revocation list: its live instances and its grantees (the
+        connection proves the endpoint), a node admitted with a credential of the deployment
+        (``aster.deployment``), an admin; for a device deployment, the live producers of the mesh's
+        service deployments too (devices call them: their gates enforce the device list)."""
+        if attributes.get("aster.deployment") == dep.deployment_id:
+            return True
+        if "authority.admin" in [r.strip() for r in attributes.get("aster.role", "").split(",")]:
+            return True
+        if conn.execute(sa.select(grants.c.role).where(grants.c.deployment_id == dep.deployment_id,
+                                                       grants.c.consumer == caller).limit(1)).first() is not None:
+            return True
+        i = instances.c
+        live = sa.select(i.instance_id).where(i.endpoint_id == caller, i.state != "revoked", i.disabled.is_(False))
+        if dep.kind == DEVICE:
+            live = live.where(sa.or_(i.deployment_id == dep.deployment_id, i.kind == SERVICE))
+        else:
+            live = live.where(i.deployment_id == dep.deployment_id)
+        return conn.execute(live.limit(1)).first() is not None

@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 from aster_server.request import Refused, caller, json_field, offload, rpc_error
 
 from ..domain.plans import Actor
-from ..wire import Reply
+from ..wire import CREDENTIAL_HEADER, Reply
 
 
 def actor() -> Actor:
@@ -48,6 +48,30 @@ def json_args(texts: list[str], field_name: str) -> list[Any]:
     return [json_arg(text, f"{field_name}[{i}]") for i, text in enumerate(texts)]
 
 
+def record_arg(text: str) -> Any:
+    """A request's signed decision record (``record_json``); None when not sent (the store refuses)."""
+    return json_arg(text, "record_json") if text else None
+
+
+def shown_credential() -> Any:
+    """The admin or reviewer credential the client showed in the call's metadata
+    (:data:`~aster_authority.wire.CREDENTIAL_HEADER`), read but not yet checked; None when none
+    was shown or it cannot be read (the store refuses the call either way)."""
+    from aster_core.errors import AsterError
+
+    from aster_server.requestlog import current_call
+    from aster_trust.credentials import credential_from_dict
+
+    ctx = current_call.get()
+    text = (getattr(ctx, "metadata", None) or {}).get(CREDENTIAL_HEADER) if ctx is not None else None
+    if not text:
+        return None
+    try:
+        return credential_from_dict(json_field(text, CREDENTIAL_HEADER, max_bytes=64 * 1024), CREDENTIAL_HEADER)
+    except (Refused, AsterError):
+        return None
+
+
 def opt(value: str) -> Optional[str]:
     """An optional string field: the wire's empty string is "not given"."""
     return value or None
@@ -57,3 +81,14 @@ async def run(fn: Callable[..., Any], *args: Any, **kw: Any) -> Reply:
     """``fn(*args, **kw)`` off the event loop (:func:`aster_server.request.offload`); its
     document as the :class:`Reply`."""
     return Reply(json=json.dumps(await offload(fn, *args, **kw), ensure_ascii=False))
+
+
+def admitted(store: Any) -> Callable[..., Any]:
+    """``run`` for the admin and review methods: first :meth:`ChainStore.admit` (a revoked signer,
+    or a caller not showing the bound credential it was admitted with, is refused before anything
+    else; the signer is recorded), then the work."""
+    async def run_admitted(fn: Callable[..., Any], *args: Any, **kw: Any) -> Reply:
+        await offload(store.admit, actor(), roles(), shown_credential())
+        return await run(fn, *args, **kw)
+
+    return run_admitted

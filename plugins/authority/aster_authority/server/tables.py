@@ -76,6 +76,18 @@ challenges = sa.Table(
     sa.Column("challenge", sa.String(64), primary_key=True), sa.Column("deployment_id", sa.String(64)),
     sa.Column("endpoint_id", sa.String(64)), sa.Column("expires_at", sa.BigInteger))
 
+records = sa.Table(
+    "authority_records", md,
+    sa.Column("deployment_id", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False), sa.Column("hash", sa.String(64)),
+    sa.Column("action", sa.String(40)), sa.Column("signer", sa.String(64)), sa.Column("decided_at", sa.BigInteger),
+    sa.Column("stored_at", sa.BigInteger), sa.Column("record", sa.Text))
+signers = sa.Table(
+    "authority_signers", md,
+    sa.Column("endpoint_id", sa.String(64), primary_key=True), sa.Column("name", sa.Text),
+    sa.Column("roles", sa.Text), sa.Column("first_seen", sa.BigInteger), sa.Column("last_seen", sa.BigInteger),
+    sa.Column("credential_expires_at", sa.BigInteger), sa.Column("revoked_at", sa.BigInteger),
+    sa.Column("revoked_by", sa.String(64)), sa.Column("reason", sa.Text))
 
 
 def deployment_of(row: Mapping[str, Any]) -> Deployment:
