@@ -241,8 +241,10 @@ def dist() -> None:
     pip("install", "--upgrade", "pip", "-r", REQUIREMENTS / "build.txt", "-r", REQUIREMENTS / "release.txt")
     built = build_distributions(DIST)
     run(PY, "-m", "twine", "check", "--strict", *built)
+    meta = next(w for w in built if w.name.startswith("aster-") and w.suffix == ".whl")
+    # the wheel by its file: the name `aster` on the public index is another project's
     print(f"\n{len(built)} files in {DIST.relative_to(ROOT)}/. Install from them with:\n"
-          f"  pip install --find-links {DIST} aster          # or aster-core aster-trust ...")
+          f"  pip install --find-links {DIST} {meta}          # or {DIST}/aster_core-*.whl ...")
 
 
 # ---------------------------------------------------------------------------- main

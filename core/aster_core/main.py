@@ -130,8 +130,8 @@ def _complete_profile(ctx: click.Context, param: click.Parameter, incomplete: st
 def cli(profile: str | None) -> None:
     """aster: operate meshes built on the Aster RPC runtime.
 
-    Command families are installed separately (`pip install aster` gets them
-    all); `aster plugins` lists what is installed. Exit codes: 0 ok, 1 failed,
+    Command families are installed separately (the `aster` meta-package has
+    them all; see the README's install section); `aster plugins` lists what is installed. Exit codes: 0 ok, 1 failed,
     2 bad usage or input, 3 denied, 4 not found, 5 broken plugin, 6 no keyring,
     7 peer unavailable, 130 interrupted.
     """

@@ -26,7 +26,7 @@ def plugins(as_json: bool) -> None:
 
     def render(rows: list[dict[str, Any]]) -> None:
         if not rows:
-            output.info("No plugins installed. `pip install aster` installs every family.")
+            output.info("No plugins installed. The `aster` meta-package installs every family (see the README).")
             return
         output.print_table(
             ["distribution", "version", "commands", "hooks", "status"],
