@@ -19,7 +19,7 @@ from typing import Any
 from .errors import AsterError, UsageError
 from .keyfiles import (generate_root_keypair, key_file_text, parse_hex32, public_key_of,  # noqa: F401
                        read_key_file, write_key_file)
-from .profiles import KEY_FILE_FIELD, key_file_of  # noqa: F401 - the profile field, importable from here too
+from .profiles import KEY_FILE_FIELD, get_profile, key_file_of, selected_profile_name, validate_name  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,6 @@ def resolve(root_key_file: str | os.PathLike | None = None, profile: str | None 
             raise UsageError("--root-key and --profile both name a root key", "give only one of them")
         seed, public = read_key_file(root_key_file)
         return ResolvedKey(seed, public, str(root_key_file), None)
-    from .profiles import get_profile, selected_profile_name
-
     name = selected_profile_name(profile)
     prof = get_profile(name)  # no such profile (deleted, say): exit 4 saying so
     key_file = key_file_of(prof.extra)
@@ -69,8 +67,6 @@ def resolve(root_key_file: str | os.PathLike | None = None, profile: str | None 
 def export_key(name: str, out: str) -> dict[str, Any]:
     """Write profile ``name``'s root key pair to a new file ``out`` (0600): a backup of the
     keyring's key, or what `--root-key FILE` takes. Never replaces an existing file."""
-    from .profiles import validate_name
-
     validate_name(name)
     key = resolve(None, name)
     path = write_key_file(out, key.seed, key.public_key,
