@@ -121,3 +121,44 @@ def test_an_unwritable_cache_costs_only_completion(aster_env, tmp_path):
     os.environ["ASTER_HOME"] = str(blocker / "home")  # restored by the autouse fixture's monkeypatch
     completions.remember("plans", "svc/p", ["a"], complete=True)  # no exception
     assert completions.recall("plans", "svc/p") == []
+
+
+def _shell_env() -> dict:
+    import sys
+    from pathlib import Path
+
+    bindir = Path(sys.executable).parent
+    return {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}", "ASTER_PLUGINS": "authority"}
+
+
+def test_in_a_real_bash(three_profiles, tmp_path):
+    """The script `aster completion bash` prints, sourced in bash, fills COMPREPLY."""
+    import subprocess
+
+    completions.remember("plans", "svc/payments", ["01JF3Z8K9QWERTYUIOPASDFGHJ"], complete=True)
+    script = tmp_path / "aster.bash"
+    script.write_text(run_aster(["completion", "bash"]).stdout)
+    probe = (f"source {script}\n"
+             "COMP_WORDS=(aster profile use pr); COMP_CWORD=3; _aster_completion aster; echo \"${COMPREPLY[*]}\"\n"
+             "COMPREPLY=(); COMP_WORDS=(aster svc payments authority accept-update ''); COMP_CWORD=5\n"
+             "_aster_completion aster; echo \"${COMPREPLY[*]}\"\n")
+    out = subprocess.run(["bash", "--norc", "--noprofile", "-c", probe], capture_output=True, text=True,
+                         env=_shell_env(), timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["prod prod-eu", "01JF3Z8K9QWERTYUIOPASDFGHJ"], out
+
+
+@pytest.mark.skipif(__import__("shutil").which("fish") is None, reason="fish is not installed (apt-get install fish)")
+def test_in_a_real_fish(three_profiles, tmp_path):
+    import subprocess
+
+    completions.remember("reviews", "dev/sensors", ["01JF40000000000000000000RV"], complete=True)
+    script = tmp_path / "aster.fish"
+    script.write_text(run_aster(["completion", "fish"]).stdout)
+    for line, expected in (("aster profile use pr", ["prod", "prod-eu"]),
+                           ("aster --profile d", ["dev"]),
+                           ("aster dev sensors reviews approve ", ["01JF40000000000000000000RV"])):
+        out = subprocess.run(["fish", "--no-config", "-c", f"source {script}; complete -C '{line}'"],
+                             capture_output=True, text=True, env=_shell_env(), timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert [row.split("\t")[0] for row in out.stdout.splitlines()] == expected, (line, out.stdout)

@@ -49,6 +49,10 @@ def completion_script(shell: str, prog_name: str = "aster") -> str:
 def completion(shell: str) -> None:
     """Print the completion script for SHELL.
 
+    Tab completes commands, options, profile names (`aster profile use <Tab>`, `--profile
+    <Tab>`) and the deployment, plan, review and instance ids the list commands last showed
+    (kept under the aster home's cache/completion; a Tab never dials anything).
+
     \b
     bash:  eval "$(aster completion bash)"   (add to ~/.bashrc)
     zsh:   eval "$(aster completion zsh)"    (add to ~/.zshrc)
