@@ -25,6 +25,8 @@ which are also :mod:`aster_core.errors` classes with the right exit code)::
                                       #   its methods[] keep the runtime's full descriptors
                                       #   (idempotent, default_kind, ...)
         await conn.call("Echo", "say", {"text": "hi"})          # one response
+        await conn.call("Echo", "say", {}, metadata={"k": "v"}) # call metadata (any pattern;
+                                                                 #   aster_connect.metadata checks it)
         async for r in conn.invoke("Echo", "count", {"n": 3}):   # server stream
             ...
         await conn.call("Echo", "join", items=[{...}, {...}])    # client stream (any iterable,
