@@ -108,6 +108,8 @@ def test_bad_request_bodies(tmp_path):
     with open(huge, "wb") as fh:  # sparse: 17 MiB that take no disk
         fh.truncate(17 * 1024 * 1024)
     assert_clean_error(invoke(["call", "aster1nowhere", "E.e", "-d", f"@{huge}"]), 2, "larger than 16777216 bytes")
+    # a device or pipe is read up to the limit, never to its end
+    assert_clean_error(invoke(["call", "aster1nowhere", "E.e", "-d", "@/dev/zero"]), 2, "larger than 16777216 bytes")
     deep = tmp_path / "deep.json"
     deep.write_text('{"a": ' + "[" * 5000 + "]" * 5000 + "}")
     assert_clean_error(invoke(["call", "aster1nowhere", "E.e", "-d", f"@{deep}"]), 2, "nested 5001 levels")
