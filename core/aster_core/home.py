@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from .errors import AsterError
-
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -33,6 +31,8 @@ def ensure_home() -> Path:
     try:
         home.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
+        from .errors import AsterError  # not at the top: the start-up path reads this module
+
         raise AsterError(f"cannot create {home}: {exc.strerror or exc}",
                          "set ASTER_HOME to a writable directory") from None
     return home

@@ -28,11 +28,13 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .discovery import FoundPlugin, normalise_name
-from .errors import PluginError
 from .records import CommandEntry, PluginRecord
+
+if TYPE_CHECKING:
+    from .errors import PluginError
 
 #: Built-in commands: name -> (one-line help, implementation). Built-ins always win a name.
 BUILTINS: dict[str, tuple[str, str]] = {
@@ -145,19 +147,18 @@ class PluginHost:
 
         self._records = []
         self._commands = {name: CommandEntry(name, help_, target, None) for name, (help_, target) in BUILTINS.items()}
-        listing = metadata_folders()
         declared = None
         if self.use_cache:
             from . import plugincache
 
-            self._cache_key = plugincache.environment_key(listing)
+            self._cache_key = plugincache.environment_key()
             if not self.strict:
                 self._cached = plugincache.read(self._cache_key)
         if self._cached is not None:
             self._found = [(FoundPlugin(*fields[:6]), fields[6]) for fields in self._cached.found]
             declared = self._cached_declarations()
         if declared is None:  # nothing cached, or not all of it: discover and load for real
-            self._found = [(plugin, _admits(plugin)) for plugin in plugins_in(listing)]
+            self._found = [(plugin, _admits(plugin)) for plugin in plugins_in(metadata_folders())]
         candidates = []
         for plugin, admits in self._found:
             rec = PluginRecord(plugin)
@@ -193,7 +194,6 @@ class PluginHost:
         or stale. A family that failed last time is imported again: its import error if it still
         fails, None (load everything for real) if it now imports."""
         from . import plugincache
-        from .loading import load_target
 
         declared: dict[tuple, Any] = {}
         for plugin, admits in self._found:
@@ -201,6 +201,8 @@ class PluginHost:
                 ident = plugincache.entry_id(plugin.dist_path, plugin.name, plugin.value)
                 got = plugincache.declared(self._cached, ident, plugin.dist_path)
                 if got == plugincache.FAILED:
+                    from .loading import load_target
+
                     try:
                         load_target(plugin.value)
                     except Exception as exc:  # still broken: report it as a cold start would
@@ -334,6 +336,8 @@ class PluginHost:
 
     def _problem(self, rec: PluginRecord, *, warn: bool = True) -> None:
         if self.strict:
+            from .errors import PluginError
+
             raise PluginError(
                 f"plugin {rec.entry_point!r} ({rec.distribution} {rec.version}) is {rec.status}: {rec.error}",
                 f"fix or remove it (`{rec.uninstall}`), or run without --strict-plugins")
@@ -357,6 +361,8 @@ class PluginHost:
         unknown name while some family is broken, that family is named as the
         possible provider rather than answering a bare "no such command".
         """
+        from .errors import PluginError  # only when a command is missing: not on the start-up path
+
         self.records
         if name in self._clashes:
             owners = ", ".join(r.distribution for r in self._clashes[name])

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import __version__
-from .errors import AsterError, ExitCode, PluginError
+
+if TYPE_CHECKING:  # imported when something fails: a start that only lists commands never needs them
+    from .errors import AsterError
 
 
 def _broken_command(name: str, error: AsterError) -> click.Command:
@@ -70,6 +72,8 @@ class AsterGroup(click.Group):
             owner = entry.owner
             where = f"{owner.distribution} {owner.version}" if owner else "aster-core"
             hint = f"reinstall it, or remove it with `{owner.uninstall}`" if owner else "reinstall aster-core"
+            from .errors import PluginError
+
             return _broken_command(name, PluginError(
                 f"command {name!r} from {where} failed to load: {type(exc).__name__}: {exc}", hint))
 
@@ -155,38 +159,46 @@ def report_error(error: AsterError) -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point: maps every failure to one line and an exit code."""
-    debug = bool(os.environ.get("ASTER_DEBUG"))
     try:
         result = cli.main(args=argv, prog_name="aster", standalone_mode=False)
         # without standalone mode click returns ctx.exit()'s code instead of exiting
         code = result if isinstance(result, int) else 0
-    except AsterError as exc:
+    except (Exception, KeyboardInterrupt) as exc:
+        code = failure_code(exc)
+    sys.stdout.flush()
+    sys.exit(code)
+
+
+def failure_code(exc: BaseException) -> int:
+    """The exit code for ``exc``, raised by a command, once its one line is on stderr (called
+    while it is being handled: re-raised as it is with ``ASTER_DEBUG`` set when unexpected)."""
+    from .errors import AsterError, ExitCode
+
+    debug = bool(os.environ.get("ASTER_DEBUG"))
+    if isinstance(exc, AsterError):
         if debug:
             import traceback
 
             traceback.print_exc()
         report_error(exc)
-        code = int(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        code = exc.exit_code
-    except click.UsageError as exc:
+        return int(exc.exit_code)
+    if isinstance(exc, click.exceptions.Exit):
+        return exc.exit_code
+    if isinstance(exc, click.UsageError):
         command = exc.ctx.command_path if exc.ctx else "aster"
         report_error(AsterError(exc.format_message(), f"see `{command} --help`"))
-        code = exc.exit_code
-    except click.ClickException as exc:
+        return exc.exit_code
+    if isinstance(exc, click.ClickException):
         report_error(AsterError(exc.format_message()))
-        code = exc.exit_code
-    except (click.exceptions.Abort, KeyboardInterrupt):
+        return exc.exit_code
+    if isinstance(exc, (click.exceptions.Abort, KeyboardInterrupt)):
         click.echo("Aborted.", err=True)
-        code = ExitCode.INTERRUPTED
-    except BrokenPipeError:
+        return ExitCode.INTERRUPTED
+    if isinstance(exc, BrokenPipeError):
         sys.stderr.close()  # the reader went away (e.g. `| head`): not an error worth a traceback
-        code = 0
-    except Exception as exc:  # an unexpected failure is still one line unless debugging
-        if debug:
-            raise
-        report_error(AsterError(f"unexpected {type(exc).__name__}: {exc}",
-                                "run again with ASTER_DEBUG=1 for the traceback and report it"))
-        code = ExitCode.FAILED
-    sys.stdout.flush()
-    sys.exit(code)
+        return 0
+    if debug:  # an unexpected failure is still one line unless debugging
+        raise exc
+    report_error(AsterError(f"unexpected {type(exc).__name__}: {exc}",
+                            "run again with ASTER_DEBUG=1 for the traceback and report it"))
+    return ExitCode.FAILED

@@ -9,10 +9,12 @@ and uses it instead of that work only while nothing it depends on has changed:
 
 - the environment (one slot per interpreter and ``sys.path``, the last few
   kept): the host's version, the hookspecs module's size and mtime, the Python
-  version, and the name and mtime of every metadata folder on ``sys.path``.
-  Installing, removing, upgrading or reinstalling a distribution creates or
-  removes such folders (editable installs included); only an edit in place of a
-  file inside one by hand goes unseen.
+  version, and the mtime of every folder on ``sys.path``. Installing, removing,
+  upgrading or reinstalling a distribution creates, removes or renames a
+  metadata folder in one of them (editable installs included), which changes
+  that folder's mtime; only an edit in place of a file inside a metadata folder
+  by hand goes unseen (for a family's own files, see the next item). Any other
+  file created in such a folder costs one start its cache, nothing else.
 - each family: the size and mtime of its ``entry_points.txt``, ``METADATA``
   (or ``PKG-INFO``), ``RECORD`` and plugin module file, so an edit to an
   editable install's plugin module counts.
@@ -75,10 +77,12 @@ def _stamp(path: str) -> tuple[int, int] | None:
     return info.st_mtime_ns, info.st_size
 
 
-def environment_key(listing: list[tuple[str, list[str]]]) -> tuple:
-    """What this environment's slot depends on, from :func:`.discovery.metadata_folders`."""
-    folders = tuple((root, tuple((name, _stamp(os.path.join(root, name))) for name in names))
-                    for root, names in listing)
+def environment_key() -> tuple:
+    """What this environment's slot depends on: the stamp of every ``sys.path`` folder, among
+    the rest (see the module docstring). A folder's mtime changes whenever an entry is added to
+    it, removed or renamed, so a stat per path entry stands for listing each and stat-ing every
+    metadata folder in it (a hundred on a full install: most of a warm start's own time)."""
+    folders = tuple((entry, _stamp(entry or ".")) for entry in sys.path)
     return __version__, _stamp(_HOOKSPECS), sys.version, folders
 
 

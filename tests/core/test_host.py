@@ -12,7 +12,7 @@ from aster_core.testing import aster_executable, invoke, run_aster
 
 FAMILY_MODULE_PREFIXES = ("aster_trust.", "aster_enroll.", "aster_contract.", "aster_connect.", "aster_mcp.",
                           "aster_hello.cli", "aster_core.commands")
-HEAVY = {"rich", "cryptography", "aster", "mcp", "prompt_toolkit", "keyring"}
+HEAVY = {"rich", "cryptography", "aster", "mcp", "prompt_toolkit", "keyring", "sqlalchemy"}
 
 
 _DUMP_MODULES = """
@@ -58,6 +58,9 @@ def test_help_imports_no_command_implementation_and_nothing_heavy():
     assert "aster_hello.plugin" in modules  # the plugin module itself is read...
     assert implementation_modules(modules) == []  # ...but no command implementation
     assert sorted({m.split(".")[0] for m in modules} & HEAVY) == []
+    warm = imported_modules("--help")  # the plugin cache the first start wrote answers: not even pluggy
+    assert "aster_core.plugincache" in warm and implementation_modules(warm) == []
+    assert sorted({m.split(".")[0] for m in warm} & (HEAVY | {"pluggy"})) == []
 
 
 def test_version_lists_host_and_families_without_importing_them():

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from aster_core import plugincache
-from aster_core.discovery import metadata_folders
 from aster_core.host import PluginHost
 from aster_core.testing import run_aster
 from tests.core.attack import unprivileged
@@ -161,14 +160,14 @@ def test_an_unreadable_cache_or_unwritable_home_is_not_an_error(aster_env, tmp_p
 
 def test_the_cache_answers_listing_only_and_strict_mode_never_reads_it(aster_env):
     assert "hello" in PluginHost().commands  # cold: writes the cache
-    key = plugincache.environment_key(metadata_folders())
+    key = plugincache.environment_key()
     snapshot = plugincache.read(key)
     assert snapshot is not None
     entries = dict(snapshot.entries)
     ident = next(i for i in entries if i[1] == "hello")
     stamp, module_file, hooks, unknown, commands = entries[ident]
     entries[ident] = (stamp, module_file, hooks, unknown,
-                      (*commands, ("cached-only", "Only the cache knows it.", "aster_hello.cli:hello")))
+                      (*commands, ("cached-only", "Only the cache knows it.", "aster_hello.cli:hello", False)))
     plugincache.write(key, snapshot.found, entries)
 
     warm = PluginHost()
