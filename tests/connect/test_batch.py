@@ -133,18 +133,20 @@ def test_invalid_lines_are_results_not_a_crash(peer):
 
 
 def test_parallel_bounds_the_calls_in_flight(server_factory):
+    # each call holds long enough for every slot to fill even on a loaded machine
     gauge = server_factory(("gauge",))
-    holds = [{"method": "Gauge.hold", "args": {"ms": 400, "label": str(n)}} for n in range(12)]
+    holds = [{"method": "Gauge.hold", "args": {"ms": 800, "label": str(n)}} for n in range(9)]
     proc = batch(gauge.address, holds, "--parallel", "3")
     assert proc.returncode == 0, proc.stderr
-    assert [r["result"]["label"] for r in results(proc)] == [str(n) for n in range(12)]
+    assert [r["result"]["label"] for r in results(proc)] == [str(n) for n in range(9)]
     reading = json.loads(run_aster(["call", gauge.address, "Gauge.reading", "{}", "--json"]).stdout)
-    assert reading == {"peak": 3, "calls": 12, "label": ""}
+    assert reading == {"peak": 3, "calls": 9, "label": ""}
     busier = server_factory(("gauge",))
-    proc = batch(busier.address, holds * 2)  # the default: 8 at once
+    longer = [{"method": "Gauge.hold", "args": {"ms": 1000}}] * 16
+    proc = batch(busier.address, longer)  # the default: 8 at once
     assert proc.returncode == 0, proc.stderr
     reading = json.loads(run_aster(["call", busier.address, "Gauge.reading", "{}", "--json"]).stdout)
-    assert reading == {"peak": 8, "calls": 24, "label": ""}
+    assert reading == {"peak": 8, "calls": 16, "label": ""}
 
 
 def test_fail_fast_stops_reading_and_cancels_the_calls_in_flight(server_factory):
