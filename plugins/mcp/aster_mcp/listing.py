@@ -150,39 +150,48 @@ async def answer_until_sdk(stdio: EarlyStdio, link: PeerLink) -> None:
     # a peer slow to answer must not hold the SDK back for long: it answers everything but tools/list
     grace = asyncio.get_running_loop().call_later(IMPORT_GRACE, start_sdk_import)
     imported = asyncio.ensure_future(_catalog_then_sdk(catalog))
-    index = 0
     try:
-        while True:
-            following = asyncio.ensure_future(stdio.seen_line(index))
-            await asyncio.wait({following, imported}, return_when=asyncio.FIRST_COMPLETED)
-            if not following.done():
-                following.cancel()
-                return  # the SDK is ready: it takes over
-            line = following.result()
-            index += 1
-            if index == 1:
-                if stdio.initialize_answered and line is not None:
-                    continue
-                return  # initialize is the SDK's to answer: so is everything after it
-            kind = list_request(line) if line is not None else None
-            if kind is None:
-                return
-            if kind[0] == "initialized":
-                continue
-            try:
-                answer = list_answer(kind[1], await asyncio.shield(catalog))
-            except Exception:  # noqa: BLE001 - the SDK answers with the error, as it always has
-                return
-            if answer is None:
-                return
-            await stdio.answer_early(kind[1], answer, lambda theirs: LIST_CHANGED)
-            log.info("answered tools/list (request %r) before the MCP SDK was imported", kind[1])
+        await _answer(stdio, catalog, imported)
     finally:
         stdio.stop_watching()
         grace.cancel()
         imported.cancel()
-        start_sdk_import()
-        await sdk_imported()
+        catalog.cancel()  # only this wait for it: the dial goes on, and the SDK asks the link itself
+    start_sdk_import()
+    await sdk_imported()
+
+
+async def _answer(stdio: EarlyStdio, catalog: asyncio.Future, imported: asyncio.Future) -> None:
+    """The watching itself: returns when the SDK is ready or must take over."""
+    index = 0
+    while True:
+        following = asyncio.ensure_future(stdio.seen_line(index))
+        await asyncio.wait({following, imported}, return_when=asyncio.FIRST_COMPLETED)
+        if not following.done():
+            following.cancel()
+            return  # the SDK is ready: it takes over
+        line = following.result()
+        index += 1
+        if index == 1:
+            if stdio.initialize_answered and line is not None:
+                continue
+            return  # initialize is the SDK's to answer: so is everything after it
+        kind = list_request(line) if line is not None else None
+        if kind is None:
+            return
+        if kind[0] == "initialized":
+            continue
+        try:
+            answer = list_answer(kind[1], await asyncio.shield(catalog))
+        except Exception:  # noqa: BLE001 - the SDK answers with the error, as it always has
+            return
+        if answer is None:
+            return
+        try:
+            await stdio.answer_early(kind[1], answer, lambda theirs: LIST_CHANGED)
+        except OSError:
+            return  # the client went away: the SDK sees the end of input and stops
+        log.info("answered tools/list (request %r) before the MCP SDK was imported", kind[1])
 
 
 def _start_import(catalog: asyncio.Future) -> None:
