@@ -187,3 +187,19 @@ def test_a_per_profile_setting_goes_to_the_selected_profile(config):
         assert doc["profiles"]["dev"]["colour"] == "red"
     finally:
         set_host(None)
+
+
+def test_tab_completes_the_names_a_file_may_hold():
+    from aster_core.testing import run_aster
+
+    def complete(line: str) -> list[str]:
+        words = line.split(" ")
+        out = run_aster([], env={"COMP_WORDS": line, "COMP_CWORD": str(len(words) - 1),
+                                 "_ASTER_COMPLETE": "bash_complete"})
+        return [item.split(",", 1)[1] for item in out.stdout.splitlines()]
+
+    names = complete("aster config set auth")
+    assert "authority.address" in names and "authority.timeout" in names
+    assert all(n.startswith("auth") for n in names)
+    assert "home" not in complete("aster config unset ")  # environment-only: not a key of the file
+    assert "greeting" in complete("aster config unset ")

@@ -109,6 +109,9 @@ def test_init_up_status_then_ctrl_c_stops_both(mesh, tmp_path, aster_env):
         # the admin needs no flag and no variable: config.toml says where and who
         who = json.loads(run_aster(["authority", "whoami", "--json"], cwd=tmp_path, timeout=60).stdout)
         assert who["admitted"] is True and who["admin"] is True and who["endpoint_id"] == inspected["endpoint_id"]
+        second = run_aster(["local", "up", "--dir", str(mesh)], cwd=tmp_path, timeout=60)
+        assert_clean_error(second, 2, "already up", f"pid {up.proc.pid}")  # same node keys, same databases: no
+
         up.proc.send_signal(signal.SIGINT)  # what Ctrl-C at a terminal sends to the foreground process
         code, log, err = up.finish()
     finally:

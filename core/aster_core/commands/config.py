@@ -58,8 +58,18 @@ def _render_change(r: dict[str, Any]) -> None:
         output.warn(f"{r['overridden_by']} is set in this environment and wins over the file")
 
 
+def _complete_key(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Tab on KEY: the settings the file may hold (read from the installed families, no network)."""
+    from click.shell_completion import CompletionItem
+
+    from ..configset import declared
+
+    return [CompletionItem(s.field.name, help=s.field.description) for s in declared()
+            if s.field.key is not None and s.field.name.startswith(incomplete)]
+
+
 @config.command("set")
-@click.argument("key")
+@click.argument("key", shell_complete=_complete_key)
 @click.argument("value")
 @click.option("--profile", metavar="NAME", help="The profile a per-profile setting belongs to (default: the selected one).")
 @output.json_option
@@ -74,7 +84,7 @@ def set_cmd(key: str, value: str, profile: str | None, as_json: bool) -> None:
 
 
 @config.command("unset")
-@click.argument("key")
+@click.argument("key", shell_complete=_complete_key)
 @click.option("--profile", metavar="NAME", help="The profile a per-profile setting belongs to (default: the selected one).")
 @output.json_option
 def unset_cmd(key: str, profile: str | None, as_json: bool) -> None:

@@ -5,6 +5,7 @@
     DIR/admin.identity        the admin's node key and bound credential (authority.admin)
     DIR/authority/            authority.db (SQLite), node.key (stable endpoint id)
     DIR/registry/             registry.db (SQLite), node.key
+    DIR/up.lock               held by the running `aster local up` (its pid inside)
 
 Which folder: ``--dir``, else ``ASTER_LOCAL_DIR``, else ``[local] dir`` of config.toml
 (which init sets), else ``<home>/local``.

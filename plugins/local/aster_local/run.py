@@ -15,6 +15,7 @@ children also stop by themselves when this process vanishes (their stdin reaches
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -23,13 +24,15 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
-from aster_core.errors import AsterError
+from aster_core.errors import AsterError, UsageError
 
 from .layout import Layout
 
 STOP_GRACE = 15.0
+#: held by the running `up` (its pid inside)
+RUN_LOCK = "up.lock"
 READY_TIMEOUT = 90.0
 
 
@@ -108,11 +111,38 @@ class Printer:
             sys.stdout.flush()
 
 
+@contextlib.contextmanager
+def running(layout: Layout) -> Iterator[None]:
+    """Held while ``up`` runs: a second ``up`` of the same mesh would start servers with the same
+    node keys on the same databases, so it is refused (exit 2) instead."""
+    import fcntl
+
+    path = layout.dir / RUN_LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise UsageError(f"the local mesh in {layout.dir} is already up (`aster local up`, pid {holder})",
+                             "use it as it is (`aster local status`), or stop that one first") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 def up(layout: Layout, *, max_lifetime: float | None = None) -> int:
     """Run both servers until Ctrl-C/SIGTERM (0) or until one stops by itself (AsterError, exit 1)."""
+    record = layout.read()
+    with running(layout):
+        return _up(layout, record, max_lifetime)
+
+
+def _up(layout: Layout, record: dict[str, Any], max_lifetime: float | None) -> int:
     from aster_core.configset import change
 
-    record = layout.read()
     printer = Printer()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     stop = threading.Event()
