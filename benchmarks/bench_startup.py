@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """`aster --help`, completion and `aster --version` against a bare click group, in one run.
 
-Budgets: --help and completion of top-level names at most 1.25x and 20 MiB peak
-(goal 1.1x); --version at most 1.2x. They run as a user's do, with the plugin
+Goals: --help at most 1.1x and 20 MiB peak; completion of top-level names at most
+1.25x; --version at most 1.2x. They run as a user's do, with the plugin
 cache warm (the first, untimed run writes it). The same --help with no usable
 cache (a home that cannot be written: every start imports every family and
 calls `aster_commands` through pluggy) is reported for comparison.
@@ -32,10 +32,11 @@ def main() -> int:
                           BARE_CLICK, rounds=25, env=env)
         results.update(compare({"aster <TAB> (completion)": [ASTER]}, BARE_CLICK, rounds=25, env=complete))
         ok = report("start-up vs a bare click group (median of 25, interleaved)", results,
-                    {"aster --help": 1.25, "aster <TAB> (completion)": 1.25, "aster --version": 1.2})
+                    {"aster --help": 1.1, "aster <TAB> (completion)": 1.25, "aster --version": 1.2})
         rss = peak_rss_mib([ASTER, "--help"], env=env)
     bare = peak_rss_mib(BARE_CLICK)
-    print(f"  peak memory: aster --help {rss:.1f} MiB (budget 20), bare click group {bare:.1f} MiB")
+    print(f"  peak memory: aster --help {rss:.1f} MiB (budget 20), bare click group {bare:.1f} MiB; "
+          f"load average {os.getloadavg()[0]:.1f}")
     return 0 if ok and rss <= 20 else 1
 
 
