@@ -165,7 +165,7 @@ def _up(layout: Layout, record: dict[str, Any], max_lifetime: float | None) -> i
                     break
             if child.ready is None and not stop.is_set():
                 raise AsterError(f"the {child.name} did not start (exit {child.proc.poll()}); its lines above say why",
-                                 f"fix what it reports, then run `aster local up` again")
+                                 "fix what it reports, then run `aster local up` again")
         if not stop.is_set():
             addresses = {c.name: c.ready["address"] for c in children if c.ready}
             change({"authority.address": addresses["authority"], "aster_service.node_id": addresses["registry"],
