@@ -32,8 +32,8 @@ def authority_address(explicit: str | None) -> str:
     address = (explicit or "").strip() or setting("ASTER_AUTHORITY_ADDR", "address")
     if not address:
         raise UsageError("no authority address given",
-                         "pass --authority ADDR, set ASTER_AUTHORITY_ADDR, or set [authority] address in config.toml "
-                         "(the ticket `aster authority serve` prints)")
+                         "run `aster authority login ADDR --rcan FILE` once (ADDR: the ticket `aster authority "
+                         "serve` prints), or pass --authority ADDR, or set ASTER_AUTHORITY_ADDR")
     return address
 
 

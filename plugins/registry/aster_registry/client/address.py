@@ -26,8 +26,8 @@ RUNTIME_ENV = "ASTER_SERVICE_ADDRESS"
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _BASE64 = re.compile(r"[A-Za-z0-9+/=_-]{16,}")
-NO_ADDRESS_HINT = (f"pass --registry ADDR (the aster1... ticket `aster registry serve` printed), "
-                   f"export {ENV}=ADDR, or set node_id under [aster_service] in config.toml")
+NO_ADDRESS_HINT = (f"run `aster registry login ADDR` once (ADDR: the aster1... ticket `aster registry serve` "
+                   f"printed), or pass --registry ADDR, or export {ENV}=ADDR")
 
 
 @dataclass(frozen=True)
