@@ -83,6 +83,16 @@ def test_registry_lines_of_0_1_2_run_on_ours(tmp_path, smtp):
              "--role", "reader", *reg, *key)
         assert json.loads(ours("discover", "echo", *reg, "--json"))["services"][0]["delegation_mode"] == "closed"
 
+        # gen-client asks the registry given by --aster for the service's producer: the registry names the
+        # endpoint published above (cd...cd, with no address: nothing runs there), which cannot be dialled.
+        # Without --aster no registry is known at all.
+        gen = ["contract", "gen-client", "@alice/EchoService", "--lang", "python", "--out", "clients",
+               "--rcan", "producer.id", "--timeout", "20"]
+        done = run_aster([*gen, "--aster", registry.address], env=env, cwd=ws.dir, timeout=90)
+        assert done.returncode == 7 and "cannot reach @alice/EchoService" in done.stderr, (done.returncode, done.stderr)
+        done = run_aster(gen, env=env, cwd=ws.dir, timeout=90)
+        assert done.returncode not in (0, 7) and "registry" in done.stderr.lower(), (done.returncode, done.stderr)
+
         ours("unpublish", "EchoService", *reg, *key, "--identity-file", "producer.id")
         assert "EchoService" not in ws.toml("producer.id")["peers"][0].get("published_services", {})
         assert json.loads(ours("discover", "echo", *reg, "--json"))["total"] == 0
