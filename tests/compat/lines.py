@@ -70,6 +70,7 @@ class Line(NamedTuple):
     check: Callable[[Workspace, subprocess.CompletedProcess], None] | None = None
     input: str | None = None
     note: str = ""
+    env: dict[str, str] | None = None       #: on top of the workspace's environment
 
     @property
     def id(self) -> str:
@@ -222,6 +223,13 @@ def default_profile(w: Workspace, done: subprocess.CompletedProcess) -> None:
     assert w.profiles()["default"]["root_pubkey"] == json.loads((w.home / "root.key").read_text())["public_key"]
 
 
+def files_only(w: Workspace, done: subprocess.CompletedProcess) -> None:
+    """No keyring: the key files are written, no profile is made, and stderr says so."""
+    key_pair("root.key", "root.pub")(w, done)
+    assert w.profiles() == {}
+    assert "no profile was made" in done.stderr and "--root-key root.key" in done.stderr, done.stderr
+
+
 def home_node_key(w: Workspace, done: subprocess.CompletedProcess) -> None:
     from aster_trust.keys import public_key_of
 
@@ -292,6 +300,9 @@ OFFLINE: list[Line] = [
          note="an existing profile keeps its key and that key is written (0.1.2 replaced it silently)"),
     Line(("keygen", "root", "--out", "again.key", "-p", "prod"), code=2, setup=("profile", "again"),
          check=stderr_has("already exists"), note="the backup file must be new (0.1.2 kept the old file)"),
+    Line(("keygen", "root", "--out", "root.key"), check=files_only,
+         env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"},
+         note="no keyring: the files only, and no profile whose private key is nowhere"),
     Line(("keygen", "producer"), check=home_node_key),
     Line(("keygen", "producer", "--out", "node.key"), check=node_key("node.key"),
          note="the node id is computed offline (0.1.2 started a network endpoint and hung offline)"),

@@ -11,6 +11,7 @@ from .lines import OFFLINE, SETUP, Line, Workspace
 @pytest.mark.parametrize("line", OFFLINE, ids=[line.id for line in OFFLINE])
 def test_line_runs_with_its_effect(line: Line, tmp_path):
     ws = Workspace(tmp_path)
+    ws.env.update(line.env or {})
     for step in line.setup:
         SETUP[step](ws)
     done = ws.aster(*line.argv, input=line.input)
