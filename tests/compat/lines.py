@@ -60,6 +60,7 @@ SETUP: dict[str, Callable[[Workspace], object]] = {
     "export": lambda w: w.ok("contract", "export", "-o", "exports"),
     "identity": lambda w: w.ok("enroll", "node", "--role", "consumer", "--root-key", "root.key", "-q"),
     "again": lambda w: (w.dir / "again.key").write_text("{}"),
+    "own_guide": lambda w: (w.dir / "AGENTS_aster.md").write_text("# our team's own notes\n"),
 }
 
 
@@ -350,6 +351,9 @@ OFFLINE: list[Line] = [
     Line(("init", "--ai", "--language", "python", "--dir", "."), check=agent_guide(".", "python")),
     Line(("init", "--ai", "-l", "typescript", "-d", "."), check=agent_guide(".", "typescript"),
          note="0.1.2 had a Python guide only (exit 1 for typescript)"),
+    Line(("init", "--ai"), code=2, setup=("own_guide",), check=stderr_has("--force"),
+         note="0.1.2 replaced any AGENTS_aster.md; ours only the one it wrote, or with --force"),
+    Line(("init", "--ai", "--force"), setup=("own_guide",), check=agent_guide(".", "python")),
     Line(("init",), code=2, check=stderr_has("init --ai"), note="0.1.2 printed its usage and exited 1"),
     # authorize
     Line(("authorize", "--root-key", "root.key", "--producer-id", EID), setup=("rootkey",),
