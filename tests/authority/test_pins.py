@@ -88,6 +88,13 @@ def test_a_damaged_pin_file_is_one_error(aster_env):
     with pytest.raises(Exception) as caught:
         pins.pinned(ROOT, "payments")
     assert "pin file" in caught.value.message
+    # a damaged entry is not "no pin": that would switch the check off
+    path.write_text(json.dumps({"format": 1, "pins": {ROOT: {"payments": {"seq": "12", "hash": "h"}}}}))
+    with pytest.raises(Exception, match="the pin of payments is damaged"):
+        pins.pinned(ROOT, "payments")
+    with pytest.raises(Exception, match="damaged"):
+        pins.advance(ROOT, "payments", Head(1, "h1"), chain("h1"), ref="svc/payments")
+    assert pins.pinned(ROOT, "sensors") is None  # other entries still read
 
 
 def test_max_credential_ttl_setting(monkeypatch, aster_env):

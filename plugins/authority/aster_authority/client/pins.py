@@ -65,12 +65,24 @@ def _read(path: Path) -> dict[str, Any]:
     return doc
 
 
+def _entry(doc: dict[str, Any], root_hex: str, chain_id: str, path: Path) -> Head | None:
+    """The pin of ``chain_id`` under ``root_hex`` in ``doc``; a damaged entry is an error (never
+    read as "no pin": that would switch the check off)."""
+    per_root = doc["pins"].get(root_hex, {})
+    entry = per_root.get(chain_id) if isinstance(per_root, dict) else per_root
+    if entry is None:
+        return None
+    if (not isinstance(entry, dict) or isinstance(entry.get("seq"), bool) or not isinstance(entry.get("seq"), int)
+            or not isinstance(entry.get("hash"), str)):
+        raise AsterError(f"{path}: the pin of {chain_id} is damaged", f"restore {path}, or delete that entry only if "
+                         "you trust the authority's chain of it again from scratch", exit_code=ExitCode.USAGE)
+    return Head(entry["seq"], entry["hash"])
+
+
 def pinned(root_hex: str, deployment_id: str) -> Head | None:
     """The head pinned for ``deployment_id`` under the authority root ``root_hex``, if any."""
-    entry = _read(pin_file())["pins"].get(root_hex, {}).get(deployment_id)
-    if not isinstance(entry, dict) or not isinstance(entry.get("seq"), int) or not isinstance(entry.get("hash"), str):
-        return None
-    return Head(entry["seq"], entry["hash"])
+    path = pin_file()
+    return _entry(_read(path), root_hex, deployment_id, path)
 
 
 def check_extends(pin: Head | None, head: Head | None, hash_at: Callable[[int], str | None], *, ref: str,
@@ -116,10 +128,8 @@ def advance(root_hex: str, deployment_id: str, head: Head, hash_at: Callable[[in
     private_dir(path.parent)
     with locked(path):
         doc = _read(path)
+        stored = _entry(doc, root_hex, deployment_id, path)
         per_root = doc["pins"].setdefault(root_hex, {})
-        entry = per_root.get(deployment_id)
-        stored = Head(entry["seq"], entry["hash"]) if isinstance(entry, dict) and isinstance(
-            entry.get("seq"), int) and isinstance(entry.get("hash"), str) else None
         if stored is not None and stored.seq > head.seq:
             return stored  # another reconcile pinned a later head meanwhile: a pin never moves back
         check_extends(stored, head, hash_at, ref=ref)
@@ -139,9 +149,9 @@ def record_own(root_hex: str, chain_id: str, head: Head, *, now: int | None = No
     private_dir(path.parent)
     with locked(path):
         doc = _read(path)
+        stored = _entry(doc, root_hex, chain_id, path)
         per_root = doc["pins"].setdefault(root_hex, {})
-        entry = per_root.get(chain_id)
-        if isinstance(entry, dict) and isinstance(entry.get("seq"), int) and entry["seq"] >= head.seq:
+        if stored is not None and stored.seq >= head.seq:
             return
         _write(path, doc, per_root, chain_id, head, now)
 
