@@ -459,3 +459,11 @@ def test_a_revoked_device_is_never_signed_again(scene):
         r = signing.reconcile(auth, "sensors", kind="device", root_key_file=str(scene.root.key_file))
     assert r["counts"]["current"] == 1 and [x["endpoint_id"] for x in r["refused"]] == [revoked]
     assert [c["endpoint_id"] for c in scene.signed()] == [kept]
+
+
+def test_chain_pages_that_go_round_in_circles_sign_nothing(scene):
+    scene.evil.answer("AuthorityAdmin.chain", lambda request: {"items": scene.chain.records[:1], "next_offset": 0})
+    scene.ask(scene.producer_item())
+    with pytest.raises(ChainRejected, match="do not follow each other"):
+        scene.reconcile()
+    assert scene.signed() == [] and len(scene.evil.requests("AuthorityAdmin.chain")) == 1

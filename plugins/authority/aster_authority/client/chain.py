@@ -139,12 +139,25 @@ def capped(expires_at: int, now: int, cap: int) -> int:
 
 
 def fetch_records(auth: Authority, kind: str, chain_id: str) -> list[dict[str, Any]]:
-    """Every record of ``chain_id`` (a deployment id, or the authority-wide chain), in order."""
-    page = auth.pages(w.ADMIN, "chain", w.Page(kind, chain_id), limit=PAGE, all_pages=True)
-    records = page.get("items") if isinstance(page, dict) else None
-    if not isinstance(records, list):
-        raise ChainRejected(f"the authority answered the chain of {chain_id} with no list of records",
-                            "check that the address is an aster authority", exit_code=ExitCode.FAILED)
+    """Every record of ``chain_id`` (a deployment id, or the authority-wide chain), in order.
+
+    Pages are followed only forward (each ``next_offset`` just past the page it ends), so an
+    authority cannot keep the command paging in circles."""
+    records: list[Any] = []
+    offset: int | None = 0
+    while offset is not None:
+        page = auth.call(w.ADMIN, "chain", w.Page(kind, chain_id, offset=offset, limit=PAGE))
+        items = page.get("items") if isinstance(page, dict) else None
+        if not isinstance(items, list):
+            raise ChainRejected(f"the authority answered the chain of {chain_id} with no list of records",
+                                "check that the address is an aster authority", exit_code=ExitCode.FAILED)
+        records += items
+        following = page.get("next_offset")
+        if following is not None and (not items or following != offset + len(items)):
+            raise ChainRejected(f"the authority's pages of the chain of {chain_id} do not follow each other "
+                                f"(offset {offset}, {len(items)} records, next {following!r}); nothing was signed",
+                                "check that the address is an aster authority", exit_code=ExitCode.FAILED)
+        offset = following
     return records
 
 
