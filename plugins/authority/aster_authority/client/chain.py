@@ -248,6 +248,9 @@ def check_template(auth: Authority, kind: str, deployment_id: str, template: dic
     (capped at ``[authority] max_credential_ttl``); pins the verified heads."""
     from .settings import max_credential_ttl
 
+    if not isinstance(template, dict):
+        raise NotBacked("the authority answered the provisioning template with no document; nothing was signed",
+                        "check that the address is an aster authority", exit_code=ExitCode.FAILED)
     backed_by = backing(auth, kind, deployment_id, str(template.get("root_pubkey", "")), now=now)
     items = [i for i in items_after(backed_by, action, body, now) if i["endpoint_id"] == endpoint_id]
     asked = {"type": template.get("type"), "endpoint_id": endpoint_id, "attributes": template.get("attributes"),
