@@ -256,3 +256,19 @@ def test_a_peer_that_dies_mid_batch_fails_the_calls_left_not_the_run(server_fact
     assert [r["line"] for r in out] == list(range(3, 13))
     assert {(r["status"], r["error"]["status"]) for r in out} == {("error", "UNAVAILABLE")}
     assert took < 20, took  # each call noticed the dead peer: none waited out its 60 s
+
+
+def test_one_connection_carries_every_call(server_factory):
+    """The server sees one RPC connection opened and, as after one `aster call`
+    (tests/connect/test_call.py), closed normally: here for 50 calls, 8 of them starting at once
+    (the runtime's client alone dials one per call that starts before the first is up)."""
+    srv = server_factory(("echo",), env={"ASTER_LOG_LEVEL": "debug"})
+    proc = batch(srv.address, [{"method": "EchoService.echo", "args": {"text": str(n)}} for n in range(50)])
+    assert proc.returncode == 0 and len(results(proc)) == 50, proc.stderr
+    deadline = time.monotonic() + 5
+    while "closed by peer: 0" not in srv.stderr_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)  # a second connection's close, were there one, would be logged by now too
+    log = srv.stderr_text()
+    assert log.count("Connection opened from") == 1, log[-3000:]
+    assert log.count("closed by peer: 0") == 1, log[-3000:]
