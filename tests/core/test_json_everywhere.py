@@ -99,6 +99,7 @@ CASES: dict[str, Case] = {
                                                      "--out", "flat.json"]),  # the released 0.1.2 CLI's form
     "keygen-root": Case("keygen root", lambda w: ["keygen", "root", "--out", "k4.key", "-p", "fromkeygen"]),
     "keygen-producer": Case("keygen producer", lambda w: ["keygen", "producer", "--out", "node.key"]),
+    "init": Case("init", lambda w: ["init", "--ai", "--dir", "."]),  # the released 0.1.2 CLI's agent guide
     "authorize": Case("authorize", lambda w: ["authorize", "--root-key", "root.key", "--producer-id", "ab" * 32,
                                               "--out", "auth.token"]),
     "enroll-node": Case("enroll node", lambda w: ["enroll", "node", "--role", "producer", "--root-key", "root.key",
