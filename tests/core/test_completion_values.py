@@ -162,3 +162,19 @@ def test_in_a_real_fish(three_profiles, tmp_path):
                              capture_output=True, text=True, env=_shell_env(), timeout=60)
         assert out.returncode == 0, out.stderr
         assert [row.split("\t")[0] for row in out.stdout.splitlines()] == expected, (line, out.stdout)
+
+
+def test_help_imports_none_of_it(aster_env):
+    """`aster --help` and top-level completion stay lean: the completion values, tables and
+    prompts are imported only by what uses them."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\nfrom aster_core.main import main\n"
+             "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+             "names = ('aster_core.completions', 'aster_core.tables', 'aster_core.prompts', 'aster_core.rootkey', 'rich')\n"
+             "sys.stderr.write('LOADED:' + ','.join(n for n in names if n in sys.modules))\n")
+    for env in ({}, {"_ASTER_COMPLETE": "bash_complete", "COMP_WORDS": "aster ", "COMP_CWORD": "1"}):
+        out = subprocess.run([sys.executable, "-c", probe, "--help"], capture_output=True, text=True, timeout=60,
+                             env={**os.environ, **env})
+        assert out.stderr.endswith("LOADED:"), out.stderr[-300:]
