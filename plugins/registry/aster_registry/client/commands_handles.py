@@ -70,7 +70,7 @@ def verify(code: str | None, code_opt: str | None, resend: bool, registry: str |
 
 def _render_status(d: dict[str, Any]) -> None:
     local = d["local"]
-    lines = [("Profile", local["profile"]), ("Handle", f"@{local['handle']}" if local["handle"] else "(none)"),
+    lines = [("Profile", local["profile"] or "(none: signed with --root-key FILE)"), ("Handle", f"@{local['handle']}" if local["handle"] else "(none)"),
              ("Handle status", local["handle_status"]), ("Email", local["email"] or "(none)"),
              ("Root pubkey", local["root_pubkey"]),
              ("Published services", ", ".join(local["published_services"]) or "(none)")]
