@@ -46,6 +46,14 @@ def keygen_pubkey(key_file: str | os.PathLike | None, out: str | os.PathLike, *,
     return {"public_key_file": str(path), "public_key": public_key.hex()}
 
 
+def home_file(name: str) -> str:
+    """``<home>/NAME``, the home made (0700) if missing: the released 0.1.2 CLI's ``~/.aster/...``
+    defaults."""
+    from aster_core.home import ensure_home
+
+    return str(ensure_home() / name)
+
+
 def made_parent(path: str | os.PathLike) -> None:
     """Create the missing folders of ``path`` (0700), as the released 0.1.2 CLI did for its
     output files (its spellings, in :mod:`aster_trust.compat`, keep that)."""

@@ -49,9 +49,7 @@ def keygen(ctx: click.Context, out_key: str | None, force: bool, as_json: bool) 
             raise UsageError("--out-key is a form of its own", "use either `keygen --out-key PATH` or `keygen root --out FILE`")
         return
     if not out_key:  # the released 0.1.2 CLI's default
-        from .compat import home_file
-
-        out_key = home_file("root.key")
+        out_key = actions.home_file("root.key")
     actions.made_parent(out_key)  # as 0.1.2 did for this form
     emit(actions.keygen_pair(out_key, force=force), as_json, _render_keys)
 

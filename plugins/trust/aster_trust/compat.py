@@ -22,13 +22,6 @@ AUTHORIZE_OUT = "enrollment.token"
 _FORCE = click.option("--force", is_flag=True, help="Replace the output file if it exists.")
 
 
-def home_file(name: str) -> str:
-    """``<home>/NAME``, the home made (0700) if missing: 0.1.2's ``~/.aster/...`` defaults."""
-    from aster_core.home import ensure_home
-
-    return str(ensure_home() / name)
-
-
 @click.group("keygen")
 def keygen() -> None:
     """Generate a profile's root key or a producer node key (the aster-cli 0.1.2 spelling).
@@ -51,7 +44,7 @@ def keygen_root(out: str | None, profile: str | None, as_json: bool) -> None:
     that key is written: no run replaces a key. Without a usable keyring only the files
     are written (pass them as --root-key).
     """
-    out = out or home_file("root.key")
+    out = out or actions.home_file("root.key")
     actions.made_parent(out)
     data = actions.keygen_profile_root(out, profile=profile)
 
@@ -74,7 +67,7 @@ def keygen_root(out: str | None, profile: str | None, as_json: bool) -> None:
 @json_option
 def keygen_producer(out: str | None, as_json: bool) -> None:
     """Write a producer node key (JSON: secret_key, node_id); the node id is computed offline."""
-    out = out or home_file("node.key")
+    out = out or actions.home_file("node.key")
     actions.made_parent(out)
     data = actions.keygen_node(out)
 
