@@ -88,11 +88,11 @@ def find(key: str) -> Setting:
 def convert(setting: Setting, text: str) -> Any:
     """The value to store for ``text``: the family's check decides, else the default's type."""
     field = setting.field
+    check_text(text, field=field.name, max_length=MAX_VALUE, hint=ONE_LINE)  # whatever the family checks
     if field.check:
         from .loading import load_target
 
         return load_target(field.check)(text)
-    check_text(text, field=field.name, max_length=MAX_VALUE, hint=ONE_LINE)
     default = field.default
     value = text.strip()
     if isinstance(default, bool):
