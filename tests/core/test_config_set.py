@@ -80,6 +80,7 @@ def test_values_are_converted_by_the_defaults_type_and_by_family_checks(config):
     (["config", "set", "authority.address", "not an address"], 2, "not an address"),
     (["config", "set", "authority.credential", "missing.identity"], 4, "missing.identity"),
     (["config", "set", "greeting", "two\nlines"], 2, "greeting"),
+    (["config", "set", "authority.address", "aster1" + "a" * 40 + "\n"], 2, "control character"),  # before its check
     (["config", "set", "greeting", ""], 2, "cannot be empty"),
     (["config", "set", "active_profile", "nobody"], 4, "nobody"),
     (["config", "set", "greeting", "x", "--profile", "dev"], 2, "not a per-profile setting"),
