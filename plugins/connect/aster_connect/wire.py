@@ -5,7 +5,8 @@ so no service of another version can be reached through them. This module
 speaks the same protocol with the runtime's own lower-level pieces (frames
 from :mod:`aster.framing`, headers from :mod:`aster.protocol`, the JSON codec)
 and writes the version the peer announced for the service. Payloads use the
-runtime's JSON mode, which every server accepts whatever its codec.
+runtime's JSON mode, which every server accepts whatever its codec
+(:mod:`aster_connect.payloads` encodes and decodes them).
 
 Shared services: one QUIC stream per call — header, request frames, finish;
 response frames until a trailer. The same sequence serves all four patterns.
@@ -21,30 +22,18 @@ CANCELLED trailer after whatever it had already sent for that call.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from typing import Any, AsyncIterable, AsyncIterator, Iterable
 
 from .errors import CallError, CallUnavailable, call_error
 from .liveness import watch_peer
+from .payloads import JSON_MODE, deadline_ms, decode, metadata_lists, new_codec, status_error
 from .trace import CallTrace
 
-JSON_MODE = 3  # aster.rpc_types.SerializationMode.JSON
 #: seconds ending a session may take (a dead peer never acknowledges)
 CLOSE_TIMEOUT = 0.5
 #: seconds a session call given up on may take to be cancelled before the session is given up
 CANCEL_TIMEOUT = 5.0
-
-
-def _codec():
-    from aster.json_codec import JsonProxyCodec
-
-    return JsonProxyCodec()
-
-
-def deadline_ms(timeout: float | None) -> int:
-    """Absolute deadline for a header (0 = none)."""
-    return int((time.time() + timeout) * 1000) if timeout else 0
 
 
 async def async_items(items: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:
@@ -55,43 +44,6 @@ async def async_items(items: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterato
     else:
         for item in items:  # type: ignore[union-attr]
             yield item
-
-
-def _status_error(codec: Any, payload: bytes, trace: CallTrace | None = None) -> CallError | None:
-    """The error a trailer carries, or ``None`` for OK (recorded in ``trace`` when given)."""
-    from aster.protocol import RpcStatus
-
-    if not payload:
-        if trace is not None:
-            trace.trailer = {"code": 0, "status": "OK", "message": "", "details": {}}
-        return None
-    if payload[:1] == b"{":  # JSON mode: read as a mapping (building the RpcStatus type costs 0.3 ms a call)
-        decoded = codec.decode(payload)
-        status = decoded if isinstance(decoded, dict) else {}
-    else:  # an early error path of the server writes its own encoding: the codec knows it
-        raw = codec.decode(payload, RpcStatus)
-        status = {name: getattr(raw, name, None) for name in ("code", "message", "detailKeys", "detailValues")}
-    code = int(status.get("code") or 0)
-    message = str(status.get("message") or "")
-    if trace is not None:
-        from .errors import STATUS_NAMES
-
-        details = dict(zip(status.get("detailKeys") or [], status.get("detailValues") or []))
-        trace.trailer = {"code": code, "status": STATUS_NAMES.get(code, f"STATUS_{code}"), "message": message,
-                         "details": details}
-    return None if code == 0 else call_error(code, message or "(no message)")
-
-
-def _metadata_lists(metadata: dict[str, str] | None) -> dict[str, list[str]]:
-    """A header's ``metadataKeys``/``metadataValues`` (parallel lists, as the runtime reads them)."""
-    pairs = list((metadata or {}).items())
-    return {"metadataKeys": [k for k, _ in pairs], "metadataValues": [v for _, v in pairs]}
-
-
-def _decode(codec: Any, payload: bytes, flags: int) -> Any:
-    from aster.framing import COMPRESSED
-
-    return codec.decode_compressed(payload, bool(flags & COMPRESSED))
 
 
 def transport_error(exc: BaseException) -> CallError:
@@ -208,11 +160,11 @@ async def shared_call(conn: Any, service: str, version: int, method: str,
     from aster.framing import HEADER, ROW_SCHEMA, TRAILER, write_frame
     from aster.protocol import StreamHeader
 
-    codec = _codec()
+    codec = new_codec()
     send, recv = await _io(conn.open_bi())
     header = StreamHeader(service=service, method=method, version=version, callId=str(uuid.uuid4()),
                           deadlineEpochMs=deadline_ms(timeout), serializationMode=JSON_MODE,
-                          **_metadata_lists(metadata))
+                          **metadata_lists(metadata))
     await _io(write_frame(send, codec.encode(header), flags=HEADER))
     if trace is not None:
         trace.metadata = dict(metadata or {})
@@ -234,7 +186,7 @@ async def shared_call(conn: Any, service: str, version: int, method: str,
             if trace is not None:
                 trace.frame()
             if flags & TRAILER:
-                error = _status_error(codec, payload, trace)
+                error = status_error(codec, payload, trace)
                 if error is not None:
                     raise error
                 return
@@ -242,7 +194,7 @@ async def shared_call(conn: Any, service: str, version: int, method: str,
                 continue
             if trace is not None:
                 trace.responses += 1
-            yield _decode(codec, payload, flags)
+            yield decode(codec, payload, flags)
     except CallError:
         if watch.gone:
             raise watch.error() from None
@@ -267,7 +219,7 @@ class SessionStream:
         self.service = service
         self.version = version
         self.session_id = str(uuid.uuid4())
-        self._codec = _codec()
+        self._codec = new_codec()
         self._send: Any = None
         self._frames: Frames | None = None
         self._lock = asyncio.Lock()
@@ -318,7 +270,7 @@ class SessionStream:
             assert self._frames is not None
             codec = self._codec
             call = CallHeader(method=method, callId=str(uuid.uuid4()), deadlineEpochMs=deadline_ms(timeout),
-                              **_metadata_lists(metadata))
+                              **metadata_lists(metadata))
             try:
                 await _io(write_frame(self._send, codec.encode(call), flags=CALL))
             except BaseException:  # failed or cut short: the frame may be half written
@@ -353,7 +305,7 @@ class SessionStream:
                     if trace is not None:
                         trace.frame()
                     if flags & TRAILER:
-                        error = _status_error(codec, payload, trace)
+                        error = status_error(codec, payload, trace)
                         if error is not None:
                             # After a refused call the server reads our request
                             # frame as a stray frame and ends the session.
@@ -364,7 +316,7 @@ class SessionStream:
                     complete = single
                     if trace is not None:
                         trace.responses += 1
-                    yield _decode(codec, payload, flags)
+                    yield decode(codec, payload, flags)
                     if single:
                         return
             except BaseException as exc:
@@ -397,7 +349,7 @@ class SessionStream:
                 while True:
                     payload, flags = await self._frames.next()
                     if flags & TRAILER:
-                        error = _status_error(self._codec, payload)
+                        error = status_error(self._codec, payload)
                         if error is not None and error.status == "CANCELLED":
                             return
         except (Exception, asyncio.CancelledError):  # no acknowledgement: the stream cannot be trusted
