@@ -175,13 +175,16 @@ def call(address: str, target: str, request: str | None, items_json: str | None,
 
 
 @click.command("shell")
-@click.argument("address")
+@click.argument("address", required=False)
 @rcan_option
 @click.option("--timeout", type=SECONDS, default=DEFAULT_TIMEOUT, show_default=True,
               help="Seconds allowed for connecting, and for each call.")
+@click.option("--demo", is_flag=True, help="Explore a live sample peer started on this machine (also: no ADDRESS).")
+@click.option("--air-gapped", is_flag=True, help="Use no registry: no @handle/Service, no registry shell commands.")
 @json_option
 @click.pass_context
-def shell(ctx: click.Context, address: str, rcan: str | None, timeout: float, as_json: bool) -> None:
+def shell(ctx: click.Context, address: str | None, rcan: str | None, timeout: float, demo: bool, air_gapped: bool,
+          as_json: bool) -> None:
     """Explore the services of the peer at ADDRESS and call them interactively.
 
     \b
@@ -190,8 +193,15 @@ def shell(ctx: click.Context, address: str, rcan: str | None, timeout: float, as
     key=value words (dotted keys nest; plain words fill the request's fields
     in order). When stdin is not a terminal, commands are read line by line;
     with --json only JSON lines are written to stdout. The exit status is
-    that of the first failed command (codes as for aster call).
+    that of the first failed command (codes as for aster call). Without
+    ADDRESS (or with --demo) the shell explores a sample peer it starts.
     """
+    if demo or address is None:
+        if address is not None or rcan is not None:
+            raise UsageError("--demo starts its own peer", "drop ADDRESS and --rcan, or drop --demo")
+        from .demo_shell import run_demo_shell
+
+        ctx.exit(run_demo_shell(timeout=timeout, as_json=as_json, air_gapped=air_gapped))
     from .shell import run_shell
 
-    ctx.exit(run_shell(address, rcan=rcan, timeout=timeout, as_json=as_json))
+    ctx.exit(run_shell(address, rcan=rcan, timeout=timeout, as_json=as_json, air_gapped=air_gapped))
