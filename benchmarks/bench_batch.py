@@ -14,7 +14,7 @@ by round so machine noise hits both alike:
   does not depend on how many ran before); the output says so. ``--processes 1000`` measures
   them all.
 
-Goal (issue 24): batch <= 0.05x the 1,000 processes. Run from the repository root:
+Goal: batch <= 0.05x the 1,000 processes. Run from the repository root:
 ``python benchmarks/bench_batch.py [--rounds 5] [--calls 1000] [--processes 100]``.
 """
 
