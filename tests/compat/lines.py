@@ -331,6 +331,8 @@ OFFLINE: list[Line] = [
     Line(("enroll", "node", "-r", "consumer", "-n", "c", "-i", "c.id", "--root-key", "root.key"), setup=("rootkey",),
          check=identity("c.id", name="c", role="consumer", kind="policy", attributes={"aster.role": "consumer"}),
          note="aster.role is written as signed (0.1.2 dropped it and the credential was never admitted)"),
+    Line(("enroll", "node", "-r", "consumer", "-a", "team=a,oops", "--root-key", "root.key"), code=2,
+         setup=("rootkey",), check=stderr_has("'oops'"), note="0.1.2 dropped a part without '=' unsigned"),
     Line(("enroll", "node", "-r", "consumer", "--signer", "kms", "--root-key", "root.key"), code=2, setup=("rootkey",),
          note="0.1.2 had only the local signer too (it exited 1)"),
     # registry, offline parts

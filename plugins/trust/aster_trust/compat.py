@@ -27,7 +27,7 @@ def keygen() -> None:
     """Generate a profile's root key or a producer node key (the aster-cli 0.1.2 spelling).
 
     \b
-    aster keygen root [--out FILE] [--profile NAME]   a new profile with its root key
+    aster keygen root [--out FILE] [--profile NAME]   a profile's root key (made if missing) and its backup
     aster keygen producer [--out FILE]                a node key file (secret_key, node_id)
     The same work as `aster profile create` and `aster trust keygen root`.
     """
@@ -38,7 +38,7 @@ def keygen() -> None:
 @click.option("-p", "--profile", metavar="NAME", help="Profile to create (default: the active one, else 'default').")
 @json_option
 def keygen_root(out: str | None, profile: str | None, as_json: bool) -> None:
-    """Create a profile whose root key is in the OS keyring, and a backup key file.
+    """A profile (made if missing) with its root key in the OS keyring, and a backup key file.
 
     Both files (PATH and its .pub) must be new. A profile that exists keeps its key and
     that key is written: no run replaces a key. Without a usable keyring only the files
