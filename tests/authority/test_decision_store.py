@@ -205,6 +205,11 @@ def test_admission_refuses_unbound_or_foreign_credentials(world):
             store.admit(who.actor, ["authority.admin"], credential_from_dict(shown) if shown else None)
         assert info.value.code == "unbound" and needle in info.value.message
         assert "aster enroll node" in (info.value.hint or "") or "--rcan" in (info.value.hint or "")
+    # admitted as an admin (say with an unbound credential) while showing a bound non-admin one
+    consumer = make_admin(root, role="tasks")
+    with pytest.raises(Refusal) as info:
+        store.admit(consumer.actor, ["authority.admin"], credential_from_dict(consumer.credential))
+    assert info.value.code == "unbound" and "does not hold authority.admin" in info.value.message
     store.admit(admin.actor, ["authority.admin"], credential_from_dict(admin.credential))
     assert [a["endpoint_id"] for a in store.signer_list()["items"]] == [admin.endpoint_id]
 

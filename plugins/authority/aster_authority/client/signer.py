@@ -117,14 +117,24 @@ def sign(signer: Signer, chain: str, head: decisions.Head, action: str, body: Ma
     return decisions.sign_record(record, signer.seed)
 
 
+def head_of(answer: Any) -> decisions.Head | None:
+    """The ``chain_head`` an answer carries (``plan_show`` does), if it is one."""
+    head = answer.get("chain_head") if isinstance(answer, dict) else None
+    if isinstance(head, dict) and isinstance(head.get("seq"), int) and isinstance(head.get("hash"), str):
+        return decisions.Head(head["seq"], head["hash"], int(head.get("decided_at") or 0))
+    return None
+
+
 def decide(auth: Any, chain: str, action: str, body: Mapping[str, Any], send: Callable[[str], Any], *,
-           kind: str = "service") -> Any:
+           kind: str = "service", head: decisions.Head | None = None) -> Any:
     """Sign ``action`` with ``body`` as the next record of ``chain`` and ``send(record_json)``;
-    signed again against the new head when another decision got there first."""
+    signed again against the new head when another decision got there first. ``head``: the head
+    an answer just gave (saves asking for it; a stale one only costs a retry)."""
     signer = require(getattr(auth, "signer", None), getattr(auth, "rcan", None))
     review = action in decisions.REVIEW_ACTIONS and not signer.is_admin
     for attempt in range(ATTEMPTS):
-        head = chain_head(auth, chain, kind=kind, review=review)
+        if attempt or head is None:
+            head = chain_head(auth, chain, kind=kind, review=review)
         record = sign(signer, chain, head, action, body)
         try:
             answer = send(canonical_json(record))

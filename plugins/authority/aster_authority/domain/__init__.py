@@ -13,6 +13,8 @@
   alters what reconcile signs): making, signing and verifying them;
 - :mod:`.replay`: the state machine that replays a chain into the state the credential policy
   reads (one for the server and the client).
+- :mod:`.bodies`: what each decision's body holds, built by one function for the CLI that
+  signs it and the authority that checks it.
 
 Every function takes the current values (``now`` in epoch seconds, fresh ids made by the
 caller) and returns new values or raises a Refusal. The server runs each call inside one

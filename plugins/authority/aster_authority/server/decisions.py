@@ -26,7 +26,7 @@ from ..domain import decisions
 from ..domain.credentials import canonical_json
 from ..domain.decisions import AUTHORITY_CHAIN, GENESIS, ChainRefusal, Head
 from ..domain.errors import Refusal, check_note
-from ..domain.ids import DEVICE, check_deployment_id
+from ..domain.ids import DEVICE, RESERVED_PREFIX, check_deployment_id
 from ..domain.plans import Actor
 from ..domain.replay import ACTIVE, REGISTERED, REVOKED, Instance, State, services_of_manifests
 from ..wire import CHAIN_MOVED, DEFAULT_LIMIT
@@ -223,9 +223,13 @@ class ChainStore(Database):
             raise Refusal("unbound", "the credential shown is not valid for the calling node ("
                           + "; ".join(found.problems() or ["it is bound to another endpoint"]) + ")",
                           "pass the identity file this node was enrolled with (--rcan)", exit_code=ExitCode.DENIED)
-        if sorted(credential.roles()) != sorted(roles):
-            raise Refusal("unbound", "the credential shown is not the one this connection was admitted with",
-                          "connect and sign with the same identity file (--rcan)", exit_code=ExitCode.DENIED)
+        # the authority roles the connection was admitted with must be held by the bound credential too
+        # (else an unbound admin credential plus any bound one would pass)
+        missing = {r for r in roles if r.startswith(RESERVED_PREFIX)} - set(credential.roles())
+        if missing:
+            raise Refusal("unbound", f"the credential shown does not hold {', '.join(sorted(missing))}, which this "
+                          "connection was admitted with", "connect and sign with the same identity file (--rcan)",
+                          exit_code=ExitCode.DENIED)
 
         row = self.read(lambda conn: conn.execute(sa.select(
             signers.c.revoked_at, signers.c.reason, signers.c.last_seen).where(
@@ -286,7 +290,11 @@ class ChainStore(Database):
                                                        last_seen=now, **values))
             return {"endpoint_id": target, "revoked": True, "reason": note, "revoked_at": doc["decided_at"]}
 
-        return self.write(tx)
+        try:
+            return self.write(tx)
+        except sa.exc.IntegrityError:  # the authority-wide chain has no row to lock: the key settles a race
+            raise Refusal("chain_moved", f"{CHAIN_MOVED}: another admin revocation was stored first",
+                          "run the command again") from None
 
 
 #: a signer's ``last_seen`` is written at most this often (seconds): reads stay reads
