@@ -49,6 +49,8 @@ class ChainStore(Database):
         #: signers admitted and not yet written: endpoint -> (name, roles, credential expiry, seen at)
         self._sightings: dict[str, tuple[str, tuple[str, ...], int, int]] = {}
         self._sightings_lock = threading.Lock()
+        #: (credential as canonical JSON, endpoint) of credentials shown and verified -> their expiry
+        self._verified: dict[tuple[str, str], int] = {}
 
     # -- the chain ---------------------------------------------------------------------
     def head(self, conn: sa.Connection, chain: str) -> Head:
@@ -183,7 +185,8 @@ class ChainStore(Database):
             state.instances[r.instance_id] = Instance(r.endpoint_id, REVOKED if r.state == REVOKED else live,
                                                       bool(r.disabled))
         held: dict[str, list[str]] = {}
-        for r in conn.execute(sa.select(grants.c.consumer, grants.c.role).where(grants.c.deployment_id == deployment_id)):
+        for r in conn.execute(sa.select(grants.c.consumer, grants.c.role).where(
+                grants.c.deployment_id == deployment_id)):
             held.setdefault(r.consumer, []).append(r.role)
         state.grants = {k: tuple(sorted(v)) for k, v in held.items()}
         return state
@@ -212,16 +215,13 @@ class ChainStore(Database):
                           "not shown)", "enroll a bound one: aster enroll node --role consumer --name NAME "
                           "--capabilities authority.admin, and pass its identity file with --rcan",
                           exit_code=ExitCode.DENIED)
-        from aster_trust.credentials import check
-
-        found = check(credential, trusted_root=self.root_pubkey, now=self.now())
         if credential.endpoint_id is None:
             raise Refusal("unbound", "this admin or reviewer credential is bound to no endpoint: it would work "
                           "from any node", "enroll a bound one: aster enroll node --role consumer --name NAME "
                           "--capabilities authority.admin", exit_code=ExitCode.DENIED)
-        if credential.endpoint_id != who.endpoint_id or not found.ok:
-            raise Refusal("unbound", "the credential shown is not valid for the calling node ("
-                          + "; ".join(found.problems() or ["it is bound to another endpoint"]) + ")",
+        problems = self.credential_problems(credential, who.endpoint_id)
+        if problems:
+            raise Refusal("unbound", f"the credential shown is not valid for the calling node ({problems})",
                           "pass the identity file this node was enrolled with (--rcan)", exit_code=ExitCode.DENIED)
         # the authority roles the connection was admitted with must be held by the bound credential too
         # (else an unbound admin credential plus any bound one would pass)
@@ -242,6 +242,26 @@ class ChainStore(Database):
             # written with the next decision or `admins list`: a read never waits for the write lock
             with self._sightings_lock:
                 self._sightings[who.endpoint_id] = (who.name, tuple(credential.roles()), credential.expires_at, now)
+
+    def credential_problems(self, credential: Any, endpoint_id: str) -> str:
+        """Why ``credential`` is not a valid one of ``endpoint_id`` under the mesh root ("" when it is).
+        A verified credential is remembered until it expires: every admin call shows it again (a
+        `plan list --all` shows it once per page) and one ed25519 verification costs more than the page."""
+        from aster_trust.credentials import check
+
+        key = (canonical_json(credential.to_dict()), endpoint_id)  # all of it: not the signature alone
+        now = self.now()
+        if self._verified.get(key, 0) > now:
+            return ""
+        if credential.endpoint_id != endpoint_id:
+            return "it is bound to another endpoint"
+        found = check(credential, trusted_root=self.root_pubkey, now=now)
+        if not found.ok:
+            return "; ".join(found.problems())
+        if len(self._verified) >= VERIFIED_KEPT:
+            self._verified.clear()
+        self._verified[key] = credential.expires_at
+        return ""
 
     def flush_sightings(self, conn: sa.Connection) -> None:
         """Write the signers :meth:`admit` saw since the last flush (inside a write transaction)."""
@@ -299,3 +319,5 @@ class ChainStore(Database):
 
 #: a signer's ``last_seen`` is written at most this often (seconds): reads stay reads
 SEEN_EVERY = 60
+#: verified credentials remembered (then forgotten all at once: a handful of admins is the rule)
+VERIFIED_KEPT = 1024
