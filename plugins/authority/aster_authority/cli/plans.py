@@ -108,6 +108,7 @@ def _accept(classification: str, plan_id: str, acknowledgement: str | None, expe
     action = f"accept plan {plan_id}"
     if not yes:
         require_answerable(action, "--yes", as_json=as_json)  # before dialling: no terminal, no question
+    plan = None
     with open_authority(authority_addr, rcan) as auth:
         if not yes:
             plan = deployments.plan_show(auth, dep_id, plan_id, kind=kind())
@@ -115,7 +116,7 @@ def _accept(classification: str, plan_id: str, acknowledgement: str | None, expe
             if not confirm(f"Accept {plan['classification']} {plan_id} for {prefix()}/{dep_id}?", action=action):
                 raise UsageError("not accepted", "nothing was changed; pass --yes to skip the question")
         r = deployments.accept(auth, dep_id, plan_id, classification, kind=kind(), acknowledgement=acknowledgement,
-                               expected_version=expected)
+                               expected_version=expected, plan=plan)
         if do_reconcile:
             r["reconcile"] = signing.reconcile(auth, dep_id, kind=kind(), desired_version=r["desired_version"],
                                                root_key_file=root_key, profile=profile)

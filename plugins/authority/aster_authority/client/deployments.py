@@ -19,7 +19,7 @@ from ..domain import replay as actions
 from ..domain.ids import SERVICE
 from ..domain.plans import MIGRATION, UPDATE
 from .connection import Authority
-from .signer import decide
+from .signer import decide, head_of
 
 # ── deployments ──────────────────────────────────────────────────────────────────
 
@@ -110,16 +110,19 @@ def plan_show(auth: Authority, deployment_id: str, plan_id: str, *, kind: str = 
 
 
 def accept(auth: Authority, deployment_id: str, plan_id: str, classification: str, *, kind: str = SERVICE,
-           acknowledgement: str | None = None, expected_version: str | None = None) -> dict[str, Any]:
+           acknowledgement: str | None = None, expected_version: str | None = None,
+           plan: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Accept ``plan_id``; ``plan``: its ``plan_show`` answer when the caller has it (shown to the admin)."""
     if classification not in (UPDATE, MIGRATION):
         raise UsageError(f"unknown classification {classification!r}", "use update or migration")
     # the decision names what is accepted: the plan's digest and services, as this admin was shown them
-    plan = plan_show(auth, deployment_id, plan_id, kind=kind)
+    if plan is None or plan.get("plan_id") != plan_id:
+        plan = plan_show(auth, deployment_id, plan_id, kind=kind)
     body = bodies.accept_body(plan_id, classification, str(plan.get("digest", "")), plan.get("manifests") or [],
                               acknowledgement)
     return decide(auth, deployment_id, actions.ACCEPT, body, lambda record: auth.call(
         w.ADMIN, "accept", w.AcceptPlan(kind, deployment_id, plan_id, classification, acknowledgement or "",
-                                        expected_version or "", record)), kind=kind)
+                                        expected_version or "", record)), kind=kind, head=head_of(plan))
 
 
 def reject(auth: Authority, deployment_id: str, plan_id: str, *, kind: str = SERVICE,

@@ -232,6 +232,8 @@ class DeploymentStore(ChainStore):
             dep = self.load(conn, deployment_id, kind)
             view = self.get_plan(conn, dep, plan_id).view(dep, self.now())
             view["desired_version"] = dep.version
+            head = self.head(conn, deployment_id)  # where an accept or reject of it goes: saves the CLI a call
+            view["chain_head"] = {"seq": head.seq, "hash": head.hash, "decided_at": head.decided_at}
             return view
 
         return self.read(tx)
