@@ -9,7 +9,6 @@ import sqlalchemy as sa
 
 from aster_registry.server import tables
 from aster_registry.server.limits import RateLimits
-from aster_registry.server.pagecache import PageCache
 from aster_server.request import Refused
 
 from .support import Key, open_store, publish_fields, store_op
@@ -82,25 +81,3 @@ def test_discover_pages_kept_until_a_local_write_or_the_ttl(database_url, clock)
         # pages differ by query, limit and offset
         first, second = (reg.directory.discover("task", 1, k)[1] for k in (0, 1))
         assert len(first) == len(second) == 1 and first != second
-
-
-def test_a_page_read_while_a_write_committed_is_not_kept():
-    now = [100.0]
-    cache = PageCache(ttl=10, clock=lambda: now[0])
-    generation = [0]
-
-    def read_during_a_write() -> str:
-        generation[0] += 1  # a write committed while the page was read
-        return "old"
-
-    assert cache.get_or_read("q", lambda: generation[0], read_during_a_write) == "old"
-    assert cache.get_or_read("q", lambda: generation[0], lambda: "new") == "new"  # not served "old"
-    assert cache.get_or_read("q", lambda: generation[0], lambda: "newer") == "new"  # kept now
-    now[0] += 10
-    assert cache.get_or_read("q", lambda: generation[0], lambda: "newer") == "newer"  # TTL passed
-    now[0] -= 5  # a clock stepped back never makes a page live longer
-    assert cache.get_or_read("q", lambda: generation[0], lambda: "newest") == "newest"
-    small = PageCache(ttl=10, size=2, clock=lambda: now[0])
-    for key in ("a", "b", "c"):
-        small.get_or_read(key, lambda: 0, lambda k=key: k)
-    assert small.get_or_read("a", lambda: 0, lambda: "read again") == "read again"  # the oldest was dropped

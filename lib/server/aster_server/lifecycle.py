@@ -186,6 +186,9 @@ async def build_server(spec: ServerSpec, workdir: Path) -> Any:
 
     from aster_core.filemodes import private_dir
 
+    from .admission import hold_admission_connections
+
+    hold_admission_connections()  # a burst of new clients loses none (aster_server.admission)
     config = AsterConfig.from_env()
     config.identity_file = str(workdir / "no-such-dir" / ".aster-identity")
     config.secret_key = spec.node_key

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -23,13 +24,16 @@ from .lifecycle import quiet_close
 from .registry import SCHEMA_TIMEOUT
 from .schema import ServiceInfo
 
-__all__ = ["DEFAULT_TIMEOUT", "ADMISSION_RETRIES", "connect"]
+__all__ = ["DEFAULT_TIMEOUT", "ADMISSION_RETRIES", "connect", "lost_connection", "retry_pause"]
 
 DEFAULT_TIMEOUT = 10.0
 #: more admission attempts after a connection lost mid-admission, and the pause before the
-#: first (the n-th waits n times as long): see :func:`_admitted_client`
-ADMISSION_RETRIES = 2
+#: first (the n-th waits n times as long, at most ADMISSION_RETRY_PAUSE_MAX, each jittered so a
+#: burst does not come back as one; with 2 retries a burst of 50 connects to a bare runtime server
+#: lost 10-35, docs/runtime-notes.md): see :func:`_admitted_client`
+ADMISSION_RETRIES = 8
 ADMISSION_RETRY_PAUSE = 0.2
+ADMISSION_RETRY_PAUSE_MAX = 0.8
 
 
 async def connect(address: str | Address, *, rcan: str | os.PathLike | None = None,
@@ -126,8 +130,8 @@ async def _admitted_client(kwargs: dict[str, Any], addr: Address, credential: st
             raise
         except Exception as exc:
             await quiet_close(client)
-            pause = ADMISSION_RETRY_PAUSE * (attempt + 1)
-            if (attempt < ADMISSION_RETRIES and _lost_connection(exc)
+            pause = retry_pause(attempt)
+            if (attempt < ADMISSION_RETRIES and lost_connection(exc)
                     and (deadline is None or deadline - loop.time() > pause)):
                 await asyncio.sleep(pause)
                 attempt += 1
@@ -136,6 +140,11 @@ async def _admitted_client(kwargs: dict[str, Any], addr: Address, credential: st
                                   "Check the address and that the server is running.") from None
 
 
-def _lost_connection(exc: BaseException) -> bool:
+def retry_pause(attempt: int) -> float:
+    """Seconds to wait before admission attempt ``attempt + 2`` (see :data:`ADMISSION_RETRIES`)."""
+    return min(ADMISSION_RETRY_PAUSE * (attempt + 1), ADMISSION_RETRY_PAUSE_MAX) * random.uniform(0.5, 1.5)
+
+
+def lost_connection(exc: BaseException) -> bool:
     """The runtime's ``IrohError("... connection lost")``: the peer closed the QUIC connection."""
     return type(exc).__name__ == "IrohError" and "connection lost" in str(exc)

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from aster_core.errors import ExitCode, UsageError
 
 from aster_server import storage
+from aster_server.pagecache import PageCache
 from aster_server.request import Page, Refused, remaining
 
 from ..domain.credentials import Policy, canonical_json
@@ -54,6 +55,10 @@ class Database:
         self.root_pubkey = root_pubkey
         self.policy = policy or Policy()
         self.clock = clock
+        #: write transactions committed (or tried) here, and the plan list answers kept a second or
+        #: until the next of them (aster_server.pagecache: another replica's writes show within it)
+        self.generation = 0
+        self.pages = PageCache(clock=clock)
 
     @classmethod
     def open(cls, url: str, root_pubkey: bytes, **kw: Any) -> Any:
@@ -78,10 +83,13 @@ class Database:
     def write(self, fn: Callable[[sa.Connection], T]) -> T:
         """``fn(conn)`` in one write transaction (writers to one deployment queue on its row),
         committed only within the call's deadline (:func:`check_deadline`)."""
-        with storage.transaction(self.engine) as conn:
-            result = fn(conn)
-            check_deadline()
-            return result
+        try:
+            with storage.transaction(self.engine) as conn:
+                result = fn(conn)
+                check_deadline()
+                return result
+        finally:
+            self.generation += 1  # after the commit: an answer read before it is not kept
 
     def read(self, fn: Callable[[sa.Connection], T]) -> T:
         with storage.transaction(self.engine, write=False) as conn:

@@ -225,7 +225,9 @@ class DeploymentStore(ChainStore):
             out["desired_version"] = dep.version
             return out
 
-        return self.read(tx)
+        # kept a second or until this server's next write (aster_server.pagecache); shared: read-only
+        return self.pages.get_or_read(("plan_list", kind, deployment_id, state, classification, stale, page.offset,
+                                       page.limit), lambda: self.generation, lambda: self.read(tx))
 
     def plan_show(self, kind: str, deployment_id: str, plan_id: str) -> dict[str, Any]:
         def tx(conn: sa.Connection) -> dict[str, Any]:

@@ -65,6 +65,7 @@ class RegistrySession:
         from aster import AsterClient
         from aster.codec import ForyCodec
         from aster.config import AsterConfig
+        from aster_connect.dial import ADMISSION_RETRIES, lost_connection, retry_pause
 
         from ..wire import all_types
 
@@ -74,28 +75,38 @@ class RegistrySession:
         config.enrollment_credential_file = None
         config.storage_path = None
         where = self.address.value[:24]
-        try:
-            self._client = AsterClient(config=config, address=self.address.value)
-        except (ValueError, TypeError) as exc:
-            raise registry_error("INVALID_ARGUMENT", f"the registry address from {self.address.source} "
-                                 f"does not parse: {exc}",
-                                 "use the aster1... ticket `aster registry serve` printed") from None
-        try:
-            await asyncio.wait_for(self._client.connect(), self._left())
-        except asyncio.TimeoutError:
-            await self._close()
-            raise registry_error("UNAVAILABLE", f"no answer from the registry at {where}... within "
-                                 f"{self.timeout:g}s") from None
-        except CallError:
-            await self._close()
-            raise
-        except Exception as exc:
-            await self._close()
-            name = type(exc).__name__
-            if name == "AdmissionDeniedError":
-                raise registry_error("PERMISSION_DENIED", f"the registry at {where}... refused admission",
-                                     "a registry admits every client; check that the address is a registry") from None
-            raise registry_error("UNAVAILABLE", f"cannot reach the registry at {where}...: {exc}") from None
+        attempt = 0
+        while True:
+            try:
+                self._client = AsterClient(config=config, address=self.address.value)
+            except (ValueError, TypeError) as exc:
+                raise registry_error("INVALID_ARGUMENT", f"the registry address from {self.address.source} "
+                                     f"does not parse: {exc}",
+                                     "use the aster1... ticket `aster registry serve` printed") from None
+            try:
+                await asyncio.wait_for(self._client.connect(), self._left())
+                break
+            except asyncio.TimeoutError:
+                await self._close()
+                raise registry_error("UNAVAILABLE", f"no answer from the registry at {where}... within "
+                                     f"{self.timeout:g}s") from None
+            except CallError:
+                await self._close()
+                raise
+            except Exception as exc:
+                await self._close()
+                name = type(exc).__name__
+                if name == "AdmissionDeniedError":
+                    raise registry_error("PERMISSION_DENIED", f"the registry at {where}... refused admission",
+                                         "a registry admits every client; check that the address is a registry"
+                                         ) from None
+                # a registry that dropped the admission answer under a burst of clients: again, as `aster call`
+                pause = retry_pause(attempt)
+                if attempt < ADMISSION_RETRIES and lost_connection(exc) and self._left() > pause:
+                    await asyncio.sleep(pause)
+                    attempt += 1
+                    continue
+                raise registry_error("UNAVAILABLE", f"cannot reach the registry at {where}...: {exc}") from None
         self._codec = ForyCodec(types=all_types())
         return self
 

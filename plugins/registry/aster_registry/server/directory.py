@@ -12,12 +12,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from aster_server.pagecache import PageCache
 from aster_server.request import Page, Refused
 
 from .. import wire
 from . import protect, search
 from .database import Database
-from .pagecache import PageCache
 from .tables import entry, iso, live_endpoints, service, t_endpoints, t_handles, t_services
 
 #: every column a listing shows (not the manifest, the search text or the token id)

@@ -1,17 +1,19 @@
-"""discover's answers kept for a moment: :class:`PageCache`.
+"""Answers of a listing kept for a moment: :class:`PageCache` (both servers' hottest reads).
 
-A discover of a popular word ranks up to :data:`.search.RANK_WINDOW` rows per request, and the
-same few queries arrive again and again (a listing, a CLI in a loop, a dashboard). The cache
-holds a page's entries (their live endpoint counts included) for :data:`TTL_S` seconds, keyed
-by the query text, limit and offset:
+A discover of a popular word ranks up to 500 rows per request (the registry), a plan list
+parses and renders every listed plan (the authority), and the same few requests arrive again
+and again (a listing, a CLI in a loop, a dashboard). The cache holds an answer for
+:data:`TTL_S` seconds of the store's clock, keyed by the request:
 
-- a write this server commits (publish, unpublish, update, visibility, access, an endpoint
-  registered: any :meth:`.database.Database.write`) makes every kept page stale at once, so a
-  client that published sees its service in its next discover;
-- an endpoint whose TTL ran out stops being counted within :data:`TTL_S`;
-- what another replica sharing the database wrote is seen within :data:`TTL_S`;
-- a page read while a write committed is not kept (the generation it was read under is
-  compared when it is stored), so the cache never holds rows older than the last local write.
+- a write the server commits (any of its store's write transactions, which count
+  ``generation``) makes every kept answer stale at once, so a client sees its own change in
+  its next read;
+- what another replica sharing the database wrote, and what time alone changes (an endpoint's
+  or a plan's expiry), is seen within :data:`TTL_S`;
+- an answer read while a write committed is not kept (the generation it was read under is
+  compared when it is stored), so the cache never holds an answer older than the last local write.
+
+Used by the registry's discover and the authority's plan list. Imports nothing heavy.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import threading
 import time
 from collections import OrderedDict
 from typing import Any, Callable
+
+__all__ = ["MAX_PAGES", "PageCache", "TTL_S"]
 
 #: how long a page is served from memory (another replica's writes show within this)
 TTL_S = 1.0
