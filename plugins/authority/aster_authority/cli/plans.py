@@ -36,7 +36,8 @@ def auth_show(authority_addr, rcan, as_json: bool) -> None:
     def render(d: dict[str, Any]) -> None:
         render_deployment(d)
         c = d["reconcile"]["counts"]
-        click.echo(f"  reconcile      {c['current']} current, {c['pending']} pending")
+        click.echo(f"  reconcile      {c['current']} current, {c['pending']} pending, {c.get('refused', 0)} refused "
+                   "(not backed by a decision)")
 
     emit(d, as_json, render)
 
