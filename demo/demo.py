@@ -24,6 +24,7 @@ WORK = Path(os.environ.get("ASTER_DEMO_DIR") or ROOT / ".demo")
 BIN = Path(sys.executable).parent
 EXAMPLE = ROOT / "examples" / "tasks-service"  # TaskService: its contract, two changes, a producer
 PRODUCER = (sys.executable, "-m", "tasks_service.producer", "--advertise", "127.0.0.1")
+BOARD = ("--service", "tasks_service.board:TaskBoard", "--service", "tasks_service.board:Draft")
 BOLD, DIM, RESET = ("\033[1m", "\033[2m", "\033[0m") if sys.stdout.isatty() and not os.environ.get("NO_COLOR") else ("", "", "")
 
 
@@ -34,7 +35,7 @@ class Demo:
         self.env = {**os.environ, "ASTER_HOME": str(WORK / "home"), "ASTER_RELAY_MODE": "disabled",
                     "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
                     "XDG_DATA_HOME": str(WORK / "keyring"),
-                    "PYTHONPATH": os.pathsep.join([str(EXAMPLE), str(ROOT)]),
+                    "PYTHONPATH": str(EXAMPLE),
                     "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
         self.count = 0
         self.background: list[subprocess.Popen] = []
@@ -42,11 +43,20 @@ class Demo:
     def section(self, title: str, text: str) -> None:
         print(f"\n{BOLD}== {title} =={RESET}\n{textwrap.fill(text, 88)}")
 
+    def write(self, name: str, text: str) -> None:
+        """Write a file the next commands read, and show it."""
+        (WORK / name).write_text(text)
+        print(f"\n{DIM}-- {name}{RESET}\n{textwrap.indent(text, '  ')}", end="")
+
     def run(self, title: str, *argv: str, expect: int = 0, stdin: str | None = None,
-            show: bool = True) -> subprocess.CompletedProcess:
-        """Run one command as a user would, show it and its output, stop the demo if it misbehaves."""
+            stdin_from: str | None = None, show: bool = True) -> subprocess.CompletedProcess:
+        """Run one command as a user would, show it and its output, stop the demo if it misbehaves.
+
+        ``stdin_from`` names a file in the demo's folder to feed it (shown as ``< FILE``)."""
         self.count += 1
         shown = " ".join(a if " " not in a and a else repr(a) for a in argv)
+        if stdin_from:
+            stdin, shown = (WORK / stdin_from).read_text(), f"{shown} < {stdin_from}"
         print(f"\n{BOLD}[{self.count}] {title}{RESET}\n{DIM}$ {shown}{RESET}", flush=True)
         proc = subprocess.run(list(argv), cwd=WORK, env=self.env, input=stdin, capture_output=True, text=True,
                               timeout=120)
@@ -155,11 +165,11 @@ def enroll(d: Demo) -> None:
     d.section("Enroll: node identities",
               "`enroll node` makes (or reuses) the node's key, computes its endpoint id offline, signs a "
               "credential bound to it and upserts a [[peers]] entry in .aster-identity (locked, atomic, 0600).")
-    d.run("Enroll this machine as a consumer that may read", "aster", "enroll", "node", "--role", "consumer",
-          "--name", "laptop", "--capabilities", "reader", "--root-key", "root.key",
+    d.run("Enroll this machine as a consumer that may read tasks", "aster", "enroll", "node", "--role",
+          "consumer", "--name", "laptop", "--capabilities", "tasks.reader", "--root-key", "root.key",
           "--identity", "laptop.aster-identity")
     d.run("Enroll again: the entry is replaced by name, the node key kept, other tables too (quiet output)",
-          "aster", "enroll", "node", "--role", "consumer", "--name", "laptop", "--capabilities", "reader",
+          "aster", "enroll", "node", "--role", "consumer", "--name", "laptop", "--capabilities", "tasks.reader",
           "--attr", 'note=say "hi"', "--root-key", "root.key", "--identity", "laptop.aster-identity", "-q")
     d.run("Inspect the enrolled peer", "aster", "trust", "inspect", "laptop.aster-identity", "--peer", "laptop")
     d.run("Or sign with the active profile's key from the keyring (no key file at all)", "aster", "enroll",
@@ -192,30 +202,44 @@ def contract(d: Demo) -> None:
 
 def connect(d: Demo) -> None:
     d.section("Connect: call and explore live services",
-              "An example peer with unary, streaming, session-scoped and version-2 services, on loopback.")
-    info = d.serve("Start the example services", sys.executable, "-m", "tests.support.serve", "--services",
-                   "echo,echo2,session,v2", "--max-lifetime", "180")
-    addr = info["address"]
-    d.run("A unary call (result as JSON on stdout)", "aster", "call", addr, "EchoService@1.echo",
-          '{"text": "hello", "times": 2}')
-    d.run("A server stream: one JSON document per line as items arrive", "aster", "call", addr,
-          "EchoService@1.count", '{"n": 3}')
-    d.run("A client stream from JSON lines on stdin", "aster", "call", addr, "EchoService@1.sum",
-          stdin='{"value": 1}\n{"value": 41}\n')
-    d.run("A version-2 service (the released CLI can only reach version 1)", "aster", "call", addr,
-          "Greeter.greet", '{"name": "Ada"}')
-    d.run("A typo: exit 4 and the methods that do exist", "aster", "call", addr, "EchoService.ehco", "{}",
+              "The example's board (examples/tasks-service/tasks_service/board.py) on loopback: TaskBoard, with "
+              "unary, server-stream and client-stream methods, which records who asked from the call's metadata "
+              "and exists only as version 2 (the released CLI's runtime clients reach version 1 alone), and "
+              "Draft, a session-scoped service: each caller's session keeps its own draft.")
+    addr = d.serve("Start the board", *PRODUCER, *BOARD, "--max-lifetime", "180")["address"]
+    d.run("A unary call with call metadata (-H): the board records who asked", "aster", "call", addr,
+          "TaskBoard.add", '{"title": "water the plants", "tags": ["home"]}', "-H", "requested-by=ada")
+    d.write("task.json", '{"title": "fix the bike", "tags": ["home", "repair"]}\n')
+    d.run("The request from a file (-d @FILE); -v says on stderr what was dialled, the credential, the "
+          "timings and the trailer", "aster", "call", addr, "TaskBoard.add", "-d", "@task.json", "-H",
+          "requested-by=grace", "-v")
+    d.write("more-tasks.jsonl", '{"title": "buy milk", "tags": ["home"]}\n{"title": "renew the passport"}\n')
+    d.run("A client stream: one request per JSON line on stdin, one answer", "aster", "call", addr,
+          "TaskBoard.import_tasks", stdin_from="more-tasks.jsonl")
+    d.run("A server stream: one JSON line per item as it arrives", "aster", "call", addr, "TaskBoard.list",
+          '{"tag": "home"}')
+    d.write("calls.jsonl", "\n".join([
+        '{"id": "rent", "method": "TaskBoard.add", "args": {"title": "pay the rent", "tags": ["home"]}}',
+        '{"id": "typo", "method": "TaskBoard.add", "args": {"titel": "call the plumber"}}',
+        '{"id": "ada", "method": "TaskBoard.add", "args": {"title": "plan the trip"}, '
+        '"metadata": {"requested-by": "ada"}}',
+        '{"id": "top", "method": "TaskBoard.list", "args": {"limit": 2}}']) + "\n")
+    d.run("Many calls over one connection: --batch takes JSON lines and writes one result line per call, in "
+          "order; a failed call does not stop the others (exit 1: one failed)", "aster", "call", addr, "--batch",
+          "-H", "requested-by=script", stdin_from="calls.jsonl", expect=1)
+    d.run("A typo: exit 4 and the methods that do exist", "aster", "call", addr, "TaskBoard.lsit", "{}",
           expect=4)
-    d.run("The shell, scripted: commands on stdin, JSON lines out", "aster", "shell", addr, "--json",
-          stdin="ls\ncd EchoService@1\n./echo text=\"hi there\" times=2\nsession CounterSession\n"
-                "./add 2\n./add 3\nexit\nhello\n")
-    trusted = d.serve("A trusted-mode peer that admits only credentials signed by root.key", sys.executable,
-                      "-m", "tests.support.serve", "--services", "vault", "--root-pubkey-file", "root.pub",
+    d.write("draft.txt", 'ls\ncd TaskBoard\nls\nsession Draft\n./add title="book the venue"\n'
+                         './add title="send the invitations"\n./submit\nexit\nhello\n')
+    d.run("The shell, scripted: `session Draft` holds one session until `exit`; `hello` comes from a family",
+          "aster", "shell", addr, stdin_from="draft.txt")
+    trusted = d.serve("The example in trusted mode: it admits only credentials signed by root.key", *PRODUCER,
+                      "--root-pubkey", "root.pub", "--service", "tasks_service.contract:TaskService", *BOARD[:2],
                       "--max-lifetime", "120")
-    d.run("The enrolled identity may read", "aster", "call", trusted["address"], "Vault.read", '{"key": "a"}',
-          "--rcan", "laptop.aster-identity")
-    d.run("...but not administer (exit 3, naming the credential presented)", "aster", "call",
-          trusted["address"], "Vault.admin", '{"key": "a"}', "--rcan", "laptop.aster-identity", expect=3)
+    d.run("The enrolled identity (role tasks.reader) may read a task", "aster", "call", trusted["address"],
+          "TaskService.get", '{"task_id": 7}', "--rcan", "laptop.aster-identity")
+    d.run("...but not clear the board (role tasks.admin; exit 3, naming the credential presented)", "aster",
+          "call", trusted["address"], "TaskBoard.clear", "{}", "--rcan", "laptop.aster-identity", expect=3)
     mcp(d, addr)
 
 
@@ -223,8 +247,8 @@ def mcp(d: Demo, addr: str) -> None:
     d.section("MCP: every method as a tool for an AI agent",
               "`aster mcp ADDRESS` serves the peer's methods over the Model Context Protocol, with real JSON "
               "Schemas from the published manifests. --list shows what an agent will see without serving.")
-    d.run("The tools and their schemas (hiding one with --deny)", "aster", "mcp", addr, "--list", "--deny",
-          "EchoService.fail")
+    d.run("The tools an agent sees (hiding one with --deny)", "aster", "mcp", addr, "--list", "--deny",
+          "TaskBoard.clear")
     d.run("An agent (the official MCP SDK client) calls tools; a --confirm tool asks the user first",
           sys.executable, str(ROOT / "demo" / "mcp_agent.py"), addr)
 

@@ -2,9 +2,10 @@
 
     python demo/mcp_agent.py ADDRESS
 
-It starts `aster mcp ADDRESS --confirm CounterSession.reset` over stdio, lists
-the tools, and calls a few; the confirmation is answered by the callback below
-(a real client would ask its user).
+It starts `aster mcp ADDRESS --deny TaskBoard.clear --confirm Draft.discard` over stdio
+(ADDRESS serving the example's TaskBoard and Draft, examples/tasks-service), lists the tools,
+and calls a few; the confirmation is answered by the callback below (a real client would ask
+its user).
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ import mcp_types as types
 from mcp import Client, StdioServerParameters
 
 CALLS = [
-    ("EchoService.echo", {"text": "hi", "times": 2, "inner": {"label": "x"}}),
-    ("EchoService.v1.count", {"n": 1000, "_max_items": 3}),
-    ("CounterSession.add", {"amount": 5}),
-    ("CounterSession.add", {"amount": 2}),
-    ("CounterSession.reset", {}),
-    ("EchoService.echo", {"times": "two"}),
+    ("TaskBoard.add", {"title": "summarise the week", "tags": ["agent"]}),
+    ("TaskBoard.list", {"_max_items": 2}),
+    ("Draft.add", {"title": "book the venue"}),
+    ("Draft.add", {"title": "send the invitations"}),
+    ("Draft.discard", {}),
+    ("Draft.show", {}),
+    ("TaskBoard.add", {"title": 5}),
 ]
 
 
@@ -34,8 +36,8 @@ async def approve(context, params):
 
 async def main(address: str) -> int:
     # MCP clients start servers with a minimal environment unless given one.
-    server = StdioServerParameters(command="aster", args=["mcp", address, "--confirm", "CounterSession.reset"],
-                                   env=dict(os.environ))
+    argv = ["mcp", address, "--deny", "TaskBoard.clear", "--confirm", "Draft.discard"]
+    server = StdioServerParameters(command="aster", args=argv, env=dict(os.environ))
     async with Client(server, elicitation_callback=approve) as agent:
         tools = (await agent.list_tools()).tools
         print("tools:", ", ".join(t.name for t in tools))

@@ -13,7 +13,9 @@ Prints one JSON line when it serves (``address``: the aster1 ticket to call it a
   producer's node key (``--identity``, from ``aster svc ID provision``).
 - ``--advertise HOST``: the host the printed ticket names (127.0.0.1 for a local mesh);
   default: the addresses the runtime reports.
-- ``--service MODULE:CLASS``: another variant (``tasks_service.compatible:TaskService``).
+- ``--service MODULE:CLASS``: what to serve instead of TaskService, repeatable: a variant
+  (``tasks_service.compatible:TaskService``) or the board (``tasks_service.board:TaskBoard``,
+  ``tasks_service.board:Draft``).
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from typing import Any
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tasks_service.producer", description="Run TaskService.")
-    parser.add_argument("--service", default="tasks_service.contract:TaskService", help="MODULE:CLASS to serve")
+    parser.add_argument("--service", action="append", dest="services", metavar="MODULE:CLASS",
+                        help="a service to serve (repeatable; default: tasks_service.contract:TaskService)")
     parser.add_argument("--identity", help="the node's .aster-identity file")
     parser.add_argument("--root-pubkey", help="the mesh root's public key file: admit only what it signed")
     parser.add_argument("--authority", help="authority address: refuse callers it revoked (with --deployment)")
@@ -40,12 +43,16 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if bool(args.authority) != bool(args.deployment):
         parser.error("--authority and --deployment go together")
+    args.services = args.services or ["tasks_service.contract:TaskService"]
     return args
 
 
 def load_service(spec: str) -> Any:
+    """What AsterServer takes for ``MODULE:CLASS``: an instance, or the class itself for a
+    session-scoped service (the runtime makes one instance per session)."""
     module, _, name = spec.partition(":")
-    return getattr(importlib.import_module(module), name or "TaskService")
+    cls = getattr(importlib.import_module(module), name or "TaskService")
+    return cls if cls.__aster_service_info__.scoped == "session" else cls()
 
 
 def ticket(server: Any, host: str | None) -> str:
@@ -77,7 +84,7 @@ async def serve(args: argparse.Namespace) -> int:
         kwargs["interceptors"] = [DeadlineInterceptor(),
                                   AuthorityGate(args.authority, args.deployment, refresh=args.refresh,
                                                 identity=args.identity)]
-    server = AsterServer([load_service(args.service)()], **kwargs)
+    server = AsterServer([load_service(spec) for spec in args.services], **kwargs)
     await server.start()
     server.serve()
     print(json.dumps({"address": ticket(server, args.advertise), "endpoint_id": server.endpoint_id,
