@@ -1,14 +1,13 @@
 """``tools/list`` answered from the peer's catalogue before the MCP SDK is imported.
 
 An agent's first useful answer is ``tools/list``. It needs the runtime (to dial the
-peer and read its manifests) but not the SDK, whose import costs about as much again
-and, run at the same time in a thread, slows the runtime's import by holding the
-interpreter lock. So on stdio, once :mod:`aster_mcp.handshake` has answered
-``initialize``, :func:`answer_until_sdk` watches the lines that follow: it lets
+peer and read its manifests) but not the SDK, whose import (in a thread, see
+:mod:`aster_mcp.sdkimport`) often ends later. So on stdio, once
+:mod:`aster_mcp.handshake` has answered ``initialize``, :func:`answer_until_sdk`
+watches the lines that follow until the SDK is imported and the catalogue read: it lets
 ``notifications/initialized`` pass and answers a plain ``tools/list`` itself with the
-bytes the SDK would send (see :func:`list_answer`); the SDK's import starts once the
-catalogue is ready (or could not be had), and the first line of any other kind hands
-everything over to the SDK. The SDK then sees every line in order; its own answer to
+bytes the SDK would send (see :func:`list_answer`); the first line of any other kind
+hands everything over to the SDK. The SDK then sees every line in order; its own answer to
 each ``tools/list`` answered here is dropped after comparison, and when it differs
 (the catalogue grew in between) the client gets ``notifications/tools/list_changed``
 instead, so it lists again.
@@ -48,8 +47,6 @@ ANNOTATION_MEMBERS = ("destructiveHint", "idempotentHint", "openWorldHint", "rea
 SCHEMA_MEMBERS = ("$schema", "properties", "required", "type")
 LIST_CHANGED = '{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}'
 _INITIALIZED = "notifications/initialized"
-#: seconds after which the SDK's import starts even if the peer has not answered yet
-IMPORT_GRACE = 2.0
 
 
 def tool_wire(tool: ToolSpec) -> dict[str, Any]:
@@ -145,16 +142,14 @@ def list_request(line: str) -> tuple[str, Any] | None:
 async def answer_until_sdk(stdio: EarlyStdio, link: PeerLink) -> None:
     """Answer ``tools/list`` here (see the module docstring) until the SDK is imported; then return
     with every line still there for the SDK, from the first."""
+    start_sdk_import()  # started already by `aster mcp`; here for any other caller
     catalog = asyncio.ensure_future(link.catalog())
-    catalog.add_done_callback(_start_import)
-    # a peer slow to answer must not hold the SDK back for long: it answers everything but tools/list
-    grace = asyncio.get_running_loop().call_later(IMPORT_GRACE, start_sdk_import)
+    catalog.add_done_callback(_retrieved)
     imported = asyncio.ensure_future(_catalog_then_sdk(catalog))
     try:
         await _answer(stdio, catalog, imported)
     finally:
         stdio.stop_watching()
-        grace.cancel()
         imported.cancel()
         catalog.cancel()  # only this wait for it: the dial goes on, and the SDK asks the link itself
     start_sdk_import()
@@ -194,13 +189,12 @@ async def _answer(stdio: EarlyStdio, catalog: asyncio.Future, imported: asyncio.
         log.info("answered tools/list (request %r) before the MCP SDK was imported", kind[1])
 
 
-def _start_import(catalog: asyncio.Future) -> None:
+def _retrieved(catalog: asyncio.Future) -> None:
     if not catalog.cancelled():
         catalog.exception()  # retrieved here; the SDK reports the failure to the client
-    start_sdk_import()
 
 
 async def _catalog_then_sdk(catalog: asyncio.Future) -> None:
-    """Wait for the catalogue (or its failure), then for the SDK's import that starts with it."""
+    """Wait for the catalogue (or its failure) and for the SDK's import."""
     await asyncio.wait({catalog})
     await sdk_imported()
