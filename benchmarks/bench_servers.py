@@ -22,7 +22,9 @@ before/after over the requests answered), p50 and p99 latency, the ratio to the 
 requests/s, and the server's resident memory before, at the peak and after the load.
 
 Goals (issue 24): >= 0.6x the floor's requests/s at 10 and 50 clients; p99 at 50 clients <= 10x
-the 1-client p50. Run from the repository root:
+the 1-client p50. The clients call back to back (a closed loop), so 50 of them queue for each
+other: the mean latency is 50 / (requests/s) whatever the server does, and the verdict prints that
+bound and the floor's own ratio beside ours. Run from the repository root:
 ``.venv/bin/python benchmarks/bench_servers.py [--clients 1,10,50,150] [--seconds 5]
 [--services 1000] [--plans 100] [--workers 6] [--only registry,authority]``.
 """
@@ -355,6 +357,9 @@ def seed_authority(db: str, tmp: Path, plans_count: int) -> Any:
         conn.execute(sa.insert(store.plan_rows), [store.plan_values(plans.Plan(
             new_ulid(), "bench", "update", "pending", dep["version"], manifest, f"blake3:{k:064x}", [], [], now,
             now + 86400)) for k in range(plans_count)])
+        if hasattr(store, "contracts"):  # plans' manifests in the contract store
+            conn.execute(sa.insert(store.contracts), [{"digest": f"blake3:{k:064x}", "manifests": json.dumps(manifest),
+                                                       "stored_at": now} for k in range(plans_count)])
     st.close()
     return root
 
@@ -495,8 +500,11 @@ def main() -> int:
                                     f"(goal >= 0.6x: {'met' if ratio >= 0.6 else 'MISSED'})")
             if 1 in rows and 50 in rows:
                 tail = rows[50][0]["p99_ms"] / rows[1][0]["p50_ms"]
+                floor_tail = rows[50][1]["p99_ms"] / rows[1][1]["p50_ms"]
+                # 50 clients calling back to back wait for each other: p99 >= 50 / (req/s), whatever the server
                 verdicts.append(f"{title}: p99 at 50 clients {tail:.1f}x the 1-client p50 "
-                                f"(goal <= 10x: {'met' if tail <= 10 else 'MISSED'})")
+                                f"(goal <= 10x: {'met' if tail <= 10 else 'MISSED'}; the floor's own: {floor_tail:.1f}x; "
+                                f"queueing alone: {50 / rows[50][0]['rps'] * 1000 / rows[1][0]['p50_ms']:.1f}x)")
         print(f"\nload average {os.getloadavg()[0]:.2f} (2 shared cores)")
         for v in verdicts:
             print(v)

@@ -26,3 +26,12 @@ def test_bad_json_is_not_kept():
         memo.loads("{nope")
     with pytest.raises(json.JSONDecodeError):
         memo.loads("{nope")
+
+
+def test_a_kept_document_is_encoded_once():
+    from aster_server.jsonmemo import KeptJson
+
+    doc = KeptJson({"items": [{"plan_id": "01J", "services": ["TaskService@1"]}], "note": "café"})
+    assert json.loads(doc.text) == dict(doc) and "café" in doc.text  # as json.dumps(ensure_ascii=False)
+    assert doc.text is doc.text  # made once
+    assert doc == {"items": [{"plan_id": "01J", "services": ["TaskService@1"]}], "note": "café"}  # still the dict

@@ -9,12 +9,13 @@ by whoever uses them (copy before changing).
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections import OrderedDict
 from typing import Any
 
-__all__ = ["ParsedJson"]
+__all__ = ["KeptJson", "ParsedJson"]
 
 
 class ParsedJson:
@@ -36,3 +37,13 @@ class ParsedJson:
             while len(self._kept) > self.size:
                 self._kept.popitem(last=False)
         return value
+
+
+class KeptJson(dict):
+    """A document kept to answer many requests (a :class:`aster_server.pagecache.PageCache`
+    answer): its JSON text (``json.dumps(self, ensure_ascii=False)``) is made once, on first
+    use, and reused by every answer. Read-only, like every kept answer."""
+
+    @functools.cached_property
+    def text(self) -> str:
+        return json.dumps(self, ensure_ascii=False)

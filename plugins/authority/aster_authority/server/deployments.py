@@ -9,7 +9,7 @@ from typing import Any, Iterable
 
 import sqlalchemy as sa
 from aster_core.errors import ExitCode
-from aster_server.jsonmemo import ParsedJson
+from aster_server.jsonmemo import KeptJson, ParsedJson
 
 from ..domain import plans
 from ..domain import replay as actions
@@ -227,7 +227,7 @@ class DeploymentStore(ChainStore):
 
         # kept a second or until this server's next write (aster_server.pagecache); shared: read-only
         return self.pages.get_or_read(("plan_list", kind, deployment_id, state, classification, stale, page.offset,
-                                       page.limit), lambda: self.generation, lambda: self.read(tx))
+                                       page.limit), lambda: self.generation, lambda: KeptJson(self.read(tx)))
 
     def plan_show(self, kind: str, deployment_id: str, plan_id: str) -> dict[str, Any]:
         def tx(conn: sa.Connection) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Optional
 
+from aster_server.jsonmemo import KeptJson
 from aster_server.request import Refused, caller, json_field, offload, rpc_error
 
 from ..domain.plans import Actor
@@ -80,7 +81,10 @@ def opt(value: str) -> Optional[str]:
 async def run(fn: Callable[..., Any], *args: Any, **kw: Any) -> Reply:
     """``fn(*args, **kw)`` off the event loop (:func:`aster_server.request.offload`); its
     document as the :class:`Reply`."""
-    return Reply(json=json.dumps(await offload(fn, *args, **kw), ensure_ascii=False))
+    result = await offload(fn, *args, **kw)
+    if isinstance(result, KeptJson):  # a kept answer (plan list): its text made once
+        return Reply(json=result.text)
+    return Reply(json=json.dumps(result, ensure_ascii=False))
 
 
 def admitted(store: Any) -> Callable[..., Any]:
