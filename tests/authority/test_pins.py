@@ -119,3 +119,11 @@ def test_a_decision_of_this_machine_pins_its_record_and_only_moves_forward():
     with pytest.raises(PinMismatch, match="rollback"):
         pins.check_extends(pins.pinned(ROOT, "payments"), Head(4, "h4"), chain("h1", "h2", "h3", "h4"),
                            ref="svc/payments")
+
+
+def test_config_set_checks_the_cap(aster_env):
+    from aster_core.testing import assert_clean_error, invoke
+
+    assert_clean_error(invoke(["config", "set", "authority.max_credential_ttl", "forever"]), 2, "forever")
+    assert invoke(["config", "set", "authority.max_credential_ttl", "7d"]).returncode == 0
+    assert settings.max_credential_ttl() == 7 * 86400

@@ -31,7 +31,8 @@ def aster_config_fields():
                     check="aster_authority.client.login:check_timeout"),
         ConfigField("authority.max_credential_ttl", "Longest lifetime reconcile and provisioning sign, whatever the "
                     "authority asks.", env="ASTER_AUTHORITY_MAX_CREDENTIAL_TTL", section="authority",
-                    key="max_credential_ttl", default="30d"),
+                    key="max_credential_ttl", default="30d",
+                    check="aster_authority.client.settings:check_max_credential_ttl"),
     ]
 
 

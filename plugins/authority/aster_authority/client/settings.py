@@ -60,6 +60,15 @@ def call_timeout(default: float) -> float:
 DEFAULT_MAX_CREDENTIAL_TTL = 30 * 86400
 
 
+def check_max_credential_ttl(text: str) -> str:
+    """What ``aster config set authority.max_credential_ttl`` accepts: a duration (``30d``, ``7d``)."""
+    from aster_core.durations import parse_duration
+
+    value = text.strip()
+    parse_duration(value)
+    return value
+
+
 def max_credential_ttl() -> int:
     """Seconds: ``ASTER_AUTHORITY_MAX_CREDENTIAL_TTL`` or ``[authority] max_credential_ttl`` as a
     duration, else 30 days. Signing caps every expiry at now + this."""
