@@ -69,3 +69,34 @@ def test_revocation_list_refused_to_a_node_of_no_deployment(sqlite_mesh):
         with pytest.raises(AsterError) as info:
             auth.call(wire.NODE, "revocations", wire.DeploymentRef("service", DEP))
     assert info.value.exit_code == 3 and "only to its producers" in info.value.message
+
+
+def test_a_decision_whose_place_was_taken_is_signed_again(sqlite_mesh):
+    """Two admins deciding at once: the record signed against the old head is refused ('decision
+    chain moved', nothing stored) and the CLI signs against the new head and sends it again."""
+    from aster_authority import wire
+    from aster_authority.client import grants
+    from aster_authority.client.connection import Authority
+    from aster_authority.client.signer import decide
+
+    m = sqlite_mesh
+    m.ok("svc", DEP, "create", "--role", "tasks")
+    second, _ = write_consumer_identity(m.root, m.tmp / "second.identity", name="second",
+                                        attributes={"aster.role": "authority.admin", "aster.name": "second"})
+    sent: list[str] = []
+    with Authority.open(m.server.address, str(m.admin_identity)) as auth, \
+            Authority.open(m.server.address, str(second)) as other:
+        def send(record: str) -> dict:
+            if not sent:  # the other admin decides between this one's reading the head and sending
+                grants.grant(other, DEP, "ab" * 32, ["tasks.writer"], add=True)
+            sent.append(record)
+            return auth.call(wire.ADMIN, "grant_add", wire.GrantChange(DEP, CONSUMER, ["tasks.reader"], record))
+
+        answer = decide(auth, DEP, "grant_add", {"consumer": CONSUMER, "roles": ["tasks.reader"]}, send)
+    assert answer["changed"] == ["tasks.reader"] and len(sent) == 2
+    import json
+
+    assert [json.loads(r)["seq"] for r in sent] == [2, 3]
+    log = m.ok("svc", DEP, "authority", "log")["rows"]
+    assert [(r["seq"], r["action"], r["who"]) for r in log] == [(1, "create", "ops"), (2, "grant_add", "second"),
+                                                                (3, "grant_add", "ops")]
