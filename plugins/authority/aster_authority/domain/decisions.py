@@ -30,7 +30,7 @@ A record verifies (:func:`verify_record`) when: its shape is exactly the above; 
 in ``aster.role`` (``authority.review`` is enough for ``review_approve``/``review_reject``), is
 bound to ``signer.endpoint_id`` (an unbound credential is refused: it would work from any node)
 and has not expired at ``decided_at``; the signature verifies under the signer's endpoint key;
-the signer was not revoked (on the authority-wide chain) before ``decided_at``.
+the signer was not revoked (on the authority-wide chain) in a second before ``decided_at``.
 
 Actions and bodies (``.replay`` applies them)::
 
@@ -221,8 +221,8 @@ def verify_record(record: Any, *, root_pubkey: bytes, expected_prev: str, expect
 
     ``revoked``: signer endpoint -> ``{"revoked_at": ...}`` (the authority-wide chain's state):
     a record it decided after that second is refused (the same second is not ordered across
-    chains; the authority itself refuses a revoked signer at once, whatever time it claims). ``not_before``: the previous record's
-    ``decided_at``."""
+    chains; the authority itself refuses a revoked signer at once, whatever time it claims).
+    ``not_before``: the previous record's ``decided_at``."""
     _shape(record)
     seq = record["seq"]
     if seq != expected_seq:
