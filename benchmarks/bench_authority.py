@@ -16,15 +16,18 @@ with its signed registration record (seeding is not what is measured).
   the same credentials in this process, verifying them (what the authority must do with each
   upload) and verifying the chain's records (what reconcile must do): goal <= 1.5x on SQLite,
   <= 2x on PostgreSQL; with the CPU time each process used.
-- `plan list --all` and accept latency (the whole accept an operator runs: plan_show, the
+- `plan list --all` and accept latency (the whole accept an operator runs: plan_show with the
   chain's head, the signed record, the call; and the call alone): with ``--base DIR`` (a
   checkout of the code before decision records, e.g. ``git worktree add /tmp/base21 fe496be``)
-  that checkout's own bench runs first and the ratios are printed (goal <= 1.2x).
+  that checkout runs its own authority on its own database, seeded alike, and its timings
+  alternate with ours (a round of each in turn), so the load moves both; ratios against the
+  goal <= 1.2x.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -54,10 +57,9 @@ def main() -> int:
     ap.add_argument("--no-postgres", action="store_true", help="SQLite only")
     ap.add_argument("--base", type=Path, help="a checkout of the base to measure plan list and accept against")
     args = ap.parse_args()
-    base = measure_base(args.base, args) if args.base else {}
     tmp = Path(tempfile.mkdtemp(prefix="bench-authority-"))
     targets = [("SQLite", str(tmp / "authority.db"))]
-    cluster = None
+    cluster = base_pg = None
     if args.db:
         targets.append(("PostgreSQL", args.db))
     elif not args.no_postgres:
@@ -66,20 +68,24 @@ def main() -> int:
         try:
             cluster = start_cluster()
             targets.append(("PostgreSQL", cluster.create_database("bench")))
+            base_pg = cluster.create_database("bench_base") if args.base else None
         except PostgresUnavailable as exc:
             print(f"PostgreSQL skipped: {exc}")
     try:
         for name, db in targets:
             print(f"== {name}")
             args.goal = GOALS[name]
-            run(args, db, tmp / name.lower(), base.get(name))
+            base_db = str(tmp / "base.db") if name == "SQLite" else base_pg
+            with BaseCheckout.start(args.base, args.plans, base_db) if args.base and base_db else \
+                    contextlib.nullcontext() as base:
+                run(args, db, tmp / name.lower(), base)
     finally:
         if cluster is not None:
             cluster.stop()
     return 0
 
 
-def run(args: argparse.Namespace, db: str, tmp: Path, base: dict[str, float] | None = None) -> None:
+def run(args: argparse.Namespace, db: str, tmp: Path, base: "BaseCheckout | None" = None) -> None:
     import sqlalchemy as sa
 
     from aster_authority.client import deployments
@@ -111,22 +117,27 @@ def run(args: argparse.Namespace, db: str, tmp: Path, base: dict[str, float] | N
             deployments.accept(auth, "bench", first, "update")
             _seed(st, args, manifest, load_signer(str(admin)))
 
-            t = time.perf_counter()
-            out = subprocess.run([aster, "svc", "bench", "authority", "plan", "list", "--all", "--limit", "500",
-                                  "--json"], capture_output=True, text=True, env=env, timeout=600)
-            listed = time.perf_counter() - t
+            listed, base_listed, full, call, base_accept = [], [], [], [], []
+            for _ in range(LIST_ROUNDS):  # alternately with the base checkout, so the load moves both alike
+                if base is not None:
+                    base_listed.append(base.ask("list")["seconds"])
+                t = time.perf_counter()
+                out = subprocess.run([aster, "svc", "bench", "authority", "plan", "list", "--all", "--limit", "500",
+                                      "--json"], capture_output=True, text=True, env=env, timeout=600)
+                listed.append(time.perf_counter() - t)
             count = len(json.loads(out.stdout)["items"])
-            print(f"plan list --all: {count} plans in {listed:.2f} s (one process, pages of 500)"
-                  + _against(base, "plan list", listed, 1.2))
+            print(f"plan list --all: {count} plans, median {statistics.median(listed):.2f} s over {len(listed)} "
+                  f"(one process, pages of 500)" + _against(base_listed, "s", listed))
 
-            full, call = [], []
-            for _ in range(args.accepts):
+            for n in range(args.accepts):
+                if base is not None and n % ACCEPT_STRIDE == 0:
+                    base_accept += base.ask(f"accept {ACCEPT_STRIDE}")["times"]
                 changed = [{**manifest[0], "changelog": str(time.time())}]
                 plan = deployments.apply(auth, "bench", changed)["plan"]["plan_id"]
                 t = time.perf_counter()
                 deployments.accept(auth, "bench", plan, "update")  # what `accept-update --yes` does
                 full.append(time.perf_counter() - t)
-            for _ in range(args.accepts):  # the accept call alone, its record signed beforehand
+                # the accept call alone, its record signed beforehand
                 changed = [{**manifest[0], "changelog": str(time.time())}]
                 plan = deployments.apply(auth, "bench", changed)["plan"]
                 record = canonical_json(sign(auth.signer, "bench", chain_head(auth, "bench", kind="service"),
@@ -137,9 +148,9 @@ def run(args: argparse.Namespace, db: str, tmp: Path, base: dict[str, float] | N
                                             "classification": "update", "record_json": record})
                 call.append(time.perf_counter() - t)
             a, c = statistics.median(full), statistics.median(call)
-            print(f"accept latency: median {a * 1000:.1f} ms over {len(full)} (plan_show, chain head, signing, "
-                  f"accept){_against(base, 'accept', a, 1.2)}; the accept call alone {c * 1000:.1f} ms"
-                  + _against(base, "accept", c, 1.2))
+            print(f"accept latency: median {a * 1000:.1f} ms over {len(full)} (plan_show with the chain's head, "
+                  f"signing, accept){_against(base_accept, 'ms', full)}; the accept call alone {c * 1000:.1f} ms"
+                  + _against(base_accept, "ms", call))
 
             rec, floor, sign_only, server_cpu, client_cpu = [], [], [], [], []
             server = _server_pid()
@@ -198,6 +209,9 @@ def _seed(st, args: argparse.Namespace, manifest: list, signer) -> None:
         conn.execute(sa.insert(store.plan_rows), [store.plan_values(plans.Plan(
             new_ulid(), "bench", "update", "pending", dep.version, manifest, f"blake3:{n:064x}", [], [], now,
             now + 86400)) for n in range(args.plans)])
+        if hasattr(store, "contracts"):  # plans' manifests in the contract store (a --base checkout: in the row)
+            conn.execute(sa.insert(store.contracts), [{"digest": f"blake3:{n:064x}", "manifests": json.dumps(manifest),
+                                                       "stored_at": now} for n in range(args.plans)])
         last = conn.execute(sa.select(store.records.c.seq, store.records.c.hash, store.records.c.decided_at).where(
             store.records.c.deployment_id == "bench").order_by(store.records.c.seq.desc()).limit(1)).first()
         seq, prev, at = last.seq, last.hash, max(last.decided_at, now)
@@ -218,39 +232,109 @@ def _seed(st, args: argparse.Namespace, manifest: list, signer) -> None:
                  renewed_at=None) for n in nodes])
 
 
-def _against(base: dict[str, float] | None, name: str, value: float, goal: float) -> str:
-    """`` (today's X: ratio Nx, goal <= G)`` when the base checkout was measured in this run."""
-    if not base or name not in base:
+def _against(base: list[float], unit: str, ours: list[float]) -> str:
+    """`` (the base checkout: X; ratio Nx, goal <= 1.2x)`` when the base was measured beside."""
+    if not base:
         return ""
-    return f" (the base checkout: {base[name] * (1000 if name == 'accept' else 1):.{1 if name == 'accept' else 2}f}" \
-           f"{' ms' if name == 'accept' else ' s'}; ratio {value / base[name]:.2f}x, goal <= {goal:g}x)"
+    b, o, scale = statistics.median(base), statistics.median(ours), 1000 if unit == "ms" else 1
+    return f" (the base checkout, measured alternately: {b * scale:.{1 if unit == 'ms' else 2}f} {unit}; ratio " \
+           f"{o / b:.2f}x, goal <= 1.2x)"
 
 
-def measure_base(checkout: Path, args: argparse.Namespace) -> dict[str, dict[str, float]]:
-    """`plan list --all` and accept latency of the base checkout, by its own bench (run with that
-    checkout's packages first on the path), per database: {"SQLite": {"plan list": s, "accept": s}}."""
-    import re
+LIST_ROUNDS = 3
+ACCEPT_STRIDE = 5
 
-    paths = [checkout, checkout / "core", checkout / "lib" / "server", *sorted((checkout / "plugins").iterdir())]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(p) for p in paths))
-    cmd = [sys.executable, str(checkout / "benchmarks" / "bench_authority.py"), "--plans", str(args.plans),
-           "--instances", "10", "--rounds", "1", "--accepts", str(args.accepts)]
-    if args.no_postgres:
-        cmd.append("--no-postgres")
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=checkout, timeout=1200).stdout
-    found: dict[str, dict[str, float]] = {}
-    current = None
-    for line in out.splitlines():
-        if line.startswith("== "):
-            current = found.setdefault(line[3:].strip(), {})
-        elif current is not None and (m := re.match(r"plan list --all: \d+ plans in ([\d.]+) s", line)):
-            current["plan list"] = float(m.group(1))
-        elif current is not None and (m := re.match(r"accept latency: median ([\d.]+) ms", line)):
-            current["accept"] = float(m.group(1)) / 1000
-    for name, figures in found.items():
-        print(f"base checkout {checkout} on {name}: plan list --all {figures.get('plan list', 0):.2f} s, accept "
-              f"{figures.get('accept', 0) * 1000:.1f} ms")
-    return found
+#: runs in a checkout of the code before decision records (its packages first on the path): its
+#: own authority on its own database, seeded as that code's bench did, answering "list" (one
+#: `plan list --all`, timed) and "accept N" (N accepts, each timed) on stdin, one JSON line each
+_BASE_DRIVER = r"""
+import json, os, statistics, subprocess, sys, tempfile, time
+from pathlib import Path
+base, plans_count, db = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+sys.path[:0] = [str(base / "benchmarks"), str(base)]
+os.environ.setdefault("ASTER_RELAY_MODE", "disabled")
+from _timing import authority_server
+import sqlalchemy as sa
+from aster_authority.client.connection import Authority
+from aster_authority.domain import plans
+from aster_authority.domain.ids import new_ulid
+from aster_authority.server import tables as store
+from aster_authority.server.store import Store
+from aster_authority.wire import ADMIN
+from aster_contract.manifest import build_manifests
+from aster_trust.keys import generate_root_key
+tmp = Path(tempfile.mkdtemp(prefix="bench-base-"))
+os.environ["ASTER_HOME"] = str(tmp / "home")
+root = generate_root_key()
+st = Store.open(db, root.public_key)
+manifest = build_manifests(["tests.authority.services.tasks_v1:TaskService"]).manifests
+actor = plans.Actor("00" * 32, "bench")
+st.create("service", "bench", roles=["tasks"], actor=actor)
+st.accept("service", "bench", st.apply("service", "bench", manifest, actor=actor)["plan"]["plan_id"], "update",
+          actor=actor)
+now, version = int(time.time()), st.show("service", "bench")["version"]
+with st.engine.begin() as conn:
+    conn.execute(sa.insert(store.plan_rows), [store.plan_values(plans.Plan(
+        new_ulid(), "bench", "update", "pending", version, manifest, f"blake3:{n:064x}", [], [], now, now + 86400))
+        for n in range(plans_count)])
+aster = str(Path(sys.executable).with_name("aster"))
+with authority_server(tmp, root, db) as (address, env, admin), Authority.open(address, str(admin)) as auth:
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        words = line.split()
+        if words[0] == "list":
+            t = time.perf_counter()
+            subprocess.run([aster, "svc", "bench", "authority", "plan", "list", "--all", "--limit", "500", "--json"],
+                           capture_output=True, text=True, env=env, timeout=600, check=True)
+            print(json.dumps({"seconds": time.perf_counter() - t}), flush=True)
+        elif words[0] == "accept":
+            times = []
+            for _ in range(int(words[1])):
+                changed = [{**manifest[0], "changelog": str(time.time())}]
+                plan = auth.call(ADMIN, "apply", {"kind": "service", "deployment_id": "bench",
+                                                  "manifests_json": json.dumps(changed)})["plan"]["plan_id"]
+                t = time.perf_counter()
+                auth.call(ADMIN, "accept", {"kind": "service", "deployment_id": "bench", "plan_id": plan,
+                                            "classification": "update"})
+                times.append(time.perf_counter() - t)
+            print(json.dumps({"times": times}), flush=True)
+st.close()
+"""
+
+
+class BaseCheckout:
+    """The base checkout's authority, driven from here so its measurements alternate with ours."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.proc = proc
+
+    @classmethod
+    @contextlib.contextmanager
+    def start(cls, checkout: Path, plans_count: int, db: str):
+        paths = [checkout, checkout / "core", checkout / "lib" / "server", *sorted((checkout / "plugins").iterdir())]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(p) for p in paths))
+        env.pop("ASTER_HOME", None)
+        proc = subprocess.Popen([sys.executable, "-c", _BASE_DRIVER, str(checkout), str(plans_count), db],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=checkout)
+        try:
+            ready = json.loads(proc.stdout.readline() or "{}")
+            if not ready.get("ready"):
+                raise RuntimeError(f"the base checkout's authority did not start (exit {proc.poll()})")
+            yield cls(proc)
+        finally:
+            proc.stdin.close()
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    def ask(self, command: str) -> dict:
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the base checkout's authority stopped")
+        return json.loads(line)
 
 
 def _server_pid() -> int:
