@@ -491,8 +491,11 @@ def main() -> int:
                     if r["first_error"]:
                         print(f"        first error: {r['first_error']}")
             peak = _rss_mib(pid, "VmHWM")
-            time.sleep(3)
-            print(f"server memory: {rss0:.0f} MiB before, {peak:.0f} MiB peak, {_rss_mib(pid):.0f} MiB 3 s after the load")
+            time.sleep(2)
+            soon = _rss_mib(pid)
+            time.sleep(8)  # the server gives memory back 5 s after its last call (aster_server.memory)
+            print(f"server memory: {rss0:.0f} MiB before, {peak:.0f} MiB peak, {soon:.0f} MiB 2 s and "
+                  f"{_rss_mib(pid):.0f} MiB 10 s after the load")
             for c in (10, 50):
                 if c in rows:
                     ratio = rows[c][0]["rps"] / rows[c][1]["rps"]

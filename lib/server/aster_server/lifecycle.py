@@ -174,7 +174,7 @@ def watch_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
     loop.add_reader(fd, _readable)
 
 
-async def build_server(spec: ServerSpec, workdir: Path) -> Any:
+async def build_server(spec: ServerSpec, workdir: Path, request_log: RequestLog | None = None) -> Any:
     """A started (not yet serving) ``AsterServer`` for ``spec``.
 
     The runtime reads ``./.aster-identity`` and ``./.aster/manifest.json`` of the current
@@ -195,7 +195,8 @@ async def build_server(spec: ServerSpec, workdir: Path) -> Any:
     config.storage_path = None
     # the request log first: it must see the calls the deadline interceptor refuses
     kwargs: dict[str, Any] = {"config": config,
-                              "interceptors": [RequestLog(spec.name), DeadlineInterceptor(), *spec.interceptors]}
+                              "interceptors": [request_log or RequestLog(spec.name), DeadlineInterceptor(),
+                                                               *spec.interceptors]}
     kwargs["allow_all_consumers"] = bool(spec.allow_all_consumers)
     if spec.root_pubkey is not None or not spec.allow_all_consumers:
         # with the open gate too: a consumer that presents a credential is then verified
@@ -237,7 +238,8 @@ async def serve(spec: ServerSpec, *, workdir: Path, max_lifetime: float | None =
     log = logging.getLogger(f"aster_server.{spec.name}")
     started_at = time.time()
     try:
-        server = await build_server(spec, workdir)
+        request_log = RequestLog(spec.name)
+        server = await build_server(spec, workdir, request_log)
     except BaseException as exc:
         for fn in spec.on_stop:
             with contextlib.suppress(Exception):
@@ -273,6 +275,9 @@ async def serve(spec: ServerSpec, *, workdir: Path, max_lifetime: float | None =
               f"(endpoint {line['endpoint_id']})", file=sys.stderr, flush=True)
         for fn in spec.background:
             tasks.append(asyncio.create_task(fn(stop), name=f"{spec.name}-{getattr(fn, '__name__', 'task')}"))
+        from .memory import trim_when_idle
+
+        tasks.append(asyncio.create_task(trim_when_idle(request_log, stop), name=f"{spec.name}-trim"))
         try:
             await asyncio.wait_for(stop.wait(), timeout=max_lifetime)
         except asyncio.TimeoutError:

@@ -74,6 +74,13 @@ class RequestLog(Interceptor):
         self._limit = _handler_limit()
         #: the unlogged call of each serving task (a task serves one call at a time)
         self._open: dict[asyncio.Task[Any], _Call] = {}
+        #: calls seen since start (aster_server.memory watches it for the end of a load)
+        self.calls = 0
+
+    @property
+    def in_flight(self) -> int:
+        """Calls whose line is not written yet."""
+        return len(self._open)
 
     # ------------------------------------------------------------------ the runtime's hooks
 
@@ -91,6 +98,7 @@ class RequestLog(Interceptor):
         if call is not None:  # a session's next call: the previous one ended unseen
             self._close(task, call, "ENDED", "no status reached the log")
         call = _Call(ctx, time.monotonic(), handled=request is not None)
+        self.calls += 1
         self._open[task] = call
         task.add_done_callback(self._task_done)
         return request
