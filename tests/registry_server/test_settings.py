@@ -65,3 +65,22 @@ def test_resend_cooldown_must_be_seconds(tmp_path):
     result = run_aster(["registry", "serve", "--dev-mail", "--db", str(tmp_path / "r.db"), "--resend-cooldown", "soon"],
                        timeout=60)
     assert result.returncode == 2 and "--resend-cooldown" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_read_limit_option(tmp_path):
+    """``--read-limit 3``: a caller's fourth unsigned read within the minute is refused (counted in
+    memory, so at once), another caller's reads are not."""
+    with start_registry(str(tmp_path / "r.db"), home=tmp_path / "home", dev_mail=True,
+                        extra=("--read-limit", "3")) as registry:
+        async def reads():
+            async with RegistryClient(registry.address) as c:
+                for _ in range(3):
+                    await c.call(PUB, "discover", w.DiscoverRequest(query="task"))
+                msg = await expect_error(c.call(PUB, "discover", w.DiscoverRequest(query="task")),
+                                         "RESOURCE_EXHAUSTED", "3 per 1 min")
+            async with RegistryClient(registry.address) as other:  # another endpoint: its own count
+                await other.call(PUB, "discover", w.DiscoverRequest(query="task"))
+            return msg
+
+        assert "retry in" in run(reads(), timeout=60)
+    assert "Traceback" not in registry.log()
