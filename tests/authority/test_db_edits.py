@@ -60,7 +60,7 @@ def reconcile(mesh) -> dict:
 
 @pytest.mark.slow
 def test_rows_edited_in_the_database_are_never_signed(mesh, manifest_files):
-    from aster_authority.server.tables import deployments, grants, instances, plan_rows
+    from aster_authority.server.tables import contracts, deployments, grants, instances, plan_rows
 
     mesh.ok("svc", DEP, "create", "--role", "tasks")
     plan = mesh.ok("svc", DEP, "apply", "--manifest", str(manifest_files["v1"]))["plan"]["plan_id"]
@@ -112,7 +112,8 @@ def test_rows_edited_in_the_database_are_never_signed(mesh, manifest_files):
 
         # a pending plan flipped to accepted, its contract made the desired one
         pending = mesh.ok("svc", DEP, "apply", "--manifest", str(manifest_files["migration"]))["plan"]["plan_id"]
-        row = db.one(sa.select(plan_rows.c.manifests, plan_rows.c.digest).where(plan_rows.c.plan_id == pending))
+        row = db.one(sa.select(contracts.c.manifests, plan_rows.c.digest).where(plan_rows.c.plan_id == pending,
+                                                                                 contracts.c.digest == plan_rows.c.digest))
         db.run(sa.update(plan_rows).where(plan_rows.c.plan_id == pending).values(state="accepted", decided_at=1))
         db.run(sa.update(deployments).where(deployments.c.deployment_id == DEP)
                .values(desired_manifests=row.manifests, desired_digest=row.digest))

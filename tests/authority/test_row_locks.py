@@ -85,7 +85,7 @@ def test_a_0002_database_upgrades_to_0003_keeping_its_deployments(database_url):
                 "review_mode, roles, disabled, desired_manifests, desired_digest, created_at, updated_at) VALUES "
                 "('old', 'service', '01J0000000000000000000000Q', 7, '[\"*\"]', 'strict', 'none', '[\"tasks\"]', "
                 "false, '[]', '', 1, 2)"))
-        assert storage.upgrade(engine, MIGRATIONS) == "auth0004"
+        assert storage.upgrade(engine, MIGRATIONS) == "auth0005"
         with engine.connect() as conn:
             columns = {c["name"] for c in sa.inspect(conn).get_columns("authority_deployments")}
         assert "revision" not in columns and {"deployment_id", "version", "roles"} <= columns

@@ -361,6 +361,8 @@ def test_list_paging_disable_enable_remove(sqlite_mesh, manifest_files):
     assert m.ok("svc", "d2", "show")["deployment_id"] == "d2"
     removed = m.ok("svc", "d2", "remove", "-f")
     assert removed["removed"] and removed["kept"]["history"] >= 1
+    assert m.ok("svc", "d2", "show")["removed"]  # kept, shown as removed (tests/authority/test_remove.py)
+    m.ok("svc", "d2", "purge", "-f")
     assert_clean_error(m.aster("svc", "d2", "show"), 4, "no deployment svc/d2")
     assert_clean_error(m.aster("svc", "Bad_Id", "show"), 2)
 

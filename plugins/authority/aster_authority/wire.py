@@ -89,6 +89,19 @@ class RemoveDeployment:
     cascade: bool = False
     purge: bool = False
     record_json: str = ""
+    #: with ``purge``: also drop the stored contracts no deployment uses any more
+    purge_unused_contracts: bool = False
+
+
+@wire_type(f"{NS}/RemovedRef")
+@dataclass
+class RemovedRef:
+    """A removed deployment to restore or purge (``purge_unused_contracts``: purge only)."""
+
+    kind: str = "service"
+    deployment_id: str = ""
+    purge_unused_contracts: bool = False
+    record_json: str = ""
 
 
 @wire_type(f"{NS}/Page")
@@ -102,6 +115,8 @@ class Page:
     stale: bool = False
     offset: int = 0
     limit: int = DEFAULT_LIMIT
+    #: ``list``: the removed deployments (their data kept) instead of the live ones
+    removed: bool = False
 
 
 @wire_type(f"{NS}/Propose")
@@ -259,6 +274,8 @@ METHODS: dict[str, dict[str, type]] = {
         "checkpoint": Checkpoint,
         # the admins and reviewers the authority admitted; revoking one (a decision on "@authority")
         "admins": Page, "admin_revoke": AdminRevoke,
+        # a removed deployment brought back as it was, or what it kept deleted (each a decision)
+        "restore": RemovedRef, "purge": RemovedRef,
     },
     NODE: {"fetch": Empty, "revocations": DeploymentRef, "status": Empty},
     DEVICE_ADMIN: {"template": DeviceRef, "register": RegisterDevices, "instances": DevicePage,

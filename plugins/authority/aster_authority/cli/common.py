@@ -98,7 +98,8 @@ def more(page: dict[str, Any]) -> None:
         info(f"(more rows: pass --all, or --limit N up to {MAX_LIMIT})")
 
 
-def render_deployment(d: dict[str, Any]) -> None:
+def render_deployment(d: dict[str, Any], extra: list[tuple[str, Any]] | tuple = ()) -> None:
+    """``extra``: more rows after the deployment's own (one aligned block)."""
     rows = [("deployment", f"{prefix()}/{d['deployment_id']}"), ("version", d["version"])]
     if "review_mode" in d:
         rows.append(("review mode", d["review_mode"]))
@@ -112,7 +113,7 @@ def render_deployment(d: dict[str, Any]) -> None:
             rows.append((key.replace("_", " "), d[key]))
     if d.get("devices"):
         rows.append(("devices", ", ".join(f"{n} {state}" for state, n in sorted(d["devices"].items()))))
-    print_fields(rows)
+    print_fields(rows + list(extra))
 
 
 def render_changes(p: dict[str, Any]) -> None:

@@ -53,17 +53,20 @@ def dev() -> None:
 @click.option("--review-mode", type=click.Choice(["none", "required"]), default="none", show_default=True,
               help="required: a device's first activation opens a review an admin or reviewer decides.")
 @click.option("--role", "roles", multiple=True, metavar="R", help="aster.role its devices get (repeatable).")
+@shared.restore_option
 @conn_options
 @json_option
-def dev_create(review_mode, roles, authority_addr, rcan, as_json: bool) -> None:
-    """Create the device deployment."""
+def dev_create(review_mode, roles, restore, authority_addr, rcan, as_json: bool) -> None:
+    """Create the device deployment (on a removed id: a new one, what the removed one kept deleted;
+    --restore brings the removed one back instead)."""
     from ..client import devices
 
-    with open_authority(authority_addr, rcan) as auth:
-        d = devices.create(auth, given_deployment(), review_mode=review_mode, roles=roles)
-    emit(d, as_json, lambda d: (click.echo(f"Created dev/{d['deployment_id']} (version {d['version']}, review "
-                                           f"{d['review_mode']})"),
-                                info(f"Next: aster dev {d['deployment_id']} provision --name NAME")))
+    shared.create_or_restore(
+        restore, as_json, authority_addr, rcan,
+        lambda auth, dep_id: devices.create(auth, dep_id, review_mode=review_mode, roles=roles),
+        lambda d: (click.echo(f"Created dev/{d['deployment_id']} (version {d['version']}, review "
+                              f"{d['review_mode']})"),
+                   info(f"Next: aster dev {d['deployment_id']} provision --name NAME")))
 
 
 @click.command("instances")
@@ -200,7 +203,8 @@ def dev_activate(bundle, wait, timeout, identity, authority_addr, as_json: bool)
 
 
 # the order of `aster dev --help`'s "Commands on one deployment"
-for _command in (shared.dep_show, shared.dep_apply, shared.disable, shared.enable, shared.dep_remove, dep_authority,
+for _command in (shared.dep_show, shared.dep_apply, shared.disable, shared.enable, shared.dep_remove, shared.dep_purge,
+                 dep_authority,
                  dev_create, dev_instances, dev_provision, dev_activations, dev_reviews):
     deployment.add_command(_command)
 dev.add_command(shared.deployments_list)

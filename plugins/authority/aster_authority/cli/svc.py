@@ -45,17 +45,20 @@ def svc() -> None:
 @click.option("--compatibility", type=click.Choice(["strict", "mutable-dev"]), default="strict", show_default=True,
               help="mutable-dev: a proposal keeping the same service versions is accepted at once.")
 @click.option("--role", "roles", multiple=True, metavar="R", help="aster.role its instances get (repeatable).")
+@shared.restore_option
 @conn_options
 @json_option
-def dep_create(namespaces, compatibility, roles, authority_addr, rcan, as_json: bool) -> None:
-    """Create the deployment."""
+def dep_create(namespaces, compatibility, roles, restore, authority_addr, rcan, as_json: bool) -> None:
+    """Create the deployment (on a removed id: a new one, what the removed one kept deleted; --restore
+    brings the removed one back instead)."""
     from ..client import deployments
 
-    with open_authority(authority_addr, rcan) as auth:
-        d = deployments.create(auth, given_deployment(), kind=kind(), namespaces=namespaces,
-                               compatibility=compatibility, roles=roles)
-    emit(d, as_json, lambda d: (click.echo(f"Created {prefix()}/{d['deployment_id']} (version {d['version']})"),
-                                info(f"Next: aster {prefix()} {d['deployment_id']} apply --manifest FILE")))
+    shared.create_or_restore(
+        restore, as_json, authority_addr, rcan,
+        lambda auth, dep_id: deployments.create(auth, dep_id, kind=kind(), namespaces=namespaces,
+                                                compatibility=compatibility, roles=roles),
+        lambda d: (click.echo(f"Created {prefix()}/{d['deployment_id']} (version {d['version']})"),
+                   info(f"Next: aster {prefix()} {d['deployment_id']} apply --manifest FILE")))
 
 
 @click.command("instances")
@@ -105,6 +108,6 @@ def dep_provision(instance_seed, out, force, root_key, profile, authority_addr, 
 
 # the order of `aster svc --help`'s "Commands on one deployment"
 for _command in (shared.dep_show, dep_create, shared.dep_apply, shared.disable, shared.enable, shared.dep_remove,
-                 dep_instances, dep_provision, dep_authority):
+                 shared.dep_purge, dep_instances, dep_provision, dep_authority):
     deployment.add_command(_command)
 svc.add_command(shared.deployments_list)

@@ -42,8 +42,9 @@ def show(auth: Authority, deployment_id: str, *, kind: str = SERVICE) -> dict[st
 
 
 def list_deployments(auth: Authority, *, kind: str = SERVICE, include_disabled: bool = False,
-                     limit: int = w.DEFAULT_LIMIT, all_pages: bool = False) -> dict[str, Any]:
-    return auth.pages(w.ADMIN, "list", w.Page(kind, include_disabled=include_disabled), limit=limit,
+                     removed: bool = False, limit: int = w.DEFAULT_LIMIT, all_pages: bool = False) -> dict[str, Any]:
+    """``removed``: the removed deployments (their data kept) instead of the live ones."""
+    return auth.pages(w.ADMIN, "list", w.Page(kind, include_disabled=include_disabled, removed=removed), limit=limit,
                       all_pages=all_pages)
 
 
@@ -53,9 +54,33 @@ def set_disabled(auth: Authority, deployment_id: str, disabled: bool, *, kind: s
 
 
 def remove(auth: Authority, deployment_id: str, *, kind: str = SERVICE, cascade: bool = False,
-           purge: bool = False) -> dict[str, Any]:
-    return decide(auth, deployment_id, actions.REMOVE, bodies.remove_body(cascade, purge), lambda record: auth.call(
-        w.ADMIN, "remove", w.RemoveDeployment(kind, deployment_id, cascade, purge, record)), kind=kind)
+           purge: bool = False, purge_unused_contracts: bool = False) -> dict[str, Any]:
+    check_purge_unused_contracts(purge_unused_contracts, purge)
+    body = bodies.remove_body(cascade, purge, purge_unused_contracts)
+    return decide(auth, deployment_id, actions.REMOVE, body, lambda record: auth.call(
+        w.ADMIN, "remove", w.RemoveDeployment(kind, deployment_id, cascade, purge, record, purge_unused_contracts)),
+        kind=kind)
+
+
+def check_purge_unused_contracts(purge_unused_contracts: bool, purge: bool) -> None:
+    """Refused before anything is signed: a plain remove keeps the plans that use the contracts."""
+    if purge_unused_contracts and not purge:
+        raise UsageError("--purge-unused-contracts needs --purge: the removed deployment's kept plans still use "
+                         "their contracts", "add --purge, or later run `purge --purge-unused-contracts`")
+
+
+def purge(auth: Authority, deployment_id: str, *, kind: str = SERVICE,
+          purge_unused_contracts: bool = False) -> dict[str, Any]:
+    """Delete what the removed ``deployment_id`` kept (a decision; its chain stays)."""
+    return decide(auth, deployment_id, actions.PURGE, bodies.purge_body(purge_unused_contracts),
+                  lambda record: auth.call(w.ADMIN, "purge", w.RemovedRef(kind, deployment_id, purge_unused_contracts,
+                                                                          record)), kind=kind)
+
+
+def restore(auth: Authority, deployment_id: str, *, kind: str = SERVICE) -> dict[str, Any]:
+    """Bring the removed ``deployment_id`` back as remove left it (a decision)."""
+    return decide(auth, deployment_id, actions.RESTORE, bodies.restore_body(), lambda record: auth.call(
+        w.ADMIN, "restore", w.RemovedRef(kind, deployment_id, False, record)), kind=kind)
 
 
 def instances(auth: Authority, deployment_id: str, *, kind: str = SERVICE, include_disabled: bool = False,

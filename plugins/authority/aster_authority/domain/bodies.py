@@ -70,8 +70,20 @@ def revoke_body(instance_id: str) -> dict[str, Any]:
     return {"instance_id": instance_id}
 
 
-def remove_body(cascade: bool, purge: bool) -> dict[str, Any]:
-    return {"cascade": bool(cascade), "purge": bool(purge)}
+def remove_body(cascade: bool, purge: bool, purge_unused_contracts: bool = False) -> dict[str, Any]:
+    """``purge_unused_contracts`` only when asked: records made before it existed stay valid."""
+    body = {"cascade": bool(cascade), "purge": bool(purge)}
+    if purge_unused_contracts:
+        body["purge_unused_contracts"] = True
+    return body
+
+
+def purge_body(purge_unused_contracts: bool) -> dict[str, Any]:
+    return {"purge_unused_contracts": bool(purge_unused_contracts)}
+
+
+def restore_body() -> dict[str, Any]:
+    return {}
 
 
 def admin_revoke_body(endpoint_id: str, reason: str | None) -> dict[str, Any]:

@@ -45,7 +45,9 @@ Actions and bodies (``.replay`` applies them)::
     device_register    {endpoints: [...]}           (dev provision: a batch, idempotent per device)
     revoke             {instance_id}                (a device's activation)
     review_approve     {review_id[, reason]}        review_reject {review_id[, reason]}
-    disable {}  enable {}  remove {cascade, purge}
+    disable {}  enable {}  remove {cascade, purge[, purge_unused_contracts]}
+    restore {}                                      (a removed deployment back as it was)
+    purge   {purge_unused_contracts}                (a removed deployment's kept data deleted)
     admin_revoke       {endpoint_id, reason}        on "@authority" only
 
 **Checkpoint** (deployments made before decision records): the chain's first record may be a

@@ -42,10 +42,13 @@ GRANT_ADD, GRANT_REMOVE = "grant_add", "grant_remove"
 INSTANCE_REGISTER, DEVICE_REGISTER, REVOKE = "instance_register", "device_register", "revoke"
 REVIEW_APPROVE, REVIEW_REJECT = "review_approve", "review_reject"
 DISABLE, ENABLE, REMOVE = "disable", "enable", "remove"
+#: a removed deployment brought back as it was, or its kept data deleted
+RESTORE, PURGE = "restore", "purge"
 ADMIN_REVOKE = "admin_revoke"
 #: actions of a deployment's chain (``checkpoint`` only as its first record, signed by the root key)
 DEPLOYMENT_ACTIONS = (CHECKPOINT, CREATE, APPLY, ACCEPT, REJECT, GRANT_ADD, GRANT_REMOVE, INSTANCE_REGISTER,
-                      DEVICE_REGISTER, REVOKE, REVIEW_APPROVE, REVIEW_REJECT, DISABLE, ENABLE, REMOVE)
+                      DEVICE_REGISTER, REVOKE, REVIEW_APPROVE, REVIEW_REJECT, DISABLE, ENABLE, REMOVE, RESTORE,
+                      PURGE)
 #: actions of the authority-wide chain
 AUTHORITY_ACTIONS = (ADMIN_REVOKE,)
 ACTIONS = DEPLOYMENT_ACTIONS + AUTHORITY_ACTIONS
@@ -240,7 +243,8 @@ def step(state: State, record: Mapping[str, Any]) -> None:
                       namespaces=_checked(check_namespaces, seq, _list(b["namespaces"], seq, "namespaces")),
                       compatibility=_checked(check_choice, seq, b["compatibility"], COMPATIBILITY, "compatibility"),
                       review_mode=_checked(check_choice, seq, b["review_mode"], REVIEW_MODES, "review_mode"))
-        fresh.instances = state.instances  # a removed deployment's instances stay revoked under its id
+        # a create after a remove starts a new generation: nothing of the removed one is carried
+        # over (the authority deletes what it kept), so reconcile never signs its items again
         state.__dict__.update(fresh.__dict__)
     elif action == APPLY:
         _require(state, seq, action, enabled=True)
@@ -296,19 +300,31 @@ def step(state: State, record: Mapping[str, Any]) -> None:
         state.disabled = action == DISABLE
     elif action == REMOVE:
         _require(state, seq, action)
-        b = _obj(body, seq, ("cascade", "purge"))
-        if not isinstance(b["cascade"], bool) or not isinstance(b["purge"], bool):
-            raise _body(seq, "cascade and purge are true or false")
+        b = _obj(body, seq, ("cascade", "purge"), ("purge_unused_contracts",))
+        if not all(isinstance(v, bool) for v in b.values()):
+            raise _body(seq, "cascade, purge and purge_unused_contracts are true or false")
         if not b["cascade"] and (state.grants or state.live_instances() or any(
                 i.state != REVOKED for i in state.instances.values())):
             raise _transition(seq, f"remove of {state.deployment_id} without cascade while it has instances or "
                               "grantees")
         for inst in state.instances.values():
             inst.state, inst.disabled = REVOKED, True
-        if b["purge"]:  # the authority deletes the instances: their endpoints may be provisioned again
-            state.instances.clear()
         state.grants.clear()
         state.removed = True
+        if b["purge"]:  # the authority deletes what it kept: nothing is left to restore
+            state.__dict__.update(State(state.deployment_id).__dict__)
+    elif action == RESTORE:
+        if state.kind is None or not state.removed:
+            raise _transition(seq, f"restore of {state.deployment_id}, which is not a removed deployment at this point")
+        _obj(body, seq, ())
+        state.removed = False  # as remove left it: what it revoked stays revoked, its grants gone
+    elif action == PURGE:
+        if state.kind is None or not state.removed:
+            raise _transition(seq, f"purge of {state.deployment_id}, which is not a removed deployment at this point")
+        b = _obj(body, seq, ("purge_unused_contracts",))
+        if not isinstance(b["purge_unused_contracts"], bool):
+            raise _body(seq, "purge_unused_contracts is true or false")
+        state.__dict__.update(State(state.deployment_id).__dict__)
     else:
         raise ChainRefusal("action", f"{shown(action, 30)} is not an action of a deployment's chain", seq=seq)
 

@@ -13,29 +13,30 @@ from aster_server.jsonmemo import KeptJson, ParsedJson
 
 from ..domain import plans
 from ..domain import replay as actions
-from ..domain.bodies import accept_body, apply_body, create_body, reject_body, remove_body
+from ..domain.bodies import accept_body, apply_body, create_body, reject_body
 from ..domain.classify import check_manifests, classify, digest
 from ..domain.errors import Refusal, check_choice
 from ..domain.ids import new_ulid
 from ..domain.plans import Actor, Deployment, Plan
 from ..wire import DEFAULT_LIMIT
+from . import contracts
 from .database import listing, page_of
-from .decisions import ChainStore
-from .tables import (challenges, credentials, deployment_of, deployment_values, deployments, grants, history,
-                     instances, plan_of, plan_rows, plan_values, revocations, reviews)
+from .removal import RemovalStore
+from .tables import (deployment_of, deployment_values, deployments, grants, history, instances, plan_of, plan_rows,
+                     plan_select, plan_values, reviews)
 
 #: plan list reads every listed plan's stored JSON on every request: each text parsed once
 _LISTED = ParsedJson()
 
 
-class DeploymentStore(ChainStore):
+class DeploymentStore(RemovalStore):
     """Deployments and plans (one transaction each)."""
 
     def get_plan(self, conn: sa.Connection, dep: Deployment, plan_id: Any) -> Plan:
         if not isinstance(plan_id, str) or not plan_id:
             raise Refusal("invalid", "plan_id: is empty", "give a plan id from `plan list`", field="plan_id",
                           exit_code=ExitCode.USAGE)
-        row = conn.execute(sa.select(plan_rows).where(plan_rows.c.plan_id == plan_id)).first()
+        row = conn.execute(plan_select().where(plan_rows.c.plan_id == plan_id)).first()
         if row is None:
             raise Refusal("not_found", f"no plan {plan_id}", f"list the plans of {dep.ref} with `plan list`",
                           exit_code=ExitCode.NOT_FOUND)
@@ -60,9 +61,11 @@ class DeploymentStore(ChainStore):
                               "pick another id, or remove it first")
             # a row that does not exist yet cannot be locked: the key refuses a concurrent create
             self.take_record(conn, deployment_id, record, action=actions.CREATE, body=create_body(dep), actor=actor)
+            # a new generation: what a removed deployment of this id kept is deleted, never taken over
+            cleared = {k: n for k, n in self.clear(conn, deployment_id).items() if n}
             conn.execute(sa.insert(deployments).values(deployment_id=deployment_id, **deployment_values(dep)))
             self.history(conn, deployment_id, actor, "create", version=dep.version)
-            return dep.as_dict()
+            return {**dep.as_dict(), "cleared": cleared}
 
         try:
             return self.write(tx)
@@ -71,6 +74,9 @@ class DeploymentStore(ChainStore):
 
     def show(self, kind: str, deployment_id: str) -> dict[str, Any]:
         def tx(conn: sa.Connection) -> dict[str, Any]:
+            gone = self.removed_row(conn, kind, deployment_id)
+            if gone is not None:  # shown as removed, with when and who, and what it keeps
+                return self.removed_view(conn, gone)
             dep = self.load(conn, deployment_id, kind)
             now = self.now()
             out = dep.as_dict()
@@ -126,42 +132,6 @@ class DeploymentStore(ChainStore):
 
         return self.write(tx)
 
-    def remove(self, kind: str, deployment_id: str, *, cascade: bool = False, purge: bool = False,
-               actor: Actor | None = None, record: Any = None) -> dict[str, Any]:
-        def tx(conn: sa.Connection) -> dict[str, Any]:
-            dep = self.lock(conn, deployment_id, kind)
-            now = self.now()
-            where_dep = lambda t: t.c.deployment_id == deployment_id  # noqa: E731
-            live = conn.execute(sa.select(instances.c.endpoint_id).where(
-                where_dep(instances), instances.c.state != "revoked")).all()
-            consumers = {r.consumer for r in conn.execute(sa.select(grants.c.consumer).where(where_dep(grants)))}
-            if (live or consumers) and not cascade:
-                raise Refusal("has_dependents", f"{dep.ref} has {len(live)} instance(s) and {len(consumers)} "
-                              "grantee(s)", "pass --cascade to revoke them with the deployment")
-            self.take_record(conn, deployment_id, record, action=actions.REMOVE, body=remove_body(cascade, purge),
-                             actor=actor)
-            revoked = sorted({r.endpoint_id for r in live} | consumers)
-            for endpoint in revoked:
-                conn.execute(sa.delete(revocations).where(revocations.c.deployment_id == deployment_id,
-                                                          revocations.c.endpoint_id == endpoint))
-                conn.execute(sa.insert(revocations).values(deployment_id=deployment_id, endpoint_id=endpoint,
-                                                           reason=f"{dep.ref} removed", revoked_at=now))
-            conn.execute(sa.delete(grants).where(where_dep(grants)))
-            conn.execute(sa.update(instances).where(where_dep(instances)).values(state="revoked", disabled=True))
-            counts = {name: conn.execute(sa.select(sa.func.count()).select_from(t).where(where_dep(t))).scalar_one()
-                      for name, t in (("plans", plan_rows), ("history", history), ("credentials", credentials),
-                                      ("instances", instances), ("reviews", reviews))}
-            if purge:
-                for t in (plan_rows, history, credentials, instances, reviews, challenges):
-                    conn.execute(sa.delete(t).where(where_dep(t)))
-            else:
-                self.history(conn, deployment_id, actor, "remove", version=dep.version)
-            conn.execute(sa.delete(deployments).where(deployments.c.deployment_id == deployment_id))
-            return {"deployment_id": deployment_id, "kind": kind, "removed": True, "revoked": revoked,
-                    "purged": counts if purge else {}, "kept": {} if purge else counts}
-
-        return self.write(tx)
-
     # -- plans -------------------------------------------------------------------------------
     def apply(self, kind: str, deployment_id: str, manifests: Any, *, actor: Actor | None = None,
               ttl: int | None = None, record: Any = None) -> dict[str, Any]:
@@ -174,7 +144,7 @@ class DeploymentStore(ChainStore):
                              body=apply_body(proposal_digest, manifests), actor=actor)
             now = self.now()
             c = classify(dep.desired_manifests, manifests)
-            pending = [plan_of(r) for r in conn.execute(sa.select(plan_rows).where(
+            pending = [plan_of(r) for r in conn.execute(plan_select().where(
                 plan_rows.c.deployment_id == deployment_id, plan_rows.c.state == plans.PENDING,
                 plan_rows.c.digest == proposal_digest))]
             result = plans.propose(dep, manifests, proposal_digest, classification=c.classification,
@@ -187,6 +157,7 @@ class DeploymentStore(ChainStore):
                 return {"unchanged": False, "created": False, "plan": result.plan.view(dep, now)}
             if result.deployment is not None:  # accepted at once (mutable-dev)
                 self.save(conn, result.deployment)
+            contracts.keep(conn, result.plan.digest, result.plan.manifests, now)
             conn.execute(sa.insert(plan_rows).values(**plan_values(result.plan)))
             self.history(conn, deployment_id, actor, "plan", plan_id=result.plan.plan_id,
                          classification=result.plan.classification, state=result.plan.state)
@@ -209,7 +180,7 @@ class DeploymentStore(ChainStore):
             dep = self.load(conn, deployment_id, kind)
             now = self.now()
             t = plan_rows.c
-            q = sa.select(plan_rows).where(t.deployment_id == deployment_id)
+            q = plan_select().where(t.deployment_id == deployment_id)
             if state == plans.PENDING or stale:
                 q = q.where(t.state == plans.PENDING, t.expires_at > now)
             elif state == plans.EXPIRED:

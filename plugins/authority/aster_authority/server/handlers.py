@@ -23,8 +23,8 @@ from aster import rpc, service
 from aster_server.request import caller
 
 from ..wire import (AcceptPlan, AdminRevoke, Checkpoint, CreateDeployment, DeploymentRef, Desired, Empty,
-                    GrantChange, Page, PlanRef, Propose, ProvisionInstance, RemoveDeployment, Reply, SetDisabled,
-                    Upload)
+                    GrantChange, Page, PlanRef, Propose, ProvisionInstance, RemoveDeployment, RemovedRef, Reply,
+                    SetDisabled, Upload)
 from .rpc import actor, admitted, json_arg, json_args, opt, record_arg, roles, run
 
 
@@ -46,6 +46,8 @@ def deployment_services(store: Any) -> list[Any]:
 
         @rpc
         async def list(self, req: Page) -> Reply:
+            if req.removed:
+                return await admin(store.removed_list, req.kind, offset=req.offset, limit=req.limit)
             return await admin(store.list, req.kind, include_disabled=req.include_disabled, offset=req.offset,
                                limit=req.limit)
 
@@ -57,7 +59,19 @@ def deployment_services(store: Any) -> list[Any]:
         @rpc
         async def remove(self, req: RemoveDeployment) -> Reply:
             return await admin(store.remove, req.kind, req.deployment_id, cascade=req.cascade, purge=req.purge,
-                               actor=actor(), record=record_arg(req.record_json))
+                               purge_unused_contracts=req.purge_unused_contracts, actor=actor(),
+                               record=record_arg(req.record_json))
+
+        @rpc
+        async def restore(self, req: RemovedRef) -> Reply:
+            return await admin(store.restore, req.kind, req.deployment_id, actor=actor(),
+                               record=record_arg(req.record_json))
+
+        @rpc
+        async def purge(self, req: RemovedRef) -> Reply:
+            return await admin(store.purge, req.kind, req.deployment_id,
+                               purge_unused_contracts=req.purge_unused_contracts, actor=actor(),
+                               record=record_arg(req.record_json))
 
         @rpc
         async def apply(self, req: Propose) -> Reply:

@@ -75,6 +75,15 @@ challenges = sa.Table(
     "authority_challenges", md,
     sa.Column("challenge", sa.String(64), primary_key=True), sa.Column("deployment_id", sa.String(64)),
     sa.Column("endpoint_id", sa.String(64)), sa.Column("expires_at", sa.BigInteger))
+removed = sa.Table(
+    "authority_removed", md,
+    sa.Column("deployment_id", sa.String(64), primary_key=True), sa.Column("kind", sa.String(16)),
+    sa.Column("deployment", sa.Text), sa.Column("removed_at", sa.BigInteger), sa.Column("removed_by", sa.Text),
+    sa.Column("detail", sa.Text))
+contracts = sa.Table(
+    "authority_contracts", md,
+    sa.Column("digest", sa.String(80), primary_key=True), sa.Column("manifests", sa.Text),
+    sa.Column("stored_at", sa.BigInteger))
 
 records = sa.Table(
     "authority_records", md,
@@ -105,17 +114,27 @@ def deployment_values(d: Deployment) -> dict[str, Any]:
             "desired_digest": d.desired_digest, "created_at": d.created_at, "updated_at": d.updated_at}
 
 
+def plan_select() -> Any:
+    """``SELECT`` of plans with their manifests from the contract store (add ``.where``): what
+    :func:`plan_of` reads."""
+    return sa.select(plan_rows, contracts.c.manifests.label("stored_manifests")).select_from(
+        plan_rows.outerjoin(contracts, contracts.c.digest == plan_rows.c.digest))
+
+
 def plan_of(row: Any, loads: Callable[[str], Any] = json.loads) -> Plan:
-    """``loads``: a listing passes ``aster_server.jsonmemo.ParsedJson.loads`` (values then shared: read-only)."""
+    """A row of :func:`plan_select`. ``loads``: a listing passes
+    ``aster_server.jsonmemo.ParsedJson.loads`` (values then shared: read-only)."""
+    # the manifests live in the contract store, once per digest (plans made before it: in the row)
+    manifests = row.manifests or getattr(row, "stored_manifests", None) or "[]"
     return Plan(row.plan_id, row.deployment_id, row.classification, row.state, row.base_version,
-                loads(row.manifests), row.digest, loads(row.changes), loads(row.warnings),
+                loads(manifests), row.digest, loads(row.changes), loads(row.warnings),
                 row.created_at, row.expires_at, row.decided_at,
                 json.loads(row.decided_by) if row.decided_by else None, row.decision_reason)
 
 
 def plan_values(p: Plan) -> dict[str, Any]:
     return {"plan_id": p.plan_id, "deployment_id": p.deployment_id, "classification": p.classification,
-            "state": p.state, "base_version": p.base_version, "manifests": canonical_json(p.manifests),
+            "state": p.state, "base_version": p.base_version, "manifests": "",  # in the contract store
             "digest": p.digest, "changes": canonical_json(p.changes), "warnings": canonical_json(p.warnings),
             "created_at": p.created_at, "expires_at": p.expires_at, "decided_at": p.decided_at,
             "decided_by": canonical_json(p.decided_by) if p.decided_by else None,
