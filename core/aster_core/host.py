@@ -14,23 +14,17 @@ so a start with nothing changed imports neither pluggy nor any plugin module;
 otherwise the host imports the families, calls ``aster_commands`` through
 pluggy and rewrites the cache. Strict mode never reads the cache.
 
-Switches (environment or root options):
-
-- ``ASTER_PLUGINS=a,b``: load only these (distribution or entry-point names;
-  ``-`` loads none).
-- ``ASTER_DISABLE_PLUGINS=a,b``: load all but these.
-- ``--no-plugins`` / ``ASTER_NO_PLUGINS=1``: built-in commands only.
-- ``--strict-plugins`` / ``ASTER_STRICT_PLUGINS=1``: any plugin problem is an
-  error (exit code 5) instead of a warning.
+The switches that choose families (``ASTER_PLUGINS``, ``ASTER_DISABLE_PLUGINS``,
+``--no-plugins``, ``--strict-plugins``) are read in :mod:`.switches`.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import TYPE_CHECKING, Any
 
 from .discovery import FoundPlugin, normalise_name
+from .switches import env_list, truthy
 from .records import CommandEntry, PluginRecord
 
 if TYPE_CHECKING:
@@ -44,17 +38,6 @@ BUILTINS: dict[str, tuple[str, str]] = {
     "doctor": ("Check plugins, keyring, config files and every family's health.", "aster_core.commands.doctor:doctor"),
     "completion": ("Print the shell completion script (bash, zsh or fish).", "aster_core.commands.completion:completion"),
 }
-
-
-def _env_list(name: str) -> set[str] | None:
-    raw = os.environ.get(name)
-    if raw is None:
-        return None
-    return {normalise_name(x) for x in raw.split(",") if x.strip() and x.strip() != "-"}
-
-
-def _truthy(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _one_line(text: str) -> str:
@@ -81,8 +64,8 @@ class PluginHost:
     """Loads plugins once and answers questions about them."""
 
     def __init__(self, *, no_plugins: bool = False, strict: bool = False, use_cache: bool = True):
-        self.no_plugins = no_plugins or _truthy("ASTER_NO_PLUGINS")
-        self.strict = strict or _truthy("ASTER_STRICT_PLUGINS")
+        self.no_plugins = no_plugins or truthy("ASTER_NO_PLUGINS")
+        self.strict = strict or truthy("ASTER_STRICT_PLUGINS")
         self.use_cache = use_cache
         self._records: list[PluginRecord] | None = None
         self._commands: dict[str, CommandEntry] = {}
@@ -136,8 +119,8 @@ class PluginHost:
 
     def _selected(self, plugin: FoundPlugin) -> bool:
         names = {normalise_name(plugin.distribution), normalise_name(plugin.name)}
-        only = _env_list("ASTER_PLUGINS")
-        disabled = _env_list("ASTER_DISABLE_PLUGINS") or set()
+        only = env_list("ASTER_PLUGINS")
+        disabled = env_list("ASTER_DISABLE_PLUGINS") or set()
         if self.no_plugins or (only is not None and not names & only):
             return False
         return not names & disabled
