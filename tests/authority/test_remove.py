@@ -3,7 +3,10 @@
 reconcile signs none of its items) unless `--restore` brings the removed one back, and
 `--purge-unused-contracts` drops the stored contracts no other deployment uses. The store
 in-process and the commands against a real authority, on SQLite and PostgreSQL; the replay of
-each step in-process too (one state machine: the replayed chain equals the tables' state)."""
+each step in-process too (one state machine: the replayed chain equals the tables' state).
+
+One module over 400 lines on purpose: the whole removal story (store, migration, replay,
+commands) reads in one place, each part under its own heading."""
 
 from __future__ import annotations
 
@@ -244,6 +247,55 @@ def test_purge_unused_contracts_keeps_what_another_deployment_uses(world):
     signed.remove(plans.SERVICE, "c")
     assert signed.purge(plans.SERVICE, "c")["contracts_dropped"] == [] and stored() == {v1}
     assert [r["body"] for r in records_of(store, "c")][-1] == {"purge_unused_contracts": False}
+
+
+def test_a_sweep_waits_for_an_apply_holding_the_contract_it_would_drop(world, database_url, monkeypatch):
+    """The apply of b stops while it holds v1's row (its plan not committed yet); the purge of a,
+    v1's only other user, sweeps meanwhile: it must wait for that row, then see b's plan and keep
+    v1. (SQLite runs one write transaction at a time: nothing interleaves there.)"""
+    import concurrent.futures
+    import threading
+    import time
+
+    from aster_authority.server import contracts
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite serializes whole write transactions: no interleaving to test")
+    store, signed, root, manifests = world
+    signed.create(plans.SERVICE, "a")
+    signed.apply(plans.SERVICE, "a", manifests["v1"])
+    signed.remove(plans.SERVICE, "a")   # kept: its plan is v1's only user
+    signed.create(plans.SERVICE, "b")
+    held, release = threading.Event(), threading.Event()
+    keep = contracts.keep
+
+    def keep_then_wait(conn, digest, value, now):
+        keep(conn, digest, value, now)
+        held.set()
+        assert release.wait(60)
+
+    monkeypatch.setattr(contracts, "keep", keep_then_wait)
+
+    def waiting_on_a_lock() -> bool:
+        with store.engine.connect() as conn:
+            return conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                        "AND datname = current_database()")).scalar_one() > 0
+
+    other = Removing(store, make_admin(root, name="ops2"))  # another admin: no shared signer row to queue on
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        applied = pool.submit(signed.apply, plans.SERVICE, "b", manifests["v1"])
+        assert held.wait(60)
+        purged = pool.submit(other.purge, plans.SERVICE, "a", unused=True)
+        deadline = time.monotonic() + 60
+        while not purged.done() and not waiting_on_a_lock() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        release.set()
+        applied.result()
+        assert purged.result()["contracts_dropped"] == []
+    assert store.plan_list(plans.SERVICE, "b")["items"][0]["services"] == ["TaskService@1"]
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(tables.contracts.c.digest)).scalars().all() == [
+            store.plan_list(plans.SERVICE, "b")["items"][0]["digest"]]
 
 
 def test_a_0004_database_moves_its_plans_manifests_to_the_contract_store(database_url, manifests):
