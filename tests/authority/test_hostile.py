@@ -467,3 +467,13 @@ def test_chain_pages_that_go_round_in_circles_sign_nothing(scene):
     with pytest.raises(ChainRejected, match="do not follow each other"):
         scene.reconcile()
     assert scene.signed() == [] and len(scene.evil.requests("AuthorityAdmin.chain")) == 1
+
+
+def test_a_checkpoint_state_granting_an_authority_role_is_never_signed(scene):
+    state, chains = _legacy(scene)
+    state["grants"][scene.consumer] = ["authority.admin"]
+    scene.ask(scene.consumer_item(attributes={"aster.role": "authority.admin", "aster.deployment": DEP}))
+    out = invoke(["svc", DEP, "authority", "reconcile", "--root-key", str(scene.root.key_file), "--yes"],
+                 env={"ASTER_AUTHORITY_ADDR": scene.evil.address})
+    assert_clean_error(out, 1, "not one a checkpoint can hold", "reserved")
+    assert chains[DEP] == [] and scene.evil.requests("AuthorityAdmin.checkpoint") == [] and scene.signed() == []
