@@ -243,8 +243,10 @@ def render_dropped(r: dict[str, Any]) -> None:
 @conn_options
 @json_option
 def dep_purge(force, purge_unused, authority_addr, rcan, as_json: bool) -> None:
-    """Delete what the removed deployment kept: plans, history, instances, stored credentials
-    (its decision log stays; asks for the typed `svc/ID` or `dev/ID` unless -f)."""
+    """Delete what the removed deployment kept.
+
+    Its plans, history, instances and stored credentials; its decision log stays. Asks for the
+    typed `svc/ID` or `dev/ID` unless -f."""
     from ..client import deployments
 
     dep_id = given_deployment()

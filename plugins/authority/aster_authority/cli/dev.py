@@ -57,8 +57,10 @@ def dev() -> None:
 @conn_options
 @json_option
 def dev_create(review_mode, roles, restore, authority_addr, rcan, as_json: bool) -> None:
-    """Create the device deployment (on a removed id: a new one, what the removed one kept deleted;
-    --restore brings the removed one back instead)."""
+    """Create the device deployment.
+
+    On the id of a removed deployment: a new one (what the removed one kept is deleted);
+    --restore brings the removed one back instead."""
     from ..client import devices
 
     shared.create_or_restore(

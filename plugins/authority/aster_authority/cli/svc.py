@@ -49,8 +49,10 @@ def svc() -> None:
 @conn_options
 @json_option
 def dep_create(namespaces, compatibility, roles, restore, authority_addr, rcan, as_json: bool) -> None:
-    """Create the deployment (on a removed id: a new one, what the removed one kept deleted; --restore
-    brings the removed one back instead)."""
+    """Create the deployment.
+
+    On the id of a removed deployment: a new one (what the removed one kept is deleted);
+    --restore brings the removed one back instead."""
     from ..client import deployments
 
     shared.create_or_restore(
