@@ -218,3 +218,35 @@ def test_list_changed_is_the_line_sent_when_the_sdk_lists_more():
 
     message = types.jsonrpc_message_adapter.validate_json(LIST_CHANGED, by_name=False)
     assert message.method == "notifications/tools/list_changed"
+
+
+_EARLY_STDIO = """
+import asyncio
+from aster_mcp.handshake import EarlyStdio
+from aster_mcp.listing import LIST_CHANGED
+
+async def main():
+    stdio = EarlyStdio()
+    await stdio.answer_early(2, '{"jsonrpc":"2.0","id":2,"result":{"tools":[]}}', lambda theirs: LIST_CHANGED)
+    await stdio.answer_early("a", '{"jsonrpc":"2.0","id":"a","result":{"tools":[]}}', lambda theirs: LIST_CHANGED)
+    await stdio.write('{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"new"}]}}\\n')  # it grew meanwhile
+    await stdio.write('{"jsonrpc":"2.0","id":"a","result":{"tools": []}}\\n')  # the same, spaced otherwise
+    await stdio.write('{"jsonrpc":"2.0","id":5,"result":{}}\\n')  # any other answer goes out
+    await stdio.write('{"jsonrpc":"2.0","id":2,"result":{}}\\n')  # only the first answer to 2 was the SDK's copy
+    stdio.restore()
+
+asyncio.run(main())
+"""
+
+
+def test_the_sdks_copy_of_an_early_answer_is_dropped_and_a_longer_list_announced():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _EARLY_STDIO], stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        '{"jsonrpc":"2.0","id":2,"result":{"tools":[]}}', '{"jsonrpc":"2.0","id":"a","result":{"tools":[]}}',
+        LIST_CHANGED, '{"jsonrpc":"2.0","id":5,"result":{}}', '{"jsonrpc":"2.0","id":2,"result":{}}']
+    assert "request 2 was answered early" in done.stderr and "request 'a'" not in done.stderr

@@ -165,6 +165,11 @@ def duplicate_verdict(answered: tuple[Any, str], text: str) -> tuple[bool, str |
     return True, None
 
 
+def _response_head(ident: Any) -> str:
+    """How the SDK's JSON-RPC response to request ``ident`` begins (its members in this order)."""
+    return '{"jsonrpc":"2.0","id":' + json.dumps(ident, ensure_ascii=False, separators=(",", ":"))
+
+
 class EarlyStdio:
     """The protocol's stdin and stdout, claimed before anything else runs (see the module docstring).
 
@@ -196,6 +201,8 @@ class EarlyStdio:
         self._seen_signal: Callable[[], None] | None = None
         #: later requests answered early: id key -> (our line, what to send when the SDK's differs)
         self._early: dict[tuple[bool, Any], tuple[str, Callable[[str], str | None]]] = {}
+        #: how the SDK's answers to them begin (its output is parsed only when a line begins so)
+        self._early_heads: set[str] = set()
         self._reader = threading.Thread(target=self._read, name="aster-mcp-stdin", daemon=True)
         self._reader.start()
 
@@ -290,13 +297,14 @@ class EarlyStdio:
         (replayed to it in order), its answer is dropped; if it says something else,
         ``on_difference(its line)`` gives the line to send instead (None: nothing)."""
         self._early[(isinstance(ident, str), ident)] = (line, on_difference)
+        self._early_heads.add(_response_head(ident))
         await asyncio.to_thread(self._write_bytes, (line + "\n").encode("utf-8"))
 
     async def write(self, text: str) -> None:
         """One line of the SDK's output (its ``stdio_server`` stdout)."""
         if self.answered is not None and self._is_duplicate(text):
             return
-        if self._early:
+        if self._early and any(text.startswith(head) for head in self._early_heads):
             replacement = self._early_duplicate(text)
             if replacement is not None:
                 if not replacement:
@@ -333,6 +341,7 @@ class EarlyStdio:
         found = self._early.pop((isinstance(ident, str), ident), None) if usable_id(ident) else None
         if found is None:
             return None
+        self._early_heads.discard(_response_head(ident))
         ours, on_difference = found
         theirs = text.rstrip("\n")
         if theirs == ours or json.loads(ours) == message:
