@@ -7,6 +7,9 @@ there because a fresh headless machine has no OS keyring (on a desktop, drop
 PYTHON_KEYRING_BACKEND and the key goes to the real keyring). Networking stays
 on loopback (ASTER_RELAY_MODE=disabled). ASTER_DEMO_DIR picks another folder than
 `.demo/` (the test suite runs the demo in a temporary one).
+
+Why this module is long: it is the demo's script, one function per section, read top to
+bottom as the story it tells; the runner (class Demo) is its first hundred lines.
 """
 
 from __future__ import annotations
