@@ -24,6 +24,7 @@ from .. import wire as w
 from ..domain import decisions
 from ..domain.credentials import Policy, canonical_json
 from .connection import Authority
+from .root_key import root_for
 
 
 def pending_state(auth: Authority, kind: str, deployment_id: str) -> decisions.State | None:
@@ -54,8 +55,6 @@ def checkpoint(auth: Authority, kind: str, deployment_id: str, root_hex: str, *,
                profile: str | None, now: int, confirm: Callable[[dict[str, Any]], bool] | None) -> dict[str, Any]:
     """Show the state (``confirm`` renders it and returns the operator's answer), sign the
     checkpoint with the root key, upload it; the authority's answer (the new head)."""
-    from .signing import root_for
-
     state = pending_state(auth, kind, deployment_id)
     if state is None:
         raise AsterError(f"{deployment_id} has no decision record and the authority shows no state to checkpoint",

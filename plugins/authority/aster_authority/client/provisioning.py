@@ -34,8 +34,8 @@ from ..domain.ids import DEVICE, instance_id_for
 from ..domain.replay import DEVICE_REGISTER
 from .activation import read_bundle
 from .connection import Authority, refused
+from .root_key import root_for
 from .signer import decide
-from .signing import root_for
 
 INDEX_FILE = "index.csv"
 INDEX_COLUMNS = ("instance_id", "endpoint_id", "name", "serial_number", "model_number", "bundle")

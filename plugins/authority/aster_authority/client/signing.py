@@ -25,6 +25,7 @@ from ..domain.ids import SERVICE
 from ..domain.replay import INSTANCE_REGISTER
 from .connection import Authority
 from .nodes import DEFAULT_IDENTITY
+from .root_key import root_for
 from .signer import decide
 
 #: Upload batch sizes: a small first batch so the authority starts verifying at once, then
@@ -32,17 +33,6 @@ from .signer import decide
 FIRST_BATCH = 50
 UPLOAD_BATCH = 250
 UPLOADS_IN_FLIGHT = 3
-
-
-def root_for(expected_hex: str, root_key_file: str | None, profile: str | None) -> Any:
-    from aster_trust.keys import resolve_root_key
-
-    root, source = resolve_root_key(root_key_file, profile)
-    if root.public_hex != expected_hex:
-        raise AsterError(f"the root key from {source} ({root.public_hex[:16]}...) is not the mesh root the authority "
-                         f"trusts ({expected_hex[:16]}...)",
-                         "sign with the mesh's root key: --root-key FILE or --profile NAME", exit_code=ExitCode.DENIED)
-    return root
 
 
 def parse_seed(text: str) -> bytes:
