@@ -457,6 +457,9 @@ def test_the_commands_remove_show_list_purge_restore_and_create_clean(mesh, mani
     assert m.ok("svc", "b", "authority", "plan", "list")["items"][0]["services"] == ["TaskService@1"]
     assert m.ok("svc", "list", "--removed")["items"] == []
     assert_clean_error(m.aster("svc", "pay", "show"), 4, "no deployment svc/pay")
+    # gone, and its log still tells every generation
+    logged = [r["action"] for r in m.ok("svc", "pay", "authority", "log", "--all")["rows"]]
+    assert logged[:3] == ["create", "apply", "accept"] and logged[-4:] == ["apply", "apply", "remove", "purge"]
 
 
 @pytest.mark.slow

@@ -3,7 +3,7 @@ commands every deployment has (:mod:`.deployment`, :mod:`.plans`) and those of s
 instances (``create``, ``instances``, ``provision``). Parse, call :mod:`aster_authority.client`, render.
 
 Exit codes: 0 ok; 1 refused or failed; 2 bad input (the message names the field); 3 denied
-(not an admin, wrong root key, namespace); 4 not found (deployment, plan, file); 7 the
+(not an admin, wrong root key, namespace); 4 not found (deployment, removed deployment, plan, file); 7 the
 authority is unreachable.
 """
 
