@@ -185,7 +185,8 @@ def _where(table: sa.Table, where: Mapping[str, Any] | Any) -> Any:
     return where
 
 
-def lock(conn: Connection, table: sa.Table, where: Mapping[str, Any] | Any) -> dict[str, Any] | None:
+def lock(conn: Connection, table: sa.Table, where: Mapping[str, Any] | Any,
+         also: Sequence[Any] = ()) -> dict[str, Any] | None:
     """The row of ``table`` matching ``where``, held until the transaction ends; ``None`` when
     there is none.
 
@@ -195,12 +196,18 @@ def lock(conn: Connection, table: sa.Table, where: Mapping[str, Any] | Any) -> d
     (``BEGIN IMMEDIATE``) already excludes every other writer, so a plain read is enough. Only
     in a write transaction: a read transaction (``write=False``) holds no lock on SQLite, so
     calling this there is a programming error (``RuntimeError``).
+
+    ``also``: labelled columns (e.g. scalar subqueries) read in the same statement, so what the
+    transaction needs next costs no second round trip; only ``table``'s row is locked. On
+    PostgreSQL a statement that waited for the lock sees the row as the other transaction left
+    it but ``also`` as of its own start (read committed): there, read in a statement of its own
+    whatever that other transaction may have changed.
     """
     if not conn.get_execution_options().get(_WRITE, True):
         raise RuntimeError("storage.lock needs a write transaction (transaction(engine, write=True))")
-    query = sa.select(table).where(_where(table, where))
+    query = sa.select(table, *also).where(_where(table, where))
     if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
+        query = query.with_for_update(of=table)
     row = conn.execute(query).mappings().first()
     return dict(row) if row is not None else None
 

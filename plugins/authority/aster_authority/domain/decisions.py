@@ -91,7 +91,11 @@ def signing_bytes(record: Mapping[str, Any]) -> bytes:
 
 def record_hash(record: Mapping[str, Any]) -> str:
     """The next record's ``prev``: SHA-256 of the whole canonical record, hex."""
-    return hashlib.sha256(canonical_json(dict(record)).encode("utf-8")).hexdigest()
+    return _sha256(canonical_json(dict(record)))
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def make_record(deployment_id: str, seq: int, prev: str, action: str, body: Mapping[str, Any], decided_at: int,
@@ -140,6 +144,8 @@ class Record:
     signer_name: str
     credential_expires_at: int | None
     roles: tuple[str, ...]
+    #: the whole record as canonical JSON (what is stored, and what ``hash`` is the SHA-256 of)
+    text: str = ""
 
 
 def _shape(record: Any) -> None:
@@ -191,7 +197,7 @@ def _signature_ok(public_hex: str, signature_hex: str, message: bytes) -> bool:
 
 def _credential(doc: Mapping[str, Any], root_pubkey: bytes, seq: int, cache: dict[str, Any] | None) -> Any:
     """The signer's credential, read and checked against the root (signature, structure); cached
-    by its canonical form within one chain (every record of one admin carries the same)."""
+    by its canonical form (one cache serves one root key: what is checked depends on nothing else)."""
     from aster_core.errors import AsterError
 
     from aster_trust.credentials import credential_from_dict, signature_valid, structure_problem
@@ -218,13 +224,15 @@ def _credential(doc: Mapping[str, Any], root_pubkey: bytes, seq: int, cache: dic
 
 def verify_record(record: Any, *, root_pubkey: bytes, expected_prev: str, expected_seq: int,
                   revoked: Mapping[str, Mapping[str, Any]] | None = None, not_before: int = 0,
-                  _cache: dict[str, Any] | None = None) -> Record:
+                  credentials: dict[str, Any] | None = None) -> Record:
     """Check one record (see the module's text); a :class:`ChainRefusal` names what failed.
 
     ``revoked``: signer endpoint -> ``{"revoked_at": ...}`` (the authority-wide chain's state):
     a record it decided after that second is refused (the same second is not ordered across
     chains; the authority itself refuses a revoked signer at once, whatever time it claims).
-    ``not_before``: the previous record's ``decided_at``."""
+    ``not_before``: the previous record's ``decided_at``. ``credentials``: signer credentials
+    already checked against this ``root_pubkey``, by canonical form (filled here; a chain's
+    records, or an authority's many calls, carry the same few)."""
     _shape(record)
     seq = record["seq"]
     if seq != expected_seq:
@@ -244,11 +252,12 @@ def verify_record(record: Any, *, root_pubkey: bytes, expected_prev: str, expect
                                "sign it with the root key (the reconcile checkpoint flow)", seq=seq)
         if not _signature_ok(endpoint, record["signature"], signing_bytes(record)):
             raise ChainRefusal("signature", "the root key's signature does not verify", seq=seq)
-        return Record(dict(record), record_hash(record), endpoint, "root", None, ())
+        text = canonical_json(dict(record))
+        return Record(dict(record), _sha256(text), endpoint, "root", None, (), text)
     if signer["credential"] is None:
         raise ChainRefusal("shape", "signer.credential is missing: an admin's record carries its credential",
                            seq=seq)
-    cred = _credential(signer["credential"], root_pubkey, seq, _cache)
+    cred = _credential(signer["credential"], root_pubkey, seq, credentials)
     if cred.endpoint_id is None:
         raise ChainRefusal("unbound", "the signer's credential is bound to no endpoint",
                            "enroll a bound one: aster enroll node ... --capabilities authority.admin", seq=seq)
@@ -270,8 +279,9 @@ def verify_record(record: Any, *, root_pubkey: bytes, expected_prev: str, expect
                            "a revoked admin decides nothing", seq=seq)
     if not _signature_ok(endpoint, record["signature"], signing_bytes(record)):
         raise ChainRefusal("signature", "the signer's signature does not verify", seq=seq)
-    return Record(dict(record), record_hash(record), endpoint, str(cred.attributes.get("aster.name", "")),
-                  cred.expires_at, roles)
+    text = canonical_json(dict(record))
+    return Record(dict(record), _sha256(text), endpoint, str(cred.attributes.get("aster.name", "")),
+                  cred.expires_at, roles, text)
 
 
 def verify_chain(records: Iterable[Any], *, root_pubkey: bytes,
@@ -290,7 +300,7 @@ def verify_chain(records: Iterable[Any], *, root_pubkey: bytes,
             raise ChainRefusal("link", f"a record of {shown(dep)} in the chain of {chain}", seq=head.seq + 1)
         checked = verify_record(record, root_pubkey=root_pubkey, expected_prev=head.hash,
                                 expected_seq=head.seq + 1, revoked=revoked_now, not_before=head.decided_at,
-                                _cache=cache)
+                                credentials=cache)
         chain = dep
         if record["action"] == ADMIN_REVOKE:
             target = record["body"].get("endpoint_id")

@@ -32,11 +32,12 @@ from aster_server.pagecache import PageCache
 from aster_server.request import Page, Refused, remaining
 
 from ..domain.credentials import Policy, canonical_json
+from ..domain.decisions import GENESIS, Head
 from ..domain.errors import Refusal, invalid
 from ..domain.ids import PREFIX, SERVICE, check_deployment_id
 from ..domain.plans import Actor, Deployment
 from ..wire import DEFAULT_LIMIT, MAX_LIMIT
-from .tables import MIGRATIONS, deployment_of, deployment_values, deployments, history
+from .tables import MIGRATIONS, deployment_of, deployment_values, deployments, history, records
 
 T = TypeVar("T")
 #: the server's log (``aster_server`` sends its loggers' lines to stderr in one format)
@@ -106,7 +107,16 @@ class Database:
         """The deployment, its row held until the transaction ends: every write to a deployment,
         its plans, instances, credentials, grants, reviews and challenges takes it first."""
         check_deployment_id(deployment_id)
-        return _found(storage.lock(conn, deployments, {"deployment_id": deployment_id}), deployment_id, kind)
+        # SQLite: the chain's head comes with the lock (a write transaction excludes every other
+        # writer from its start). PostgreSQL: a lock that waited would read the head from before
+        # the other writer's commit, so the head is read after the lock, in a statement of its own.
+        sqlite = conn.dialect.name != "postgresql"
+        row = storage.lock(conn, deployments, {"deployment_id": deployment_id}, also=_HEAD_COLUMNS if sqlite else ())
+        dep = _found(row, deployment_id, kind)
+        if sqlite:
+            keep_head(conn, deployment_id, Head(row["head_seq"], row["head_hash"], row["head_decided_at"])
+                      if row["head_seq"] is not None else Head(0, GENESIS))
+        return dep
 
     def save(self, conn: sa.Connection, dep: Deployment) -> None:
         """Write the (locked) deployment's new value."""
@@ -133,6 +143,34 @@ def check_deadline() -> None:
                 "DEADLINE_EXCEEDED, or is about to be)", getattr(ctx, "service", "?"), getattr(ctx, "method", "?"), left)
     raise Refused("DEADLINE_EXCEEDED", "the call's deadline passed before its changes were committed: nothing "
                   "was changed", "retry with a longer timeout (ASTER_AUTHORITY_TIMEOUT)")
+
+
+def _head_column(column: sa.Column, label: str) -> Any:
+    return sa.select(column).where(records.c.deployment_id == deployments.c.deployment_id) \
+        .order_by(records.c.seq.desc()).limit(1).scalar_subquery().label(label)
+
+
+#: the deployment's chain head, read by the statement that locks its row (the key's index each)
+_HEAD_COLUMNS = (_head_column(records.c.seq, "head_seq"), _head_column(records.c.hash, "head_hash"),
+                 _head_column(records.c.decided_at, "head_decided_at"))
+_HEADS = "aster_authority.chain_heads"
+
+
+def keep_head(conn: sa.Connection, chain: str, head: Head) -> None:
+    """Remember ``chain``'s head for the rest of this transaction (the row lock keeps it true)."""
+    tx = conn.get_transaction()
+    kept = conn.info.get(_HEADS)
+    if kept is None or kept[0] is not tx:  # the connection's info outlives a transaction: never reuse one
+        kept = conn.info[_HEADS] = (tx, {})
+    kept[1][chain] = head
+
+
+def locked_head(conn: sa.Connection, chain: str) -> Head | None:
+    """The head :func:`keep_head` kept for ``chain`` in this transaction, if any."""
+    kept = conn.info.get(_HEADS)
+    if kept is None or kept[0] is not conn.get_transaction():
+        return None
+    return kept[1].get(chain)
 
 
 def _found(row: Mapping[str, Any] | None, deployment_id: str, kind: str | None) -> Deployment:

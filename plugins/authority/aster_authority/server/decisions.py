@@ -30,7 +30,7 @@ from ..domain.ids import DEVICE, RESERVED_PREFIX, check_deployment_id
 from ..domain.plans import Actor
 from ..domain.replay import ACTIVE, REGISTERED, REVOKED, Instance, State, services_of_manifests
 from ..wire import CHAIN_MOVED, DEFAULT_LIMIT
-from .database import Database, endpoint, listing, page_of
+from .database import Database, endpoint, keep_head, listing, locked_head, page_of
 from .tables import deployment_of, deployments, grants, instances, records, signers
 
 #: how far a record's ``decided_at`` may be from the authority's clock, in seconds
@@ -51,17 +51,18 @@ class ChainStore(Database):
         self._sightings_lock = threading.Lock()
         #: (credential as canonical JSON, endpoint) of credentials shown and verified -> their expiry
         self._verified: dict[tuple[str, str], int] = {}
+        #: records' signer credentials checked against the root (canonical JSON -> credential):
+        #: each admin's records carry the same one, so its signature is verified once, not per decision
+        self._record_credentials: dict[str, Any] = {}
 
     # -- the chain ---------------------------------------------------------------------
     def head(self, conn: sa.Connection, chain: str) -> Head:
+        locked = locked_head(conn, chain)
+        if locked is not None:  # read with the deployment's row lock, in this transaction
+            return locked
         row = conn.execute(sa.select(records.c.seq, records.c.hash, records.c.decided_at).where(
             records.c.deployment_id == chain).order_by(records.c.seq.desc()).limit(1)).first()
         return Head(0, GENESIS) if row is None else Head(row.seq, row.hash, row.decided_at)
-
-    def revoked(self, conn: sa.Connection) -> dict[str, dict[str, Any]]:
-        return {r.endpoint_id: {"revoked_at": r.revoked_at, "reason": r.reason} for r in conn.execute(
-            sa.select(signers.c.endpoint_id, signers.c.revoked_at, signers.c.reason).where(
-                signers.c.revoked_at.is_not(None)))}
 
     def take_record(self, conn: sa.Connection, chain: str, doc: Any, *, action: str, body: Mapping[str, Any],
                     actor: Actor | None) -> decisions.Record:
@@ -84,13 +85,12 @@ class ChainStore(Database):
             raise Refusal("checkpoint_needed", f"{chain} was made before decision records: its chain must start "
                           "with a checkpoint signed with the root key", "reconcile it once with the root key "
                           f"(aster svc|dev {chain} authority reconcile): it shows the state and signs the checkpoint")
-        revoked = self.revoked(conn)
+        if len(self._record_credentials) >= VERIFIED_KEPT:
+            self._record_credentials.clear()
+        # the signer's revocation is checked below, against its own row (read as it is marked seen)
         found = decisions.verify_record(doc, root_pubkey=self.root_pubkey, expected_prev=head.hash,
-                                        expected_seq=head.seq + 1, revoked=revoked, not_before=head.decided_at)
-        if found.signer in revoked:  # refused at once, whatever time the record claims
-            raise ChainRefusal("revoked", f"the signer {found.signer[:16]}... is revoked "
-                               f"({revoked[found.signer].get('reason') or 'no reason given'})",
-                               "ask another admin; a revoked admin decides nothing", seq=doc["seq"])
+                                        expected_seq=head.seq + 1, not_before=head.decided_at,
+                                        credentials=self._record_credentials)
         if actor is None or found.signer != actor.endpoint_id:
             raise ChainRefusal("binding", "the record is signed by another node than the caller",
                                "sign with the identity you connect with (--rcan)", seq=doc["seq"])
@@ -101,10 +101,15 @@ class ChainStore(Database):
             raise ChainRefusal("body", f"the record decides {doc['action']} {canonical_json(doc['body'])[:200]}, "
                                f"the request is {action} {canonical_json(dict(body))[:200]}",
                                "sign exactly what you send (the CLI does)", seq=doc["seq"])
+        revoked = self.seen(conn, found.signer, found.signer_name, found.roles, found.credential_expires_at, now)
+        if revoked is not None:  # refused at once, whatever time the record claims (the update rolls back)
+            raise ChainRefusal("revoked", f"the signer {found.signer[:16]}... is revoked "
+                               f"({revoked.get('reason') or 'no reason given'})",
+                               "ask another admin; a revoked admin decides nothing", seq=doc["seq"])
         conn.execute(sa.insert(records).values(deployment_id=chain, seq=doc["seq"], hash=found.hash, action=action,
                                                signer=found.signer, decided_at=doc["decided_at"], stored_at=now,
-                                               record=canonical_json(dict(doc))))
-        self.seen(conn, found.signer, found.signer_name, found.roles, found.credential_expires_at, now)
+                                               record=found.text))
+        keep_head(conn, chain, Head(doc["seq"], found.hash, doc["decided_at"]))
         self.flush_sightings(conn)
         return found
 
@@ -158,7 +163,8 @@ class ChainStore(Database):
             conn.execute(sa.insert(records).values(deployment_id=deployment_id, seq=1, hash=found.hash,
                                                    action=decisions.CHECKPOINT, signer=found.signer,
                                                    decided_at=doc["decided_at"], stored_at=now,
-                                                   record=canonical_json(dict(doc))))
+                                                   record=found.text))
+            keep_head(conn, deployment_id, Head(1, found.hash, doc["decided_at"]))
             self.history(conn, deployment_id, actor, "checkpoint", hash=found.hash)
             return {"deployment_id": deployment_id, "head": {"seq": 1, "hash": found.hash,
                                                              "decided_at": doc["decided_at"]}}
@@ -193,18 +199,25 @@ class ChainStore(Database):
 
     # -- signers ----------------------------------------------------------------------------
     def seen(self, conn: sa.Connection, endpoint_id: str, name: str, roles: tuple[str, ...] | list[str],
-             expires_at: int | None, now: int) -> None:
+             expires_at: int | None, now: int) -> dict[str, Any] | None:
+        """Record a sighting of the signer; its revocation (``revoked_at``, ``reason``) when it is
+        revoked, else None (read by the same statement)."""
         values = {"name": name, "roles": ",".join(roles), "last_seen": now}
         if expires_at is not None:
             values["credential_expires_at"] = expires_at
-        done = conn.execute(sa.update(signers).where(signers.c.endpoint_id == endpoint_id).values(**values)).rowcount
-        if not done:
+        mark = sa.update(signers).where(signers.c.endpoint_id == endpoint_id).values(**values) \
+            .returning(signers.c.revoked_at, signers.c.reason)
+        row = conn.execute(mark).first()
+        if row is None:
             try:
                 with conn.begin_nested():  # a first sighting racing another one: the other's row is as good
                     conn.execute(sa.insert(signers).values(endpoint_id=endpoint_id, first_seen=now,
                                                            **{"credential_expires_at": expires_at, **values}))
             except sa.exc.IntegrityError:
-                conn.execute(sa.update(signers).where(signers.c.endpoint_id == endpoint_id).values(**values))
+                row = conn.execute(mark).first()
+        if row is None or row.revoked_at is None:
+            return None
+        return {"revoked_at": row.revoked_at, "reason": row.reason}
 
     def admit(self, who: Actor, roles: list[str], credential: Any) -> None:
         """Every admin and review method starts here: a revoked signer is refused, and so is a
