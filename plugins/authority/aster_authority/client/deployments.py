@@ -18,6 +18,7 @@ from ..domain import bodies
 from ..domain import replay as actions
 from ..domain.ids import SERVICE
 from ..domain.plans import MIGRATION, UPDATE
+from . import known_plans, pins
 from .connection import Authority
 from .signer import decide, head_of
 
@@ -118,8 +119,12 @@ def apply(auth: Authority, deployment_id: str, manifests: list[dict], *, kind: s
 
     checked = check_manifests(manifests)
     body = bodies.apply_body(digest(checked), checked)
-    return decide(auth, deployment_id, actions.APPLY, body, lambda record: auth.call(
+    answer = decide(auth, deployment_id, actions.APPLY, body, lambda record: auth.call(
         w.ADMIN, "apply", w.Propose(kind, deployment_id, json.dumps(manifests), int(ttl or 0), record)), kind=kind)
+    plan_id = (answer.get("plan") or {}).get("plan_id") if isinstance(answer, dict) else None
+    if isinstance(plan_id, str):
+        known_plans.remember(_root_hex(auth), deployment_id, plan_id, body)
+    return answer
 
 
 def plan_list(auth: Authority, deployment_id: str, *, kind: str = SERVICE, state: str | None = None,
@@ -140,14 +145,27 @@ def accept(auth: Authority, deployment_id: str, plan_id: str, classification: st
     """Accept ``plan_id``; ``plan``: its ``plan_show`` answer when the caller has it (shown to the admin)."""
     if classification not in (UPDATE, MIGRATION):
         raise UsageError(f"unknown classification {classification!r}", "use update or migration")
-    # the decision names what is accepted: the plan's digest and services, as this admin was shown them
-    if plan is None or plan.get("plan_id") != plan_id:
-        plan = plan_show(auth, deployment_id, plan_id, kind=kind)
-    body = bodies.accept_body(plan_id, classification, str(plan.get("digest", "")), plan.get("manifests") or [],
-                              acknowledgement)
+    # the decision names what is accepted: the plan's digest and services, as this admin was shown
+    # them, or as this machine proposed them (then one call: signed after the head its apply pinned)
+    known = None if plan is not None and plan.get("plan_id") == plan_id else \
+        known_plans.applied(_root_hex(auth), deployment_id, plan_id)
+    if known is not None:
+        body = bodies.accept_body_of(plan_id, classification, known["digest"], known["services"], acknowledgement)
+        head = pins.pinned(_root_hex(auth), deployment_id)
+    else:
+        if plan is None or plan.get("plan_id") != plan_id:
+            plan = plan_show(auth, deployment_id, plan_id, kind=kind)
+        body = bodies.accept_body(plan_id, classification, str(plan.get("digest", "")), plan.get("manifests") or [],
+                                  acknowledgement)
+        head = head_of(plan)
     return decide(auth, deployment_id, actions.ACCEPT, body, lambda record: auth.call(
         w.ADMIN, "accept", w.AcceptPlan(kind, deployment_id, plan_id, classification, acknowledgement or "",
-                                        expected_version or "", record)), kind=kind, head=head_of(plan))
+                                        expected_version or "", record)), kind=kind, head=head)
+
+
+def _root_hex(auth: Authority) -> str:
+    signer = getattr(auth, "signer", None)
+    return str(signer.credential.get("root_pubkey", "")) if signer is not None else ""
 
 
 def reject(auth: Authority, deployment_id: str, plan_id: str, *, kind: str = SERVICE,

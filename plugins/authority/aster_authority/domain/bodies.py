@@ -30,8 +30,13 @@ def apply_body(digest: str, manifests: Iterable[Mapping[str, Any]]) -> dict[str,
 
 def accept_body(plan_id: str, classification: str, digest: str, manifests: Iterable[Mapping[str, Any]],
                 acknowledgement: str | None) -> dict[str, Any]:
-    body = {"plan_id": plan_id, "classification": classification, "digest": digest,
-            "services": services_of_manifests(manifests)}
+    return accept_body_of(plan_id, classification, digest, services_of_manifests(manifests), acknowledgement)
+
+
+def accept_body_of(plan_id: str, classification: str, digest: str, services: list[list[Any]],
+                   acknowledgement: str | None) -> dict[str, Any]:
+    """``services``: as the plan's apply body named them (:func:`apply_body`)."""
+    body = {"plan_id": plan_id, "classification": classification, "digest": digest, "services": services}
     ack = check_note(acknowledgement, "acknowledgement")
     if ack:
         body["acknowledgement"] = ack
