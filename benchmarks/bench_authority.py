@@ -92,6 +92,7 @@ def run(args: argparse.Namespace, db: str, tmp: Path, base: "BaseCheckout | None
 
     from aster_authority.client import deployments
     from aster_authority.client.connection import Authority
+    from aster_authority.client.pins import record_own
     from aster_authority.client.signer import chain_head, load_signer, sign
     from aster_authority.domain.bodies import accept_body
     from aster_authority.domain.credentials import canonical_json
@@ -131,7 +132,7 @@ def run(args: argparse.Namespace, db: str, tmp: Path, base: "BaseCheckout | None
             print(f"plan list --all: {count} plans, median {statistics.median(listed):.2f} s over {len(listed)} "
                   f"(one process, pages of 500)" + _against(base_listed, "s", listed))
 
-            shown_first, inherent, checked = [], [], {}
+            shown_first, inherent, pinning, checked = [], [], [], {}
             for n in range(args.accepts):
                 if base is not None and n % ACCEPT_STRIDE == 0:
                     base_accept += base.ask(f"accept {ACCEPT_STRIDE}")["times"]
@@ -165,18 +166,23 @@ def run(args: argparse.Namespace, db: str, tmp: Path, base: "BaseCheckout | None
                 decisions.verify_record(json.loads(canonical_json(signed)), root_pubkey=root.public_key,
                                         expected_prev=head.hash, expected_seq=head.seq + 1, credentials=checked)
                 inherent.append(time.perf_counter() - t)
+                # and pinning it on this machine (a durable write of the pin file), under a root of its own
+                t = time.perf_counter()
+                record_own("00" * 32, "floor", decisions.Head(n + 1, decisions.record_hash(signed)))
+                pinning.append(time.perf_counter() - t)
             a, c, s = statistics.median(full), statistics.median(call), statistics.median(shown_first)
-            i = statistics.median(inherent)
+            i, p = statistics.median(inherent), statistics.median(pinning)
             print(f"accept latency: median {a * 1000:.1f} ms over {len(full)} (a plan applied here: its record "
                   f"signed from what the apply kept, one call){_against(base_accept, 'ms', full)}; the accept call "
                   f"alone {c * 1000:.1f} ms{_against(base_accept, 'ms', call)}; a plan shown first (plan_show, then "
                   f"accept) {s * 1000:.1f} ms{_against(base_accept, 'ms', shown_first)}")
             if base_accept:
                 b = statistics.median(base_accept)
-                print(f"accept's inherent cost (signing its record and verifying it, in-process): {i * 1000:.2f} ms; "
-                      f"the base plus that {(b + i) * 1000:.1f} ms; a plan applied "
-                      f"here {a / (b + i):.2f}x that floor, the call alone {c / (b + i):.2f}x "
-                      f"(load average {os.getloadavg()[0]:.1f})")
+                print(f"accept's inherent cost, in-process: signing its record and verifying it {i * 1000:.2f} ms, "
+                      f"pinning the decision on this machine {p * 1000:.2f} ms; the base plus both "
+                      f"{(b + i + p) * 1000:.1f} ms: a plan applied here {a / (b + i + p):.2f}x that floor, the call "
+                      f"alone {c / (b + i):.2f}x the base plus signing and verifying (load average "
+                      f"{os.getloadavg()[0]:.1f})")
 
             rec, floor, sign_only, server_cpu, client_cpu = [], [], [], [], []
             server = _server_pid()
