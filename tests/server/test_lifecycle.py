@@ -104,3 +104,19 @@ def test_parse_bind():
     assert parse_bind(["127.0.0.1", "10.0.0.1:0", "[::1]"]) == ["127.0.0.1", "10.0.0.1", "[::1]"]
     with pytest.raises(UsageError):
         parse_bind(["127.0.0.1:9000"])
+
+
+def test_worker_count(monkeypatch):
+    from aster_core.errors import UsageError
+    from aster_server.lifecycle import ServerSpec, worker_count
+
+    spec = ServerSpec(name="w", services=[], node_key=b"\0" * 32, workers=2)
+    monkeypatch.delenv("ASTER_SERVER_WORKERS", raising=False)
+    assert worker_count(spec) == 2
+    assert worker_count(ServerSpec(name="w", services=[], node_key=b"\0" * 32)) is None  # the loop's default pool
+    monkeypatch.setenv("ASTER_SERVER_WORKERS", "3")
+    assert worker_count(spec) == 3
+    for bad in ("0", "many", "-1"):
+        monkeypatch.setenv("ASTER_SERVER_WORKERS", bad)
+        with pytest.raises(UsageError, match="ASTER_SERVER_WORKERS"):
+            worker_count(spec)

@@ -36,6 +36,7 @@ def serve(*, db: str | None, root_pubkey: bytes, identity: str | None, advertise
     spec = lifecycle.ServerSpec(
         name="authority", services=build_services(store), node_key=key, allow_all_consumers=True,
         root_pubkey=root_pubkey, health=store.health, on_stop=[store.close], advertise=advertise or (),
+        workers=2 if store.engine.dialect.name == "sqlite" else None,  # fewer threads, less contention
         extra_ready={"database": storage.redact(store.engine.url), "root_pubkey": root_pubkey.hex(),
                      "node_key": str(key_path)})
     return lifecycle.run(spec, workdir=home, max_lifetime=max_lifetime)
