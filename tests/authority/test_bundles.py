@@ -18,7 +18,7 @@ from aster_core.errors import UsageError
 from aster_core.testing import aster_executable
 
 from aster_authority.client.activation import read_bundle
-from aster_authority.client.bundles import is_stale_temp, temp_name, write_bundles
+from aster_authority.client.bundles import is_stale_temp, temp_name, write_bundles, write_index
 from aster_authority.client.provisioning import BUNDLE_SUFFIX, INDEX_COLUMNS, INDEX_FILE
 
 
@@ -77,6 +77,17 @@ def test_temporary_files_a_killed_writer_left_are_cleared_and_nothing_else(tmp_p
         (tmp_path / name).write_text("keep")
     write_bundles([(tmp_path / f"other{BUNDLE_SUFFIX}", "o")])
     assert sorted(os.listdir(tmp_path)) == sorted([*others, f"other{BUNDLE_SUFFIX}"])
+
+
+def test_the_index_is_replaced_whole_0600_with_no_lock_file_and_its_stale_temporary_file_cleared(tmp_path):
+    index = tmp_path / INDEX_FILE
+    stale = temp_name(index)  # what a run killed while writing the index leaves
+    assert is_stale_temp(stale.name) and not is_stale_temp(f".notes.csv{stale.name[len(INDEX_FILE) + 1:]}")
+    stale.write_text("half")
+    index.write_text("before")
+    write_index(index, "instance_id\nx\n")
+    assert index.read_text() == "instance_id\nx\n" and stat.S_IMODE(index.stat().st_mode) == 0o600
+    assert os.listdir(tmp_path) == [INDEX_FILE]  # no index.csv.lock, no temporary file
 
 
 # ── kill -9 while provisioning ─────────────────────────────────────────────────

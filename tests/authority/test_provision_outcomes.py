@@ -129,6 +129,28 @@ def test_a_batch_without_an_answer_keeps_its_bundles_and_finishes_from_the_folde
     assert len(m.ok("dev", "dock", "instances")["items"]) == 3
 
 
+def test_the_batch_made_ahead_of_one_without_an_answer_is_deleted_and_the_rest_left_to_provision(mesh):
+    """The next batch is signed and written while one registers; when that one gets no answer,
+    the next was never sent, so its bundles go and the error counts them among the rest."""
+    from aster_authority.client.provisioning import PIPELINE_BATCH
+
+    m = mesh
+    key = str(m.root.key_file)
+    m.ok("dev", "yard", "create")
+    count = PIPELINE_BATCH + 5
+    with holding_row(m.server.db, "yard"):
+        late = m.aster("dev", "yard", "provision", "--count", str(count), "--out-dir", "bundles", "--root-key", key,
+                       ASTER_AUTHORITY_TIMEOUT=TIMEOUT)
+    assert_clean_error(late, 7, f"devices 1-{PIPELINE_BATCH} of {count}", "kept in bundles",
+                       "provision the remaining 5")
+    kept = sorted((m.tmp / "bundles").glob("*.bundle.json"))
+    assert len(kept) == PIPELINE_BATCH and sorted(p.name for p in (m.tmp / "bundles").iterdir()) == \
+        [p.name for p in kept]
+    assert settled(m) and device_rows(m.server.db) == []
+    done = m.ok("dev", "yard", "provision", "--from-bundles", "bundles", "--root-key", key)
+    assert done["already"] == 0 and len(done["devices"]) == PIPELINE_BATCH
+
+
 def test_a_refused_registration_deletes_what_it_wrote_and_bundles_are_checked(sqlite_mesh, tmp_path):
     """A refusal is an answer: nothing was registered, so the bundle this run wrote goes. And the
     same endpoint registered with another key, or in another deployment, is refused."""

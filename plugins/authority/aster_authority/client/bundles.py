@@ -17,6 +17,10 @@ So a bundle under its real name is complete and on disk before the name exists, 
 middle leaves complete bundles and, at worst, hidden temporary files (``.NAME.XXXX.tmp``)
 that the next write into that folder clears. Whatever fails, the bundles this call created and
 its temporary files are removed before the error goes on.
+
+``index.csv`` goes the same way (:func:`write_index`, replacing), without the lock file
+:func:`aster_core.files.atomic_write` holds beside it: a run killed while holding that lock
+would leave ``index.csv.lock`` behind, and two provisions never share a folder anyway.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from aster_core.errors import UsageError
 FLUSHERS = 16
 TEMP_SUFFIX = ".tmp"
 BUNDLE_SUFFIX = ".bundle.json"
+INDEX_FILE = "index.csv"
 
 
 def temp_name(path: Path) -> Path:
@@ -42,11 +47,12 @@ def temp_name(path: Path) -> Path:
 
 
 def is_stale_temp(name: str) -> bool:
-    """Whether ``name`` is a :func:`temp_name` of a bundle (``*.bundle.json``)."""
+    """Whether ``name`` is a :func:`temp_name` of a bundle (``*.bundle.json``) or of ``index.csv``."""
     if not (name.startswith(".") and name.endswith(TEMP_SUFFIX)):
         return False
     target, _, token = name[1:-len(TEMP_SUFFIX)].rpartition(".")
-    return target.endswith(BUNDLE_SUFFIX) and len(token) == 8 and all(c in "0123456789abcdef" for c in token)
+    return ((target.endswith(BUNDLE_SUFFIX) or target == INDEX_FILE) and len(token) == 8
+            and all(c in "0123456789abcdef" for c in token))
 
 
 def remove_stale_temps(directory: Path) -> int:
@@ -137,3 +143,8 @@ def write_bundles(bundles: Sequence[tuple[Path, str]], *, replace: bool = False)
             with contextlib.suppress(OSError):
                 os.close(fd)
     return created
+
+
+def write_index(path: Path, text: str) -> None:
+    """Write (or replace) ``path``, an ``index.csv``, durably: the bundles' one pass for one file."""
+    write_bundles([(path, text)], replace=True)

@@ -23,24 +23,27 @@ import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple
 
 from aster_core.errors import AsterError, ExitCode, UsageError
 
 from .. import wire as w
 from ..domain import devices
 from ..domain.bodies import devices_body
+from ..domain.decisions import Head, record_hash
 from ..domain.ids import DEVICE, instance_id_for
 from ..domain.replay import DEVICE_REGISTER
 from .activation import read_bundle
+from .bundles import INDEX_FILE
 from .connection import Authority, refused
 from .root_key import root_for
 from .signer import decide
 
-INDEX_FILE = "index.csv"
 INDEX_COLUMNS = ("instance_id", "endpoint_id", "name", "serial_number", "model_number", "bundle")
 BUNDLE_SUFFIX = ".bundle.json"
 MAX_COUNT = 100_000
+#: new devices a registration call carries (:func:`_step`)
+PIPELINE_BATCH = 250
 
 
 class Device(NamedTuple):
@@ -137,15 +140,22 @@ def provision(auth: Authority, deployment_id: str, *, name: str | None = None, s
         check_new_file(index_path, force)
 
     done: list[dict[str, Any]] = []
-    step = _step(template)
+    step = _step(template, pipelined=True)
+
+    def prepare(numbers: range) -> Prepared:
+        made = _new_devices(base, name, serial_number, model_number, numbers, total,
+                            Path(out) if not batch and out else None, directory, force)
+        return _write_and_sign(auth, deployment_id, template, root, made, force)
+
     try:
-        for start in range(0, total, step):
-            numbers = range(start, min(total, start + step))
-            made = _new_devices(base, name, serial_number, model_number, numbers, total,
-                                Path(out) if not batch and out else None, directory, force)
-            done += _write_and_register(auth, deployment_id, template, root, made, force)
-            if progress:
-                progress(len(done), total)
+        with Pipeline(prepare, [range(s, min(total, s + step)) for s in range(0, total, step)]) as batches:
+            head = None
+            for ready in batches:
+                registered, head = _register(auth, deployment_id, ready.made, ready.docs, discard=ready.written,
+                                             head=head)
+                done += registered
+                if progress:
+                    progress(len(done), total)
     except OutcomeUnknown as exc:
         _write_index(index_path, done)
         where = f"{exc.kept[0]}" if not batch else f"{directory}"
@@ -195,8 +205,12 @@ def backed_template(auth: Authority, deployment_id: str, template: dict[str, Any
     return {**template, "expires_at": expires_at}
 
 
-def _step(template: dict[str, Any]) -> int:
-    return max(1, min(w.MAX_LIMIT, int(template.get("max_batch") or w.MAX_LIMIT)))
+def _step(template: dict[str, Any], *, pipelined: bool = False) -> int:
+    """Devices a registration call carries: the authority's ``max_batch``; new devices at most
+    :data:`PIPELINE_BATCH`, so there are batches enough for the signing of the next to hide
+    behind the registration of the last."""
+    most = max(1, min(w.MAX_LIMIT, int(template.get("max_batch") or w.MAX_LIMIT)))
+    return min(most, PIPELINE_BATCH) if pipelined else most
 
 
 def _new_devices(base: dict[str, str], name: str | None, serial: str | None, model: str | None, numbers: range,
@@ -223,17 +237,25 @@ def _signed(keys: devices.DeviceKeys, root: Any, template: dict[str, Any], metad
                        "metadata": metadata, "credential": cred.to_dict()})
 
 
-def _write_and_register(auth: Authority, deployment_id: str, template: dict[str, Any], root: Any,
-                        made: list[Device], force: bool) -> list[dict[str, Any]]:
-    """Write the bundles of new devices, then register them; a bundle written here is deleted
-    when nothing was registered, and kept when that is unknown."""
+class Prepared(NamedTuple):
+    """A batch ready to register: its devices, their signed documents, the bundles written."""
+
+    made: list[Device]
+    docs: list[str]
+    written: list[Path]
+
+
+def _write_and_sign(auth: Authority, deployment_id: str, template: dict[str, Any], root: Any,
+                    made: list[Device], force: bool) -> Prepared:
+    """Write the bundles of new devices (durably: :mod:`.bundles`) and sign their credentials;
+    when either fails, the bundles written here are deleted (nothing was sent)."""
     from .bundles import write_bundles
 
     texts = [(d.bundle, devices.bundle_json(devices.bundle_document(
         d.keys, authority=auth.address, deployment_id=deployment_id, instance_id=d.instance_id,
         metadata=d.metadata))) for d in made]
     # bundles first (a file we cannot write registers nothing), written and flushed in one pass
-    # (client/bundles.py) while the credentials are signed; a failed write leaves nothing behind
+    # while the credentials are signed (the flushes wait on the disk, not on the interpreter)
     with ThreadPoolExecutor(1) as pool:
         writing = pool.submit(write_bundles, texts, replace=force)
         try:
@@ -242,18 +264,64 @@ def _write_and_register(auth: Authority, deployment_id: str, template: dict[str,
             for path in writing.result():  # nothing was sent: leave nothing behind
                 path.unlink(missing_ok=True)
             raise
-        written = writing.result()
-    return _register(auth, deployment_id, made, docs, discard=written)
+        return Prepared(made, docs, writing.result())
+
+
+class Pipeline:
+    """``prepare(job)`` for each job in order, one job ahead of the caller, on one thread.
+
+    Iterating yields each prepared batch once the caller is done with the previous one, so the
+    next batch's keys, bundles and signatures are made while the authority checks the last one
+    (a queue of one: at most two batches' keys are in memory). On leaving, a batch prepared but
+    never handed out is undone: its bundles are deleted, since nothing of it was sent."""
+
+    def __init__(self, prepare: Callable[[Any], Prepared], jobs: list[Any]):
+        self._prepare, self._jobs = prepare, jobs
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="aster-provision")
+        self._ahead: Any = None
+
+    def __iter__(self) -> Iterator[Prepared]:
+        for n in range(len(self._jobs)):
+            if self._ahead is None:
+                self._ahead = self._pool.submit(self._prepare, self._jobs[n])
+            ready = self._ahead.result()  # until it is handed out, leaving undoes it
+            self._ahead = None
+            if n + 1 < len(self._jobs):
+                self._ahead = self._pool.submit(self._prepare, self._jobs[n + 1])
+            yield ready
+
+    def __enter__(self) -> "Pipeline":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        ahead, self._ahead = self._ahead, None
+        try:
+            if ahead is not None and not ahead.cancel():
+                try:
+                    unsent = ahead.result()
+                except BaseException:  # noqa: BLE001 - its own failure removed what it wrote
+                    unsent = None
+                for path in unsent.written if unsent else ():
+                    path.unlink(missing_ok=True)
+        finally:
+            self._pool.shutdown(wait=True)
 
 
 def _register(auth: Authority, deployment_id: str, made: list[Device], docs: list[str], *,
-              discard: list[Path]) -> list[dict[str, Any]]:
+              discard: list[Path], head: Head | None = None) -> tuple[list[dict[str, Any]], Head]:
     """One registration call; ``discard`` (bundles this run wrote) is deleted only when the
-    authority's answer refuses it."""
+    authority's answer refuses it. ``head``: the chain's head after this run's last registration
+    (saves asking for it; another admin's decision in between only costs a retry). Returns the
+    devices and the head after this registration's own record."""
+    sent: list[str] = []
+
+    def send(record: str) -> Any:
+        sent.append(record)
+        return auth.call(w.DEVICE_ADMIN, "register", w.RegisterDevices(deployment_id, docs, record))
+
     try:
-        body = devices_body([json.loads(doc)["endpoint_id"] for doc in docs])
-        answer = decide(auth, deployment_id, DEVICE_REGISTER, body, lambda record: auth.call(
-            w.DEVICE_ADMIN, "register", w.RegisterDevices(deployment_id, docs, record)), kind=DEVICE)
+        body = devices_body([d.keys.endpoint_id for d in made])
+        answer = decide(auth, deployment_id, DEVICE_REGISTER, body, send, kind=DEVICE, head=head)
     except BaseException as exc:
         if refused(exc):
             for path in discard:
@@ -271,7 +339,8 @@ def _register(auth: Authority, deployment_id: str, made: list[Device], docs: lis
         r = by_endpoint.get(d.keys.endpoint_id, {})
         out.append({"instance_id": d.instance_id, "endpoint_id": d.keys.endpoint_id, "metadata": d.metadata,
                     "bundle": str(d.bundle), "expires_at": r.get("expires_at"), "already": bool(r.get("already"))})
-    return out
+    record = json.loads(sent[-1])  # the one the authority took: it answered the last send
+    return out, Head(record["seq"], record_hash(record), record["decided_at"])
 
 
 # ── registering existing bundles ─────────────────────────────────────────────────
@@ -310,11 +379,13 @@ def _from_bundles(auth: Authority, deployment_id: str, path: Path, root_key_file
     root = root_for(template["root_pubkey"], root_key_file, profile)
     done: list[dict[str, Any]] = []
     step = _step(template)
+    head = None
     try:
         for start in range(0, len(made), step):
             chunk = made[start:start + step]
-            done += _register(auth, deployment_id, chunk, [_signed(d.keys, root, template, d.metadata)
-                                                           for d in chunk], discard=[])
+            registered, head = _register(auth, deployment_id, chunk, [_signed(d.keys, root, template, d.metadata)
+                                                                      for d in chunk], discard=[], head=head)
+            done += registered
             if progress:
                 progress(len(done), len(made))
     except OutcomeUnknown as exc:
@@ -334,7 +405,7 @@ def _from_bundles(auth: Authority, deployment_id: str, path: Path, root_key_file
 def _write_index(path: Path | None, done: list[dict[str, Any]]) -> None:
     if path is None or not done:
         return
-    from aster_core.files import atomic_write
+    from .bundles import write_index
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -343,4 +414,4 @@ def _write_index(path: Path | None, done: list[dict[str, Any]]) -> None:
         m = d["metadata"]
         writer.writerow([d["instance_id"], d["endpoint_id"], m.get("name", ""), m.get("serial_number", ""),
                          m.get("model_number", ""), Path(d["bundle"]).name])
-    atomic_write(path, buf.getvalue(), mode=0o600)
+    write_index(path, buf.getvalue())
