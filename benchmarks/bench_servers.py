@@ -21,6 +21,9 @@ Printed per server and C: requests/s, the server's CPU per request (its /proc CP
 before/after over the requests answered), p50 and p99 latency, the ratio to the floor's
 requests/s, and the server's resident memory before, at the peak and after the load.
 
+One module over 400 lines on purpose: the floor server (``--floor-server``), the load generators
+(spawned: each process imports this module again) and the driver are one program.
+
 Goals (issue 24): >= 0.6x the floor's requests/s at 10 and 50 clients; p99 at 50 clients <= 10x
 the 1-client p50. The clients call back to back (a closed loop), so 50 of them queue for each
 other: the mean latency is 50 / (requests/s) whatever the server does, and the verdict prints that
@@ -37,6 +40,7 @@ import functools
 import json
 import multiprocessing as mp
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -118,7 +122,7 @@ class Target:
     """What a load generator calls: ``kind`` picks the request (see :func:`_request`)."""
 
     name: str
-    kind: str           # "discover", "plan_list", "floor-fory", "floor-json"
+    kind: str           # "discover", "discover-uncached", "plan_list", "floor-fory", "floor-json"
     address: str
     service: str
     method: str
@@ -127,7 +131,7 @@ class Target:
 
 
 def _request(target: Target) -> Any:
-    if target.kind == "discover":
+    if target.kind in ("discover", "discover-uncached"):
         from aster_registry import wire
 
         return wire.DiscoverRequest(query="svc", limit=20)
@@ -143,7 +147,7 @@ def _codec(target: Target) -> Any:
 
     from aster_server.codecs import warm
 
-    if target.kind == "discover":
+    if target.kind in ("discover", "discover-uncached"):
         from aster_registry.wire import all_types
 
         codec = ForyCodec(types=all_types())
@@ -184,7 +188,7 @@ class Caller:
                     raise
                 self.retries += 1
                 await asyncio.sleep(0.2 * (attempt + 1))
-        if self.target.kind in ("discover", "floor-fory"):
+        if self.target.kind in ("discover", "discover-uncached", "floor-fory"):
             from aster.transport.iroh import IrohTransport
 
             svc = self.conn.service(self.target.service)
@@ -195,6 +199,8 @@ class Caller:
 
     async def call(self) -> None:
         t = self.target
+        if t.kind == "discover-uncached":  # another page each time: no answer kept serves it
+            self.request.offset = random.randrange(980)
         if self.transport is not None:
             await self.transport.unary(t.service, t.method, self.request)
         else:
@@ -419,6 +425,8 @@ def main() -> int:
     ap.add_argument("--plans", type=int, default=100)
     ap.add_argument("--workers", type=int, default=6, help="load generator processes at most")
     ap.add_argument("--only", default="registry,authority")
+    ap.add_argument("--uncached", action="store_true",
+                    help="also discover a random page each time: the query's own cost, no answer kept")
     ap.add_argument("--floor-server", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.floor_server:
@@ -465,6 +473,11 @@ def main() -> int:
             plan.append(("registry discover", Target("registry", "discover", servers["registry"][1],
                                                      "PublicationService", "discover"),
                          Target("floor", "floor-fory", servers["floor"][1], "Floor", "sized", which=0)))
+            if args.uncached:
+                plan.append(("registry discover, a random page of the 1,000 each time (nothing kept serves it)",
+                             Target("registry", "discover-uncached", servers["registry"][1], "PublicationService",
+                                    "discover"),
+                             Target("floor", "floor-fory", servers["floor"][1], "Floor", "sized", which=0)))
         if "authority" in servers:
             plan.append(("authority plan list", Target("authority", "plan_list", servers["authority"][1],
                                                        "AuthorityAdmin", "plan_list", str(admin)),
@@ -477,7 +490,7 @@ def main() -> int:
             pid = servers[target.name][0].pid
             rss0 = _rss_mib(pid)
             rows: dict[int, tuple[dict, dict]] = {}
-            print(f"\n== {title} ({'Fory' if target.kind == 'discover' else 'JSON mode'}) vs the floor")
+            print(f"\n== {title} ({'Fory' if target.kind.startswith('discover') else 'JSON mode'}) vs the floor")
             print(f"{'clients':>7} {'req/s':>8} {'floor':>8} {'ratio':>6} {'cpu ms':>7} {'floor':>6} "
                   f"{'p50 ms':>7} {'p99 ms':>8} {'floor p99':>9} {'errors':>6} {'retries':>7}")
             for c in counts:
