@@ -19,7 +19,7 @@ from aster_core.testing import aster_executable
 
 from aster_authority.client.activation import read_bundle
 from aster_authority.client.bundles import is_stale_temp, temp_name, write_bundles, write_index
-from aster_authority.client.provisioning import BUNDLE_SUFFIX, INDEX_COLUMNS, INDEX_FILE
+from aster_authority.client.bundles import BUNDLE_SUFFIX, INDEX_COLUMNS, INDEX_FILE
 
 
 def bundle_files(folder: Path) -> list[str]:

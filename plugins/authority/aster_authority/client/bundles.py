@@ -26,18 +26,21 @@ would leave ``index.csv.lock`` behind, and two provisions never share a folder a
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import os
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
-from aster_core.errors import UsageError
+from aster_core.errors import NotFoundError, UsageError
 
 #: flushes in flight at once (the disk's queue, not the CPU, is what they wait on)
 FLUSHERS = 16
 TEMP_SUFFIX = ".tmp"
 BUNDLE_SUFFIX = ".bundle.json"
+INDEX_COLUMNS = ("instance_id", "endpoint_id", "name", "serial_number", "model_number", "bundle")
 INDEX_FILE = "index.csv"
 
 
@@ -148,3 +151,33 @@ def write_bundles(bundles: Sequence[tuple[Path, str]], *, replace: bool = False)
 def write_index(path: Path, text: str) -> None:
     """Write (or replace) ``path``, an ``index.csv``, durably: the bundles' one pass for one file."""
     write_bundles([(path, text)], replace=True)
+
+
+def bundle_files(path: Path, max_count: int) -> tuple[list[Path], bool]:
+    """The bundle files ``path`` names (itself, or the ``*.bundle.json`` of a directory) and
+    whether it is a directory."""
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.name.endswith(BUNDLE_SUFFIX) and p.is_file())
+        if not files:
+            raise UsageError(f"{path} holds no *{BUNDLE_SUFFIX} file", "give a bundle, or the --out-dir of a "
+                             "provision")
+        if len(files) > max_count:
+            raise UsageError(f"{path} holds {len(files)} bundles, at most {max_count}", "split them in folders")
+        return files, True
+    if not path.exists():
+        raise NotFoundError(f"no bundle {path}", "give the bundle or the directory a provision wrote")
+    return [path], False
+
+
+def write_index_of(path: Path | None, done: list[dict[str, Any]]) -> None:
+    """``index.csv`` of the registered devices ``done`` (:func:`write_index`: durable, replaced whole)."""
+    if path is None or not done:
+        return
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(INDEX_COLUMNS)
+    for d in done:
+        m = d["metadata"]
+        writer.writerow([d["instance_id"], d["endpoint_id"], m.get("name", ""), m.get("serial_number", ""),
+                         m.get("model_number", ""), Path(d["bundle"]).name])
+    write_index(path, buf.getvalue())

@@ -17,8 +17,6 @@ it as it is, so running it again is always safe.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -34,13 +32,11 @@ from ..domain.decisions import Head, record_hash
 from ..domain.ids import DEVICE, instance_id_for
 from ..domain.replay import DEVICE_REGISTER
 from .activation import read_bundle
-from .bundles import INDEX_FILE
+from .bundles import BUNDLE_SUFFIX, INDEX_FILE, bundle_files, write_index_of
 from .connection import Authority, refused
 from .root_key import root_for
 from .signer import decide
 
-INDEX_COLUMNS = ("instance_id", "endpoint_id", "name", "serial_number", "model_number", "bundle")
-BUNDLE_SUFFIX = ".bundle.json"
 MAX_COUNT = 100_000
 #: new devices a registration call carries (:func:`_step`)
 PIPELINE_BATCH = 250
@@ -157,7 +153,7 @@ def provision(auth: Authority, deployment_id: str, *, name: str | None = None, s
                 if progress:
                     progress(len(done), total)
     except OutcomeUnknown as exc:
-        _write_index(index_path, done)
+        write_index_of(index_path, done)
         where = f"{exc.kept[0]}" if not batch else f"{directory}"
         first = len(done) + 1
         which = "the device" if not batch else f"devices {first}-{first + len(exc.kept) - 1} of {total}"
@@ -172,11 +168,11 @@ def provision(auth: Authority, deployment_id: str, *, name: str | None = None, s
     except AsterError as exc:
         if not done:
             raise
-        _write_index(index_path, done)
+        write_index_of(index_path, done)
         raise AsterError(f"{exc.message} (after {len(done)} of {total} devices were registered; their bundles "
                          f"and {INDEX_FILE} are in {out_dir})", exc.hint, exit_code=exc.exit_code) from None
     if index_path is not None:
-        _write_index(index_path, done)
+        write_index_of(index_path, done)
     result: dict[str, Any] = {"deployment_id": deployment_id, "review_mode": template["review_mode"],
                               "attributes": template["attributes"], "devices": done}
     if index_path is not None:
@@ -346,27 +342,9 @@ def _register(auth: Authority, deployment_id: str, made: list[Device], docs: lis
 # ── registering existing bundles ─────────────────────────────────────────────────
 
 
-def _bundle_files(path: Path) -> tuple[list[Path], bool]:
-    """The bundle files ``path`` names (itself, or the ``*.bundle.json`` of a directory) and
-    whether it is a directory."""
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.name.endswith(BUNDLE_SUFFIX) and p.is_file())
-        if not files:
-            raise UsageError(f"{path} holds no *{BUNDLE_SUFFIX} file", "give a bundle, or the --out-dir of a "
-                             "provision")
-        if len(files) > MAX_COUNT:
-            raise UsageError(f"{path} holds {len(files)} bundles, at most {MAX_COUNT}", "split them in folders")
-        return files, True
-    if not path.exists():
-        from aster_core.errors import NotFoundError
-
-        raise NotFoundError(f"no bundle {path}", "give the bundle or the directory a provision wrote")
-    return [path], False
-
-
 def _from_bundles(auth: Authority, deployment_id: str, path: Path, root_key_file: str | None,
                   profile: str | None, progress: Callable[[int, int], None] | None) -> dict[str, Any]:
-    files, many = _bundle_files(path)
+    files, many = bundle_files(path, MAX_COUNT)
     made = []
     for f in files:
         bundle = read_bundle(f)
@@ -397,21 +375,6 @@ def _from_bundles(auth: Authority, deployment_id: str, path: Path, root_key_file
                               "already": sum(1 for d in done if d["already"])}
     if many:
         index_path = path / INDEX_FILE
-        _write_index(index_path, done)
+        write_index_of(index_path, done)
         result["index"] = str(index_path)
     return result
-
-
-def _write_index(path: Path | None, done: list[dict[str, Any]]) -> None:
-    if path is None or not done:
-        return
-    from .bundles import write_index
-
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(INDEX_COLUMNS)
-    for d in done:
-        m = d["metadata"]
-        writer.writerow([d["instance_id"], d["endpoint_id"], m.get("name", ""), m.get("serial_number", ""),
-                         m.get("model_number", ""), Path(d["bundle"]).name])
-    write_index(path, buf.getvalue())
