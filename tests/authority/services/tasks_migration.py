@@ -1,25 +1,5 @@
-"""TaskService changed breakingly: ``ping`` removed, ``task_id`` retyped."""
+"""TaskService changed breakingly (a migration): the example's removed ``ping`` and retyped ``task_id``."""
 
-from dataclasses import dataclass
+from tasks_service.breaking import GetTask, Task, TaskService
 
-from aster import rpc, service, wire_type
-
-
-@wire_type("authtest/GetTask")
-@dataclass
-class GetTask:
-    task_id: str = ""
-
-
-@wire_type("authtest/Task")
-@dataclass
-class Task:
-    task_id: int = 0
-    title: str = ""
-
-
-@service(name="TaskService", version=1)
-class TaskService:
-    @rpc(requires="tasks.reader")
-    async def get(self, req: GetTask) -> Task:
-        return Task(task_id=1, title=f"task {req.task_id}")
+__all__ = ["GetTask", "Task", "TaskService"]

@@ -1,34 +1,5 @@
-"""TaskService changed compatibly: a new optional request field and a new method."""
+"""TaskService changed compatibly (an update): the example's new optional field and new method."""
 
-from dataclasses import dataclass
+from tasks_service.compatible import GetTask, Task, TaskService
 
-from aster import rpc, service, wire_type
-
-
-@wire_type("authtest/GetTask")
-@dataclass
-class GetTask:
-    task_id: int = 0
-    verbose: bool = False
-
-
-@wire_type("authtest/Task")
-@dataclass
-class Task:
-    task_id: int = 0
-    title: str = ""
-
-
-@service(name="TaskService", version=1)
-class TaskService:
-    @rpc(requires="tasks.reader")
-    async def get(self, req: GetTask) -> Task:
-        return Task(task_id=req.task_id, title=f"task {req.task_id}")
-
-    @rpc
-    async def ping(self, req: GetTask) -> Task:
-        return Task(task_id=req.task_id, title="pong")
-
-    @rpc(requires="tasks.reader")
-    async def count(self, req: GetTask) -> Task:
-        return Task(task_id=2, title="count")
+__all__ = ["GetTask", "Task", "TaskService"]
