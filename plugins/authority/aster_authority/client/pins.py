@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from aster_core.errors import AsterError, ExitCode
 
@@ -121,19 +122,11 @@ def advance(root_hex: str, deployment_id: str, head: Head, hash_at: Callable[[in
     ``deployment_id``. Under the file's lock the stored pin is checked again: a chain that
     does not extend it raises :class:`PinMismatch`; a pin another process moved past ``head``
     meanwhile is kept (a pin never moves back)."""
-    from aster_core.filemodes import private_dir
-    from aster_core.files import locked
-
-    path = pin_file()
-    private_dir(path.parent)
-    with locked(path):
-        doc = _read(path)
-        stored = _entry(doc, root_hex, deployment_id, path)
-        per_root = doc["pins"].setdefault(root_hex, {})
+    with _locked_pin(root_hex, deployment_id) as (stored, store):
         if stored is not None and stored.seq > head.seq:
             return stored  # another reconcile pinned a later head meanwhile: a pin never moves back
         check_extends(stored, head, hash_at, ref=ref)
-        _write(path, doc, per_root, deployment_id, head, now)
+        store(head, now)
     return head
 
 
@@ -142,6 +135,17 @@ def record_own(root_hex: str, chain_id: str, head: Head, *, now: int | None = No
     hash ``head.hash``), so an authority that later drops or rewrites that decision is caught
     here as a rollback or fork. The chain before it is not verified here, so this only moves a
     pin forward (a pin further on is kept)."""
+    with _locked_pin(root_hex, chain_id) as (stored, store):
+        if stored is not None and stored.seq >= head.seq:
+            return
+        store(head, now)
+
+
+@contextmanager
+def _locked_pin(root_hex: str, chain_id: str) -> Iterator[tuple[Head | None, Callable[[Head, int | None], None]]]:
+    """The pin file under its lock for one read, check and write: yields the stored pin of
+    ``chain_id`` under ``root_hex`` (None: none yet) and ``store(head, now)``, which writes a new
+    one. The lock spans the check, so two processes cannot both move the pin from what they read."""
     from aster_core.filemodes import private_dir
     from aster_core.files import locked
 
@@ -151,9 +155,7 @@ def record_own(root_hex: str, chain_id: str, head: Head, *, now: int | None = No
         doc = _read(path)
         stored = _entry(doc, root_hex, chain_id, path)
         per_root = doc["pins"].setdefault(root_hex, {})
-        if stored is not None and stored.seq >= head.seq:
-            return
-        _write(path, doc, per_root, chain_id, head, now)
+        yield stored, lambda head, now: _write(path, doc, per_root, chain_id, head, now)
 
 
 def _write(path: Path, doc: dict[str, Any], per_root: dict[str, Any], chain_id: str, head: Head,
