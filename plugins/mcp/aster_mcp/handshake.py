@@ -146,15 +146,24 @@ def early_answer(line: str) -> tuple[Any, str] | None:
     return message["id"], json.dumps(response, ensure_ascii=False, separators=(",", ":"))
 
 
-def duplicate_verdict(answered: tuple[Any, str], text: str) -> tuple[bool, str | None] | None:
-    """For a line the SDK writes after ``answered`` went out early: ``None`` when it is no response
-    (a request or notification of the server's); else ``(drop it, warning)``: the SDK's answer to
-    the ``initialize`` already answered is dropped, and a difference from ours is a warning."""
+def parsed_response(text: str) -> dict[str, Any] | None:
+    """A line the SDK writes, parsed, when it is a response (an ``id``, no ``method``); None for a
+    request or notification of the server's, or a line that is no JSON object."""
     try:
         message = json.loads(text)
     except ValueError:
         return None
     if not isinstance(message, dict) or "method" in message or "id" not in message:
+        return None
+    return message
+
+
+def duplicate_verdict(answered: tuple[Any, str], text: str) -> tuple[bool, str | None] | None:
+    """For a line the SDK writes after ``answered`` went out early: ``None`` when it is no response
+    (a request or notification of the server's); else ``(drop it, warning)``: the SDK's answer to
+    the ``initialize`` already answered is dropped, and a difference from ours is a warning."""
+    message = parsed_response(text)
+    if message is None:
         return None
     ident, ours = answered
     if message["id"] != ident:
@@ -331,11 +340,8 @@ class EarlyStdio:
     def _early_duplicate(self, text: str) -> str | None:
         """For the SDK's answer to a request answered early: "" (drop it) or the line to send
         instead; None for any other line."""
-        try:
-            message = json.loads(text)
-        except ValueError:
-            return None
-        if not isinstance(message, dict) or "method" in message or "id" not in message:
+        message = parsed_response(text)
+        if message is None:
             return None
         ident = message["id"]
         found = self._early.pop((isinstance(ident, str), ident), None) if usable_id(ident) else None
