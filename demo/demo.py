@@ -328,6 +328,18 @@ def authority(d: Demo) -> None:
           "svc", "tasks", "authority", "reconcile", "--root-key", "root.key", expect=1)
     d.run("(the demo deletes the forged row again)", sys.executable, "-c", sql, "mesh/authority/authority.db",
           f"DELETE FROM authority_grants WHERE consumer = '{thief}'", show=False)
+    d.run("Every change is a decision signed by an admin's node key, chained by hash: the deployment's log",
+          "aster", "svc", "tasks", "authority", "log")
+    d.run("A second admin, bound to a node key of its own (only the root key makes one)", "aster", "enroll", "node",
+          "--role", "consumer", "--name", "ops-2", "--capabilities", "authority.admin", "--root-key", "root.key",
+          "--identity", "ops-2.identity", "-q")
+    second = tomllib.loads((WORK / "ops-2.identity").read_text())["node"]["endpoint_id"]
+    d.run("...which the authority admits", "aster", "svc", "list", "--rcan", "ops-2.identity")
+    d.run("The admins and reviewers the authority has admitted", "aster", "authority", "admins", "list")
+    d.run("Revoke the second admin: itself a signed decision", "aster", "authority", "admins", "revoke", second,
+          "--reason", "left the team")
+    d.run("...refused at once on its next call, though its credential has not expired (exit 3)", "aster", "svc",
+          "list", "--rcan", "ops-2.identity", expect=3)
     d.run("The consumer fetches it with its own node key", "aster", "authority", "fetch", "--identity",
           "reader.identity")
     d.run("...and calls the role-gated method", "aster", "call", tasks["address"], "TaskService.get",
