@@ -45,6 +45,8 @@ def test_log_admins_revocation_and_unbound_credentials(sqlite_mesh):
         assert_clean_error(m.aster(*args, "--rcan", str(second)), 3, "revoked", "left the team")
     revoked = {a["name"]: a for a in m.ok("authority", "admins", "list")["items"]}["second"]
     assert revoked["revoked_at"] is not None and revoked["reason"] == "left the team"
+    narrow = m.aster("authority", "admins", "list", COLUMNS="80")  # a table: the endpoint whole, revoked kept
+    assert narrow.returncode == 0 and second_id in narrow.stdout and "left the" in narrow.stdout, narrow.stdout
     assert [g["role"] for g in m.ok("grants", "list", "--deployment", DEP)["items"]] == ["tasks.reader"]
     assert_clean_error(m.aster("authority", "admins", "revoke", m.ok("authority", "status")["caller"], "--reason",
                                "oops"), 2, "another admin")

@@ -32,11 +32,12 @@ def admins_list(limit, all_pages, authority_addr, rcan, as_json) -> None:
         page = work.admins(auth, limit=limit, all_pages=all_pages)
 
     def render(p: dict[str, Any]) -> None:
-        print_table(["endpoint", "name", "roles", "first seen", "last seen", "expires", "revoked"],
-                    [(a["endpoint_id"], a["name"], ",".join(a["roles"]), ts(a["first_seen"]), ts(a["last_seen"]),
-                      ts(a["credential_expires_at"]),
-                      f"{ts(a['revoked_at'])} ({a['reason']})" if a["revoked_at"] is not None else "-")
-                     for a in p["items"]], optional=("first seen", "expires"))
+        print_table(["endpoint", "revoked", "name", "roles", "last seen", "first seen", "expires"],
+                    [(a["endpoint_id"],
+                      f"{ts(a['revoked_at'])} ({a['reason']})" if a["revoked_at"] is not None else "-",
+                      a["name"], ",".join(a["roles"]), ts(a["last_seen"]), ts(a["first_seen"]),
+                      ts(a["credential_expires_at"])) for a in p["items"]],
+                    optional=("name", "roles", "last seen", "first seen", "expires"))
         more(p)
 
     emit(page, as_json, render)

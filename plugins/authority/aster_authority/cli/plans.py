@@ -211,9 +211,11 @@ def log(limit, all_pages, authority_addr, rcan, as_json) -> None:
         page = admins.log(auth, given_deployment(), kind=kind(), limit=limit, all_pages=all_pages)
 
     def render(p: dict[str, Any]) -> None:
-        print_table(["seq", "action", "who", "endpoint", "when", "body"],
-                    [(r["seq"], r["action"], r["who"], r["endpoint_id"], ts(r["decided_at"]), r["body"])
-                     for r in p["rows"]], optional=("endpoint", "body"))
+        # who: the signer's name where its credential gives one, else its endpoint id (whole)
+        print_table(["seq", "action", "who", "when", "endpoint", "body"],
+                    [(r["seq"], r["action"], r["who"] or r["endpoint_id"], ts(r["decided_at"]), r["endpoint_id"],
+                      r["body"]) for r in p["rows"]],
+                    ids=("who", "endpoint"), optional=("when", "endpoint", "body"))
         if not p["rows"]:
             info(f"{prefix()}/{given_deployment()} has no decision record yet")
         more(p)
