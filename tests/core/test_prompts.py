@@ -48,13 +48,20 @@ def test_registry_values_without_a_terminal():
                               input=""), 2, "CODE")
 
 
+def _as_a_terminal_starts_it() -> None:
+    """Ctrl-C acts as it does for a command a shell starts: an xdist worker ignores SIGINT, and a
+    child inherits that (Python then installs no KeyboardInterrupt handler), so restore the default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Terminal:
     """The installed ``aster`` on a pseudo-terminal (stdin, stdout and stderr all on it)."""
 
     def __init__(self, args: list[str], plugins: str = "-"):
         self.master, slave = os.openpty()
         self.proc = subprocess.Popen([aster_executable(), *args], stdin=slave, stdout=slave, stderr=slave,
-                                     env={**os.environ, "ASTER_PLUGINS": plugins}, start_new_session=True)
+                                     env={**os.environ, "ASTER_PLUGINS": plugins}, start_new_session=True,
+                                     preexec_fn=_as_a_terminal_starts_it)
         os.close(slave)
         self.seen = b""
 
@@ -102,7 +109,6 @@ def test_at_a_terminal_the_question_is_asked_and_answered(aster_env):
     assert '"dev"' not in names and '"keep"' in names
 
 
-@pytest.mark.alone  # a 15 s bound on a process's exit after Ctrl-C: at load 10 beside the suite it was missed
 def test_ctrl_c_at_a_question_is_130(aster_env):
     """Sent the moment the question shows, five times: ``input()`` under readline lost about one
     Ctrl-C in three sent then and waited for Enter (the reason prompts read stdin themselves)."""
@@ -116,7 +122,6 @@ def test_ctrl_c_at_a_question_is_130(aster_env):
     assert invoke(["profile", "show", "dev"]).returncode == 0
 
 
-@pytest.mark.alone  # the same bound as test_ctrl_c_at_a_question_is_130
 def test_typed_confirmation_at_a_terminal():
     """`remove` asks for the typed svc/ID before dialling: a wrong answer is exit 2, Ctrl-C 130."""
     wrong = Terminal(["svc", "payments", "remove"], plugins="authority")
