@@ -6,8 +6,7 @@ the OS keyring or, for a profile made with ``aster profile import --key-file-onl
 key file the profile refers to (said on stderr on every use). The profile's ``root_pubkey``
 is checked against the key either way, so a stale key never signs for the wrong mesh.
 
-Key pair files themselves (making, reading, writing) are :mod:`aster_core.keyfiles`'; its
-functions are importable from here too, as families have imported them.
+Key pair files themselves (making, reading, writing) are :mod:`aster_core.keyfiles`'.
 """
 
 from __future__ import annotations
@@ -17,9 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import AsterError, UsageError
-from .keyfiles import (generate_root_keypair, key_file_text, parse_hex32, public_key_of,  # noqa: F401
-                       read_key_file, write_key_file)
-from .profiles import KEY_FILE_FIELD, get_profile, key_file_of, selected_profile_name, validate_name  # noqa: F401
+from .keyfiles import parse_hex32, public_key_of, read_key_file, write_key_file
+from .profiles import get_profile, key_file_of, selected_profile_name, validate_name
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ import os
 import select
 import subprocess
 import time
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest

@@ -6,7 +6,6 @@ operator's script would run it. The installed script runs each line (they dial a
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 
 import pytest

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from aster_core.testing import aster_executable, invoke, run_aster
+from aster_core.testing import invoke, run_aster
 
 FAMILY_MODULE_PREFIXES = ("aster_trust.", "aster_enroll.", "aster_contract.", "aster_connect.", "aster_mcp.",
                           "aster_hello.cli", "aster_core.commands")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import tomllib
-from pathlib import Path
 
 import pytest
 
@@ -180,7 +179,7 @@ def test_unreachable_registry_changes_nothing(aster_env, tmp_path):
     _profile(aster_env)
     from aster import AsterTicket
 
-    dead = AsterTicket(endpoint_id="cd" * 32, direct_addrs=[f"127.0.0.1:9"]).to_string()
+    dead = AsterTicket(endpoint_id="cd" * 32, direct_addrs=["127.0.0.1:9"]).to_string()
     config = (aster_env / "config.toml").read_bytes()
     result = run_aster(["join", "--handle", "alice", "--email", "a@b.co", "--registry", dead, "--timeout", "3"],
                        plugins=PLUGINS, timeout=30)

@@ -77,7 +77,7 @@ def init(out: str | None = None, *, root_key: str | None = None, profile: str = 
     if layout.dir.exists() and not layout.dir.is_dir():
         raise UsageError(f"{layout.dir} is not a folder", "give --out a folder path")
     if root_key is not None:
-        from aster_core.rootkey import read_key_file
+        from aster_core.keyfiles import read_key_file
 
         read_key_file(root_key)  # a bad key file stops us before anything exists
     existing = _existing_profile(profile, root_key)
