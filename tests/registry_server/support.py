@@ -139,3 +139,46 @@ def store_op(s: Any, key: Key, action: str, **fields: Any) -> Any:
     env = protect.open_envelope(envelope(key, action, ts=int(s.clock()), **fields), action, now=s.clock())
     return {"join": s.profiles.join, "verify": s.profiles.verify, "resend_verification": s.profiles.resend,
             "publish": s.publications.publish, "handle_status": s.profiles.handle_status}[action](env)
+
+
+def handle_row(handle: str, key: Key, now: int) -> dict:
+    """A verified handle's row, for tests that insert handles directly."""
+    from aster_registry.server import tables
+
+    return {"handle": handle, "pubkey": key.pub, "email": f"{handle}@example.org",
+            "email_hash": tables.email_hash(f"{handle}@example.org"), "status": "verified", "announcements": False,
+            "created_at": now, "verification_expires_at": now}
+
+
+class Registry:
+    """A store with verified handles; ``publish`` goes through the real signed publish path."""
+
+    def __init__(self, url: str, handles: tuple[str, ...] = ("alice", "bob")) -> None:
+        from aster_registry.server import store as st
+        from aster_registry.server import tables
+        from aster_server import storage
+        from tests.support.clock import Clock
+
+        self.clock = Clock()
+        self.store = st.Store(storage.open_database(url, tables.MIGRATIONS), clock=self.clock,
+                              limits={"publish": (10_000, 60), "signed": (10_000, 60)})
+        self.keys = {h: Key() for h in handles}
+        with storage.transaction(self.store.engine) as conn:
+            conn.execute(tables.t_handles.insert(), [handle_row(h, k, int(self.clock.now)) for h, k in self.keys.items()])
+
+    def publish(self, handle: str, name: str, description: str) -> None:
+        self.clock.now += 1  # each one newer than the last
+        store_op(self.store, self.keys[handle], "publish", **publish_fields(handle, name, description=description))
+
+    def signed(self, handle: str, action: str, fn, **fields) -> dict:
+        from aster_registry.server import protect
+
+        env = protect.open_envelope(envelope(self.keys[handle], action, ts=int(self.clock.now), handle=handle,
+                                             **fields), action, now=self.clock.now)
+        return fn(env)
+
+    def names(self, query: str, limit: int = 100, offset: int = 0) -> list[str]:
+        return [e["service_name"] for e in self.store.directory.discover(query, limit, offset)[1]]
+
+    def total(self, query: str) -> int:
+        return self.store.directory.discover(query, 20, 0)[0]

@@ -174,5 +174,5 @@ def test_serve_and_status_errors(tmp_path):
     ok = run_aster(["registry", "status", "--json", "--db", str(tmp_path / "s.db")])
     assert ok.returncode == 0, ok.stderr
     data = json.loads(ok.stdout)
-    assert data["schema"] == "r0005" and data["handles"] == 0 and data["database"]["reachable"] is True
+    assert data["schema"] == "r0006" and data["handles"] == 0 and data["database"]["reachable"] is True
     assert data["search"] == "fts5"  # this Python's sqlite3 has FTS5 (the trigram index of r0003)

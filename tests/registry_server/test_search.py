@@ -14,46 +14,8 @@ import sqlalchemy as sa
 from aster_registry.server import search, tables
 from aster_registry.server import store as st
 from aster_server import storage
-from tests.support.clock import Clock
 
-from .support import Key, publish_fields, store_op
-
-
-def _handle_row(handle: str, key: Key, now: int) -> dict:
-    return {"handle": handle, "pubkey": key.pub, "email": f"{handle}@example.org",
-            "email_hash": tables.email_hash(f"{handle}@example.org"), "status": "verified", "announcements": False,
-            "created_at": now, "verification_expires_at": now}
-
-
-class Registry:
-    """A store with verified handles; ``publish`` goes through the real signed publish path."""
-
-    def __init__(self, url: str) -> None:
-        self.clock = Clock()
-        self.store = st.Store(storage.open_database(url, tables.MIGRATIONS), clock=self.clock,
-                              limits={"publish": (10_000, 60), "signed": (10_000, 60)})
-        self.keys = {h: Key() for h in ("alice", "bob")}
-        with storage.transaction(self.store.engine) as conn:
-            conn.execute(tables.t_handles.insert(), [_handle_row(h, k, int(self.clock.now)) for h, k in self.keys.items()])
-
-    def publish(self, handle: str, name: str, description: str) -> None:
-        self.clock.now += 1  # each one newer than the last
-        store_op(self.store, self.keys[handle], "publish", **publish_fields(handle, name, description=description))
-
-    def signed(self, handle: str, action: str, fn, **fields) -> dict:
-        from aster_registry.server import protect
-
-        from .support import envelope
-
-        env = protect.open_envelope(envelope(self.keys[handle], action, ts=int(self.clock.now), handle=handle,
-                                             **fields), action, now=self.clock.now)
-        return fn(env)
-
-    def names(self, query: str, limit: int = 100, offset: int = 0) -> list[str]:
-        return [e["service_name"] for e in self.store.directory.discover(query, limit, offset)[1]]
-
-    def total(self, query: str) -> int:
-        return self.store.directory.discover(query, 20, 0)[0]
+from .support import Key, Registry, handle_row
 
 
 @pytest.fixture
@@ -196,7 +158,7 @@ def test_upgrade_from_r0002_backfills_existing_rows(database_url):
         deleg = json.dumps({"authority": "consumer", "mode": "open", "token_ttl": 300, "rate_limit": None,
                             "roles": ["consumer"]})
         with storage.transaction(engine) as conn:
-            conn.execute(tables.t_handles.insert().values(**_handle_row("olga", key, now)))
+            conn.execute(tables.t_handles.insert().values(**handle_row("olga", key, now)))
             for i, (name, vis) in enumerate([("OldMaps", "public"), ("OldSecrets", "private"), ("Tiles", "public")]):
                 description = f"{name} from before the index"
                 conn.execute(tables.t_services.insert().values(
@@ -204,7 +166,7 @@ def test_upgrade_from_r0002_backfills_existing_rows(database_url):
                     manifest_json="{}", description=description, status="stable", visibility=vis,
                     delegation_json=deleg, method_count=1, token_id=f"t{i}", published_at=now + i, updated_at=now,
                     search_text=tables.search_text(name, description, "olga")))
-        assert storage.upgrade(engine, tables.MIGRATIONS) == storage.head_revision(tables.MIGRATIONS) == "r0005"
+        assert storage.upgrade(engine, tables.MIGRATIONS) == storage.head_revision(tables.MIGRATIONS) == "r0006"
         store = st.Store(engine)
         assert [e["service_name"] for e in store.directory.discover("old", 20, 0)[1]] == ["OldMaps"]
         assert [e["service_name"] for e in store.directory.discover("before index", 20, 0)[1]] == ["Tiles", "OldMaps"]

@@ -1,12 +1,14 @@
 """PublicationService's reads: discover (ranked words through :mod:`.search`, ``@handle``, or
 everything public), one service, one handle's card, the directory of handles, manifests and
 live endpoints. Each is one read transaction; none is signed (the handler counts the read
-against the caller's read limit).
+against the caller's read limit). A word query whose count is large keeps it (:mod:`.counts`)
+in a short write transaction after its read.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,7 +18,7 @@ from aster_server.pagecache import PageCache
 from aster_server.request import Page, Refused
 
 from .. import wire
-from . import protect, search
+from . import counts, protect, search
 from .database import Database
 from .tables import entry, iso, live_endpoints, service, t_endpoints, t_handles, t_services
 
@@ -55,9 +57,18 @@ class Directory:
             where.append(s.visibility == "public")
         backend = self.db.search_backend
 
+        counted: list[tuple[list[str], int, int]] = []  # a large count to keep: (words, total, counter seen)
+
         def matches(conn: Connection) -> tuple[int, list[dict[str, Any]]]:
             if text and not text.startswith("@"):
-                return search.WordSearch(conn, t_services, text, backend).page(_LISTED, page.limit, page.offset)
+                words = search.WordSearch(conn, t_services, text, backend)
+                total, seen = counts.lookup(conn, words.words)
+                if total is None:
+                    started = time.perf_counter()
+                    total = words.count()
+                    if time.perf_counter() - started >= counts.KEEP_AFTER:
+                        counted.append((words.words, total, seen))
+                return words.page(_LISTED, page.limit, page.offset, total)
             if not text and backend == "fts5":  # the index holds every public service
                 total = search.fts_totals(conn)[0]
             else:
@@ -71,8 +82,13 @@ class Directory:
             live = live_endpoints(conn, [r["id"] for r in rows], self.db.now())
             return total, [entry(r, live.get(r["id"], 0)) for r in rows]
 
-        return self.pages.get_or_read((text, page.limit, page.offset), lambda: self.db.generation,
-                                      lambda: self.db.read(body))
+        def read() -> tuple[int, list[dict[str, Any]]]:
+            answer = self.db.read(body)
+            for words, total, seen in counted:
+                self.db.write(lambda conn: counts.keep(conn, words, total, seen, self.db.now()))
+            return answer
+
+        return self.pages.get_or_read((text, page.limit, page.offset), lambda: self.db.generation, read)
 
     def list_services(self, handle: str) -> tuple[str, list[dict[str, Any]]]:
         handle = protect.check_handle(handle)

@@ -19,7 +19,7 @@ from aster_core.text import control_in
 from aster_server import storage
 from aster_server.request import Refused, json_field
 
-from . import codes, protect
+from . import codes, counts, protect
 from .database import Database
 from .protect import Envelope, bad
 from .tables import (audit, owned, owned_service, search_text, t_endpoints, t_grants, t_handles, t_recovery,
@@ -101,12 +101,14 @@ class Publications:
                           updated_at=now)
             if existing is None:
                 token_id = secrets.token_hex(8)
-                sid = conn.execute(t_services.insert().values(
-                    handle=handle, service_name=name, name_lower=name.lower(), visibility="public",
-                    token_id=token_id, published_at=now, **values).returning(t_services.c.id)).scalar_one()
+                row = dict(handle=handle, service_name=name, name_lower=name.lower(), visibility="public",
+                           token_id=token_id, published_at=now, **values)
+                sid = conn.execute(t_services.insert().values(**row).returning(t_services.c.id)).scalar_one()
+                counts.apply(conn, self.db.search_backend, None, row)
             else:
                 token_id, sid = existing["token_id"], existing["id"]
                 conn.execute(t_services.update().where(t_services.c.id == sid).values(**values))
+                counts.apply(conn, self.db.search_backend, existing, {**existing, **values})
             for endpoint in parsed:
                 put_endpoint(conn, sid, endpoint, now)
             conn.execute(t_handles.update().where(t_handles.c.handle == handle).values(last_published_at=now))
@@ -132,6 +134,7 @@ class Publications:
             now = self.db.now()
             conn.execute(t_services.update().where(t_services.c.id == svc["id"]).values(
                 visibility=visibility, updated_at=now))
+            counts.apply(conn, self.db.search_backend, svc, {**svc, "visibility": visibility})
             audit(conn, now, row["handle"], "set_visibility", f"{svc['service_name']} {visibility}")
             return {"handle": row["handle"], "service_name": svc["service_name"], "visibility": visibility}
 
@@ -161,6 +164,8 @@ class Publications:
             if given is not None:
                 values["replacement"] = replacement
             conn.execute(t_services.update().where(t_services.c.id == svc["id"]).values(**values))
+            if "search_text" in values:
+                counts.apply(conn, self.db.search_backend, svc, {**svc, **values})
             svc.update(values)
             audit(conn, now, row["handle"], "update_service", svc["service_name"])
             return {"handle": row["handle"], "service_name": svc["service_name"], "description": svc["description"],
@@ -176,6 +181,7 @@ class Publications:
             conn.execute(t_endpoints.delete().where(t_endpoints.c.service_id == svc["id"]))
             conn.execute(t_grants.delete().where(t_grants.c.service_id == svc["id"]))
             conn.execute(t_services.delete().where(t_services.c.id == svc["id"]))
+            counts.apply(conn, self.db.search_backend, svc, None)
             audit(conn, self.db.now(), row["handle"], "unpublish", svc["service_name"])
             return {"handle": row["handle"], "service_name": svc["service_name"], "unpublished": True}
 

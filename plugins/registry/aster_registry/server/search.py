@@ -19,7 +19,8 @@ The window bounds the ranking work: a word found in 10,000 services would otherw
 one of them scored per query. Up to :data:`RANK_WINDOW` matches (every selective query) the
 whole result is ranked.
 
-The one full pass over the matches is the exact count. On SQLite, a one-word query does not let
+The one full pass over the matches is the exact count (:meth:`WordSearch.count`); a large one is
+kept exact by the writes instead (:mod:`.counts`). On SQLite, a one-word query does not let
 ``bm25()`` make a second one (its idf needs the number of rows holding the word, which FTS5
 counts by walking the whole index again): :class:`_Bm25` computes the same value, with the same
 floating-point operations, from that count, the index's own totals and per-row sizes (its
@@ -46,6 +47,8 @@ MIN_INDEXED = 3
 #: bm25 column weights in the FTS table's column order (name_lower, description, handle); whole
 #: numbers, so weight x hits is the sum FTS5 adds up one hit at a time.
 BM25_WEIGHTS = (10.0, 2.0, 1.0)
+#: the FTS table's columns, in order (the services table's columns of the same names)
+FTS_COLUMNS = ("name_lower", "description", "handle")
 
 #: FTS5's bm25 constants (fts5_aux.c)
 BM25_K1, BM25_B = 1.2, 0.75
@@ -104,7 +107,7 @@ def fts_totals(conn: Connection) -> tuple[int, int]:
     return (values[0], sum(values[1:])) if values else (0, 0)
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
     """The trigram tokenizer's case folding (one character to one character)."""
     if text.isascii():
         return text.lower()
@@ -133,6 +136,7 @@ class _Bm25:
     def __init__(self, word: str, rows: int, tokens: int, hits: int) -> None:
         self.word = word
         self.overlaps = any(word[:k] == word[-k:] for k in range(1, len(word)))
+        hits = min(hits, rows)  # a count from another moment than the index totals never breaks the log
         idf = math.log((rows - hits + 0.5) / (hits + 0.5))
         self.idf = idf if idf > 0.0 else 1e-6
         self.avgdl = float(tokens) / float(rows)
@@ -141,7 +145,7 @@ class _Bm25:
     def __call__(self, columns: tuple[str, str, str], sizes: bytes) -> float:
         freq = 0.0
         for text, weight in zip(columns, BM25_WEIGHTS):
-            freq += weight * _hits(_fold(text), self.word, self.overlaps)
+            freq += weight * _hits(fold(text), self.word, self.overlaps)
         length = _size(sizes)
         score = self.memo.get((freq, length))
         if score is None:
@@ -179,7 +183,7 @@ class WordSearch:
             match = sa.column(FTS).match(" ".join(_fts_phrase(w) for w in long_words))
             joined = _fts.join(self.s, s.id == _fts.c.rowid)
             bm25 = sa.func.bm25(sa.literal_column(FTS), *BM25_WEIGHTS)
-            phrase = _fold(self.words[0]) if len(self.words) == 1 and not short else None
+            phrase = fold(self.words[0]) if len(self.words) == 1 and not short else None
             return _Plan(joined if short else _fts, joined, [match, *short], _fts.c.rowid, [bm25], phrase)
         if engine_backend == "pg_trgm+tsvector":
             where = [s.visibility == "public", *(_pg_like(s.search_text, w) for w in self.words)]
@@ -194,7 +198,8 @@ class WordSearch:
 
     # ------------------------------------------------------------------ pieces
 
-    def _count(self) -> int:
+    def count(self) -> int:
+        """The number of matches (a full pass over them: :mod:`.counts` keeps the large ones)."""
         p = self.plan
         return self.conn.execute(sa.select(sa.func.count()).select_from(p.source).where(*p.where)).scalar_one()
 
@@ -232,10 +237,10 @@ class WordSearch:
 
     # ------------------------------------------------------------------ the page
 
-    def page(self, columns: list[Any], limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+    def page(self, columns: list[Any], limit: int, offset: int, total: int) -> tuple[int, list[dict[str, Any]]]:
+        """``(total, the page)``; ``total``: :meth:`count`'s answer (or the same number, kept)."""
         s = self.s.c
         p = self.plan
-        total = self._count()
         if total == 0:
             return 0, []
         boundary = self._boundary() if total > RANK_WINDOW else None

@@ -46,6 +46,11 @@ t_services = sa.Table(
     sa.Column("manifest_json", sa.Text), sa.Column("delegation_json", sa.Text), sa.Column("search_text", sa.Text),
     *(sa.Column(n, sa.Integer) for n in ("version", "method_count")),
     *(sa.Column(n, sa.BigInteger) for n in ("published_at", "updated_at")))
+#: word queries' kept match counts and the change counter that guards them (migration r0006, :mod:`.counts`)
+t_match_counts = sa.Table("registry_match_counts", meta, sa.Column("query", sa.String, primary_key=True),
+                          sa.Column("total", sa.BigInteger), sa.Column("counted_at", sa.BigInteger))
+t_search_state = sa.Table("registry_search_state", meta, sa.Column("id", sa.Integer, primary_key=True),
+                          sa.Column("changes", sa.BigInteger), sa.Column("applied", sa.BigInteger))
 t_endpoints = sa.Table("registry_endpoints", meta, sa.Column("service_id", sa.Integer, primary_key=True),
                        sa.Column("node_id", sa.String, primary_key=True), sa.Column("relay", sa.String),
                        sa.Column("direct_addrs", sa.Text),

@@ -1,0 +1,128 @@
+"""Exact match counts of common word queries, kept in step with every write (migration r0006).
+
+``discover`` answers ``total``, the exact number of matches (the released client prints
+"Found N service(s)"). Counting a word found in 100,000 of a million services walks its whole
+index entry: 23-100 ms on SQLite, most of such a discover; the page itself is a few
+milliseconds. So a count that took :data:`KEEP_AFTER` or longer is kept in ``registry_match_counts``
+and kept exact from then on: every write that inserts, deletes or changes the searched columns
+of a service applies its difference to each kept count, in its own transaction
+(:func:`apply`, with :func:`matches`, the Python twin of the SQL match of :mod:`.search`).
+
+Nothing stale is ever answered:
+
+- a trigger bumps ``registry_search_state.changes`` on every such row change, whoever makes it
+  (this server, an older replica during an upgrade, an operator's SQL); :func:`apply` bumps
+  ``applied`` for each one it has applied. :func:`lookup` trusts the kept counts only while the
+  two are equal; the next write through the store finds the gap and drops them all.
+- a count is kept (:func:`keep`) only if nothing changed between the read that counted it and
+  the write that keeps it: the read notes ``changes`` before counting, the write locks the state
+  row (PostgreSQL ``FOR UPDATE``; SQLite's write transaction excludes other writers) and
+  compares. Writers hold that row from their change to their commit (the trigger updates it),
+  so a write in flight is either seen in the count or waited for and seen in the comparison.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from aster_server import storage
+
+from . import search
+from .tables import t_match_counts, t_search_state
+
+#: a count that took at least this long (seconds) is kept: large ones, and few-word queries of
+#: common words with few or no matches in common (their index entries are walked all the same)
+KEEP_AFTER = 0.005
+#: how many counts are kept at most (the oldest go first)
+MAX_KEPT = 1_000
+#: the one row of ``registry_search_state``
+STATE = {"id": 1}
+
+
+def key(words: Iterable[str]) -> str:
+    """A query's key: its distinct words, sorted (the match does not depend on their order)."""
+    return " ".join(sorted(set(words)))
+
+
+def matches(words: list[str], backend: str, row: Mapping[str, Any] | None) -> bool:
+    """Whether ``row`` (a ``registry_services`` row) is a match of a word query of ``words``, as
+    the query of :class:`.search.WordSearch` on ``backend`` decides it."""
+    if row is None or row["visibility"] != "public":
+        return False
+    text = row["search_text"] or ""
+    if backend == "fts5" and any(len(w) >= search.MIN_INDEXED for w in words):
+        columns = [search.fold(row[c] or "") for c in search.FTS_COLUMNS]
+        return all(any(search.fold(w) in c for c in columns) if len(w) >= search.MIN_INDEXED else w in text
+                   for w in words)
+    return all(w in text for w in words)
+
+
+def lookup(conn: Connection, words: list[str]) -> tuple[int | None, int]:
+    """``(the kept count of the query or None, the change counter)`` in one statement; read it
+    before counting, so the count is at least as new as the counter."""
+    kept = sa.select(t_match_counts.c.total).where(t_match_counts.c.query == key(words)).scalar_subquery()
+    s = t_search_state.c
+    row = conn.execute(sa.select(s.changes, s.applied, kept.label("kept")).where(s.id == 1)).first()
+    if row is None:
+        return None, -1
+    return (row.kept if row.changes == row.applied else None), row.changes
+
+
+def _locked_state(conn: Connection) -> dict[str, Any]:
+    """The state row, locked until the transaction ends; when changes were made that nobody
+    applied, every kept count is dropped and the gap closed."""
+    state = storage.lock(conn, t_search_state, STATE)
+    assert state is not None, "migration r0006 inserts the state row"
+    return state
+
+
+def _reset(conn: Connection, changes: int) -> None:
+    conn.execute(t_match_counts.delete())
+    conn.execute(t_search_state.update().where(t_search_state.c.id == 1).values(applied=changes))
+
+
+def keep(conn: Connection, words: list[str], total: int, seen: int, now: int) -> bool:
+    """Keep ``total`` (counted after :func:`lookup` answered ``seen``) if nothing has changed
+    since; in a write transaction. Whether it was kept."""
+    state = _locked_state(conn)
+    if state["changes"] != state["applied"]:
+        _reset(conn, state["changes"])
+    if state["changes"] != seen:
+        return False
+    storage.upsert(conn, t_match_counts, {"query": key(words), "total": total, "counted_at": now}, ["query"])
+    c = t_match_counts.c
+    over = conn.execute(sa.select(sa.func.count()).select_from(t_match_counts)).scalar_one() - MAX_KEPT
+    if over > 0:
+        oldest = sa.select(c.query).order_by(c.counted_at, c.query).limit(over).scalar_subquery()
+        conn.execute(t_match_counts.delete().where(c.query.in_(oldest)))
+    return True
+
+
+def apply(conn: Connection, backend: str, before: Mapping[str, Any] | None,
+          after: Mapping[str, Any] | None) -> None:
+    """After a statement that inserted (``before`` None), deleted (``after`` None) or updated one
+    service row's searched columns, in its transaction: each kept count gains or loses it."""
+    state = _locked_state(conn)
+    pending = state["changes"] - state["applied"]
+    if pending == 0:  # the statement changed no row (the trigger did not fire)
+        return
+    if pending != 1:  # a change this code never saw: nothing kept can be trusted
+        _reset(conn, state["changes"])
+        return
+    up: list[str] = []
+    down: list[str] = []
+    for (query,) in conn.execute(sa.select(t_match_counts.c.query)).all():
+        words = query.split(" ")
+        delta = matches(words, backend, after) - matches(words, backend, before)
+        if delta > 0:
+            up.append(query)
+        elif delta < 0:
+            down.append(query)
+    c = t_match_counts.c
+    for queries, step in ((up, 1), (down, -1)):
+        if queries:
+            conn.execute(t_match_counts.update().where(c.query.in_(queries)).values(total=c.total + step))
+    conn.execute(t_search_state.update().where(t_search_state.c.id == 1).values(applied=state["changes"]))

@@ -1,0 +1,190 @@
+"""Kept match counts (server/counts.py, migration r0006) on both dialects: a large count is
+kept, every write through the store keeps it exact (checked against a fresh count after each of
+a few hundred random writes, non-ASCII text included), a write the store never saw makes the
+kept counts unused until the next store write drops them, a count read before a change is
+never kept, and the oldest go first."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from aster_registry.server import counts, search, tables
+from aster_server import storage
+
+from .support import Registry
+
+HANDLES = ("alice", "bob", "carol")
+WORDS = ["task", "queue", "ask", "bill", "straße", "ÅNGSTRÖM", "istanbul", "İstanbul", "qu", "a", "jobs", "kelvin"]
+#: service names are identifiers (ASCII); the descriptions carry the rest
+NAMES = [w.capitalize() for w in WORDS if w.isascii() and len(w) > 2]
+#: queries: single long words, several words, words under 3 characters, a miss, non-ASCII
+QUERIES = ["task", "ask", "queue task", "qu", "task qu", "a", "straße", "ångström", "istanbul", "i̇stanbul",
+           "alice", "jobs bill", "nothing-matches", "kelvin"]
+
+
+@pytest.fixture
+def reg(database_url, monkeypatch):
+    monkeypatch.setattr(counts, "KEEP_AFTER", 0.0)  # keep every count
+    r = Registry(database_url, HANDLES)
+    yield r
+    r.store.engine.dispose()
+
+
+def kept(reg: Registry) -> dict[str, int]:
+    with storage.transaction(reg.store.engine, write=False) as conn:
+        return dict(conn.execute(sa.select(tables.t_match_counts.c.query, tables.t_match_counts.c.total)).all())
+
+
+def fresh(reg: Registry, query: str) -> int:
+    """The query's count as the index finds it now (no kept count involved)."""
+    with storage.transaction(reg.store.engine, write=False) as conn:
+        return search.WordSearch(conn, tables.t_services, query, reg.store.search_backend).count()
+
+
+def state(reg: Registry) -> tuple[int, int]:
+    with storage.transaction(reg.store.engine, write=False) as conn:
+        return tuple(conn.execute(sa.select(tables.t_search_state.c.changes, tables.t_search_state.c.applied)).one())
+
+
+def set_visibility(reg: Registry, handle: str, name: str, visibility: str) -> None:
+    reg.signed(handle, "set_visibility", reg.store.publications.set_visibility, service_name=name,
+               visibility=visibility)
+
+
+def test_a_large_count_is_kept_and_answered(reg):
+    for n in range(3):
+        reg.publish("alice", f"Task{n}", "jobs")
+    assert kept(reg) == {}
+    assert reg.total("task") == 3
+    assert kept(reg) == {"task": 3}
+    with storage.transaction(reg.store.engine) as conn:  # what discover answers is the kept number
+        conn.execute(tables.t_match_counts.update().values(total=2))
+    assert reg.total("task") == 2
+    assert reg.total("TASK  task") == 2  # the same words: one key
+    assert reg.total("nothing-matches") == 0 and kept(reg)["nothing-matches"] == 0  # none is a count too
+
+
+def test_every_store_write_keeps_the_counts_exact(reg):
+    rnd = random.Random(20261207)
+    live: dict[tuple[str, str], str] = {}  # (handle, name) -> visibility
+    for q in QUERIES:
+        reg.total(q)
+    changes_before = state(reg)[0]
+    searched = 0  # writes of a searched column: each bumps the counter once
+    for step in range(240):
+        op = rnd.random()
+        if not live or op < 0.45:
+            handle, name = rnd.choice(HANDLES), f"{rnd.choice(NAMES)}{rnd.randrange(12)}"
+            reg.publish(handle, name, " ".join(rnd.sample(WORDS, rnd.randrange(1, 4))))
+            live.setdefault((handle, name), "public")
+        else:
+            (handle, name), visibility = rnd.choice(sorted(live.items()))
+            if op < 0.65:
+                set_visibility(reg, handle, name, "private" if visibility == "public" else "public")
+                live[(handle, name)] = "private" if visibility == "public" else "public"
+            elif op < 0.85:
+                reg.signed(handle, "update_service", reg.store.publications.update_service, service_name=name,
+                           description=" ".join(rnd.sample(WORDS, rnd.randrange(1, 4))))
+            elif op < 0.92:
+                reg.signed(handle, "update_service", reg.store.publications.update_service, service_name=name,
+                           status="deprecated")  # no searched column: nothing to apply
+                searched -= 1
+            else:
+                reg.signed(handle, "unpublish", reg.store.publications.unpublish, service_name=name)
+                del live[(handle, name)]
+        searched += 1
+        if step % 20 == 0:
+            for q in QUERIES:
+                reg.total(q)
+        held = kept(reg)
+        assert held == {q: fresh(reg, q) for q in held}, f"after step {step}"
+    held = kept(reg)
+    assert sorted(held) == sorted(counts.key(q.lower().split()) for q in QUERIES)
+    for q in QUERIES:
+        assert reg.total(q) == fresh(reg, q)
+    changes, applied = state(reg)
+    assert changes == applied == changes_before + searched
+
+
+def test_a_write_the_store_never_saw_disables_them_until_the_next_store_write(reg):
+    for n in range(3):
+        reg.publish("alice", f"Task{n}", "jobs")
+    assert reg.total("task") == 3 and kept(reg) == {"task": 3}
+    with storage.transaction(reg.store.engine) as conn:  # an operator's SQL, or an older replica
+        conn.execute(tables.t_services.update().where(tables.t_services.c.service_name == "Task0")
+                     .values(visibility="private"))
+    changes, applied = state(reg)
+    assert changes == applied + 1
+    assert reg.total("task") == 2          # counted again, not the stale 3
+    assert kept(reg) == {"task": 2}        # and kept again: keeping closes the gap first
+    with storage.transaction(reg.store.engine) as conn:
+        conn.execute(tables.t_services.delete().where(tables.t_services.c.service_name == "Task1"))
+    reg.publish("bob", "Other", "nothing")  # the next store write finds the gap and drops them all
+    assert kept(reg) == {}
+    assert state(reg)[0] == state(reg)[1]
+    assert reg.total("task") == 1 and kept(reg) == {"task": 1}
+
+
+def test_a_count_read_before_a_change_is_not_kept(reg):
+    reg.publish("alice", "Task0", "jobs")
+    with storage.transaction(reg.store.engine, write=False) as conn:
+        _, seen = counts.lookup(conn, ["task"])
+    reg.publish("alice", "Task1", "jobs")  # a change after the count's read
+    with storage.transaction(reg.store.engine) as conn:
+        assert counts.keep(conn, ["task"], 1, seen, 0) is False
+    assert kept(reg) == {}
+    with storage.transaction(reg.store.engine, write=False) as conn:
+        _, seen = counts.lookup(conn, ["task"])
+    with storage.transaction(reg.store.engine) as conn:
+        assert counts.keep(conn, ["task"], 2, seen, 0) is True
+    assert kept(reg) == {"task": 2}
+
+
+def test_a_keep_waits_for_a_write_in_flight(reg):
+    """A writer holds the state row from its change to its commit; a keep started meanwhile
+    waits for it, then sees the change and keeps nothing (PostgreSQL: FOR UPDATE; SQLite: the
+    write lock)."""
+    reg.publish("alice", "Task0", "jobs")
+    with storage.transaction(reg.store.engine, write=False) as conn:
+        _, seen = counts.lookup(conn, ["task"])
+    kept_it: list[bool] = []
+    keeper = threading.Thread(target=lambda: kept_it.append(_keep(reg, seen)))
+    with storage.transaction(reg.store.engine) as conn:
+        conn.execute(tables.t_services.update().where(tables.t_services.c.service_name == "Task0")
+                     .values(description="task again"))
+        keeper.start()
+        keeper.join(0.5)
+        assert keeper.is_alive()  # waiting for the writer
+    keeper.join(30)
+    assert kept_it == [False] and kept(reg) == {}
+
+
+def _keep(reg: Registry, seen: int) -> bool:
+    with storage.transaction(reg.store.engine) as conn:
+        return counts.keep(conn, ["task"], 1, seen, 0)
+
+
+def test_the_oldest_go_first(reg, monkeypatch):
+    monkeypatch.setattr(counts, "MAX_KEPT", 2)
+    reg.publish("alice", "TaskQueue", "jobs bill")
+    for q in ("task", "queue", "jobs"):
+        reg.clock.now += 1
+        reg.total(q)
+    assert sorted(kept(reg)) == ["jobs", "queue"]
+    assert reg.total("task") == 1
+
+
+def test_the_python_match_is_the_sql_match(reg):
+    """:func:`counts.matches` against the index itself, row by row, for every query."""
+    for n, word in enumerate(WORDS):
+        reg.publish(HANDLES[n % 3], f"{NAMES[n % len(NAMES)]}Svc{n}", " ".join(WORDS[n:n + 3]))
+    set_visibility(reg, "alice", f"{NAMES[0]}Svc0", "private")
+    with storage.transaction(reg.store.engine, write=False) as conn:
+        rows = [dict(r) for r in conn.execute(sa.select(tables.t_services)).mappings()]
+        for q in QUERIES:
+            ws = search.WordSearch(conn, tables.t_services, q, reg.store.search_backend)
+            assert ws.count() == sum(counts.matches(ws.words, reg.store.search_backend, r) for r in rows), q
