@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from aster_registry.server import counts, search, tables
 from aster_server import storage
 
-from .support import Registry
+from .support import Key, Registry, handle_row
 
 HANDLES = ("alice", "bob", "carol")
 WORDS = ["task", "queue", "ask", "bill", "straße", "ÅNGSTRÖM", "istanbul", "İstanbul", "qu", "a", "jobs", "kelvin"]
@@ -70,44 +70,53 @@ def test_a_large_count_is_kept_and_answered(reg):
 
 def test_every_store_write_keeps_the_counts_exact(reg):
     rnd = random.Random(20261207)
-    live: dict[tuple[str, str], str] = {}  # (handle, name) -> visibility
+    live: dict[tuple[str, str], tuple[str, str]] = {}  # (handle, name) -> (visibility, description)
     for q in QUERIES:
         reg.total(q)
     changes_before = state(reg)[0]
-    searched = 0  # writes of a searched column: each bumps the counter once
+    changed = 0  # rows inserted, deleted, or with a searched column changed: each counted once
+
+    def description() -> str:
+        return " ".join(rnd.sample(WORDS, rnd.randrange(1, 4)))
+
     for step in range(240):
         op = rnd.random()
         if not live or op < 0.45:
-            handle, name = rnd.choice(HANDLES), f"{rnd.choice(NAMES)}{rnd.randrange(12)}"
-            reg.publish(handle, name, " ".join(rnd.sample(WORDS, rnd.randrange(1, 4))))
-            live.setdefault((handle, name), "public")
+            handle, name, text = rnd.choice(HANDLES), f"{rnd.choice(NAMES)}{rnd.randrange(12)}", description()
+            reg.publish(handle, name, text)
+            old = live.get((handle, name))
+            changed += old is None or old[1] != text
+            live[(handle, name)] = (old[0] if old else "public", text)
         else:
-            (handle, name), visibility = rnd.choice(sorted(live.items()))
+            (handle, name), (visibility, text) = rnd.choice(sorted(live.items()))
             if op < 0.65:
-                set_visibility(reg, handle, name, "private" if visibility == "public" else "public")
-                live[(handle, name)] = "private" if visibility == "public" else "public"
+                flipped = "private" if visibility == "public" else "public"
+                set_visibility(reg, handle, name, flipped)
+                live[(handle, name)] = (flipped, text)
+                changed += 1
             elif op < 0.85:
+                new_text = description()
                 reg.signed(handle, "update_service", reg.store.publications.update_service, service_name=name,
-                           description=" ".join(rnd.sample(WORDS, rnd.randrange(1, 4))))
+                           description=new_text)
+                live[(handle, name)] = (visibility, new_text)
+                changed += new_text != text
             elif op < 0.92:
                 reg.signed(handle, "update_service", reg.store.publications.update_service, service_name=name,
                            status="deprecated")  # no searched column: nothing to apply
-                searched -= 1
             else:
                 reg.signed(handle, "unpublish", reg.store.publications.unpublish, service_name=name)
                 del live[(handle, name)]
-        searched += 1
+                changed += 1
         if step % 20 == 0:
             for q in QUERIES:
                 reg.total(q)
         held = kept(reg)
         assert held == {q: fresh(reg, q) for q in held}, f"after step {step}"
+        assert state(reg) == (changes_before + changed,) * 2, f"after step {step}"
     held = kept(reg)
     assert sorted(held) == sorted(counts.key(q.lower().split()) for q in QUERIES)
     for q in QUERIES:
         assert reg.total(q) == fresh(reg, q)
-    changes, applied = state(reg)
-    assert changes == applied == changes_before + searched
 
 
 def test_a_write_the_store_never_saw_disables_them_until_the_next_store_write(reg):
@@ -188,3 +197,51 @@ def test_the_python_match_is_the_sql_match(reg):
         for q in QUERIES:
             ws = search.WordSearch(conn, tables.t_services, q, reg.store.search_backend)
             assert ws.count() == sum(counts.matches(ws.words, reg.store.search_backend, r) for r in rows), q
+
+
+def test_the_triggers_count_rows_not_statements_and_only_real_changes(reg):
+    reg.publish("alice", "Task0", "jobs")
+    changes = state(reg)[0]
+    row = {k: v for k, v in _service_row(reg, "Task0").items() if k != "id"}
+    with storage.transaction(reg.store.engine) as conn:  # one bulk insert of three rows
+        conn.execute(tables.t_services.insert(), [{**row, "service_name": f"Bulk{n}", "name_lower": f"bulk{n}",
+                                                   "token_id": f"b{n}"} for n in range(3)])
+    assert state(reg)[0] == changes + 3
+    with storage.transaction(reg.store.engine) as conn:  # a column nobody searches: not a change
+        conn.execute(tables.t_services.update().values(status="deprecated"))
+    with storage.transaction(reg.store.engine) as conn:  # the same value again: not a change
+        conn.execute(tables.t_services.update().values(visibility="public"))
+    assert state(reg)[0] == changes + 3
+    with storage.transaction(reg.store.engine) as conn:
+        conn.execute(tables.t_services.update().where(tables.t_services.c.service_name.like("Bulk%"))
+                     .values(description="other"))
+        conn.execute(tables.t_services.delete().where(tables.t_services.c.service_name == "Bulk0"))
+    assert state(reg)[0] == changes + 7
+
+
+def _service_row(reg: Registry, name: str) -> dict:
+    with storage.transaction(reg.store.engine, write=False) as conn:
+        return dict(conn.execute(sa.select(tables.t_services).where(tables.t_services.c.service_name == name))
+                    .mappings().one())
+
+
+def test_the_upgrade_from_r0005_starts_with_nothing_kept_and_counts_from_then(database_url):
+    engine = storage.create_engine(database_url)
+    try:
+        assert storage.upgrade(engine, tables.MIGRATIONS, "r0005") == "r0005"
+        assert "registry_search_state" not in sa.inspect(engine).get_table_names()
+        assert storage.upgrade(engine, tables.MIGRATIONS) == "r0006"
+        with storage.transaction(engine) as conn:
+            assert conn.execute(sa.select(tables.t_search_state)).mappings().one() == {
+                "id": 1, "changes": 0, "applied": 0}
+            assert conn.execute(sa.select(sa.func.count()).select_from(tables.t_match_counts)).scalar_one() == 0
+            conn.execute(tables.t_handles.insert().values(**handle_row("olga", Key(), 0)))
+            conn.execute(tables.t_services.insert().values(
+                handle="olga", service_name="Maps", name_lower="maps", visibility="public", description="tiles",
+                search_text=tables.search_text("Maps", "tiles", "olga"), token_id="t", contract_id="0" * 64,
+                manifest_json="{}", delegation_json="{}", version=1, method_count=1, status="stable",
+                published_at=0, updated_at=0))
+            assert tuple(conn.execute(sa.select(tables.t_search_state.c.changes,
+                                                tables.t_search_state.c.applied)).one()) == (1, 0)
+    finally:
+        engine.dispose()

@@ -10,10 +10,11 @@ of a service applies its difference to each kept count, in its own transaction
 
 Nothing stale is ever answered:
 
-- a trigger bumps ``registry_search_state.changes`` on every such row change, whoever makes it
-  (this server, an older replica during an upgrade, an operator's SQL); :func:`apply` bumps
-  ``applied`` for each one it has applied. :func:`lookup` trusts the kept counts only while the
-  two are equal; the next write through the store finds the gap and drops them all.
+- triggers count in ``registry_search_state.changes`` every row inserted, deleted, or updated
+  with a searched column changed, whoever makes the change (this server, an older replica
+  during an upgrade, an operator's SQL); :func:`apply` counts in ``applied`` each one it has
+  applied. :func:`lookup` trusts the kept counts only while the two are equal; the next write
+  through the store finds the gap and drops them all.
 - a count is kept (:func:`keep`) only if nothing changed between the read that counted it and
   the write that keeps it: the read notes ``changes`` before counting, the write locks the state
   row (PostgreSQL ``FOR UPDATE``; SQLite's write transaction excludes other writers) and
@@ -107,7 +108,7 @@ def apply(conn: Connection, backend: str, before: Mapping[str, Any] | None,
     service row's searched columns, in its transaction: each kept count gains or loses it."""
     state = _locked_state(conn)
     pending = state["changes"] - state["applied"]
-    if pending == 0:  # the statement changed no row (the trigger did not fire)
+    if pending == 0:  # no searched column changed (the triggers count only real changes)
         return
     if pending != 1:  # a change this code never saw: nothing kept can be trusted
         _reset(conn, state["changes"])

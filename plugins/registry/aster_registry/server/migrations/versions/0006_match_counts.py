@@ -1,14 +1,14 @@
 """exact match counts of common word queries, kept by the store, guarded by a change counter
 
 - ``registry_match_counts``: a word query's number of matches (``total`` of discover), kept
-  once it is large enough that counting it again would dominate a discover. The store keeps
-  each one exact in the transaction of every write that can change it (server/counts.py).
-- ``registry_search_state``: one row. ``changes`` is bumped by a trigger on every insert,
-  delete and update of a search column of ``registry_services``, whoever writes it (this
-  server, an older replica during an upgrade, an operator's SQL); ``applied`` by the store for
-  every such row change it has applied to the kept counts. The counts are used only while the
-  two are equal: a change nobody applied makes them all stale, and the next write through the
-  store drops them.
+  once counting it took long. The store keeps each one exact in the transaction of every
+  write that can change it (server/counts.py).
+- ``registry_search_state``: one row. ``changes`` counts, by triggers, every row of
+  ``registry_services`` inserted, deleted, or updated with a searched column changed, whoever
+  writes it (this server, an older replica during an upgrade, an operator's SQL); ``applied``
+  counts the changes the store has applied to the kept counts. The counts are used only while
+  the two are equal: a change nobody applied makes them all stale, and the next write through
+  the store drops them.
 """
 
 import sqlalchemy as sa
@@ -17,8 +17,39 @@ from alembic import op
 revision = "r0006"
 down_revision = "r0005"
 
-SEARCH_COLUMNS = "name_lower, description, handle, visibility, search_text"
-BUMP = "UPDATE registry_search_state SET changes = changes + 1 WHERE id = 1"
+SEARCH_COLUMNS = ("name_lower", "description", "handle", "visibility", "search_text")
+STATE = "registry_search_state"
+
+#: PostgreSQL: one trigger per statement, counting the rows it changed from its transition
+#: tables (a trigger per row would update the state row once per row: a bulk insert of a
+#: million rows in one transaction would leave a million versions of it to walk)
+_PG_CHANGED = {
+    "INSERT": ("NEW TABLE AS added", "SELECT count(*) FROM added"),
+    "DELETE": ("OLD TABLE AS removed", "SELECT count(*) FROM removed"),
+    "UPDATE": ("OLD TABLE AS old_rows NEW TABLE AS new_rows",
+               "SELECT count(*) FROM old_rows JOIN new_rows USING (id) WHERE "
+               f"({', '.join('old_rows.' + c for c in SEARCH_COLUMNS)}) IS DISTINCT FROM "
+               f"({', '.join('new_rows.' + c for c in SEARCH_COLUMNS)})"),
+}
+
+
+def _postgresql_upgrade() -> None:
+    for event, (referencing, count) in _PG_CHANGED.items():
+        name = f"registry_search_changed_{event.lower()}"
+        op.execute(f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ DECLARE n bigint; BEGIN "
+                   f"n := ({count}); IF n > 0 THEN UPDATE {STATE} SET changes = changes + n WHERE id = 1; END IF; "
+                   "RETURN NULL; END $$")
+        op.execute(f"CREATE TRIGGER {name} AFTER {event} ON registry_services REFERENCING {referencing} "
+                   f"FOR EACH STATEMENT EXECUTE FUNCTION {name}()")
+
+
+def _sqlite_upgrade() -> None:
+    bump = f"UPDATE {STATE} SET changes = changes + 1 WHERE id = 1;"
+    changed = " OR ".join(f"old.{c} IS NOT new.{c}" for c in SEARCH_COLUMNS)
+    op.execute(f"CREATE TRIGGER registry_search_changed_insert AFTER INSERT ON registry_services BEGIN {bump} END")
+    op.execute(f"CREATE TRIGGER registry_search_changed_delete AFTER DELETE ON registry_services BEGIN {bump} END")
+    op.execute(f"CREATE TRIGGER registry_search_changed_update AFTER UPDATE ON registry_services "
+               f"WHEN {changed} BEGIN {bump} END")
 
 
 def upgrade() -> None:
@@ -33,23 +64,18 @@ def upgrade() -> None:
                     sa.Column("applied", sa.BigInteger, nullable=False))
     op.execute("INSERT INTO registry_search_state (id, changes, applied) VALUES (1, 0, 0)")
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("CREATE FUNCTION registry_search_changed() RETURNS trigger LANGUAGE plpgsql AS "
-                   f"$$ BEGIN {BUMP}; RETURN NULL; END $$")
-        op.execute(f"CREATE TRIGGER registry_search_changed AFTER INSERT OR DELETE OR UPDATE OF {SEARCH_COLUMNS} "
-                   "ON registry_services FOR EACH ROW EXECUTE FUNCTION registry_search_changed()")
+        _postgresql_upgrade()
     else:
-        for suffix, event in (("ai", "INSERT"), ("ad", "DELETE"), ("au", f"UPDATE OF {SEARCH_COLUMNS}")):
-            op.execute(f"CREATE TRIGGER registry_search_changed_{suffix} AFTER {event} ON registry_services "
-                       f"BEGIN {BUMP}; END")
+        _sqlite_upgrade()
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER registry_search_changed ON registry_services")
-        op.execute("DROP FUNCTION registry_search_changed()")
-    else:
-        for suffix in ("ai", "ad", "au"):
-            op.execute(f"DROP TRIGGER IF EXISTS registry_search_changed_{suffix}")
-    op.drop_table("registry_search_state")
+    for event in _PG_CHANGED:
+        name = f"registry_search_changed_{event.lower()}"
+        op.execute(f"DROP TRIGGER IF EXISTS {name} ON registry_services" if op.get_bind().dialect.name == "postgresql"
+                   else f"DROP TRIGGER IF EXISTS {name}")
+        if op.get_bind().dialect.name == "postgresql":
+            op.execute(f"DROP FUNCTION IF EXISTS {name}()")
+    op.drop_table(STATE)
     op.drop_index("ix_registry_match_counts_counted_at", "registry_match_counts")
     op.drop_table("registry_match_counts")
