@@ -4,7 +4,8 @@
 - :func:`quiet_close` closes a runtime client within :data:`CLOSE_TIMEOUT` seconds, whatever
   happens (every family that holds an ``AsterClient`` closes it through here);
 - :func:`close_client_before_exit` and :func:`exit_now` end a command whose output is
-  complete without the draining wait and the interpreter's teardown.
+  complete without the draining wait and the interpreter's teardown (:func:`quiet_at_exit`
+  when the interpreter's own exit ends it).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import sys
 from typing import Any, Awaitable, NoReturn, TypeVar
 
-__all__ = ["CLOSE_TIMEOUT", "run", "quiet_close", "close_client_before_exit", "exit_now"]
+__all__ = ["CLOSE_TIMEOUT", "run", "quiet_close", "close_client_before_exit", "exit_now", "quiet_at_exit"]
 
 T = TypeVar("T")
 #: seconds closing a connection may take (see :func:`quiet_close`)
@@ -75,6 +76,14 @@ def exit_now(code: int = 0) -> NoReturn:
         except (OSError, ValueError):  # a reader that went away (`| head`) is not an error here
             pass
     os._exit(code)
+
+
+def quiet_at_exit() -> None:
+    """Point stderr at the null device at exit, once every message of ours is out: for a process
+    that ends through the interpreter's own exit (its exit code and atexit handlers as usual)
+    after :func:`close_client_before_exit`, leaving the runtime's endpoint for the teardown, whose
+    threads may print a Rust backtrace once Python is half gone."""
+    _quiet_exit()
 
 
 async def quiet_close(client: Any) -> None:

@@ -81,10 +81,25 @@ def signing_options(func: Callable) -> Callable:
 
 
 def open_authority(authority_addr: str | None, rcan: str | None) -> Any:
-    """A connection to the authority (``with open_authority(...) as auth:``)."""
+    """A connection to the authority (``with open_authority(...) as auth:``). In the `aster`
+    process itself, which ends with its command, it is closed at once
+    (:meth:`~aster_authority.client.connection.Authority.end_with_process`)."""
     from ..client.connection import Authority
 
-    return Authority.open(authority_addr, rcan)
+    auth = Authority.open(authority_addr, rcan)
+    if ends_with_command():
+        auth.end_with_process()
+    return auth
+
+
+def ends_with_command() -> bool:
+    """Whether this process is the `aster` script, which ends when its command does; a process
+    running commands in-process (``aster_core.testing.invoke``, a library user) goes on."""
+    import sys
+
+    from aster_core.main import main
+
+    return getattr(sys.modules.get("__main__"), "main", None) is main
 
 
 # ── rendering ──────────────────────────────────────────────────────────────────────

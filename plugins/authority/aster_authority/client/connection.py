@@ -84,6 +84,7 @@ class Authority:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._conn: Any = None
+        self._ends_process = False
 
     @classmethod
     def open(cls, address: str | None = None, rcan: str | None = None, **kw: Any) -> "Authority":
@@ -172,12 +173,26 @@ class Authority:
             offset = page.get("next_offset") if all_pages else None
         return {**page, "items": items, "next_offset": None if all_pages else page.get("next_offset")}
 
+    def end_with_process(self) -> None:
+        """Say that this process ends once this connection is closed (the `aster` command that
+        opened it): :meth:`close` then closes the peer connection at once and leaves the
+        runtime's node to the process's exit, instead of waiting for its graceful close (80-90 ms
+        measured on loopback, up to ``aster_connect.lifecycle.CLOSE_TIMEOUT``). Never for a
+        process that goes on (tests, library users open many connections in one process): there
+        each close must free its node."""
+        self._ends_process = True
+
     def close(self) -> None:
         if self._loop is None:
             return
         if self._conn is not None:
             with contextlib.suppress(Exception):
-                asyncio.run_coroutine_threadsafe(self._conn.close(), self._loop).result(2)
+                closing = self._conn.close_before_exit() if self._ends_process else self._conn.close()
+                asyncio.run_coroutine_threadsafe(closing, self._loop).result(2)
+            if self._ends_process:
+                from aster_connect.lifecycle import quiet_at_exit
+
+                quiet_at_exit()
         self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(2)

@@ -243,24 +243,21 @@ class Prepared(NamedTuple):
 
 def _write_and_sign(auth: Authority, deployment_id: str, template: dict[str, Any], root: Any,
                     made: list[Device], force: bool) -> Prepared:
-    """Write the bundles of new devices (durably: :mod:`.bundles`) and sign their credentials;
-    when either fails, the bundles written here are deleted (nothing was sent)."""
+    """Sign the credentials of new devices, then write their bundles (durably: :mod:`.bundles`);
+    nothing is sent before both are done, so a failure of either leaves nothing behind (the
+    writer removes what it wrote when it fails).
+
+    One thread does both, one after the other: while a thread of this process computes (signing),
+    every system call of another (a file created, written, named) waits for the interpreter's
+    lock, up to its switch interval each time (measured: 1,000 files created in 1.2-1.3 s beside a
+    busy thread, 0.13 s alone)."""
     from .bundles import write_bundles
 
     texts = [(d.bundle, devices.bundle_json(devices.bundle_document(
         d.keys, authority=auth.address, deployment_id=deployment_id, instance_id=d.instance_id,
         metadata=d.metadata))) for d in made]
-    # bundles first (a file we cannot write registers nothing), written and flushed in one pass
-    # while the credentials are signed (the flushes wait on the disk, not on the interpreter)
-    with ThreadPoolExecutor(1) as pool:
-        writing = pool.submit(write_bundles, texts, replace=force)
-        try:
-            docs = [_signed(d.keys, root, template, d.metadata) for d in made]
-        except BaseException:
-            for path in writing.result():  # nothing was sent: leave nothing behind
-                path.unlink(missing_ok=True)
-            raise
-        return Prepared(made, docs, writing.result())
+    docs = [_signed(d.keys, root, template, d.metadata) for d in made]
+    return Prepared(made, docs, write_bundles(texts, replace=force))
 
 
 class Pipeline:
