@@ -87,10 +87,10 @@ def unb64url(text: str, what: str, size: int | None = None) -> bytes:
 
 
 def _hkdf(secret: bytes, info: bytes) -> bytes:
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret)
+    """HKDF-SHA256, empty salt, 32 bytes: one extract and one expand block, each an HMAC
+    (hashlib's: a fifth of the time of building cryptography's HKDF object per device)."""
+    prk = hmac.digest(bytes(32), secret, "sha256")  # an empty salt is hash-length zeros
+    return hmac.digest(prk, info + b"\x01", "sha256")
 
 
 @dataclass(frozen=True)
