@@ -24,6 +24,7 @@ Nothing stale is ever answered:
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Iterable, Mapping
 
 import sqlalchemy as sa
@@ -51,14 +52,36 @@ def key(words: Iterable[str]) -> str:
 def matches(words: list[str], backend: str, row: Mapping[str, Any] | None) -> bool:
     """Whether ``row`` (a ``registry_services`` row) is a match of a word query of ``words``, as
     the query of :class:`.search.WordSearch` on ``backend`` decides it."""
-    if row is None or row["visibility"] != "public":
-        return False
-    text = row["search_text"] or ""
+    return _found(_parsed(key(words), backend), _searched(backend, row))
+
+
+@functools.lru_cache(maxsize=4 * MAX_KEPT)
+def _parsed(query: str, backend: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A kept query's words as the index looks them up: (folded words found in one indexed
+    column, words found in the search text). Only FTS5 has the first kind, and only when the
+    query has a word long enough to be indexed."""
+    words = query.split(" ")
     if backend == "fts5" and any(len(w) >= search.MIN_INDEXED for w in words):
-        columns = [search.fold(row[c] or "") for c in search.FTS_COLUMNS]
-        return all(any(search.fold(w) in c for c in columns) if len(w) >= search.MIN_INDEXED else w in text
-                   for w in words)
-    return all(w in text for w in words)
+        return (tuple(search.fold(w) for w in words if len(w) >= search.MIN_INDEXED),
+                tuple(w for w in words if len(w) < search.MIN_INDEXED))
+    return (), tuple(words)
+
+
+def _searched(backend: str, row: Mapping[str, Any] | None) -> tuple[str, str] | None:
+    """What a query looks into in ``row``: its folded indexed columns, one per line (FTS5; a
+    word has no white space, so it is found in the joined text only inside one column), and
+    its search text; None when it is not public (no query finds it)."""
+    if row is None or row["visibility"] != "public":
+        return None
+    columns = "\n".join(search.fold(row[c] or "") for c in search.FTS_COLUMNS) if backend == "fts5" else ""
+    return columns, row["search_text"] or ""
+
+
+def _found(query: tuple[tuple[str, ...], tuple[str, ...]], searched: tuple[str, str] | None) -> bool:
+    if searched is None:
+        return False
+    in_column, in_text = query
+    return all(w in searched[0] for w in in_column) and all(w in searched[1] for w in in_text)
 
 
 def lookup(conn: Connection, words: list[str]) -> tuple[int | None, int]:
@@ -115,9 +138,10 @@ def apply(conn: Connection, backend: str, before: Mapping[str, Any] | None,
         return
     up: list[str] = []
     down: list[str] = []
-    for (query,) in conn.execute(sa.select(t_match_counts.c.query)).all():
-        words = query.split(" ")
-        delta = matches(words, backend, after) - matches(words, backend, before)
+    was, now = _searched(backend, before), _searched(backend, after)
+    for (query,) in conn.execute(sa.select(t_match_counts.c.query)).all() if was != now else ():
+        parsed = _parsed(query, backend)
+        delta = _found(parsed, now) - _found(parsed, was)
         if delta > 0:
             up.append(query)
         elif delta < 0:
