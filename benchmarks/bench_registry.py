@@ -63,6 +63,9 @@ def load(url: str, n: int) -> object:
                 "created_at": now, "verification_expires_at": now} for i in range(max(1, n // 100))]
     deleg = json.dumps({"authority": "consumer", "mode": "open", "token_ttl": 300, "rate_limit": None,
                         "roles": ["consumer"]})
+    # one INSERT of 2,000 rows at a time: PostgreSQL's triggers of migration r0006 run once per
+    # statement and update one row; a statement per row, a million in one transaction, would
+    # leave a million versions of that row to walk (the server writes a row or two per transaction)
     with storage.transaction(engine) as conn:
         conn.execute(tables.t_handles.insert(), handles)
         batch = []
@@ -75,11 +78,11 @@ def load(url: str, n: int) -> object:
                                                           handles[i % len(handles)]["handle"]),
                           "status": "stable", "visibility": "public", "delegation_json": deleg, "method_count": 3,
                           "token_id": secrets.token_hex(8), "published_at": now - i, "updated_at": now})
-            if len(batch) == 5000:
-                conn.execute(tables.t_services.insert(), batch)
+            if len(batch) == 2000:
+                conn.execute(tables.t_services.insert().values(batch))
                 batch = []
         if batch:
-            conn.execute(tables.t_services.insert(), batch)
+            conn.execute(tables.t_services.insert().values(batch))
     if engine.dialect.name == "postgresql":  # what autovacuum does soon after a bulk load
         with engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
