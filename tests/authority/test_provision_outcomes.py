@@ -132,23 +132,24 @@ def test_a_batch_without_an_answer_keeps_its_bundles_and_finishes_from_the_folde
 def test_the_batch_made_ahead_of_one_without_an_answer_is_deleted_and_the_rest_left_to_provision(mesh):
     """The next batch is signed and written while one registers; when that one gets no answer,
     the next was never sent, so its bundles go and the error counts them among the rest."""
-    from aster_authority.client.provisioning import PIPELINE_BATCH
+    from aster_authority.client.provisioning import PIPELINE_BATCH, batches_of
 
     m = mesh
     key = str(m.root.key_file)
     m.ok("dev", "yard", "create")
     count = PIPELINE_BATCH + 5
+    first, ahead = (len(b) for b in batches_of(count, PIPELINE_BATCH)[:2])  # the first call, the batch made ahead
     with holding_row(m.server.db, "yard"):
         late = m.aster("dev", "yard", "provision", "--count", str(count), "--out-dir", "bundles", "--root-key", key,
                        ASTER_AUTHORITY_TIMEOUT=TIMEOUT)
-    assert_clean_error(late, 7, f"devices 1-{PIPELINE_BATCH} of {count}", "kept in bundles",
-                       "provision the remaining 5")
+    assert_clean_error(late, 7, f"devices 1-{first} of {count}", "kept in bundles",
+                       f"provision the remaining {count - first}")
     kept = sorted((m.tmp / "bundles").glob("*.bundle.json"))
-    assert len(kept) == PIPELINE_BATCH and sorted(p.name for p in (m.tmp / "bundles").iterdir()) == \
+    assert ahead and len(kept) == first and sorted(p.name for p in (m.tmp / "bundles").iterdir()) == \
         [p.name for p in kept]
     assert settled(m) and device_rows(m.server.db) == []
     done = m.ok("dev", "yard", "provision", "--from-bundles", "bundles", "--root-key", key)
-    assert done["already"] == 0 and len(done["devices"]) == PIPELINE_BATCH
+    assert done["already"] == 0 and len(done["devices"]) == first
 
 
 def test_a_refused_registration_deletes_what_it_wrote_and_bundles_are_checked(sqlite_mesh, tmp_path):
@@ -203,3 +204,15 @@ def test_the_timeout_setting_is_checked_before_any_network(tmp_path):
     out = invoke(["dev", "sensors", "instances"], cwd=tmp_path,
                  env={"ASTER_AUTHORITY_ADDR": "aster1qqqq", "ASTER_AUTHORITY_TIMEOUT": "soon"})
     assert_clean_error(out, 2, "ASTER_AUTHORITY_TIMEOUT", "invalid duration")
+
+
+def test_the_registration_calls_cover_every_device_once_the_first_ones_smaller():
+    from aster_authority.client.provisioning import batches_of
+
+    for total in (1, 61, 62, 250, 251, 437, 1000, 100_000):
+        calls = batches_of(total, 250)
+        assert [n for r in calls for n in r] == list(range(total)), total
+        assert all(1 <= len(r) <= 250 for r in calls)
+        if total > 250:  # the first call leaves after a quarter of a batch is made, the next after half
+            assert [len(r) for r in calls[:2]] == [62, 125] or (len(calls) == 2 and len(calls[0]) == 62)
+    assert [len(r) for r in batches_of(1000, 250)] == [62, 125, 250, 250, 250, 63]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterator, NamedTuple
@@ -40,6 +41,8 @@ from .signer import decide
 MAX_COUNT = 100_000
 #: new devices a registration call carries (:func:`_step`)
 PIPELINE_BATCH = 250
+#: the interpreter's switch interval while a batch is made beside a registration (:class:`Pipeline`)
+SWITCH_INTERVAL = 0.0005
 
 
 class Device(NamedTuple):
@@ -144,7 +147,7 @@ def provision(auth: Authority, deployment_id: str, *, name: str | None = None, s
         return _write_and_sign(auth, deployment_id, template, root, made, force)
 
     try:
-        with Pipeline(prepare, [range(s, min(total, s + step)) for s in range(0, total, step)]) as batches:
+        with Pipeline(prepare, batches_of(total, step)) as batches:
             head = None
             for ready in batches:
                 registered, head = _register(auth, deployment_id, ready.made, ready.docs, discard=ready.written,
@@ -207,6 +210,24 @@ def _step(template: dict[str, Any], *, pipelined: bool = False) -> int:
     behind the registration of the last."""
     most = max(1, min(w.MAX_LIMIT, int(template.get("max_batch") or w.MAX_LIMIT)))
     return min(most, PIPELINE_BATCH) if pipelined else most
+
+
+def batches_of(total: int, step: int) -> list[range]:
+    """The registration calls of ``total`` new devices: ``step`` each, but a quarter of it and then
+    half of it first, so that the first call leaves early (nothing else runs while the first batch
+    is made) and the next batch, larger, is made while it registers."""
+    sizes, start = [], 0
+    for size in (max(1, step // 4), max(1, step // 2)):
+        if total - start > step:
+            sizes.append(size)
+            start += size
+    sizes += [step] * ((total - start) // step)
+    if sum(sizes) < total:
+        sizes.append(total - sum(sizes))
+    bounds = [0]
+    for size in sizes:
+        bounds.append(bounds[-1] + size)
+    return [range(a, b) for a, b in zip(bounds, bounds[1:])]
 
 
 def _new_devices(base: dict[str, str], name: str | None, serial: str | None, model: str | None, numbers: range,
@@ -284,6 +305,10 @@ class Pipeline:
             yield ready
 
     def __enter__(self) -> "Pipeline":
+        # the caller's thread and the event loop's wait on the network while this thread computes:
+        # each of their wake-ups would otherwise wait up to the interpreter's 5 ms switch interval
+        self._interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._interval, SWITCH_INTERVAL))
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -298,6 +323,7 @@ class Pipeline:
                     path.unlink(missing_ok=True)
         finally:
             self._pool.shutdown(wait=True)
+            sys.setswitchinterval(self._interval)
 
 
 def _register(auth: Authority, deployment_id: str, made: list[Device], docs: list[str], *,
