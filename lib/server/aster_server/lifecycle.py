@@ -217,11 +217,14 @@ async def build_server(spec: ServerSpec, workdir: Path, request_log: RequestLog 
         private_dir(workdir)  # the server's state: its node key, its database by default
         with _cwd(workdir):
             await server.start()
-    from .codecs import server_codec, warm
+    from .codecs import resolve_annotations, server_codec, warm
 
+    codec = server_codec(server)
+    # annotations resolved once: the runtime reads them on every message it decodes
+    resolve_annotations(getattr(codec, "registered_types", None))
     # every message type encoded once, leaves first: a list of messages then costs microseconds,
     # not a serializer rebuilt per entry (see aster_server.codecs)
-    warm(server_codec(server))
+    warm(codec)
     return server
 
 
