@@ -21,6 +21,7 @@ from typing import Any, Mapping
 
 import sqlalchemy as sa
 from aster_core.errors import ExitCode
+from aster_server.prepared import PreparedRead
 
 from ..domain import decisions
 from ..domain.credentials import canonical_json
@@ -35,6 +36,10 @@ from .tables import deployment_of, deployments, grants, instances, records, sign
 
 #: how far a record's ``decided_at`` may be from the authority's clock, in seconds
 CLOCK_SKEW = 300
+#: a signer's revocation and when it was last recorded, read before every admin and review call
+#: (without SQLAlchemy's per-statement machinery: 0.2-0.45 ms of each call through it)
+_SIGNER_STATUS = PreparedRead(sa.select(signers.c.revoked_at, signers.c.reason, signers.c.last_seen)
+                              .where(signers.c.endpoint_id == sa.bindparam("endpoint_id")))
 
 
 def chain_id(value: Any) -> str:
@@ -244,14 +249,13 @@ class ChainStore(Database):
                           "connection was admitted with", "connect and sign with the same identity file (--rcan)",
                           exit_code=ExitCode.DENIED)
 
-        row = self.read(lambda conn: conn.execute(sa.select(
-            signers.c.revoked_at, signers.c.reason, signers.c.last_seen).where(
-            signers.c.endpoint_id == who.endpoint_id)).first())
-        if row is not None and row.revoked_at is not None:
-            raise Refusal("revoked", f"this admin ({who.endpoint_id[:16]}...) was revoked: {row.reason}",
+        # read on every call, not kept: another replica's revocation must refuse at once too
+        row = _SIGNER_STATUS.first(self.engine, endpoint_id=who.endpoint_id)
+        if row is not None and row[0] is not None:
+            raise Refusal("revoked", f"this admin ({who.endpoint_id[:16]}...) was revoked: {row[1]}",
                           "ask another admin (aster authority admins list)", exit_code=ExitCode.DENIED)
         now = self.now()
-        if row is None or now - row.last_seen >= SEEN_EVERY:
+        if row is None or now - row[2] >= SEEN_EVERY:
             # written with the next decision or `admins list`: a read never waits for the write lock
             with self._sightings_lock:
                 self._sightings[who.endpoint_id] = (who.name, tuple(credential.roles()), credential.expires_at, now)

@@ -54,19 +54,37 @@ def record_arg(text: str) -> Any:
     return json_arg(text, "record_json") if text else None
 
 
+#: credentials shown lately, as read from their header text (an admin shows the same one on every
+#: call); read-only, like the frozen ``Credential`` they hold
+_SHOWN: dict[str, Any] = {}
+_SHOWN_KEPT = 256
+
+
 def shown_credential() -> Any:
     """The admin or reviewer credential the client showed in the call's metadata
     (:data:`~aster_authority.wire.CREDENTIAL_HEADER`), read but not yet checked; None when none
     was shown or it cannot be read (the store refuses the call either way)."""
-    from aster_core.errors import AsterError
-
     from aster_server.requestlog import current_call
-    from aster_trust.credentials import credential_from_dict
 
     ctx = current_call.get()
     text = (getattr(ctx, "metadata", None) or {}).get(CREDENTIAL_HEADER) if ctx is not None else None
     if not text:
         return None
+    credential = _SHOWN.get(text)
+    if credential is None:
+        credential = _read_credential(text)
+        if credential is not None:
+            if len(_SHOWN) >= _SHOWN_KEPT:
+                _SHOWN.clear()
+            _SHOWN[text] = credential
+    return credential
+
+
+def _read_credential(text: str) -> Any:
+    from aster_core.errors import AsterError
+
+    from aster_trust.credentials import credential_from_dict
+
     try:
         return credential_from_dict(json_field(text, CREDENTIAL_HEADER, max_bytes=64 * 1024), CREDENTIAL_HEADER)
     except (Refused, AsterError):
@@ -90,9 +108,14 @@ async def run(fn: Callable[..., Any], *args: Any, **kw: Any) -> Reply:
 def admitted(store: Any) -> Callable[..., Any]:
     """``run`` for the admin and review methods: first :meth:`ChainStore.admit` (a revoked signer,
     or a caller not showing the bound credential it was admitted with, is refused before anything
-    else; the signer is recorded), then the work."""
+    else; the signer is recorded), then the work, both in one trip to a worker thread."""
     async def run_admitted(fn: Callable[..., Any], *args: Any, **kw: Any) -> Reply:
-        await offload(store.admit, actor(), roles(), shown_credential())
-        return await run(fn, *args, **kw)
+        who, held, shown = actor(), roles(), shown_credential()
+
+        def admit_then_work() -> Any:
+            store.admit(who, held, shown)
+            return fn(*args, **kw)
+
+        return await run(admit_then_work)
 
     return run_admitted
