@@ -4,6 +4,7 @@ with SIGKILL at several points: a bundle under its real name is always complete 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import signal
@@ -38,6 +39,18 @@ def test_every_bundle_is_written_whole_0600_and_no_temporary_file_stays(tmp_path
         assert path.read_text() == text
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert sorted(os.listdir(tmp_path)) == sorted(p.name for p, _ in texts)
+
+
+@pytest.mark.parametrize("anonymous", [True, False], ids=["anonymous files", "temporary names"])
+def test_both_ways_write_the_same_bundles_and_refuse_a_taken_name(tmp_path, anonymous):
+    """Anonymous files given their names, or (a filesystem without them) hidden temporary files."""
+    texts = [(tmp_path / f"d{n}{BUNDLE_SUFFIX}", f"bundle {n}\n") for n in range(40)]
+    assert write_bundles(texts, anonymous=anonymous) == [path for path, _ in texts]
+    assert sorted(os.listdir(tmp_path)) == sorted(p.name for p, _ in texts)
+    assert all(path.read_text() == text and stat.S_IMODE(path.stat().st_mode) == 0o600 for path, text in texts)
+    with pytest.raises(UsageError, match="already exists"):
+        write_bundles([(tmp_path / f"new{BUNDLE_SUFFIX}", "x"), texts[3]], anonymous=anonymous)
+    assert sorted(os.listdir(tmp_path)) == sorted(p.name for p, _ in texts) and texts[3][0].read_text() == "bundle 3\n"
 
 
 def test_an_existing_bundle_is_refused_and_nothing_of_the_call_stays(tmp_path):
@@ -117,14 +130,14 @@ def check_folder(folder: Path, deployment_id: str) -> tuple[int, int]:
 
 
 def provision_killed(m, folder: Path, when) -> subprocess.Popen:
-    """Start `provision --count 1000` and SIGKILL it once ``when(folder)`` holds (or at its end)."""
+    """Start `provision --count 1000` and SIGKILL it once ``when(folder, pid)`` holds (or at its end)."""
     env = {**os.environ, **m.env()}
     proc = subprocess.Popen([aster_executable(), "dev", "fleet", "provision", "--count", "1000", "--out-dir",
                              str(folder), "--root-key", str(m.root.key_file)], env=env, cwd=m.tmp,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 180
     while proc.poll() is None and time.monotonic() < deadline:
-        if folder.is_dir() and when(folder):
+        if folder.is_dir() and when(folder, proc.pid):
             proc.send_signal(signal.SIGKILL)
             break
         time.sleep(0.002)
@@ -139,12 +152,26 @@ def _count(folder: Path, predicate) -> int:
         return 0
 
 
+def _unnamed(folder: Path, pid: int) -> int:
+    """Bundle files ``pid`` is writing into ``folder`` that have no name yet: its anonymous files
+    there (``/proc`` shows them as ``FOLDER/#INODE (deleted)``) or hidden temporary files."""
+    count = _count(folder, is_stale_temp)
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return count
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            count += os.readlink(f"/proc/{pid}/fd/{fd}").startswith(f"{folder}/#")
+    return count
+
+
 KILL_POINTS = {
-    "while the first temporary files are written": lambda f: _count(f, is_stale_temp) >= 1,
-    "after some temporary files": lambda f: _count(f, is_stale_temp) >= 200,
-    "once bundles have their names": lambda f: _count(f, lambda n: n.endswith(BUNDLE_SUFFIX)) >= 1,
-    "during the second batch": lambda f: _count(f, lambda n: n.endswith(BUNDLE_SUFFIX)) >= 501,
-    "as the index appears": lambda f: (f / INDEX_FILE).exists(),
+    "while the first bundle files are written": lambda f, pid: _unnamed(f, pid) >= 1,
+    "after some bundle files are written": lambda f, pid: _unnamed(f, pid) >= 200,
+    "once bundles have their names": lambda f, pid: _count(f, lambda n: n.endswith(BUNDLE_SUFFIX)) >= 1,
+    "during the second batch": lambda f, pid: _count(f, lambda n: n.endswith(BUNDLE_SUFFIX)) >= 501,
+    "as the index appears": lambda f, pid: (f / INDEX_FILE).exists(),
 }
 
 
@@ -158,10 +185,11 @@ def test_a_provision_killed_anywhere_leaves_only_complete_bundles_and_a_true_ind
         proc = provision_killed(m, folder, when)
         seen[label] = (proc.returncode, *check_folder(folder, "fleet"))
     # the kills landed where they were meant to: mid-write, after names, and (once) the run had ended
-    assert seen["while the first temporary files are written"][0] == -signal.SIGKILL
+    assert seen["while the first bundle files are written"][0] == -signal.SIGKILL
+    assert seen["after some bundle files are written"][0] == -signal.SIGKILL
     assert any(bundles for _, bundles, _ in seen.values())
     assert seen["as the index appears"][2] in (0, 1000)
     done = tmp_path / "whole"
-    finished = provision_killed(m, done, lambda f: False)
+    finished = provision_killed(m, done, lambda f, pid: False)
     assert finished.returncode == 0
     assert check_folder(done, "fleet") == (1000, 1000)
