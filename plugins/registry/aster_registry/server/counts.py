@@ -59,8 +59,9 @@ def matches(words: list[str], backend: str, row: Mapping[str, Any] | None) -> bo
 def _parsed(query: str, backend: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """A kept query's words as the index looks them up: (folded words found in one indexed
     column, words found in the search text). Only FTS5 has the first kind, and only when the
-    query has a word long enough to be indexed."""
-    words = query.split(" ")
+    query has a word long enough to be indexed. The empty query (no word) matches every public
+    service."""
+    words = query.split(" ") if query else []
     if backend == "fts5" and any(len(w) >= search.MIN_INDEXED for w in words):
         return (tuple(search.fold(w) for w in words if len(w) >= search.MIN_INDEXED),
                 tuple(w for w in words if len(w) < search.MIN_INDEXED))

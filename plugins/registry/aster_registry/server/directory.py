@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, Callable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -46,31 +46,41 @@ class Directory:
         """``(total matches, one page of entries)``; see README "Discovery" for the order."""
         text = (protect.check_str(query, "query", protect.MAX_QUERY) or "").strip()
         page = Page.of(limit, offset, wire.MAX_LIMIT, wire.DEFAULT_LIMIT)
-        s = t_services.c
-        where: list[Any] = []
-        if text.startswith("@"):
-            handle, _, rest = text[1:].partition("/")
-            where.append(s.handle == handle.lower())
-            if rest:
-                where.append(s.name_lower.contains(rest.lower(), autoescape=True))
-        else:
-            where.append(s.visibility == "public")
         backend = self.db.search_backend
 
         counted: list[tuple[list[str], int, int]] = []  # a large count to keep: (words, total, counter seen)
 
+        def kept_or_counted(conn: Connection, words: list[str], count: Callable[[], int]) -> int:
+            """The kept count of the query of ``words``, or ``count()``'s (kept after the read
+            when counting took long)."""
+            total, seen = counts.lookup(conn, words)
+            if total is None:
+                started = time.perf_counter()
+                total = count()
+                if time.perf_counter() - started >= counts.KEEP_AFTER:
+                    counted.append((words, total, seen))
+            return total
+
         def matches(conn: Connection) -> tuple[int, list[dict[str, Any]]]:
+            # the statement is built here, on a miss: building it cost more than a kept page's answer
+            s = t_services.c
+            where: list[Any] = []
+            if text.startswith("@"):
+                handle, _, rest = text[1:].partition("/")
+                where.append(s.handle == handle.lower())
+                if rest:
+                    where.append(s.name_lower.contains(rest.lower(), autoescape=True))
+            else:
+                where.append(s.visibility == "public")
             if text and not text.startswith("@"):
                 words = search.WordSearch(conn, t_services, text, backend)
-                total, seen = counts.lookup(conn, words.words)
-                if total is None:
-                    started = time.perf_counter()
-                    total = words.count()
-                    if time.perf_counter() - started >= counts.KEEP_AFTER:
-                        counted.append((words.words, total, seen))
+                total = kept_or_counted(conn, words.words, words.count)
                 return words.page(_LISTED, page.limit, page.offset, total)
             if not text and backend == "fts5":  # the index holds every public service
                 total = search.fts_totals(conn)[0]
+            elif not text:  # every public service: counting them is a full pass too
+                total = kept_or_counted(conn, [], lambda: conn.execute(
+                    sa.select(sa.func.count()).select_from(t_services).where(*where)).scalar_one())
             else:
                 total = conn.execute(sa.select(sa.func.count()).select_from(t_services).where(*where)).scalar_one()
             return total, [dict(r) for r in conn.execute(
