@@ -11,6 +11,7 @@ helpers. Signatures are plain ed25519 (RFC 8032), so equal inputs give equal cre
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import struct
@@ -251,14 +252,21 @@ def _peer_entry(path: Path, doc: Mapping[str, Any], name: str | None) -> Mapping
 def signature_valid(cred: Credential) -> bool:
     """Whether the signature verifies under the credential's own root key."""
     from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     try:
-        key = Ed25519PublicKey.from_public_bytes(cred.root_pubkey)
-        key.verify(cred.signature, cred.signing_bytes())
+        _public_key(cred.root_pubkey).verify(cred.signature, cred.signing_bytes())
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+@functools.lru_cache(maxsize=16)
+def _public_key(raw: bytes) -> Any:
+    """A root key as cryptography's object, made once per key: an authority verifies thousands of
+    credentials under one root."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    return Ed25519PublicKey.from_public_bytes(raw)
 
 
 def structure_problem(cred: Credential) -> str | None:
