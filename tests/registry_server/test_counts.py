@@ -248,3 +248,18 @@ def test_the_upgrade_from_r0005_starts_with_nothing_kept_and_counts_from_then(da
                                                 tables.t_search_state.c.applied)).one()) == (1, 0)
     finally:
         engine.dispose()
+
+
+def test_a_busy_database_answers_without_keeping(tmp_path, monkeypatch):
+    """Keeping a count is a saving: when the write lock cannot be had, discover answers anyway."""
+    monkeypatch.setattr(storage, "SQLITE_BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr(counts, "KEEP_AFTER", 0.0)
+    reg = Registry(str(tmp_path / "r.db"))
+    try:
+        reg.publish("alice", "Task0", "jobs")
+        with storage.transaction(reg.store.engine):  # another writer holds SQLite's write lock
+            assert reg.total("task") == 1
+        assert kept(reg) == {}
+        assert reg.total("task") == 1 and kept(reg) == {"task": 1}
+    finally:
+        reg.store.engine.dispose()

@@ -14,6 +14,7 @@ from typing import Any, Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from aster_server import storage
 from aster_server.pagecache import PageCache
 from aster_server.request import Page, Refused
 
@@ -95,7 +96,11 @@ class Directory:
         def read() -> tuple[int, list[dict[str, Any]]]:
             answer = self.db.read(body)
             for words, total, seen in counted:
-                self.db.write(lambda conn: counts.keep(conn, words, total, seen, self.db.now()))
+                try:
+                    self.db.write(lambda conn: counts.keep(conn, words, total, seen, self.db.now()))
+                except sa.exc.DBAPIError as exc:  # keeping is a saving: a busy database skips it
+                    if not storage.is_transient(exc):
+                        raise
             return answer
 
         return self.pages.get_or_read((text, page.limit, page.offset), lambda: self.db.generation, read)
