@@ -132,7 +132,8 @@ def test_a_batch_without_an_answer_keeps_its_bundles_and_finishes_from_the_folde
 def test_the_batch_made_ahead_of_one_without_an_answer_is_deleted_and_the_rest_left_to_provision(mesh):
     """The next batch is signed and written while one registers; when that one gets no answer,
     the next was never sent, so its bundles go and the error counts them among the rest."""
-    from aster_authority.client.provisioning import PIPELINE_BATCH, batches_of
+    from aster_authority.client.pipeline import batches_of
+    from aster_authority.client.provisioning import PIPELINE_BATCH
 
     m = mesh
     key = str(m.root.key_file)
@@ -207,7 +208,7 @@ def test_the_timeout_setting_is_checked_before_any_network(tmp_path):
 
 
 def test_the_registration_calls_cover_every_device_once_the_first_ones_smaller():
-    from aster_authority.client.provisioning import batches_of
+    from aster_authority.client.pipeline import batches_of
 
     for total in (1, 61, 62, 250, 251, 437, 1000, 100_000):
         calls = batches_of(total, 250)

@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from aster_core.errors import AsterError, ExitCode, UsageError
 
@@ -35,14 +33,13 @@ from ..domain.replay import DEVICE_REGISTER
 from .activation import read_bundle
 from .bundles import BUNDLE_SUFFIX, INDEX_FILE, bundle_files, write_index_of
 from .connection import Authority, refused
+from .pipeline import Pipeline, batches_of
 from .root_key import root_for
 from .signer import decide
 
 MAX_COUNT = 100_000
 #: new devices a registration call carries (:func:`_step`)
 PIPELINE_BATCH = 250
-#: the interpreter's switch interval while a batch is made beside a registration (:class:`Pipeline`)
-SWITCH_INTERVAL = 0.0005
 
 
 class Device(NamedTuple):
@@ -212,24 +209,6 @@ def _step(template: dict[str, Any], *, pipelined: bool = False) -> int:
     return min(most, PIPELINE_BATCH) if pipelined else most
 
 
-def batches_of(total: int, step: int) -> list[range]:
-    """The registration calls of ``total`` new devices: ``step`` each, but a quarter of it and then
-    half of it first, so that the first call leaves early (nothing else runs while the first batch
-    is made) and the next batch, larger, is made while it registers."""
-    sizes, start = [], 0
-    for size in (max(1, step // 4), max(1, step // 2)):
-        if total - start > step:
-            sizes.append(size)
-            start += size
-    sizes += [step] * ((total - start) // step)
-    if sum(sizes) < total:
-        sizes.append(total - sum(sizes))
-    bounds = [0]
-    for size in sizes:
-        bounds.append(bounds[-1] + size)
-    return [range(a, b) for a, b in zip(bounds, bounds[1:])]
-
-
 def _new_devices(base: dict[str, str], name: str | None, serial: str | None, model: str | None, numbers: range,
                  total: int, out: Path | None, directory: Path | None, force: bool) -> list[Device]:
     from aster_core.files import check_new_file
@@ -279,51 +258,6 @@ def _write_and_sign(auth: Authority, deployment_id: str, template: dict[str, Any
         metadata=d.metadata))) for d in made]
     docs = [_signed(d.keys, root, template, d.metadata) for d in made]
     return Prepared(made, docs, write_bundles(texts, replace=force))
-
-
-class Pipeline:
-    """``prepare(job)`` for each job in order, one job ahead of the caller, on one thread.
-
-    Iterating yields each prepared batch once the caller is done with the previous one, so the
-    next batch's keys, bundles and signatures are made while the authority checks the last one
-    (a queue of one: at most two batches' keys are in memory). On leaving, a batch prepared but
-    never handed out is undone: its bundles are deleted, since nothing of it was sent."""
-
-    def __init__(self, prepare: Callable[[Any], Prepared], jobs: list[Any]):
-        self._prepare, self._jobs = prepare, jobs
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="aster-provision")
-        self._ahead: Any = None
-
-    def __iter__(self) -> Iterator[Prepared]:
-        for n in range(len(self._jobs)):
-            if self._ahead is None:
-                self._ahead = self._pool.submit(self._prepare, self._jobs[n])
-            ready = self._ahead.result()  # until it is handed out, leaving undoes it
-            self._ahead = None
-            if n + 1 < len(self._jobs):
-                self._ahead = self._pool.submit(self._prepare, self._jobs[n + 1])
-            yield ready
-
-    def __enter__(self) -> "Pipeline":
-        # the caller's thread and the event loop's wait on the network while this thread computes:
-        # each of their wake-ups would otherwise wait up to the interpreter's 5 ms switch interval
-        self._interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(self._interval, SWITCH_INTERVAL))
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        ahead, self._ahead = self._ahead, None
-        try:
-            if ahead is not None and not ahead.cancel():
-                try:
-                    unsent = ahead.result()
-                except BaseException:  # noqa: BLE001 - its own failure removed what it wrote
-                    unsent = None
-                for path in unsent.written if unsent else ():
-                    path.unlink(missing_ok=True)
-        finally:
-            self._pool.shutdown(wait=True)
-            sys.setswitchinterval(self._interval)
 
 
 def _register(auth: Authority, deployment_id: str, made: list[Device], docs: list[str], *,
