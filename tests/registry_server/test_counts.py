@@ -263,3 +263,15 @@ def test_a_busy_database_answers_without_keeping(tmp_path, monkeypatch):
         assert reg.total("task") == 1 and kept(reg) == {"task": 1}
     finally:
         reg.store.engine.dispose()
+
+
+def test_the_store_and_the_triggers_agree_on_the_searched_columns():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(counts.__file__).parent / "migrations" / "versions" / "0006_match_counts.py"
+    spec = importlib.util.spec_from_file_location("registry_r0006", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.SEARCH_COLUMNS == counts.SEARCHED
+    assert set(counts.SEARCHED) <= {c.name for c in tables.t_services.c}

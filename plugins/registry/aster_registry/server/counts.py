@@ -42,6 +42,9 @@ KEEP_AFTER = 0.005
 MAX_KEPT = 1_000
 #: the one row of ``registry_search_state``
 STATE = {"id": 1}
+#: the columns a word query looks at: a change to one of them is what the triggers of migration
+#: r0006 count (its SEARCH_COLUMNS)
+SEARCHED = ("name_lower", "description", "handle", "visibility", "search_text")
 
 
 def key(words: Iterable[str]) -> str:
@@ -126,21 +129,31 @@ def keep(conn: Connection, words: list[str], total: int, seen: int, now: int) ->
     return True
 
 
+#: what every write that changed a searched column runs (built once: a publish's own statements
+#: are few, and building these each time cost as much as running them)
+_COUNT_APPLIED = (t_search_state.update().where(t_search_state.c.id == 1)
+                  .values(applied=t_search_state.c.applied + 1)
+                  .returning(t_search_state.c.changes, t_search_state.c.applied))
+_KEPT_QUERIES = sa.select(t_match_counts.c.query)
+
+
 def apply(conn: Connection, backend: str, before: Mapping[str, Any] | None,
           after: Mapping[str, Any] | None) -> None:
     """After a statement that inserted (``before`` None), deleted (``after`` None) or updated one
-    service row's searched columns, in its transaction: each kept count gains or loses it."""
-    state = _locked_state(conn)
-    pending = state["changes"] - state["applied"]
-    if pending == 0:  # no searched column changed (the triggers count only real changes)
+    service row, in its transaction: each kept count gains or loses it. One statement when the
+    row is not one any kept query finds, before or after."""
+    if before is not None and after is not None and all(before[c] == after[c] for c in SEARCHED):
+        return  # nothing searched changed: the triggers counted nothing
+    changes, applied = conn.execute(_COUNT_APPLIED).one()
+    if changes != applied:  # a change this code never saw: nothing kept can be trusted
+        _reset(conn, changes)
         return
-    if pending != 1:  # a change this code never saw: nothing kept can be trusted
-        _reset(conn, state["changes"])
+    was, now = _searched(backend, before), _searched(backend, after)
+    if was == now:
         return
     up: list[str] = []
     down: list[str] = []
-    was, now = _searched(backend, before), _searched(backend, after)
-    for (query,) in conn.execute(sa.select(t_match_counts.c.query)).all() if was != now else ():
+    for (query,) in conn.execute(_KEPT_QUERIES).all():
         parsed = _parsed(query, backend)
         delta = _found(parsed, now) - _found(parsed, was)
         if delta > 0:
@@ -151,4 +164,3 @@ def apply(conn: Connection, backend: str, before: Mapping[str, Any] | None,
     for queries, step in ((up, 1), (down, -1)):
         if queries:
             conn.execute(t_match_counts.update().where(c.query.in_(queries)).values(total=c.total + step))
-    conn.execute(t_search_state.update().where(t_search_state.c.id == 1).values(applied=state["changes"]))
