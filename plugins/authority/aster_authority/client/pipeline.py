@@ -61,6 +61,8 @@ class Pipeline:
         # each of their wake-ups would otherwise wait up to the interpreter's 5 ms switch interval
         self._interval = sys.getswitchinterval()
         sys.setswitchinterval(min(self._interval, SWITCH_INTERVAL))
+        if self._jobs:  # the first job starts now: the caller may ask the network meanwhile
+            self._ahead = self._pool.submit(self._prepare, self._jobs[0])
         return self
 
     def __exit__(self, *exc: Any) -> None:

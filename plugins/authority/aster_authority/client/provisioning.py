@@ -35,7 +35,7 @@ from .bundles import BUNDLE_SUFFIX, INDEX_FILE, bundle_files, write_index_of
 from .connection import Authority, refused
 from .pipeline import Pipeline, batches_of
 from .root_key import root_for
-from .signer import decide
+from .signer import chain_head, decide
 
 MAX_COUNT = 100_000
 #: new devices a registration call carries (:func:`_step`)
@@ -145,7 +145,7 @@ def provision(auth: Authority, deployment_id: str, *, name: str | None = None, s
 
     try:
         with Pipeline(prepare, batches_of(total, step)) as batches:
-            head = None
+            head = chain_head(auth, deployment_id, kind=DEVICE)  # while the first batch is made
             for ready in batches:
                 registered, head = _register(auth, deployment_id, ready.made, ready.docs, discard=ready.written,
                                              head=head)
