@@ -53,6 +53,21 @@ def test_both_ways_write_the_same_bundles_and_refuse_a_taken_name(tmp_path, anon
     assert sorted(os.listdir(tmp_path)) == sorted(p.name for p, _ in texts) and texts[3][0].read_text() == "bundle 3\n"
 
 
+def test_meanwhile_runs_before_any_name_exists_and_its_failure_leaves_nothing(tmp_path):
+    texts = [(tmp_path / f"d{n}{BUNDLE_SUFFIX}", f"bundle {n}\n") for n in range(20)]
+    seen = []
+    write_bundles(texts, meanwhile=lambda: seen.append(bundle_files(tmp_path)))
+    assert seen == [[]] and len(bundle_files(tmp_path)) == 20  # ran once, before the names
+
+    def fails() -> None:
+        raise KeyboardInterrupt
+
+    more = [(tmp_path / f"e{n}{BUNDLE_SUFFIX}", "x") for n in range(5)]
+    with pytest.raises(KeyboardInterrupt):
+        write_bundles(more, meanwhile=fails)
+    assert sorted(os.listdir(tmp_path)) == sorted(p.name for p, _ in texts)  # nothing of the failed call
+
+
 def test_an_existing_bundle_is_refused_and_nothing_of_the_call_stays(tmp_path):
     taken = tmp_path / f"b{BUNDLE_SUFFIX}"
     taken.write_text("mine")

@@ -41,7 +41,7 @@ import os
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from aster_core.errors import NotFoundError, UsageError
 
@@ -120,14 +120,16 @@ def _taken(path: Path) -> UsageError:
 
 
 def write_bundles(bundles: Sequence[tuple[Path, str]], *, replace: bool = False,
-                  anonymous: bool | None = None) -> list[Path]:
+                  anonymous: bool | None = None, meanwhile: Callable[[], Any] | None = None) -> list[Path]:
     """Write each ``(path, text)`` durably (see the module docstring); the paths that did not exist
     before, which are the ones to delete if nothing should be left behind.
 
     Without ``replace``, a path that exists already is a UsageError (nothing written stays).
     ``anonymous``: write anonymous files where the filesystem has them (None: wherever this
     system does, :func:`anonymous_files`), else under temporary names; replacing always uses
-    temporary names.
+    temporary names. ``meanwhile()`` runs once every file is written and its writeback started,
+    before waiting for the disk: work of the caller's that the flush then hides (if it fails,
+    nothing of the call stays).
     """
     temps: list[Path | None] = []
     created: list[Path] = []
@@ -160,6 +162,11 @@ def write_bundles(bundles: Sequence[tuple[Path, str]], *, replace: bool = False,
             if hasattr(os, "posix_fadvise"):
                 for fd in fds:
                     os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # starts the writeback now
+        except OSError as exc:
+            raise _unwritable(bundles[0][0].parent, exc) from None
+        if meanwhile is not None:
+            meanwhile()
+        try:
             with ThreadPoolExecutor(min(FLUSHERS, max(1, len(fds)))) as pool:
                 list(pool.map(os.fdatasync, fds))
         except OSError as exc:
