@@ -98,3 +98,35 @@ def test_a_failed_read_is_not_shared_the_waiting_requests_read_themselves():
     follower.join(10)
     assert len(errors) == 1 and answers == ["read again"]
     assert cache.get_or_read("q", lambda: 0, failing_read) == "read again"  # the follower's answer was kept
+
+
+def test_a_page_near_its_expiry_is_read_ahead_by_one_request_while_the_others_are_served():
+    import threading
+
+    from aster_server.pagecache import REFRESH_AT
+
+    now = [100.0]
+    cache = PageCache(ttl=1.0, clock=lambda: now[0])
+    assert cache.get_or_read("q", lambda: 0, lambda: "v1") == "v1"
+    now[0] += REFRESH_AT / 2
+    assert cache.get_or_read("q", lambda: 0, lambda: "not read") == "v1"  # young: kept
+    now[0] = 100.0 + REFRESH_AT + (1.0 - REFRESH_AT) / 2  # old, not expired
+    started, release = threading.Event(), threading.Event()
+
+    def read_ahead() -> str:
+        started.set()
+        assert release.wait(10)
+        return "v2"
+
+    ahead: list[str] = []
+    reader = threading.Thread(target=lambda: ahead.append(cache.get_or_read("q", lambda: 0, read_ahead)))
+    reader.start()
+    assert started.wait(10)
+    # while one request reads ahead, the others get the kept answer at once (no wait, no read)
+    assert [cache.get_or_read("q", lambda: 0, lambda: "not read") for _ in range(3)] == ["v1"] * 3
+    release.set()
+    reader.join(10)
+    assert ahead == ["v2"]
+    assert cache.get_or_read("q", lambda: 0, lambda: "not read") == "v2"  # kept from its read time
+    now[0] += 1.0  # every answer served is younger than the TTL
+    assert cache.get_or_read("q", lambda: 0, lambda: "v3") == "v3"

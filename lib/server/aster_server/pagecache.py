@@ -15,7 +15,12 @@ and again (a listing, a CLI in a loop, a dashboard). The cache holds an answer f
 - one read per key at a time: requests for a key that is being read (under the same generation)
   wait for that read's answer instead of running the same query beside it. When a page expires
   under load, every request arriving during its re-read missed too and ran the query again:
-  at 10 clients that was up to ten ranked 500-row windows at once, each slowing the others.
+  at 10 clients that was up to ten ranked 500-row windows at once, each slowing the others;
+- read ahead: the first request to find its page older than :data:`REFRESH_AT` of the TTL reads
+  it again for itself while the others are still served the kept answer, so under steady load
+  the page is renewed before it expires and no request waits for a re-read (the requests that
+  waited once a second for it were the registry's p99 at 50 clients). Every answer served is
+  still younger than the TTL.
 
 Used by the registry's discover and the authority's plan list. Imports nothing heavy.
 """
@@ -27,12 +32,14 @@ import time
 from collections import OrderedDict
 from typing import Any, Callable
 
-__all__ = ["MAX_PAGES", "PageCache", "TTL_S", "WAIT_S"]
+__all__ = ["MAX_PAGES", "PageCache", "REFRESH_AT", "TTL_S", "WAIT_S"]
 
 #: how long a page is served from memory (another replica's writes show within this)
 TTL_S = 1.0
 #: pages kept at most (least recently used dropped first)
 MAX_PAGES = 1024
+#: the part of the TTL after which the next request reads its page again ahead of the expiry
+REFRESH_AT = 0.8
 
 
 #: longest a request waits for another request's read of the same page before reading itself
@@ -67,10 +74,12 @@ class PageCache:
         gen = generation()
         with self._lock:
             kept = self._pages.get(key)
+            running = self._reading.get(key)
             if kept is not None and kept[1] == gen and 0 <= now - kept[0] < self.ttl:
                 self._pages.move_to_end(key)
-                return kept[2]
-            running = self._reading.get(key)
+                # young enough, or being read ahead by another request already: the kept answer
+                if now - kept[0] < self.ttl * REFRESH_AT or (running is not None and running.generation == gen):
+                    return kept[2]
             leading = running is None or running.generation != gen
             if leading:
                 running = self._reading[key] = _Read(gen)
