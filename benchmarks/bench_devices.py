@@ -163,7 +163,7 @@ def main() -> int:
               f"(runs: {', '.join(f'{x:.2f}' for x in command)}; {args.count / c:.0f} devices/s, one process, "
               f"bundles written 0600, registered in batches while the next is signed)")
         print(f"(a) signing {args.count} consumer credentials in-process: median {a:.3f} s")
-        print(f"(b) the floor, start Python + import aster and cryptography + dial the authority once: median "
+        print(f"(b) the floor, start Python + import aster and cryptography + dial the authority once + end: median "
               f"{b:.2f} s (runs: {', '.join(f'{x:.2f}' for x in floor)}): a fixed cost no count removes")
         f = statistics.median(plain)
         print(f"(f) the files' floor, creating {args.count} bundle-sized files one by one, unflushed: median "
