@@ -217,3 +217,18 @@ def test_the_registration_calls_cover_every_device_once_the_first_ones_smaller()
         if total > 250:  # the first call leaves after a quarter of a batch is made, the next after half
             assert [len(r) for r in calls[:2]] == [62, 125] or (len(calls) == 2 and len(calls[0]) == 62)
     assert [len(r) for r in batches_of(1000, 250)] == [62, 125, 250, 250, 250, 63]
+
+
+def test_the_switch_interval_is_short_while_any_pipeline_runs_and_given_back_after():
+    import sys
+
+    from aster_authority.client.pipeline import SWITCH_INTERVAL, Pipeline
+
+    before = sys.getswitchinterval()
+    first, second = Pipeline(lambda job: None, []), Pipeline(lambda job: None, [])
+    with first:
+        assert sys.getswitchinterval() == SWITCH_INTERVAL < before
+        second.__enter__()
+    assert sys.getswitchinterval() == SWITCH_INTERVAL  # the second still runs
+    second.__exit__(None, None, None)
+    assert sys.getswitchinterval() == before

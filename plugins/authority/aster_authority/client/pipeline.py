@@ -8,6 +8,7 @@ it wrote), which leaving the pipeline deletes for a batch made but never handed 
 from __future__ import annotations
 
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterator
 
@@ -57,10 +58,7 @@ class Pipeline:
             yield ready
 
     def __enter__(self) -> "Pipeline":
-        # the caller's thread and the event loop's wait on the network while this thread computes:
-        # each of their wake-ups would otherwise wait up to the interpreter's 5 ms switch interval
-        self._interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(self._interval, SWITCH_INTERVAL))
+        _shorter_switches(+1)
         if self._jobs:  # the first job starts now: the caller may ask the network meanwhile
             self._ahead = self._pool.submit(self._prepare, self._jobs[0])
         return self
@@ -77,4 +75,22 @@ class Pipeline:
                     path.unlink(missing_ok=True)
         finally:
             self._pool.shutdown(wait=True)
-            sys.setswitchinterval(self._interval)
+            _shorter_switches(-1)
+
+
+_switches = threading.Lock()
+_running: list[float] = []  # the interval before the first pipeline, while any runs
+
+
+def _shorter_switches(step: int) -> None:
+    """The interpreter's switch interval is :data:`SWITCH_INTERVAL` while any pipeline runs (the
+    caller's thread and the event loop's wait on the network while a pipeline computes: each of
+    their wake-ups would otherwise wait up to the usual 5 ms), and what it was once none does."""
+    with _switches:
+        if step > 0:
+            _running.append(sys.getswitchinterval() if not _running else _running[0])
+            sys.setswitchinterval(min(_running[0], SWITCH_INTERVAL))
+        else:
+            before = _running.pop()
+            if not _running:
+                sys.setswitchinterval(before)
