@@ -21,9 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 from aster_core.errors import ExitCode, UsageError
 
-from ..domain import credentials as policy
 from ..domain import devices
-from ..domain.credentials import DEVICE, canonical_json, device_attributes, instance_item
+from ..domain.credentials import DEVICE, canonical_json, device_attributes, instance_item, matches
 from ..domain.errors import Refusal, check_choice, invalid
 from ..domain.ids import DEVICE as DEVICE_KIND
 from ..domain.ids import instance_id_for, new_ulid
@@ -34,6 +33,7 @@ from ..wire import DEFAULT_LIMIT, MAX_LIMIT
 from .credentials import CredentialStore
 from .database import endpoint, listing, page_of
 from .tables import challenges, credentials, instances, review_of, revocations, reviews
+from .verifying import admissible_all
 
 CHALLENGE_TTL = 120
 #: outstanding challenges one endpoint may hold (older ones are dropped)
@@ -46,30 +46,6 @@ def _device_view(row: Any, expires_at: int | None = None) -> dict[str, Any]:
             "metadata": json.loads(row.metadata or "{}"), "created_at": row.created_at,
             "activated_at": row.activated_at, "revoked_at": row.revoked_at, "renewed_at": row.renewed_at,
             "credential_expires_at": expires_at}
-
-
-#: threads verifying a registration's credentials (ed25519 verification lets go of the interpreter's lock)
-VERIFIERS = 2
-
-
-def _admissible(docs: list[Any], root_pubkey: bytes, now: int) -> list[tuple[Any, str | None, str | None]]:
-    """:func:`~aster_authority.domain.credentials.admissible` of each document's credential, in
-    order, on :data:`VERIFIERS` threads: a batch's verifications, most of a registration's time,
-    then use a second core where one is free (measured: 4,000 verifications in 0.36-0.46 s on two
-    threads, 0.49-0.55 s on one)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    creds = [doc.get("credential") if isinstance(doc, dict) else None for doc in docs]
-
-    def check(part: list[Any]) -> list[tuple[Any, str | None, str | None]]:
-        return [policy.admissible(cred, root_pubkey, now) for cred in part]
-
-    if len(creds) < 2 * VERIFIERS:
-        return check(creds)
-    size = -(-len(creds) // VERIFIERS)
-    with ThreadPoolExecutor(VERIFIERS, thread_name_prefix="aster-verify") as pool:
-        return [found for part in pool.map(check, [creds[i:i + size] for i in range(0, len(creds), size)])
-                for found in part]
 
 
 class DeviceStore:
@@ -95,7 +71,7 @@ class DeviceStore:
     def register(self, deployment_id: str, docs: Any, *, actor: Actor | None = None,
                  record: Any = None) -> dict[str, Any]:
         """Register a batch of devices, all or none: each ``{endpoint_id, activation_key (base64url),
-        metadata, credential}``; every credential is verified before anything is written.
+        metadata, credential}``; every credential is verified first (:mod:`.verifying`, no lock held).
 
         Idempotent per device: one already registered in this deployment with the same activation
         key (the same bundle: both keys come from its root secret) is left exactly as it is and
@@ -104,9 +80,8 @@ class DeviceStore:
         s = self.store
         if not isinstance(docs, list) or not 1 <= len(docs) <= MAX_LIMIT:
             raise invalid("devices", f"give a list of 1 to {MAX_LIMIT} devices", "register in batches (the CLI does)")
-
         now = s.now()
-        checked = _admissible(docs, s.root_pubkey, now)  # before the deployment's lock, as uploads
+        checked = admissible_all(docs, s.root_pubkey, now)  # before the deployment's lock, as uploads
 
         def tx(conn: sa.Connection) -> dict[str, Any]:
             dep = s.lock(conn, deployment_id, DEVICE_KIND)
@@ -127,7 +102,7 @@ class DeviceStore:
                 seen.add(device)
                 iid = instance_id_for(device, DEVICE_KIND)
                 item = instance_item(dep, iid, device, now, s.policy)
-                cred, problem = policy.matches(checked[n], item, now, s.policy)
+                cred, problem = matches(checked[n], item, now, s.policy)
                 if problem:
                     raise Refusal("bad_credential", f"{where}.credential: {problem}",
                                   "sign it with the mesh root key for exactly what the template asked (the CLI "
