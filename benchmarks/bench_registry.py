@@ -50,8 +50,6 @@ WORDS = ["task", "queue", "worker", "billing", "search", "image", "auth", "strea
 
 
 def load(url: str, n: int) -> object:
-    import sqlalchemy as sa
-
     from aster_registry.server import store as st
     from aster_registry.server import tables
     from aster_server import storage
@@ -211,8 +209,6 @@ def bench_end_to_end(url: str, home: Path, rounds: int) -> dict:
 
 
 def bench_publish(url: str, clients: int, per_client: int, home: Path) -> dict:
-    import sqlalchemy as sa
-
     from aster_registry.server import tables
     from aster_server import storage
     from tests.registry_server.support import Key, RegistryClient, publish_fields

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from aster_core.errors import AsterError, NotFoundError, UsageError
+from aster_core.errors import NotFoundError, UsageError
 
 from .keys import RootKey, parse_endpoint_id
 
