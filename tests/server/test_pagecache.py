@@ -2,9 +2,34 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from aster_server.pagecache import PageCache
+
+
+class BlockedRead:
+    """``cache.get_or_read(key, ...)`` in a thread whose read blocks until :meth:`release`:
+    ``started`` is set once the read runs, ``answers`` holds what the call returned."""
+
+    def __init__(self, cache: PageCache, key: str, value: str, reads: list[str] | None = None) -> None:
+        self.started, self._release = threading.Event(), threading.Event()
+        self.answers: list[str] = []
+
+        def read() -> str:
+            if reads is not None:
+                reads.append("leader")
+            self.started.set()
+            assert self._release.wait(10)
+            return value
+
+        self.thread = threading.Thread(target=lambda: self.answers.append(cache.get_or_read(key, lambda: 0, read)))
+        self.thread.start()
+        assert self.started.wait(10)
+
+    def release(self) -> None:
+        self._release.set()
+        self.thread.join(10)
 
 
 def test_a_page_read_while_a_write_committed_is_not_kept():
@@ -30,22 +55,10 @@ def test_a_page_read_while_a_write_committed_is_not_kept():
 
 
 def test_requests_for_a_page_being_read_wait_for_that_read():
-    import threading
-
     cache = PageCache(ttl=10)
-    started, release = threading.Event(), threading.Event()
     reads: list[str] = []
-
-    def slow_read() -> str:
-        reads.append("leader")
-        started.set()
-        assert release.wait(10)
-        return "page"
-
-    answers: list[str] = []
-    leader = threading.Thread(target=lambda: answers.append(cache.get_or_read("q", lambda: 0, slow_read)))
-    leader.start()
-    assert started.wait(10)
+    leader = BlockedRead(cache, "q", "page", reads)
+    answers = leader.answers
     arrived = threading.Semaphore(0)
 
     def generation() -> int:  # called as a request arrives
@@ -62,15 +75,13 @@ def test_requests_for_a_page_being_read_wait_for_that_read():
     # another key and another generation are not held behind the read in progress
     assert cache.get_or_read("other", lambda: 0, lambda: "other") == "other"
     assert cache.get_or_read("q", lambda: 1, lambda: "after a write") == "after a write"
-    release.set()
-    for t in [leader, *followers]:
+    leader.release()
+    for t in followers:
         t.join(10)
     assert reads == ["leader"] and answers == ["page"] * 6
 
 
 def test_a_failed_read_is_not_shared_the_waiting_requests_read_themselves():
-    import threading
-
     cache = PageCache(ttl=10)
     started, release = threading.Event(), threading.Event()
 
@@ -101,8 +112,6 @@ def test_a_failed_read_is_not_shared_the_waiting_requests_read_themselves():
 
 
 def test_a_page_near_its_expiry_is_read_ahead_by_one_request_while_the_others_are_served():
-    import threading
-
     from aster_server.pagecache import REFRESH_AT
 
     now = [100.0]
@@ -111,22 +120,11 @@ def test_a_page_near_its_expiry_is_read_ahead_by_one_request_while_the_others_ar
     now[0] += REFRESH_AT / 2
     assert cache.get_or_read("q", lambda: 0, lambda: "not read") == "v1"  # young: kept
     now[0] = 100.0 + REFRESH_AT + (1.0 - REFRESH_AT) / 2  # old, not expired
-    started, release = threading.Event(), threading.Event()
-
-    def read_ahead() -> str:
-        started.set()
-        assert release.wait(10)
-        return "v2"
-
-    ahead: list[str] = []
-    reader = threading.Thread(target=lambda: ahead.append(cache.get_or_read("q", lambda: 0, read_ahead)))
-    reader.start()
-    assert started.wait(10)
+    reader = BlockedRead(cache, "q", "v2")
     # while one request reads ahead, the others get the kept answer at once (no wait, no read)
     assert [cache.get_or_read("q", lambda: 0, lambda: "not read") for _ in range(3)] == ["v1"] * 3
-    release.set()
-    reader.join(10)
-    assert ahead == ["v2"]
+    reader.release()
+    assert reader.answers == ["v2"]
     assert cache.get_or_read("q", lambda: 0, lambda: "not read") == "v2"  # kept from its read time
     now[0] += 1.0  # every answer served is younger than the TTL
     assert cache.get_or_read("q", lambda: 0, lambda: "v3") == "v3"
