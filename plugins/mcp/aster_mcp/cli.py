@@ -146,9 +146,6 @@ def mcp(address: str, rcan: str | None, allow: tuple[str, ...], deny: tuple[str,
         from .handshake import EarlyStdio
 
         stdio = EarlyStdio()  # answers initialize (and tools/list: listing.py) while everything below loads
-    from .sdkimport import start_sdk_import
-
-    start_sdk_import()  # the SDK imports in a thread while the runtime loads and the peer is dialled
     from aster_connect.client import run as run_loop
 
     from .server import Options, serve

@@ -142,7 +142,6 @@ def list_request(line: str) -> tuple[str, Any] | None:
 async def answer_until_sdk(stdio: EarlyStdio, link: PeerLink) -> None:
     """Answer ``tools/list`` here (see the module docstring) until the SDK is imported; then return
     with every line still there for the SDK, from the first."""
-    start_sdk_import()  # started already by `aster mcp`; here for any other caller
     catalog = asyncio.ensure_future(link.catalog())
     catalog.add_done_callback(_retrieved)
     imported = asyncio.ensure_future(_catalog_then_sdk(catalog))
@@ -195,6 +194,7 @@ def _retrieved(catalog: asyncio.Future) -> None:
 
 
 async def _catalog_then_sdk(catalog: asyncio.Future) -> None:
-    """Wait for the catalogue (or its failure) and for the SDK's import."""
+    """Wait for the catalogue (or its failure), then import the SDK (:mod:`aster_mcp.sdkimport`:
+    not before, so it does not slow the dial and the manifests that ``tools/list`` waits for)."""
     await asyncio.wait({catalog})
     await sdk_imported()

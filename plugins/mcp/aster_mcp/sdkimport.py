@@ -1,12 +1,15 @@
 """Importing the MCP SDK in a thread: its import (pydantic models for every protocol version) is
 most of ``aster mcp``'s start-up, so it runs beside the work that does not need it.
 
-It starts first thing (``aster mcp`` calls :func:`start_sdk_import` before importing the
-runtime): it shares the interpreter lock with the runtime's import and the dial, but fills
-the time they spend outside it (native code, the network). Measured side by side, starting
-it only once the catalogue was ready gave the same ``tools/list`` and a first ``tools/call``
-about 1.4x later (``benchmarks/bench_mcp.py --versus-released``). On stdio ``tools/list``
-does not wait for it (:mod:`aster_mcp.listing`).
+On stdio it starts once the peer's catalogue is read (:mod:`aster_mcp.listing`), or as soon
+as a line other than ``initialize``, ``notifications/initialized`` or a plain ``tools/list``
+needs the SDK: the import shares the interpreter lock, and started first thing it slowed the
+runtime's import, the dial and the manifests that ``tools/list`` waits for. Measured side by
+side on a quiet machine (``benchmarks/bench_mcp.py --versus-released``, warm caches):
+spawn to ``tools/list`` 0.63-0.68x the released tool's at 1 service when started first,
+0.31-0.32x started after the catalogue (20 services 0.51 -> 0.28x, 100: 0.37 -> 0.18x); the
+first ``tools/call`` 1.27-1.31x -> 1.13-1.14x at 1 service, 0.88 -> 0.93x at 20, 0.46 ->
+0.51x at 100. Over HTTP the SDK answers everything, so it is imported at once.
 """
 
 from __future__ import annotations
