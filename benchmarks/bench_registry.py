@@ -50,11 +50,10 @@ WORDS = ["task", "queue", "worker", "billing", "search", "image", "auth", "strea
 
 
 def load(url: str, n: int) -> object:
-    from aster_registry.server import store as st
     from aster_registry.server import tables
     from aster_server import storage
 
-    engine = storage.open_database(url, tables.MIGRATIONS)
+    engine = _engine(url)
     now = int(time.time())
     handles = [{"handle": f"h{i:05d}", "pubkey": secrets.token_hex(32), "email": f"h{i}@example.org",
                 "email_hash": tables.email_hash(f"h{i}@example.org"), "status": "verified", "announcements": False,
@@ -85,11 +84,25 @@ def load(url: str, n: int) -> object:
         with engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
     # SQLite: no ANALYZE (a registry server never runs it; the queries must not need statistics)
-    store = st.Store(engine)
+    return measured_store(engine)
+
+
+def measured_store(engine: object) -> object:
+    """A store whose discover runs its query every time (no page kept)."""
+    from aster_registry.server import store as st
     from aster_server.pagecache import PageCache
 
-    store.directory.pages = PageCache(ttl=0)  # the query itself, every time: no page kept
+    store = st.Store(engine)
+    store.directory.pages = PageCache(ttl=0)
     return store
+
+
+def _engine(url: str, **kw: object) -> object:
+    """The registry's database at ``url``, migrated."""
+    from aster_registry.server import tables
+    from aster_server import storage
+
+    return storage.open_database(url, tables.MIGRATIONS, **kw)
 
 
 def _timed(store: object, query: str) -> float:
@@ -112,22 +125,15 @@ def seeded_store(url: str, n: int, keep: Path | None) -> tuple[object, float]:
         load(f"sqlite:///{keep}", n).engine.dispose()
         marker.write_text(f"{time.perf_counter() - t0:.1f}")
     shutil.copyfile(keep, url.removeprefix("sqlite:///"))  # every run starts from the same seeded file
-    from aster_registry.server import store as st
-    from aster_registry.server import tables
-    from aster_server import storage
-    from aster_server.pagecache import PageCache
-
-    store = st.Store(storage.open_database(url, tables.MIGRATIONS))
-    store.directory.pages = PageCache(ttl=0)
-    return store, float(marker.read_text())
+    return measured_store(_engine(url)), float(marker.read_text())
 
 
 def _throwaway_database(url: str, name: str) -> str:
     """A fresh database beside ``url``'s (for the parts that publish)."""
-    import sqlalchemy as sa
+    from aster_server import storage
 
     fresh = f"{name}_{os.getpid()}_{secrets.token_hex(3)}"
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    engine = storage.create_engine(url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{fresh}"')
     engine.dispose()
@@ -138,7 +144,9 @@ def _holds(url: str, n: int) -> bool:
     """Whether the database at ``url`` already holds ``n`` services (seeded by an earlier run)."""
     import sqlalchemy as sa
 
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    from aster_server import storage
+
+    engine = storage.create_engine(url)
     try:
         with engine.connect() as conn:
             return conn.exec_driver_sql("SELECT count(*) FROM registry_services").scalar_one() >= n
@@ -152,13 +160,7 @@ def bench_discover(url: str, n: int, rounds: int, keep: Path | None = None) -> d
     """The mix asked once with no count kept (each query's first asking: counted, and kept when
     that took long), then ``rounds`` more times: p50 and p99 of those."""
     if url.startswith("postgresql") and _holds(url, n):  # --postgres-url, seeded by an earlier run
-        from aster_registry.server import store as st
-        from aster_registry.server import tables
-        from aster_server import storage
-        from aster_server.pagecache import PageCache
-
-        store, seeded = st.Store(storage.open_database(url, tables.MIGRATIONS)), 0.0
-        store.directory.pages = PageCache(ttl=0)
+        store, seeded = measured_store(_engine(url)), 0.0
         with store.engine.begin() as conn:  # each run starts with no count kept
             conn.exec_driver_sql("DELETE FROM registry_match_counts")
     else:
