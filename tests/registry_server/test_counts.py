@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from aster_registry.server import counts, search, tables
+from aster_server.request import Refused
 from aster_server import storage
 
 from .support import Key, Registry, handle_row
@@ -275,3 +276,24 @@ def test_the_store_and_the_triggers_agree_on_the_searched_columns():
     spec.loader.exec_module(module)
     assert module.SEARCH_COLUMNS == counts.SEARCHED
     assert set(counts.SEARCHED) <= {c.name for c in tables.t_services.c}
+
+
+def test_hostile_queries_are_counted_as_they_match_and_kept_exact(reg):
+    """What a stranger may type: LIKE wildcards, quotes, backslashes, FTS syntax, the longest query
+    of the most words, a trailing newline; each answers its true count, and what is kept of them
+    stays exact through a write."""
+    reg.publish("alice", "Pct", 'fifty % off, "quoted" and back\\slash task_queue')
+    reg.publish("bob", "Plain", "task queue")
+    hostile = ["%", "_", '"', '""', "\\", "task_queue", "task%queue", 'task" OR "queue', "NEAR(task queue)",
+               "task*", "-task", "a " * 99 + "b", "x" * 200, "  task  queue  "]
+    for q in hostile:
+        assert reg.total(q) == fresh(reg, q.strip()), q
+    for q in ("task\n", "\ttask", "x" * 201):  # refused as they are, nothing counted or kept
+        with pytest.raises(Refused):
+            reg.total(q)
+    reg.publish("bob", "More", "50% task_queue \\ \"")
+    held = kept(reg)
+    assert held and held == {q: fresh(reg, q) for q in held}
+    assert not any("\n" in q or "\t" in q for q in held)
+    for q in hostile:
+        assert reg.total(q) == fresh(reg, q.strip()), q

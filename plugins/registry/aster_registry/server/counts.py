@@ -99,14 +99,6 @@ def lookup(conn: Connection, words: list[str]) -> tuple[int | None, int]:
     return (row.kept if row.changes == row.applied else None), row.changes
 
 
-def _locked_state(conn: Connection) -> dict[str, Any]:
-    """The state row, locked until the transaction ends; when changes were made that nobody
-    applied, every kept count is dropped and the gap closed."""
-    state = storage.lock(conn, t_search_state, STATE)
-    assert state is not None, "migration r0006 inserts the state row"
-    return state
-
-
 def _reset(conn: Connection, changes: int) -> None:
     conn.execute(t_match_counts.delete())
     conn.execute(t_search_state.update().where(t_search_state.c.id == 1).values(applied=changes))
@@ -114,8 +106,10 @@ def _reset(conn: Connection, changes: int) -> None:
 
 def keep(conn: Connection, words: list[str], total: int, seen: int, now: int) -> bool:
     """Keep ``total`` (counted after :func:`lookup` answered ``seen``) if nothing has changed
-    since; in a write transaction. Whether it was kept."""
-    state = _locked_state(conn)
+    since; in a write transaction. Whether it was kept. A gap (changes nobody applied) drops
+    every kept count first."""
+    state = storage.lock(conn, t_search_state, STATE)  # until the transaction ends
+    assert state is not None, "migration r0006 inserts the state row"
     if state["changes"] != state["applied"]:
         _reset(conn, state["changes"])
     if state["changes"] != seen:
