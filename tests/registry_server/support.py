@@ -181,4 +181,7 @@ class Registry:
         return [e["service_name"] for e in self.store.directory.discover(query, limit, offset)[1]]
 
     def total(self, query: str) -> int:
+        """discover's count of ``query``, read now (not a page kept from an earlier read: the
+        kept counts are what the callers test, pages are test_reads')."""
+        self.store.directory.pages.clear()
         return self.store.directory.discover(query, 20, 0)[0]

@@ -58,13 +58,16 @@ class Database:
     def now(self) -> int:
         return int(self.clock())
 
-    def write(self, fn: Callable[[Connection], T]) -> T:
-        """``fn(conn)`` in one write transaction (writers to one handle queue on its row lock)."""
+    def write(self, fn: Callable[[Connection], T], *, changes_answers: bool = True) -> T:
+        """``fn(conn)`` in one write transaction (writers to one handle queue on its row lock).
+        ``changes_answers=False`` for a write no read answers differently after (a kept match
+        count): it leaves ``generation`` alone, so the page being read beside it is still kept."""
         try:
             with storage.transaction(self.engine) as conn:
                 return fn(conn)
         finally:
-            self.generation += 1  # after the commit: a page read before it is not kept
+            if changes_answers:
+                self.generation += 1  # after the commit: a page read before it is not kept
 
     def read(self, fn: Callable[[Connection], T]) -> T:
         with storage.transaction(self.engine, write=False) as conn:

@@ -97,7 +97,9 @@ class Directory:
             answer = self.db.read(body)
             for words, total, seen in counted:
                 try:
-                    self.db.write(lambda conn: counts.keep(conn, words, total, seen, self.db.now()))
+                    # the count it keeps is the count just read: no answer changes, the page is kept
+                    self.db.write(lambda conn: counts.keep(conn, words, total, seen, self.db.now()),
+                                  changes_answers=False)
                 except sa.exc.DBAPIError as exc:  # keeping is a saving: a busy database skips it
                     if not storage.is_transient(exc):
                         raise
