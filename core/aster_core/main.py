@@ -30,6 +30,23 @@ def _broken_command(name: str, error: AsterError) -> click.Command:
                          context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 
 
+def short_help(text: str, limit: int) -> str:
+    """A command's help as one row of ``aster --help``: its first sentence, cut at a word to
+    ``limit`` characters with "..." (what click does for a command's own short help; its
+    public helper for it is deprecated)."""
+    words = " ".join(text.split("\n\n", 1)[0].split()).split(" ")
+    out: list[str] = []
+    for i, word in enumerate(words):
+        if len(" ".join(out + [word])) > limit:
+            while out and len(" ".join(out)) + 3 > limit:
+                out.pop()
+            return " ".join(out) + "..."
+        out.append(word)
+        if word.endswith(".") and (i + 1 == len(words) or words[i + 1][:1].isupper()):
+            break  # a sentence ends (not "e.g." inside one)
+    return " ".join(out).strip()
+
+
 def write_rows(formatter: click.HelpFormatter, rows: list[tuple[str, str]]) -> None:
     """What ``formatter.write_dl(rows)`` writes, without its text wrapper when no row needs
     wrapping (short helps always fit): for forty-odd commands the wrapper is a measurable
@@ -83,7 +100,7 @@ class AsterGroup(click.Group):
         if rows:
             limit = formatter.width - 6 - max(len(n) for n, _ in rows)
             with formatter.section("Commands"):
-                write_rows(formatter, [(n, click.utils.make_default_short_help(h, limit)) for n, h in rows])
+                write_rows(formatter, [(n, short_help(h, limit)) for n, h in rows])
 
     def shell_complete(self, ctx: click.Context, incomplete: str):
         """Top-level names from the specs (nothing implemented is imported), or options."""

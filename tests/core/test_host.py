@@ -183,3 +183,19 @@ def test_the_command_list_is_laid_out_exactly_as_clicks_definition_list(width):
         theirs.write_dl(rows)
         write_rows(ours, rows)
         assert ours.getvalue() == theirs.getvalue(), rows
+
+
+@pytest.mark.parametrize(("text", "limit", "row"), [
+    ("Manage root keys and credentials.", 45, "Manage root keys and credentials."),
+    ("Sign a credential. It is written next to the key.", 45, "Sign a credential."),
+    ("Sign a credential, e.g. a producer's. Then more.", 45, "Sign a credential, e.g. a producer's."),
+    ("List every service published under a handle in the registry", 30, "List every service..."),
+    ("averyveryverylongwordthatexceedsthelimit and more", 20, "..."),
+    ("First paragraph\n\nsecond paragraph.", 45, "First paragraph"),
+    ("", 45, ""),
+])
+def test_short_help_is_the_first_sentence_cut_at_a_word(text, limit, row):
+    """`aster --help`'s one row per command (our helper: click's public one is deprecated)."""
+    from aster_core.main import short_help
+
+    assert short_help(text, limit) == row and len(row) <= limit
