@@ -186,6 +186,13 @@ def main(argv: list[str] | None = None) -> Any:
     sys.exit(code)
 
 
+def ends_with_command() -> bool:
+    """Whether this process is the `aster` script, which ends when its command does (a
+    connection may then be closed at once and its node left to the exit); a process running
+    commands in-process (``aster_core.testing.invoke``, a library user) goes on."""
+    return getattr(sys.modules.get("__main__"), "main", None) is main
+
+
 def failure_code(exc: BaseException) -> int:
     """The exit code for ``exc``, raised by a command, once its one line is on stderr (called
     while it is being handled: re-raised as it is with ``ASTER_DEBUG`` set when unexpected)."""

@@ -15,7 +15,7 @@ import pytest
 from aster_core.testing import aster_executable, invoke
 
 from aster_authority import wire
-from aster_authority.cli.common import ends_with_command
+from aster_core.main import ends_with_command
 from aster_authority.client.connection import Authority
 
 RUNS = 30
@@ -42,7 +42,8 @@ def udp_sockets() -> int:
 def test_the_aster_process_ends_as_after_a_graceful_close(sqlite_mesh):
     m = sqlite_mesh
     m.ok("dev", "sensors", "create", "--role", "telemetry")
-    for args in (["dev", "sensors", "show"], ["dev", "sensors", "show", "--json"], ["svc", "list"]):
+    for args in (["dev", "sensors", "show"], ["dev", "sensors", "show", "--json"], ["svc", "list"],
+                 ["authority", "status"]):  # (its --json holds a measured latency)
         # in-process, the process goes on: the graceful close, the output to match
         graceful = invoke(args, env=m.env(COLUMNS="120"), cwd=m.tmp)
         assert graceful.returncode == 0, graceful.stderr
@@ -76,7 +77,8 @@ ENDING = """
 from tests.authority.test_closing import udp_sockets
 from aster_core.main import main  # as the installed `aster` script does
 from aster_authority import wire
-from aster_authority.cli.common import ends_with_command, open_authority
+from aster_core.main import ends_with_command
+from aster_authority.cli.common import open_authority
 
 auth = open_authority(None, None)
 print(auth.call(wire.DEVICE_ADMIN, "template", wire.DeviceRef("sensors"))["deployment_id"], ends_with_command())

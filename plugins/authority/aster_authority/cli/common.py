@@ -81,25 +81,12 @@ def signing_options(func: Callable) -> Callable:
 
 
 def open_authority(authority_addr: str | None, rcan: str | None) -> Any:
-    """A connection to the authority (``with open_authority(...) as auth:``). In the `aster`
-    process itself, which ends with its command, it is closed at once
-    (:meth:`~aster_authority.client.connection.Authority.end_with_process`)."""
+    """A connection to the authority (``with open_authority(...) as auth:``), its module
+    imported when a command runs. In the `aster` process itself it is closed at once
+    (:meth:`~aster_authority.client.connection.Authority.open`)."""
     from ..client.connection import Authority
 
-    auth = Authority.open(authority_addr, rcan)
-    if ends_with_command():
-        auth.end_with_process()
-    return auth
-
-
-def ends_with_command() -> bool:
-    """Whether this process is the `aster` script, which ends when its command does; a process
-    running commands in-process (``aster_core.testing.invoke``, a library user) goes on."""
-    import sys
-
-    from aster_core.main import main
-
-    return getattr(sys.modules.get("__main__"), "main", None) is main
+    return Authority.open(authority_addr, rcan)
 
 
 # ── rendering ──────────────────────────────────────────────────────────────────────
@@ -196,18 +183,36 @@ def checkpoint_confirmation(yes: bool, as_json: bool) -> Callable[[dict[str, Any
 
 def remember_ids(what: str, page: dict[str, Any], key: str, *, filtered: bool, scope: str | None = None) -> None:
     """Keep the ids a listing showed for shell completion (``aster_core.completions``): a
-    deployment's plans, reviews or instances under ``svc/ID``, deployments under their kind.
-    An unfiltered listing of every page replaces what was kept; anything less adds to it."""
+    deployment's plans, reviews or instances under ``svc/ID``, deployments under their kind,
+    each under the authority that listed them (:func:`of_authority`). An unfiltered listing of
+    every page replaces what was kept; anything less adds to it."""
     from aster_core.completions import remember
 
-    remember(what, scope or f"{prefix()}/{given_deployment()}", [x[key] for x in page.get("items", [])],
+    where = of_authority(click.get_current_context(), scope or f"{prefix()}/{given_deployment()}")
+    remember(what, where, [x[key] for x in page.get("items", [])],
              complete=not filtered and page.get("next_offset") is None)
 
 
+def of_authority(ctx: click.Context, scope: str) -> str:
+    """``scope`` of the authority the command line names (``--authority``, else the configured
+    one): ``<digest of its address>/scope``, so Tab never offers one authority's ids for
+    another's deployment of the same name."""
+    import hashlib
+
+    from ..client.settings import authority_address
+
+    try:
+        address = authority_address(ctx.params.get("authority_addr"))
+    except AsterError:
+        address = ""  # none configured: a command needing one was refused before listing
+    return f"{hashlib.blake2b(address.encode(), digest_size=8).hexdigest()}/{scope}"
+
+
 def completion_scope(ctx: click.Context) -> str | None:
-    """``svc/ID`` or ``dev/ID`` of the deployment a command line being completed names."""
+    """``svc/ID`` or ``dev/ID`` of the deployment a command line being completed names, under
+    its authority (:func:`of_authority`)."""
     dep = ctx.meta.get(DEPLOYMENT_KEY)
-    return f"{'dev' if ctx.meta.get(KIND_KEY) == 'device' else 'svc'}/{dep}" if dep else None
+    return of_authority(ctx, f"{'dev' if ctx.meta.get(KIND_KEY) == 'device' else 'svc'}/{dep}") if dep else None
 
 
 def complete_ids(what: str) -> Callable:
@@ -275,7 +280,7 @@ class ResourceGroup(click.Group):
         found = super().shell_complete(ctx, incomplete)
         if incomplete.startswith("-"):
             return found
-        return found + [CompletionItem(d) for d in recall("deployments", self.kind) if d.startswith(incomplete)]
+        return found + [CompletionItem(d) for d in recall("deployments", of_authority(ctx, self.kind)) if d.startswith(incomplete)]
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write_usage(ctx.command_path, "list [OPTIONS] | ID COMMAND [ARGS]...")

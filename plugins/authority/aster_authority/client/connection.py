@@ -88,16 +88,24 @@ class Authority:
 
     @classmethod
     def open(cls, address: str | None = None, rcan: str | None = None, **kw: Any) -> "Authority":
-        auth = cls(authority_address(address), admin_credential(rcan), **kw)
-        auth._start()
-        return auth
+        """Connect as the admin or reviewer of ``rcan``. In the `aster` process, which ends with
+        its command, the connection ends with it (:meth:`end_with_process`); elsewhere each close
+        frees its node."""
+        return cls(authority_address(address), admin_credential(rcan), **kw)._started()
 
     @classmethod
     def as_node(cls, address: str | None, identity: str | os.PathLike, **kw: Any) -> "Authority":
-        """Connect with the node key of ``identity`` and no credential (node-facing methods only)."""
-        auth = cls(authority_address(address), None, node_identity=str(identity), **kw)
-        auth._start()
-        return auth
+        """Connect with the node key of ``identity`` and no credential (node-facing methods only);
+        closed as :meth:`open`'s."""
+        return cls(authority_address(address), None, node_identity=str(identity), **kw)._started()
+
+    def _started(self) -> "Authority":
+        from aster_core.main import ends_with_command
+
+        if ends_with_command():
+            self.end_with_process()
+        self._start()
+        return self
 
     def _start(self) -> None:
         import aster  # noqa: F401  (the runtime's loop policy before any loop: see docs/runtime-notes.md)
