@@ -14,6 +14,7 @@ import pytest
 from aster_core.testing import run_aster
 
 DEP = "payments-eu-west-1-production"
+#: another authority than the mesh's
 NOWHERE = {"ASTER_AUTHORITY_ADDR": "ab" * 32}
 
 
@@ -29,9 +30,10 @@ def one_line(value: str, text: str) -> bool:
     return any(value in line for line in text.splitlines())
 
 
-def tab(mesh, shell: str, words: str) -> list[str]:
+def tab(mesh, shell: str, words: str, **env: str) -> list[str]:
+    """What Tab offers for ``words`` (the authority configured: the mesh's, unless ``env`` says)."""
     parts = words.split(" ")
-    env = {**mesh.env(), **NOWHERE, "_ASTER_COMPLETE": f"{shell}_complete", "COMP_WORDS": words,
+    env = {**mesh.env(), **env, "_ASTER_COMPLETE": f"{shell}_complete", "COMP_WORDS": words,
            "COMP_CWORD": parts[-1] if shell == "fish" else str(len(parts) - 1)}
     done = run_aster([], env=env, cwd=mesh.tmp, timeout=30)
     assert done.returncode == 0 and done.stderr == "", done
@@ -65,11 +67,18 @@ def test_ids_whole_in_tables_and_offered_on_tab(sqlite_mesh, manifest_files):
         assert one_line(consumer, grants) and one_line(DEP, grants)
     assert m.ok("svc", DEP, "authority", "plan", "list", "--wide")["items"][0]["plan_id"] == plan  # --json as before
 
-    # the lists above wrote the ids; Tab offers them with no authority to ask
+    # the lists above wrote the ids; Tab offers them without asking the authority (it is stopped)
+    m.server.stop()
     for shell in ("bash", "zsh", "fish"):
         assert tab(m, shell, "aster svc pay") == [DEP]
         assert tab(m, shell, f"aster svc {DEP} authority accept-update ") == [plan]
         assert tab(m, shell, f"aster svc {DEP} authority plan show {plan[:4]}") == [plan]
+        assert tab(m, shell, f"aster grants list --deployment {DEP[:3]}") == [DEP]
+        # they are that authority's: another authority configured, or named on the line, is offered none
+        assert tab(m, shell, "aster svc pay", **NOWHERE) == []
+        assert tab(m, shell, f"aster svc {DEP} authority accept-update ", **NOWHERE) == []
+        assert tab(m, shell, f"aster grants list --deployment {DEP[:3]}", **NOWHERE) == []
+        assert tab(m, shell, f"aster svc {DEP} authority plan show --authority {'ab' * 32} {plan[:4]}") == []
 
 
 @pytest.mark.slow
@@ -91,3 +100,4 @@ def test_review_ids_whole_and_offered(sqlite_mesh):
     for shell in ("bash", "zsh", "fish"):
         assert tab(m, shell, "aster dev sensors reviews approve ") == [review]
         assert tab(m, shell, "aster dev s") == []  # `dev list` has not run here: nothing cached
+        assert tab(m, shell, "aster dev sensors reviews approve ", **NOWHERE) == []  # another authority's

@@ -10,10 +10,10 @@ import click
 from aster_core.completions import complete_cached
 from aster_core.output import emit, info, json_option, print_table, wide_option
 
-from .common import conn_options, more, open_authority, paging, ts
+from .common import conn_options, more, of_authority, open_authority, paging, ts
 
 #: ``--deployment <Tab>``: the service deployments `aster svc list` last showed
-complete_deployments = complete_cached("deployments", lambda ctx: "service")
+complete_deployments = complete_cached("deployments", lambda ctx: of_authority(ctx, "service"))
 
 
 @click.group()
