@@ -5,9 +5,9 @@ parses and renders every listed plan (the authority), and the same few requests 
 and again (a listing, a CLI in a loop, a dashboard). The cache holds an answer for
 :data:`TTL_S` seconds of the store's clock, keyed by the request:
 
-- a write the server commits (any of its store's write transactions, which count
-  ``generation``) makes every kept answer stale at once, so a client sees its own change in
-  its next read;
+- a write the server commits (any of its store's write transactions that can change an
+  answer, which count ``generation``; the registry's keeping of a match count does not) makes
+  every kept answer stale at once, so a client sees its own change in its next read;
 - what another replica sharing the database wrote, and what time alone changes (an endpoint's
   or a plan's expiry), is seen within :data:`TTL_S`;
 - an answer read while a write committed is not kept (the generation it was read under is
