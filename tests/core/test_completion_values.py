@@ -62,14 +62,26 @@ def test_no_config_or_a_broken_one_offers_nothing_quietly(aster_env):
     assert complete("bash", "aster profile use ") == []
 
 
+def of_authority(scope: str, address: str | None = None) -> str:
+    """Where the authority's list commands keep ``scope``'s ids for the authority at
+    ``address`` (None: the configured one)."""
+    from aster_authority.cli.common import authority_scope
+
+    return authority_scope(address, scope)
+
+
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_cached_deployment_plan_and_review_ids(aster_env, shell):
-    completions.remember("deployments", "service", ["payments", "billing"], complete=True)
-    completions.remember("deployments", "device", ["sensors"], complete=True)
-    completions.remember("plans", "svc/payments", ["01JF3Z8K9QWERTYUIOPASDFGHJ", "01JF3Z8K9QWERTYUIOPASDFGHX"],
+    nowhere = NOWHERE["ASTER_AUTHORITY_ADDR"]
+    completions.remember("deployments", of_authority("service", nowhere), ["payments", "billing"], complete=True)
+    completions.remember("deployments", of_authority("device", nowhere), ["sensors"], complete=True)
+    completions.remember("plans", of_authority("svc/payments", nowhere),
+                         ["01JF3Z8K9QWERTYUIOPASDFGHJ", "01JF3Z8K9QWERTYUIOPASDFGHX"], complete=True)
+    completions.remember("reviews", of_authority("dev/sensors", nowhere), ["01JF40000000000000000000RV"],
                          complete=True)
-    completions.remember("reviews", "dev/sensors", ["01JF40000000000000000000RV"], complete=True)
-    completions.remember("instances", "dev/sensors", ["dev_abcdefghijklmnopqrstuv"], complete=True)
+    completions.remember("instances", of_authority("dev/sensors", nowhere), ["dev_abcdefghijklmnopqrstuv"],
+                         complete=True)
+    completions.remember("plans", "svc/payments", ["01JF3Z8K9QWERTYUIOPASDFGHZ"], complete=True)  # no authority's
     families = ["authority"]
     start = time.monotonic()
     assert complete(shell, "aster svc ", plugins=families, env=NOWHERE) == ["list", "payments", "billing"]
@@ -135,7 +147,7 @@ def test_in_a_real_bash(three_profiles, tmp_path):
     """The script `aster completion bash` prints, sourced in bash, fills COMPREPLY."""
     import subprocess
 
-    completions.remember("plans", "svc/payments", ["01JF3Z8K9QWERTYUIOPASDFGHJ"], complete=True)
+    completions.remember("plans", of_authority("svc/payments"), ["01JF3Z8K9QWERTYUIOPASDFGHJ"], complete=True)
     script = tmp_path / "aster.bash"
     script.write_text(run_aster(["completion", "bash"]).stdout)
     probe = (f"source {script}\n"
@@ -152,7 +164,7 @@ def test_in_a_real_bash(three_profiles, tmp_path):
 def test_in_a_real_fish(three_profiles, tmp_path):
     import subprocess
 
-    completions.remember("reviews", "dev/sensors", ["01JF40000000000000000000RV"], complete=True)
+    completions.remember("reviews", of_authority("dev/sensors"), ["01JF40000000000000000000RV"], complete=True)
     script = tmp_path / "aster.fish"
     script.write_text(run_aster(["completion", "fish"]).stdout)
     for line, expected in (("aster profile use pr", ["prod", "prod-eu"]),

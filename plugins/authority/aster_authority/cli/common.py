@@ -195,14 +195,20 @@ def remember_ids(what: str, page: dict[str, Any], key: str, *, filtered: bool, s
 
 def of_authority(ctx: click.Context, scope: str) -> str:
     """``scope`` of the authority the command line names (``--authority``, else the configured
-    one): ``<digest of its address>/scope``, so Tab never offers one authority's ids for
-    another's deployment of the same name."""
+    one): see :func:`authority_scope`."""
+    return authority_scope(ctx.params.get("authority_addr"), scope)
+
+
+def authority_scope(given: str | None, scope: str) -> str:
+    """``<digest of the authority's address>/scope`` (``given``, else the configured address),
+    where completion ids are kept, so Tab never offers one authority's ids for another's
+    deployment of the same name."""
     import hashlib
 
     from ..client.settings import authority_address
 
     try:
-        address = authority_address(ctx.params.get("authority_addr"))
+        address = authority_address(given)
     except AsterError:
         address = ""  # none configured: a command needing one was refused before listing
     return f"{hashlib.blake2b(address.encode(), digest_size=8).hexdigest()}/{scope}"
