@@ -442,3 +442,47 @@ def test_state_round_trips_through_its_json():
     bad["instances"] = {"svc_wrong": next(iter(bad["instances"].values()))}
     with pytest.raises(ChainRefusal):
         d.state_from_dict(bad)
+
+
+def test_a_copy_of_the_state_shares_nothing_a_step_changes():
+    """State.copy (what replay from a state and provisioning's one step further start from) is
+    deepcopy's result: stepping the copy leaves the original as it was."""
+    import copy
+
+    c = Chain("sensors")
+    create(c, DEVICE, roles=("telemetry",))
+    e1, e2 = node(), node()
+    c.add("device_register", {"endpoints": [e1, e2]})
+    c.add("grant_add", {"consumer": e2, "roles": ["telemetry"]})
+    s = c.state()
+    s.revoked_signers["x" * 64] = {"revoked_at": 1, "reason": "r"}
+    before = s.as_dict()
+    mine = s.copy()
+    assert mine.as_dict() == copy.deepcopy(s).as_dict() == before and mine.revoked_signers == s.revoked_signers
+    revoke = {"deployment_id": "sensors", "seq": 4, "action": "revoke", "decided_at": NOW,
+              "body": {"instance_id": instance_id_for(e1, DEVICE)}}
+    replayed = d.replay([revoke], mine)  # replay from a state works on its own copy
+    assert replayed.instances[instance_id_for(e1, DEVICE)].state == "revoked"
+    assert mine.as_dict() == before
+    from aster_authority.domain.replay import step
+
+    step(mine, revoke)
+    mine.grants.clear()
+    mine.revoked_signers["x" * 64]["reason"] = "changed"
+    assert s.as_dict() == before and s.revoked_signers["x" * 64]["reason"] == "r"
+    assert mine.instances[instance_id_for(e1, DEVICE)].state == "revoked"
+
+
+def test_one_endpoints_items_are_the_whole_list_filtered():
+    c = Chain("sensors")
+    create(c, DEVICE, roles=("telemetry",))
+    devices = [node() for _ in range(5)]
+    c.add("device_register", {"endpoints": devices})
+    c.add("grant_add", {"consumer": devices[1], "roles": ["telemetry"]})   # a device and a grantee at once
+    c.add("grant_add", {"consumer": node(), "roles": ["telemetry"]})
+    s = c.state()
+    whole = s.desired_items(NOW, policy.Policy())
+    for endpoint in [*devices, node()]:
+        assert s.desired_items(NOW, policy.Policy(), endpoint=endpoint) == [
+            i for i in whole if i["endpoint_id"] == endpoint]
+    assert len(s.desired_items(NOW, policy.Policy(), endpoint=devices[1])) == 2

@@ -14,6 +14,7 @@ record signed by an admin revoked before it decided is invalid.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from aster_core.errors import AsterError, ExitCode
@@ -55,14 +56,23 @@ class Verified:
 @dataclass(frozen=True)
 class Backing:
     """What the decisions back for one deployment: the verified chains and the desired items
-    computed locally (empty when the deployment has no record yet: it needs a checkpoint)."""
+    computed locally as of ``now`` (empty when the deployment has no record yet: it needs a
+    checkpoint)."""
 
     kind: str
     deployment_id: str
     root_hex: str
     deployment: Verified
     authority: Verified
-    items: list[dict[str, Any]]
+    now: int
+    policy: Policy
+
+    @cached_property
+    def items(self) -> list[dict[str, Any]]:
+        """Made when asked (reconcile asks; provisioning one device asks only for its own items,
+        :func:`items_after`)."""
+        state = self.deployment.state
+        return state.desired_items(self.now, self.policy) if state is not None else []
 
     @property
     def needs_checkpoint(self) -> bool:
@@ -202,8 +212,7 @@ def backing(auth: Authority, kind: str, deployment_id: str, root_hex: str, *, no
         raise ChainRejected(f"the decisions make {deployment_id} a {state.kind} deployment, not a {kind} one; "
                             "nothing was signed", f"use `aster {PREFIX.get(state.kind or kind, 'svc')} "
                             f"{deployment_id} ...`", exit_code=ExitCode.USAGE)
-    items = state.desired_items(now, policy or Policy()) if state is not None else []
-    return Backing(kind, deployment_id, root_hex, deployment, authority, items)
+    return Backing(kind, deployment_id, root_hex, deployment, authority, now, policy or Policy())
 
 
 def pin(backed: Backing) -> None:
@@ -214,25 +223,25 @@ def pin(backed: Backing) -> None:
             pins.advance(backed.root_hex, chain.chain_id, chain.pin_head, chain.hash_at, ref=ref)
 
 
-def items_after(backed: Backing, action: str, body: dict[str, Any], now: int) -> list[dict[str, Any]]:
+def items_after(backed: Backing, action: str, body: dict[str, Any], now: int, *,
+                endpoint: str | None = None) -> list[dict[str, Any]]:
     """The credentials the decisions back once ``action`` with ``body`` (a registration this
-    command is about to decide) is decided too: the verified state, one step further."""
-    import copy
-
+    command is about to decide) is decided too: the verified state, one step further (only
+    ``endpoint``'s, when given)."""
     from ..domain.replay import step
 
     if backed.deployment.state is None:
         raise ChainRejected(f"{backed.ref} has no decision record yet; nothing was signed",
                             f"reconcile it first: it shows the state and signs its checkpoint (aster "
                             f"{backed.ref.replace('/', ' ')} authority reconcile)", exit_code=ExitCode.FAILED)
-    state = copy.deepcopy(backed.deployment.state)
+    state = backed.deployment.state.copy()
     try:
         step(state, {"deployment_id": backed.deployment_id, "seq": backed.deployment.head.seq + 1,
                      "action": action, "body": body, "decided_at": now})
     except decisions.ChainRefusal as exc:
         raise ChainRejected(f"the decisions of {backed.ref} do not allow this: {exc.message}; nothing was signed",
                             exc.hint, exit_code=ExitCode.FAILED) from None
-    return state.desired_items(now, Policy())
+    return state.desired_items(now, Policy(), endpoint=endpoint)
 
 
 class NotBacked(AsterError):
@@ -252,7 +261,7 @@ def check_template(auth: Authority, kind: str, deployment_id: str, template: dic
         raise NotBacked("the authority answered the provisioning template with no document; nothing was signed",
                         "check that the address is an aster authority", exit_code=ExitCode.FAILED)
     backed_by = backing(auth, kind, deployment_id, str(template.get("root_pubkey", "")), now=now)
-    items = [i for i in items_after(backed_by, action, body, now) if i["endpoint_id"] == endpoint_id]
+    items = items_after(backed_by, action, body, now, endpoint=endpoint_id)
     asked = {"type": template.get("type"), "endpoint_id": endpoint_id, "attributes": template.get("attributes"),
              "expires_at": template.get("expires_at")}
     why = refusal(asked, Backed(items))
