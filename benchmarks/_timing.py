@@ -77,6 +77,20 @@ def report(title: str, results: dict[str, tuple[float, float, float]], budgets: 
     return ok
 
 
+def fresh_root(prefix: str) -> tuple[Path, Any]:
+    """A temp folder (``ASTER_HOME`` set to its ``home``) and a new root key, written to its
+    ``root.key`` (for ``--root-key``)."""
+    import tempfile
+
+    from aster_trust.keys import generate_root_key, write_key_pair
+
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ["ASTER_HOME"] = str(tmp / "home")
+    root = generate_root_key()
+    write_key_pair(tmp / "root.key", root)
+    return tmp, root
+
+
 @contextlib.contextmanager
 def authority_server(tmp: Path, root: Any, db: str) -> Iterator[tuple[str, dict[str, str], Path]]:
     """`aster authority serve` on loopback trusting ``root``, with an admin credential for it.

@@ -21,12 +21,11 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import ROOT, authority_server, compile_sources  # noqa: E402
+from _timing import ROOT, authority_server, compile_sources, fresh_root  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("ASTER_RELAY_MODE", "disabled")
@@ -47,12 +46,7 @@ def main() -> int:
     args = ap.parse_args()
     compile_sources()
 
-    from aster_trust.keys import generate_root_key, write_key_pair
-
-    tmp = Path(tempfile.mkdtemp(prefix="bench-big-deployment-"))
-    os.environ["ASTER_HOME"] = str(tmp / "home")
-    root = generate_root_key()
-    write_key_pair(tmp / "root.key", root)
+    tmp, root = fresh_root("bench-big-deployment-")
     aster = str(Path(sys.executable).with_name("aster"))
     with authority_server(tmp, root, str(tmp / "authority.db")) as (_address, env, _admin):
         base_env = dict(env, PYTHONPATH=source_path(args.base.resolve()))
