@@ -286,7 +286,8 @@ class ResourceGroup(click.Group):
         found = super().shell_complete(ctx, incomplete)
         if incomplete.startswith("-"):
             return found
-        return found + [CompletionItem(d) for d in recall("deployments", of_authority(ctx, self.kind)) if d.startswith(incomplete)]
+        kept = recall("deployments", of_authority(ctx, self.kind))
+        return found + [CompletionItem(d) for d in kept if d.startswith(incomplete)]
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write_usage(ctx.command_path, "list [OPTIONS] | ID COMMAND [ARGS]...")
