@@ -77,13 +77,15 @@ class Directory:
                 words = search.WordSearch(conn, t_services, text, backend)
                 total = kept_or_counted(conn, words.words, words.count)
                 return words.page(_LISTED, page.limit, page.offset, total)
+            def count() -> int:
+                return conn.execute(sa.select(sa.func.count()).select_from(t_services).where(*where)).scalar_one()
+
             if not text and backend == "fts5":  # the index holds every public service
                 total = search.fts_totals(conn)[0]
             elif not text:  # every public service: counting them is a full pass too
-                total = kept_or_counted(conn, [], lambda: conn.execute(
-                    sa.select(sa.func.count()).select_from(t_services).where(*where)).scalar_one())
+                total = kept_or_counted(conn, [], count)
             else:
-                total = conn.execute(sa.select(sa.func.count()).select_from(t_services).where(*where)).scalar_one()
+                total = count()
             return total, [dict(r) for r in conn.execute(
                 sa.select(*_LISTED).where(*where).order_by(s.published_at.desc(), s.id.desc())
                 .limit(page.limit).offset(page.offset)).mappings()]
