@@ -437,6 +437,30 @@ def test_dev_provision_signs_nothing_the_decisions_do_not_back(scene, tmp_path, 
     assert not (tmp_path / "hall.bundle.json").exists()
 
 
+def test_dev_provision_never_signs_another_endpoints_backed_credential(scene, tmp_path):
+    """The chain backs "reader" for a consumer it granted; the authority asks to sign exactly that for
+    the new device (whose own credential is "sensor,reader"): backed for another endpoint only, refused
+    (the endpoint is part of what must match, whichever items provisioning computes)."""
+    consumer = "cd" * 32
+    devices = Chain("sensors")
+    devices.add(scene.admin, "create", {"kind": "device", "roles": ["sensor", "reader"], "namespaces": ["*"],
+                                        "compatibility": "strict", "review_mode": "none"})
+    devices.add(scene.admin, "grant_add", {"consumer": consumer, "roles": ["reader"]})
+    serve(scene.evil, {"sensors": devices.records, "@authority": []})
+    scene.evil.answer("DeviceAdmin.template", {
+        "deployment_id": "sensors", "type": "policy", "attributes": {"aster.deployment": "sensors",
+                                                                     "aster.role": "reader"},
+        "expires_at": int(time.time()) + 7 * DAY, "root_pubkey": scene.root.public_hex,
+        "review_mode": "none", "max_batch": 500})
+    out = invoke(["dev", "sensors", "provision", "--name", "hall", "--out", str(tmp_path / "hall.bundle.json"),
+                  "--root-key", str(scene.root.key_file), "--rcan", str(_admin_identity(scene, tmp_path))],
+                 env={"ASTER_AUTHORITY_ADDR": scene.evil.address})
+    assert out.returncode == 1, (out.stdout, out.stderr)
+    assert "nothing was signed" in out.stderr and "sensor,reader" in out.stderr, out.stderr
+    assert scene.signed() == [] and scene.evil.requests("DeviceAdmin.register") == []
+    assert not (tmp_path / "hall.bundle.json").exists()
+
+
 def test_a_revoked_device_is_never_signed_again(scene):
     """Device deployments replay the same way: a device the decisions revoked stays unsigned
     whatever the authority lists."""
